@@ -1,0 +1,32 @@
+# A thin front door over the CMake presets (CMakePresets.json). Each target first installs any
+# missing Debian packages it needs (as root; otherwise it prints the apt-get line).
+.PHONY: test demo bench fuzz install clean
+
+PREFIX ?= /usr/local
+FUZZ_SECONDS ?= 60
+
+test:
+	@scripts/deps.sh test
+	@scripts/test.sh
+
+demo:
+	@scripts/deps.sh demo
+	@cmake --preset demo >/dev/null && cmake --build --preset demo
+	@build/demo/examples/hello/hello build/demo/hello.pcap
+
+bench:
+	@scripts/deps.sh bench
+	@cmake --preset bench >/dev/null && cmake --build --preset bench
+	@if [ -x build/bench/bench/nvgre-bench ]; then build/bench/bench/nvgre-bench; else echo "no benchmarks yet (issue 6)"; fi
+
+fuzz:
+	@scripts/deps.sh fuzz
+	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+install:
+	@cmake -S . -B build/install -DCMAKE_BUILD_TYPE=Release -DNVGRE_BUILD_TESTS=OFF -DNVGRE_BUILD_EXAMPLES=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --install build/install
+
+clean:
+	rm -rf build

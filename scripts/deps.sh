@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a target needs, when they are missing.
+#   scripts/deps.sh test|demo|bench|fuzz
+# Root installs with apt-get; anyone else gets the apt-get line to run.
+set -euo pipefail
+
+common=(make cmake g++ pkg-config libboost-dev)
+case "${1:-test}" in
+  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy) ;;
+  demo)  pkgs=("${common[@]}" libpcap-dev tshark) ;;
+  bench) pkgs=("${common[@]}" libbenchmark-dev libpcap-dev) ;;
+  fuzz)  pkgs=("${common[@]}" clang libclang-rt-14-dev) ;;
+  *) echo "usage: $0 test|demo|bench|fuzz" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${missing[*]}" >&2
+  echo "run: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# tshark asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

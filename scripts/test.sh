@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make test`: every build configuration of the test suites, then one summary line.
+#   gcc      g++ -Wall -Wextra -Wpedantic -Werror: unit suites, every header alone, ODR check,
+#            consumer projects (find_package against a real install, add_subdirectory), interop
+#   clang    clang++ with the same warnings: unit suites, headers alone, interop
+#   asan     clang++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit suites, interop
+#   noexcept g++ -fno-exceptions: unit suites, headers alone
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+start=$(date +%s)
+presets=(${NVGRE_TEST_PRESETS:-gcc clang asan noexcept})
+total_pass=0
+total_fail=0
+lines=()
+for preset in "${presets[@]}"; do
+  echo "=== [$preset] configure + build"
+  log=build/$preset.log
+  mkdir -p build
+  if ! { cmake --preset "$preset" >"$log" 2>&1 && cmake --build --preset "$preset" >>"$log" 2>&1; }; then
+    tail -n 60 "$log"
+    echo "=== [$preset] BUILD FAILED (full log: $log)"
+    lines+=("$preset: build failed")
+    total_fail=$((total_fail + 1))
+    continue
+  fi
+  echo "=== [$preset] test"
+  ctest --preset "$preset" 2>&1 | tee "build/$preset.ctest.log" | grep -E "Test +#|tests passed|FAILED|Failed" || true
+  pass=$(grep -cE "Test +#[0-9]+: .* Passed" "build/$preset.ctest.log")
+  fail=$(grep -cE "Test +#[0-9]+: .*(\*\*\*|Failed|Not Run|Timeout)" "build/$preset.ctest.log")
+  cases=$(build/"$preset"/tests/nvgre_tests --count 2>/dev/null | grep -oE "unskipped test cases passing the current filters: [0-9]+" | grep -oE "[0-9]+$" || echo "?")
+  lines+=("$preset: $pass passed, $fail failed ($cases doctest cases)")
+  total_pass=$((total_pass + pass))
+  total_fail=$((total_fail + fail))
+done
+
+headers=$(find include -name '*.hpp' | wc -l)
+echo
+echo "=== summary ($(( $(date +%s) - start )) s, $headers public headers)"
+for l in "${lines[@]}"; do echo "  $l"; done
+echo "make test: $total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
