@@ -31,6 +31,7 @@ enum class errc : std::uint8_t {
     missing_key,              ///< NVGRE without the K bit
     reserved_vsid,            ///< VSID in 0x000000-0x000FFF or 0xFFFFFF (RFC 7637 section 3.2)
     inner_vlan,               ///< an 802.1Q/802.1ad tag on the inner frame (RFC 7637 section 3.2)
+    bad_outer_vlan,           ///< outer tags other than one 802.1Q tag (the PA's VLAN)
     fragmented,               ///< an outer IP fragment: not reassembled, dropped on its own
     bad_extension_header,     ///< an IPv6 extension header chain that is malformed or too long
     bad_address,              ///< an address that may not appear here (e.g. multicast source)
@@ -78,6 +79,7 @@ enum class layer : std::uint8_t {
         case errc::missing_key: return "missing-key";
         case errc::reserved_vsid: return "reserved-vsid";
         case errc::inner_vlan: return "inner-vlan";
+        case errc::bad_outer_vlan: return "bad-outer-vlan";
         case errc::fragmented: return "fragmented";
         case errc::bad_extension_header: return "bad-extension-header";
         case errc::bad_address: return "bad-address";
