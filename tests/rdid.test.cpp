@@ -17,15 +17,15 @@ TEST_CASE("rdid: GUID with or without braces, any case") {
 
 TEST_CASE("rdid: malformed GUIDs name the offending offset") {
     struct bad { const char* text; std::uint32_t offset; };
-    for (auto [text, offset] : {bad{"", 0}, bad{"{8a7d9a4c-53c0-4b1c-9b62-0a1b2c3d4e5f", 37},
+    for (const auto& c : {bad{"", 0}, bad{"{8a7d9a4c-53c0-4b1c-9b62-0a1b2c3d4e5f", 37},
                                 bad{"8a7d9a4c-53c0-4b1c-9b62-0a1b2c3d4e5", 35},
                                 bad{"8a7d9a4c_53c0-4b1c-9b62-0a1b2c3d4e5f", 8},
                                 bad{"{8a7d9a4c-53c0-4b1c-9b62-0a1b2c3d4e5g}", 36},
                                 bad{"8a7d9a4c-53c0-4b1c-9b62-0a1b2c3d4e5f0", 36}}) {
-        CAPTURE(text);
-        auto r = rdid::parse(text);
+        CAPTURE(c.text);
+        auto r = rdid::parse(c.text);
         REQUIRE_FALSE(r);
         CHECK(r.error().code == errc::syntax);
-        CHECK(r.error().offset == offset);
+        CHECK(r.error().offset == c.offset);
     }
 }
