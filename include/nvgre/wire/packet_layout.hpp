@@ -1,0 +1,230 @@
+/// @file wire/packet_layout.hpp
+/// @brief One pass over a frame: the offset of every header, outer and inner, and its
+/// classification by the wire rules of DESIGN.md (NVGRE, a rule broken, or not GRE at all).
+///
+/// The parse never reads outside the span and never allocates. It judges wire rules 1-3
+/// (GRE, NVGRE, reserved VSIDs), 5 (no 802.1Q tag on the inner frame) and 6 (outer IPv4/IPv6,
+/// at most one outer 802.1Q tag, no outer fragments), the outer IPv4 header checksum, the GRE
+/// checksum when one is present, and every length field against the bytes captured. Bytes
+/// after the end of the outer IP packet (Ethernet padding) are ignored. TTL, DSCP, ECN, DF and
+/// the FlowID are recorded, not judged.
+#pragma once
+
+#include "nvgre/error.hpp"
+#include "nvgre/wire/arp.hpp"
+#include "nvgre/wire/ethernet.hpp"
+#include "nvgre/wire/gre.hpp"
+#include "nvgre/wire/ip_protocol.hpp"
+#include "nvgre/wire/ipv4.hpp"
+#include "nvgre/wire/ipv6.hpp"
+#include "nvgre/wire/nvgre.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace nvgre::wire {
+
+/// An offset that is not there (the header is absent).
+inline constexpr std::uint32_t no_offset = 0xffffffffu;
+
+/// How a frame classifies.
+enum class frame_kind : std::uint8_t {
+    nvgre,  ///< satisfies every wire rule; every offset of the layout is valid
+    error,  ///< a GRE packet that breaks a rule, or a frame cut short / with lying lengths
+    other,  ///< not IP, or IP but not GRE
+};
+
+/// What a network-layer header is.
+enum class l3_kind : std::uint8_t { none, ipv4, ipv6, arp, other };
+
+/// Offsets (from the start of the frame) and the few fields the classification needed.
+/// Fields after the point where the parse stopped keep their defaults (`no_offset`, 0).
+struct packet_layout {
+    frame_kind kind{frame_kind::other};
+    nvgre::error error{};  ///< valid when kind == error; offset is from the start of the frame
+
+    // Outer Ethernet (always at offset 0).
+    std::uint32_t outer_l2_len{0};         ///< Ethernet header bytes including tags
+    std::uint8_t outer_vlan_count{0};
+    std::uint16_t outer_vlan_id{0};        ///< VID of the outer 802.1Q tag when outer_vlan_count == 1
+    std::uint16_t outer_ether_type{0};
+
+    // Outer IP.
+    l3_kind outer_l3{l3_kind::none};
+    std::uint32_t outer_l3_offset{no_offset};
+    std::uint32_t outer_l3_header_len{0};  ///< IPv4 header with options / IPv6 header with extension headers
+    std::uint32_t outer_l3_end{0};         ///< end of the outer IP packet; bytes after it are padding
+    std::uint8_t outer_protocol{0};        ///< IPv4 protocol / IPv6 upper-layer next header
+    bool outer_fragment{false};
+
+    // GRE / NVGRE.
+    std::uint32_t gre_offset{no_offset};
+    std::uint32_t gre_header_len{0};
+    std::uint16_t gre_protocol{0};
+    std::uint32_t gre_key{0};              ///< valid when kind == nvgre (VSID << 8 | FlowID)
+
+    // Inner frame.
+    std::uint32_t inner_l2_offset{no_offset};
+    std::uint32_t inner_l2_len{0};
+    std::uint16_t inner_ether_type{0};
+    l3_kind inner_l3{l3_kind::none};
+    std::uint32_t inner_l3_offset{no_offset};
+    std::uint32_t inner_l3_header_len{0};  ///< IPv4 header / IPv6 header with extension headers
+    std::uint32_t inner_l3_end{0};         ///< end of the inner IP packet (inner padding excluded)
+    std::uint8_t inner_protocol{0};        ///< inner upper-layer protocol (IPv4/IPv6 only)
+    bool inner_fragment{false};
+    std::uint32_t inner_l4_offset{no_offset};  ///< absent for non-first fragments and non-IP
+
+    /// The VSID field of the key (a tenant VSID when kind == nvgre).
+    [[nodiscard]] constexpr std::uint32_t vsid_bits() const noexcept { return gre_key >> 8; }
+    [[nodiscard]] constexpr std::uint8_t flow_id_bits() const noexcept { return static_cast<std::uint8_t>(gre_key); }
+};
+
+namespace detail {
+constexpr packet_layout layout_error(packet_layout l, const error& e, std::size_t base) noexcept {
+    l.kind = frame_kind::error;
+    l.error = e.rebased(static_cast<std::uint32_t>(base));
+    return l;
+}
+constexpr layer inner_layer(layer l) noexcept {
+    switch (l) {
+        case layer::ethernet: return layer::inner_ethernet;
+        case layer::vlan: return layer::inner_vlan;
+        case layer::arp: return layer::inner_arp;
+        case layer::ipv4: return layer::inner_ipv4;
+        case layer::ipv6: return layer::inner_ipv6;
+        case layer::ipv6_extension: return layer::inner_ipv6_extension;
+        default: return l;
+    }
+}
+}  // namespace detail
+
+/// Parses and classifies `frame` (an Ethernet frame without FCS) in one pass.
+/// Never reads outside `frame`; O(number of headers), at most 8 IPv6 extension headers each.
+[[nodiscard]] inline packet_layout parse_packet_layout(std::span<const std::byte> frame) noexcept {
+    packet_layout l;
+
+    // Outer Ethernet: at most one 802.1Q tag (rule 6: the PA's VLAN).
+    auto eth = ethernet_view::checked(frame);
+    if (!eth) return detail::layout_error(l, eth.error(), 0);
+    l.outer_l2_len = static_cast<std::uint32_t>(eth->header_len());
+    l.outer_vlan_count = static_cast<std::uint8_t>(eth->tag_count());
+    l.outer_ether_type = eth->ether_type();
+    if (eth->tag_count() == 1) l.outer_vlan_id = eth->tag(0).vid;
+    const bool outer_tags_ok = eth->tag_count() == 0 || (eth->tag_count() == 1 && eth->tag(0).tpid == ethertype::vlan);
+
+    const std::size_t l3 = eth->header_len();
+    std::span<const std::byte> ip_payload;
+    std::size_t ip_payload_offset = 0;
+    if (l.outer_ether_type == ethertype::ipv4) {
+        l.outer_l3 = l3_kind::ipv4;
+        l.outer_l3_offset = static_cast<std::uint32_t>(l3);
+        auto ip = ipv4_view::checked(frame.subspan(l3));
+        if (!ip) return detail::layout_error(l, ip.error(), l3);
+        l.outer_l3_header_len = static_cast<std::uint32_t>(ip->header_len());
+        l.outer_l3_end = static_cast<std::uint32_t>(l3 + ip->total_len());
+        l.outer_protocol = ip->protocol();
+        l.outer_fragment = ip->is_fragment();
+        // A corrupted header cannot be trusted to say what it carries: judged before "not GRE".
+        if (!ip->header_checksum_ok()) return detail::layout_error(l, make_error(errc::bad_checksum, layer::ipv4, 10), l3);
+        ip_payload = ip->payload();
+        ip_payload_offset = l3 + ip->header_len();
+    } else if (l.outer_ether_type == ethertype::ipv6) {
+        l.outer_l3 = l3_kind::ipv6;
+        l.outer_l3_offset = static_cast<std::uint32_t>(l3);
+        auto ip = ipv6_view::checked(frame.subspan(l3));
+        if (!ip) return detail::layout_error(l, ip.error(), l3);
+        l.outer_l3_end = static_cast<std::uint32_t>(l3 + ipv6_header_len + ip->payload_len());
+        auto walk = walk_extension_headers(*ip);
+        if (!walk) return detail::layout_error(l, walk.error(), l3);
+        l.outer_l3_header_len = static_cast<std::uint32_t>(walk->upper_offset);
+        l.outer_protocol = walk->upper_protocol;
+        l.outer_fragment = walk->fragment;
+        ip_payload_offset = l3 + walk->upper_offset;
+        ip_payload = frame.subspan(ip_payload_offset, l.outer_l3_end - ip_payload_offset);
+    } else {
+        l.outer_l3 = l.outer_ether_type == ethertype::arp ? l3_kind::arp : l3_kind::other;
+        return l;  // other: not IP
+    }
+
+    if (l.outer_protocol != ip_protocol::gre) return l;  // other: IP, not GRE
+    if (!outer_tags_ok) return detail::layout_error(l, make_error(errc::bad_outer_vlan, layer::vlan, 12), 0);
+    if (l.outer_fragment) {
+        // Outer fragments are not reassembled (rule 6): point at the flags field / fragment header.
+        const auto e = l.outer_l3 == l3_kind::ipv4
+                           ? make_error(errc::fragmented, layer::ipv4, 6)
+                           : make_error(errc::fragmented, layer::ipv6_extension, l.outer_l3_header_len - ipv6_fragment_header_len);
+        return detail::layout_error(l, e, l3);
+    }
+
+    // GRE, then the NVGRE profile of it.
+    l.gre_offset = static_cast<std::uint32_t>(ip_payload_offset);
+    auto gre = gre_view::checked(ip_payload);
+    if (!gre) return detail::layout_error(l, gre.error(), ip_payload_offset);
+    l.gre_header_len = static_cast<std::uint32_t>(gre->header_len());
+    l.gre_protocol = gre->protocol_type();
+    if (gre->checksum_present() && !gre->checksum_ok())
+        return detail::layout_error(l, make_error(errc::bad_checksum, layer::gre, 4), ip_payload_offset);
+    auto nv = nvgre_view::checked(ip_payload);
+    if (!nv) return detail::layout_error(l, nv.error(), ip_payload_offset);
+    l.gre_key = nv->key();
+
+    // Inner Ethernet: a whole frame with no 802.1Q tag (rule 5).
+    const std::size_t inner = ip_payload_offset + nvgre_header_len;
+    const auto inner_frame = nv->payload();
+    l.inner_l2_offset = static_cast<std::uint32_t>(inner);
+    auto ieth = ethernet_view::checked(inner_frame);
+    if (!ieth) return detail::layout_error(l, ieth.error().in_layer(detail::inner_layer(ieth.error().where)), inner);
+    if (ieth->tag_count() != 0)
+        return detail::layout_error(l, make_error(errc::inner_vlan, layer::inner_vlan, 12), inner);
+    l.inner_l2_len = static_cast<std::uint32_t>(ieth->header_len());
+    l.inner_ether_type = ieth->ether_type();
+
+    const std::size_t il3 = inner + ieth->header_len();
+    const auto inner_l3 = ieth->payload();
+    l.inner_l3_offset = static_cast<std::uint32_t>(il3);
+    auto inner_err = [&](const error& e) { return detail::layout_error(l, e.in_layer(detail::inner_layer(e.where)), il3); };
+    switch (l.inner_ether_type) {
+        case ethertype::ipv4: {
+            l.inner_l3 = l3_kind::ipv4;
+            auto ip = ipv4_view::checked(inner_l3);
+            if (!ip) return inner_err(ip.error());
+            l.inner_l3_header_len = static_cast<std::uint32_t>(ip->header_len());
+            l.inner_l3_end = static_cast<std::uint32_t>(il3 + ip->total_len());
+            l.inner_protocol = ip->protocol();
+            l.inner_fragment = ip->is_fragment();
+            if (ip->fragment_offset_units() == 0) l.inner_l4_offset = static_cast<std::uint32_t>(il3 + ip->header_len());
+            break;
+        }
+        case ethertype::ipv6: {
+            l.inner_l3 = l3_kind::ipv6;
+            auto ip = ipv6_view::checked(inner_l3);
+            if (!ip) return inner_err(ip.error());
+            l.inner_l3_end = static_cast<std::uint32_t>(il3 + ipv6_header_len + ip->payload_len());
+            auto walk = walk_extension_headers(*ip);
+            if (!walk) return inner_err(walk.error());
+            l.inner_l3_header_len = static_cast<std::uint32_t>(walk->upper_offset);
+            l.inner_protocol = walk->upper_protocol;
+            l.inner_fragment = walk->fragment;
+            if (!walk->fragment || walk->fragment_offset_units == 0)
+                l.inner_l4_offset = static_cast<std::uint32_t>(il3 + walk->upper_offset);
+            break;
+        }
+        case ethertype::arp: {
+            l.inner_l3 = l3_kind::arp;
+            auto arp = arp_view::checked(inner_l3);
+            if (!arp) return inner_err(arp.error());
+            l.inner_l3_header_len = static_cast<std::uint32_t>(arp_ipv4_len);
+            l.inner_l3_end = static_cast<std::uint32_t>(il3 + arp_ipv4_len);
+            break;
+        }
+        default:
+            l.inner_l3 = l3_kind::other;
+            break;
+    }
+    l.kind = frame_kind::nvgre;
+    return l;
+}
+
+}  // namespace nvgre::wire

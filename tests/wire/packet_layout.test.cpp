@@ -1,0 +1,291 @@
+#include "nvgre/wire/packet_layout.hpp"
+
+#include "support/test_bytes.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+using namespace nvgre;
+using namespace nvgre::wire;
+using nvgre::test::from_hex;
+
+namespace {
+// Golden, made with scapy 2.5:
+//   Ether(src="02:00:c0:a8:0a:0b", dst="02:00:c0:a8:0a:0c")
+//   / IP(src="192.168.10.11", dst="192.168.10.12", flags="DF", ttl=64, tos=0xb9, id=0)
+//   / GRE(key_present=1, proto=0x6558, key=(5001<<8)|42)
+//   / Ether(src="00:15:5d:00:00:05", dst="00:15:5d:00:00:06")
+//   / IP(src="10.0.0.5", dst="10.0.0.6", ttl=64) / UDP(sport=5000, dport=5001) / b"hi"
+const std::vector<std::byte> v4_outer = from_hex(
+    "0200c0a80a0c0200c0a80a0b0800"
+    "45b9004800004000402fa466c0a80a0bc0a80a0c"
+    "200065580013892a"
+    "00155d00000600155d0000050800"
+    "4500001e00010000401166c40a0000050a000006"
+    "13881389000a5c55"
+    "6869");
+// Golden, made with scapy 2.5:
+//   Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1Q(vlan=100)
+//   / IPv6(src="2001:db8::11", dst="2001:db8::12", hlim=64) / IPv6ExtHdrDestOpt()
+//   / GRE(key_present=1, proto=0x6558, key=(0x123456<<8)|7)
+//   / Ether(src="00:15:5d:00:01:05", dst="00:15:5d:00:01:06")
+//   / IPv6(src="fd00::5", dst="fd00::6", hlim=64) / TCP(sport=40000, dport=80, flags="S")
+const std::vector<std::byte> v6_outer = from_hex(
+    "0200000000020200000000018100006486dd"
+    "60000000005a3c4020010db800000000000000000000001120010db8000000000000000000000012"
+    "2f00010400000000"
+    "2000655812345607"
+    "00155d00010600155d00010586dd"
+    "6000000000140640fd000000000000000000000000000005fd000000000000000000000000000006"
+    "9c400050000000000000000050022000f9450000");
+
+packet_layout layout_of(const std::vector<std::byte>& f) { return parse_packet_layout(f); }
+
+// Re-fills the outer IPv4 header checksum after a test edits the header (frame offset 14).
+void fix_outer_ipv4_checksum(std::vector<std::byte>& f) {
+    auto ip = mutable_ipv4_view::unchecked(std::span<std::byte>(f).subspan(14));
+    ip.fill_header_checksum();
+}
+}  // namespace
+
+TEST_CASE("wire/packet_layout: NVGRE over IPv4, inner IPv4/UDP: every offset") {
+    const auto l = layout_of(v4_outer);
+    REQUIRE(l.kind == frame_kind::nvgre);
+    CHECK(l.outer_l2_len == 14);
+    CHECK(l.outer_vlan_count == 0);
+    CHECK(l.outer_l3 == l3_kind::ipv4);
+    CHECK(l.outer_l3_offset == 14);
+    CHECK(l.outer_l3_header_len == 20);
+    CHECK(l.outer_l3_end == v4_outer.size());
+    CHECK(l.outer_protocol == ip_protocol::gre);
+    CHECK(l.gre_offset == 34);
+    CHECK(l.gre_header_len == 8);
+    CHECK(l.vsid_bits() == 5001);
+    CHECK(l.flow_id_bits() == 42);
+    CHECK(l.inner_l2_offset == 42);
+    CHECK(l.inner_l2_len == 14);
+    CHECK(l.inner_ether_type == ethertype::ipv4);
+    CHECK(l.inner_l3 == l3_kind::ipv4);
+    CHECK(l.inner_l3_offset == 56);
+    CHECK(l.inner_l3_header_len == 20);
+    CHECK(l.inner_protocol == ip_protocol::udp);
+    CHECK(l.inner_l4_offset == 76);
+    CHECK(l.inner_l3_end == v4_outer.size());
+}
+
+TEST_CASE("wire/packet_layout: NVGRE over IPv6 with a destination-options header and an outer VLAN") {
+    const auto l = layout_of(v6_outer);
+    REQUIRE(l.kind == frame_kind::nvgre);
+    CHECK(l.outer_vlan_count == 1);
+    CHECK(l.outer_vlan_id == 100);
+    CHECK(l.outer_l3 == l3_kind::ipv6);
+    CHECK(l.outer_l3_offset == 18);
+    CHECK(l.outer_l3_header_len == 48);
+    CHECK(l.gre_offset == 66);
+    CHECK(l.vsid_bits() == 0x123456);
+    CHECK(l.flow_id_bits() == 7);
+    CHECK(l.inner_l3 == l3_kind::ipv6);
+    CHECK(l.inner_protocol == ip_protocol::tcp);
+    CHECK(l.inner_l4_offset == 74 + 14 + 40);
+}
+
+TEST_CASE("wire/packet_layout: Ethernet padding after the outer packet is ignored") {
+    auto f = v4_outer;
+    f.resize(f.size() + 18, std::byte{0});
+    const auto l = layout_of(f);
+    REQUIRE(l.kind == frame_kind::nvgre);
+    CHECK(l.outer_l3_end == v4_outer.size());
+}
+
+TEST_CASE("wire/packet_layout: every truncated prefix is an error with an offset inside the frame") {
+    for (const auto* golden : {&v4_outer, &v6_outer}) {
+        for (std::size_t n = 0; n < golden->size(); ++n) {
+            CAPTURE(n);
+            const auto l = parse_packet_layout(std::span<const std::byte>(golden->data(), n));
+            REQUIRE(l.kind == frame_kind::error);
+            CHECK(l.error.code == errc::truncated);
+            CHECK(l.error.offset <= n);
+        }
+    }
+}
+
+TEST_CASE("wire/packet_layout: rule violations and their reasons") {
+    struct edit {
+        const char* what;
+        std::size_t at;
+        std::uint8_t value;
+        errc code;
+        layer where;
+    };
+    // Offsets in v4_outer: outer IP 14, GRE 34, inner Ethernet 42.
+    for (const auto& e : {edit{"S bit", 34, 0x30, errc::bad_gre_flags, layer::nvgre},
+                          edit{"no K bit", 34, 0x00, errc::missing_key, layer::nvgre},
+                          edit{"R bit", 34, 0x60, errc::gre_routing, layer::gre},
+                          edit{"reserved bit 4", 34, 0x28, errc::bad_gre_flags, layer::gre},
+                          edit{"reserved bit 5", 34, 0x24, errc::bad_gre_flags, layer::gre},
+                          edit{"version 1", 35, 0x01, errc::bad_version, layer::gre},
+                          edit{"protocol 0x0800", 36, 0x08, errc::bad_protocol, layer::nvgre},
+                          edit{"VSID 0", 38, 0x00, errc::reserved_vsid, layer::nvgre}}) {
+        const std::string what = e.what;
+        CAPTURE(what);
+        auto f = v4_outer;
+        f[e.at] = std::byte{e.value};
+        if (e.at == 36) f[37] = std::byte{0x00};
+        if (e.at == 38) f[39] = std::byte{0x00}, f[40] = std::byte{0x00};
+        const auto l = layout_of(f);
+        REQUIRE(l.kind == frame_kind::error);
+        CHECK(l.error.code == e.code);
+        CHECK(l.error.where == e.where);
+        CHECK(l.error.offset >= 34);
+    }
+}
+
+TEST_CASE("wire/packet_layout: reserved GRE bits 6-12 are ignored on receipt") {
+    for (int bit = 6; bit <= 12; ++bit) {
+        auto f = v4_outer;
+        const std::uint16_t word = static_cast<std::uint16_t>(0x2000 | (0x8000 >> bit));
+        f[34] = std::byte{static_cast<std::uint8_t>(word >> 8)};
+        f[35] = std::byte{static_cast<std::uint8_t>(word)};
+        CAPTURE(bit);
+        CHECK(layout_of(f).kind == frame_kind::nvgre);
+    }
+}
+
+TEST_CASE("wire/packet_layout: inner 802.1Q tag is rejected (RFC 7637 section 3.2)") {
+    auto f = v4_outer;
+    const auto tag = from_hex("81000064");
+    f.insert(f.begin() + 42 + 12, tag.begin(), tag.end());
+    // Outer total length grows by 4: patch it and the checksum.
+    f[17] = std::byte{static_cast<std::uint8_t>(std::to_integer<unsigned>(f[17]) + 4)};
+    fix_outer_ipv4_checksum(f);
+    const auto l = layout_of(f);
+    REQUIRE(l.kind == frame_kind::error);
+    CHECK(l.error.code == errc::inner_vlan);
+    CHECK(l.error.where == layer::inner_vlan);
+    CHECK(l.error.offset == 42 + 12);
+}
+
+TEST_CASE("wire/packet_layout: outer IPv4 problems") {
+    SUBCASE("bad header checksum") {
+        auto f = v4_outer;
+        f[24] = std::byte{0xde};
+        const auto l = layout_of(f);
+        REQUIRE(l.kind == frame_kind::error);
+        CHECK(l.error.code == errc::bad_checksum);
+        CHECK(l.error.where == layer::ipv4);
+        CHECK(l.error.offset == 24);
+    }
+    SUBCASE("more-fragments set: fragments are dropped, not reassembled") {
+        auto f = v4_outer;
+        f[20] = std::byte{0x20};  // MF, offset 0
+        fix_outer_ipv4_checksum(f);
+        const auto l = layout_of(f);
+        REQUIRE(l.kind == frame_kind::error);
+        CHECK(l.error.code == errc::fragmented);
+        CHECK(l.error.where == layer::ipv4);
+        CHECK(l.error.offset == 20);
+    }
+    SUBCASE("non-first fragment") {
+        auto f = v4_outer;
+        f[20] = std::byte{0x00};
+        f[21] = std::byte{0x10};
+        fix_outer_ipv4_checksum(f);
+        CHECK(layout_of(f).error.code == errc::fragmented);
+    }
+    SUBCASE("total length larger than the frame") {
+        auto f = v4_outer;
+        f[17] = std::byte{0x60};
+        fix_outer_ipv4_checksum(f);
+        const auto l = layout_of(f);
+        REQUIRE(l.kind == frame_kind::error);
+        CHECK(l.error.code == errc::truncated);
+        CHECK(l.error.where == layer::ipv4);
+    }
+    SUBCASE("total length smaller than the header") {
+        auto f = v4_outer;
+        f[17] = std::byte{0x10};
+        fix_outer_ipv4_checksum(f);
+        CHECK(layout_of(f).error.code == errc::bad_length);
+    }
+    SUBCASE("total length cutting into the inner frame") {
+        auto f = v4_outer;
+        f[17] = std::byte{0x30};  // 48: GRE + 20 bytes of the inner frame
+        fix_outer_ipv4_checksum(f);
+        const auto l = layout_of(f);
+        REQUIRE(l.kind == frame_kind::error);
+        CHECK(l.error.code == errc::truncated);
+        CHECK(l.error.where == layer::inner_ipv4);
+    }
+    SUBCASE("a two-tag outer frame") {
+        std::vector<std::byte> f(v4_outer.begin(), v4_outer.begin() + 12);
+        for (auto b : from_hex("88a8000a81000064")) f.push_back(b);
+        f.insert(f.end(), v4_outer.begin() + 12, v4_outer.end());
+        const auto l = layout_of(f);
+        REQUIRE(l.kind == frame_kind::error);
+        CHECK(l.error.code == errc::bad_outer_vlan);
+    }
+}
+
+TEST_CASE("wire/packet_layout: an outer IPv6 fragment header carrying GRE is dropped") {
+    // v6_outer with its destination-options header turned into a fragment header (MF set).
+    auto f = v6_outer;
+    f[24] = std::byte{ip_protocol::ipv6_fragment};
+    const auto frag = from_hex("2f00000112345678");
+    std::copy(frag.begin(), frag.end(), f.begin() + 58);
+    const auto l = layout_of(f);
+    REQUIRE(l.kind == frame_kind::error);
+    CHECK(l.error.code == errc::fragmented);
+    CHECK(l.error.where == layer::ipv6_extension);
+    CHECK(l.error.offset == 58);
+}
+
+TEST_CASE("wire/packet_layout: other frames") {
+    SUBCASE("ARP") {
+        const auto f = from_hex("ffffffffffff00155d0000050806 0001080006040001 00155d0000050a000005 0000000000000a000006");
+        const auto l = parse_packet_layout(f);
+        CHECK(l.kind == frame_kind::other);
+        CHECK(l.outer_l3 == l3_kind::arp);
+    }
+    SUBCASE("IPv4 that is not GRE") {
+        auto f = v4_outer;
+        f[23] = std::byte{17};
+        fix_outer_ipv4_checksum(f);
+        const auto l = layout_of(f);
+        CHECK(l.kind == frame_kind::other);
+        CHECK(l.outer_protocol == 17);
+    }
+    SUBCASE("LLDP") {
+        const auto f = from_hex("0180c200000e00155d00000588cc 0207040015 5d000005");
+        const auto l = parse_packet_layout(f);
+        CHECK(l.kind == frame_kind::other);
+        CHECK(l.outer_ether_type == 0x88cc);
+    }
+}
+
+TEST_CASE("wire/packet_layout: a GRE checksum is judged by the GRE layer, then NVGRE forbids the C bit") {
+    // Layers judge in stack order: GRE verifies its own checksum first, so a corrupted one is
+    // reported as bad-checksum; a correct one still breaks RFC 7637 (C must be 0).
+    auto f = v4_outer;
+    std::vector<std::byte> g(f.begin(), f.begin() + 34);
+    for (auto b : from_hex("a0006558 00000000 0013892a")) g.push_back(b);  // C + K
+    g.insert(g.end(), f.begin() + 42, f.end());
+    g[17] = std::byte{static_cast<std::uint8_t>(std::to_integer<unsigned>(g[17]) + 4)};
+    fix_outer_ipv4_checksum(g);
+    auto gre = mutable_gre_view::checked(std::span<std::byte>(g).subspan(34));
+    REQUIRE(gre);
+    gre->fill_checksum();
+    auto valid = layout_of(g);
+    REQUIRE(valid.kind == frame_kind::error);
+    CHECK(valid.error.code == errc::bad_gre_flags);
+    CHECK(valid.error.where == layer::nvgre);
+
+    g[38] = std::byte{static_cast<std::uint8_t>(std::to_integer<unsigned>(g[38]) ^ 0xff)};
+    auto corrupted = layout_of(g);
+    REQUIRE(corrupted.kind == frame_kind::error);
+    CHECK(corrupted.error.code == errc::bad_checksum);
+    CHECK(corrupted.error.where == layer::gre);
+    CHECK(corrupted.error.offset == 38);
+}
