@@ -81,9 +81,13 @@ struct packet_layout {
     [[nodiscard]] constexpr std::uint8_t flow_id_bits() const noexcept { return static_cast<std::uint8_t>(gre_key); }
 };
 
-namespace detail {
-constexpr packet_layout layout_error(packet_layout l, const error& e, std::size_t base) noexcept {
-    l.kind = frame_kind::error;
+}  // namespace nvgre::wire
+
+// Helpers live in nvgre::detail: a nvgre::wire::detail would shadow nvgre::detail for every
+// wire header included after this one.
+namespace nvgre::detail {
+constexpr wire::packet_layout layout_error(wire::packet_layout l, const error& e, std::size_t base) noexcept {
+    l.kind = wire::frame_kind::error;
     l.error = e.rebased(static_cast<std::uint32_t>(base));
     return l;
 }
@@ -98,7 +102,9 @@ constexpr layer inner_layer(layer l) noexcept {
         default: return l;
     }
 }
-}  // namespace detail
+}  // namespace nvgre::detail
+
+namespace nvgre::wire {
 
 /// Parses and classifies `frame` (an Ethernet frame without FCS) in one pass.
 /// Never reads outside `frame`; O(number of headers), at most 8 IPv6 extension headers each.
