@@ -1,21 +1,22 @@
 #include "nvgre/wire/gre.hpp"
 
-#include "nvgre/wire/ethernet.hpp"
+#include "support/corpus_pcap.hpp"
 #include "support/test_bytes.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cctype>
 #include <array>
 #include <cstring>
 #include <optional>
-#include <string>
 #include <vector>
 
 using namespace nvgre;
 using namespace nvgre::wire;
+using nvgre::test::corpus_dat_gre;
+using nvgre::test::corpus_gre_packets;
 using nvgre::test::from_hex;
+using nvgre::test::gre_in_ip;
 
 namespace {
 
@@ -56,139 +57,6 @@ const std::array<golden, 8> goldens{{{"plain", &g_plain, 4},
                                      {"CS", &g_cs, 12},
                                      {"KS", &g_ks, 12},
                                      {"CKS", &g_cks, 16}}};
-
-
-// ---------------------------------------------------------------------------------------------
-// A tiny pcap reader (24-byte global header, 16-byte record headers, either byte order) and a
-// walk from a captured frame to its GRE packet: Ethernet (with VLAN tags) or raw IP, then IPv4
-// or IPv6 (hop-by-hop, routing, destination options skipped; IP-in-IP followed).
-// ---------------------------------------------------------------------------------------------
-
-struct pcap_file {
-    std::uint32_t linktype{0};
-    std::vector<std::span<const std::byte>> frames;
-};
-
-std::uint32_t load_u32(const std::byte* p, bool big) {
-    return big ? detail::load_be32(p) : boost::endian::load_little_u32(detail::uchar(p));
-}
-
-std::optional<pcap_file> read_pcap(const std::vector<std::byte>& file) {
-    if (file.size() < 24) return std::nullopt;
-    const std::uint32_t magic_le = boost::endian::load_little_u32(detail::uchar(file.data()));
-    bool big;
-    if (magic_le == 0xa1b2c3d4u || magic_le == 0xa1b23c4du) big = false;
-    else if (magic_le == 0xd4c3b2a1u || magic_le == 0x4d3cb2a1u) big = true;
-    else return std::nullopt;
-    pcap_file out;
-    out.linktype = load_u32(file.data() + 20, big) & 0xffffu;  // upper bits: FCS info
-    std::size_t at = 24;
-    while (at + 16 <= file.size()) {
-        const std::size_t incl = load_u32(file.data() + at + 8, big);
-        at += 16;
-        if (incl > file.size() - at) break;
-        out.frames.emplace_back(file.data() + at, incl);
-        at += incl;
-    }
-    return out;
-}
-
-std::optional<std::span<const std::byte>> gre_in_ip(std::span<const std::byte> ip);
-
-std::optional<std::span<const std::byte>> gre_in_ipv4(std::span<const std::byte> ip) {
-    if (ip.size() < 20) return std::nullopt;
-    const std::size_t ihl = (detail::load_u8(ip.data()) & 0x0fu) * 4u;
-    const std::size_t total = std::min<std::size_t>(detail::load_be16(ip.data() + 2), ip.size());
-    if (ihl < 20 || total < ihl) return std::nullopt;
-    if ((detail::load_be16(ip.data() + 6) & 0x3fffu) != 0) return std::nullopt;  // a fragment
-    const auto proto = detail::load_u8(ip.data() + 9);
-    const auto payload = ip.subspan(ihl, total - ihl);
-    if (proto == 47) return payload;
-    if (proto == 4) return gre_in_ip(payload);
-    return std::nullopt;
-}
-
-std::optional<std::span<const std::byte>> gre_in_ipv6(std::span<const std::byte> ip) {
-    if (ip.size() < 40) return std::nullopt;
-    const std::size_t end = std::min<std::size_t>(40u + detail::load_be16(ip.data() + 4), ip.size());
-    std::uint8_t nh = detail::load_u8(ip.data() + 6);
-    std::size_t at = 40;
-    while (nh == 0 || nh == 43 || nh == 60) {
-        if (at + 2 > end) return std::nullopt;
-        nh = detail::load_u8(ip.data() + at);
-        at += (std::size_t{detail::load_u8(ip.data() + at + 1)} + 1) * 8;
-    }
-    if (at > end) return std::nullopt;
-    const auto payload = ip.subspan(at, end - at);
-    if (nh == 47) return payload;
-    if (nh == 4) return gre_in_ip(payload);
-    return std::nullopt;
-}
-
-std::optional<std::span<const std::byte>> gre_in_ip(std::span<const std::byte> ip) {
-    if (ip.empty()) return std::nullopt;
-    switch (detail::load_u8(ip.data()) >> 4) {
-        case 4: return gre_in_ipv4(ip);
-        case 6: return gre_in_ipv6(ip);
-        default: return std::nullopt;
-    }
-}
-
-/// The GRE packet (header + payload, bounded by the IP length) inside a captured frame.
-std::optional<std::span<const std::byte>> gre_in_frame(std::uint32_t linktype, std::span<const std::byte> frame) {
-    if (linktype == 1) {
-        auto eth = ethernet_view::checked(frame);
-        if (!eth) return std::nullopt;
-        if (eth->ether_type() != ethertype::ipv4 && eth->ether_type() != ethertype::ipv6) return std::nullopt;
-        return gre_in_ip(eth->payload());
-    }
-    if (linktype == 101 || linktype == 228 || linktype == 229) return gre_in_ip(frame);
-    return std::nullopt;
-}
-
-/// Every GRE packet of a pcap in the corpus; nullopt (and a MESSAGE) when the corpus is absent.
-std::optional<std::vector<std::vector<std::byte>>> corpus_gre_packets(const std::string& rel) {
-    const auto dir = nvgre::test::corpus_dir();
-    if (dir.empty() || !std::filesystem::is_directory(dir)) {
-        MESSAGE("corpus directory absent: skipping " << rel);
-        return std::nullopt;
-    }
-    const auto file = nvgre::test::read_file(dir / rel);
-    if (file.empty()) {
-        MESSAGE("corpus file absent: skipping " << rel);
-        return std::nullopt;
-    }
-    auto pcap = read_pcap(file);
-    REQUIRE(pcap);
-    std::vector<std::vector<std::byte>> out;
-    for (const auto frame : pcap->frames)
-        if (auto gre = gre_in_frame(pcap->linktype, frame)) out.emplace_back(gre->begin(), gre->end());
-    return out;
-}
-
-/// The GRE packet of a PcapPlusPlus .dat file (one Ethernet frame as one line of hex).
-std::optional<std::vector<std::byte>> corpus_dat_gre(const std::string& name) {
-    const auto dir = nvgre::test::corpus_dir();
-    const std::string rel = "PcapPlusPlus/Tests/Packet++Test/PacketExamples/" + name;
-    if (dir.empty() || !std::filesystem::is_directory(dir)) {
-        MESSAGE("corpus directory absent: skipping " << rel);
-        return std::nullopt;
-    }
-    const auto raw = nvgre::test::read_file(dir / rel);
-    if (raw.empty()) {
-        MESSAGE("corpus file absent: skipping " << rel);
-        return std::nullopt;
-    }
-    std::string text;
-    for (auto b : raw) {
-        const char c = static_cast<char>(b);
-        if (std::isxdigit(static_cast<unsigned char>(c))) text += c;
-    }
-    const auto frame = from_hex(text);
-    auto gre = gre_in_frame(1, frame);
-    REQUIRE(gre);
-    return std::vector<std::byte>(gre->begin(), gre->end());
-}
 
 /// A buffer whose flags word is `flags` and protocol 0x0800, cut to `size` bytes (16 leaves room
 /// for every optional word).

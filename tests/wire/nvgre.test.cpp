@@ -1,19 +1,21 @@
 #include "nvgre/wire/nvgre.hpp"
 
 #include "nvgre/wire/ethernet.hpp"
+#include "support/corpus_pcap.hpp"
 #include "support/test_bytes.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cctype>
 #include <optional>
-#include <string>
 #include <vector>
 
 using namespace nvgre;
 using namespace nvgre::wire;
+using nvgre::test::corpus_dat_gre;
+using nvgre::test::corpus_gre_packets;
 using nvgre::test::from_hex;
+using nvgre::test::gre_in_ethernet;
 
 namespace {
 
@@ -40,98 +42,6 @@ std::vector<std::byte> header(std::uint16_t flags, std::uint16_t protocol, std::
     detail::store_be16(b.data() + 2, protocol);
     detail::store_be32(b.data() + 4, key);
     return b;
-}
-
-// ---------------------------------------------------------------------------------------------
-// A tiny pcap reader (either byte order) and a walk from an Ethernet frame to its GRE packet.
-// ---------------------------------------------------------------------------------------------
-
-std::uint32_t load_u32(const std::byte* p, bool big) {
-    return big ? detail::load_be32(p) : boost::endian::load_little_u32(detail::uchar(p));
-}
-
-/// The frames of a classic pcap file (24-byte global header, 16-byte record headers).
-std::vector<std::span<const std::byte>> pcap_frames(const std::vector<std::byte>& file, std::uint32_t& linktype) {
-    std::vector<std::span<const std::byte>> out;
-    if (file.size() < 24) return out;
-    const std::uint32_t magic = boost::endian::load_little_u32(detail::uchar(file.data()));
-    const bool big = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
-    if (!big && magic != 0xa1b2c3d4u && magic != 0xa1b23c4du) return out;
-    linktype = load_u32(file.data() + 20, big) & 0xffffu;
-    std::size_t at = 24;
-    while (at + 16 <= file.size()) {
-        const std::size_t incl = load_u32(file.data() + at + 8, big);
-        at += 16;
-        if (incl > file.size() - at) break;
-        out.emplace_back(file.data() + at, incl);
-        at += incl;
-    }
-    return out;
-}
-
-/// The GRE packet (bounded by the IP length) of an Ethernet/IPv4 or Ethernet/IPv6 frame.
-std::optional<std::span<const std::byte>> gre_in_ethernet(std::span<const std::byte> frame) {
-    auto eth = ethernet_view::checked(frame);
-    if (!eth) return std::nullopt;
-    const auto ip = eth->payload();
-    if (eth->ether_type() == ethertype::ipv4 && ip.size() >= 20) {
-        const std::size_t ihl = (detail::load_u8(ip.data()) & 0x0fu) * 4u;
-        const std::size_t total = std::min<std::size_t>(detail::load_be16(ip.data() + 2), ip.size());
-        if (detail::load_u8(ip.data() + 9) != 47 || ihl < 20 || total < ihl) return std::nullopt;
-        return ip.subspan(ihl, total - ihl);
-    }
-    if (eth->ether_type() == ethertype::ipv6 && ip.size() >= 40) {
-        const std::size_t end = std::min<std::size_t>(40u + detail::load_be16(ip.data() + 4), ip.size());
-        if (detail::load_u8(ip.data() + 6) != 47) return std::nullopt;
-        return ip.subspan(40, end - 40);
-    }
-    return std::nullopt;
-}
-
-bool corpus_present() {
-    const auto dir = nvgre::test::corpus_dir();
-    return !dir.empty() && std::filesystem::is_directory(dir);
-}
-
-/// Every GRE packet of a pcap in the corpus; nullopt (and a MESSAGE) when absent.
-std::optional<std::vector<std::vector<std::byte>>> corpus_gre_packets(const std::string& rel) {
-    if (!corpus_present()) {
-        MESSAGE("corpus directory absent: skipping " << rel);
-        return std::nullopt;
-    }
-    const auto file = nvgre::test::read_file(nvgre::test::corpus_dir() / rel);
-    if (file.empty()) {
-        MESSAGE("corpus file absent: skipping " << rel);
-        return std::nullopt;
-    }
-    std::uint32_t linktype = 0;
-    const auto frames = pcap_frames(file, linktype);
-    REQUIRE(linktype == 1);
-    std::vector<std::vector<std::byte>> out;
-    for (const auto frame : frames)
-        if (auto gre = gre_in_ethernet(frame)) out.emplace_back(gre->begin(), gre->end());
-    return out;
-}
-
-/// The GRE packet of a PcapPlusPlus .dat file (one Ethernet frame as a line of hex).
-std::optional<std::vector<std::byte>> corpus_dat_gre(const std::string& name) {
-    const std::string rel = "PcapPlusPlus/Tests/Packet++Test/PacketExamples/" + name;
-    if (!corpus_present()) {
-        MESSAGE("corpus directory absent: skipping " << rel);
-        return std::nullopt;
-    }
-    const auto raw = nvgre::test::read_file(nvgre::test::corpus_dir() / rel);
-    if (raw.empty()) {
-        MESSAGE("corpus file absent: skipping " << rel);
-        return std::nullopt;
-    }
-    std::string text;
-    for (auto b : raw)
-        if (std::isxdigit(std::to_integer<unsigned char>(b))) text += static_cast<char>(b);
-    const auto frame = from_hex(text);
-    auto gre = gre_in_ethernet(frame);
-    REQUIRE(gre);
-    return std::vector<std::byte>(gre->begin(), gre->end());
 }
 
 }  // namespace
