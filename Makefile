@@ -17,7 +17,7 @@ demo:
 bench:
 	@scripts/deps.sh bench
 	@cmake --preset bench >/dev/null && cmake --build --preset bench
-	@if [ -x build/bench/bench/nvgre-bench ]; then build/bench/bench/nvgre-bench; else echo "no benchmarks yet (issue 6)"; fi
+	@build/bench/bench/nvgre-bench --benchmark_out=build/bench/nvgre-bench.json --benchmark_out_format=json
 
 fuzz:
 	@scripts/deps.sh fuzz

@@ -257,6 +257,13 @@ TEST_CASE("wire/packet_layout: other frames") {
         CHECK(l.kind == frame_kind::other);
         CHECK(l.outer_protocol == 17);
     }
+    SUBCASE("IPv4 that is not GRE, with an unfinished header checksum (checksum offload)") {
+        auto f = v4_outer;
+        f[23] = std::byte{17};
+        f[24] = std::byte{0};
+        f[25] = std::byte{0};
+        CHECK(layout_of(f).kind == frame_kind::other);
+    }
     SUBCASE("LLDP") {
         const auto f = from_hex("0180c200000e00155d00000588cc 0207040015 5d000005");
         const auto l = parse_packet_layout(f);

@@ -31,16 +31,15 @@ namespace nvgre::checksum {
 /// Folds a 32-bit partial sum to 16 bits with end-around carry. Result in [0, 0xffff]; 0 only
 /// for `partial == 0`. O(1).
 [[nodiscard]] constexpr std::uint16_t fold(std::uint32_t partial) noexcept {
-    partial = (partial & 0xffffu) + (partial >> 16);
-    partial = (partial & 0xffffu) + (partial >> 16);
-    return static_cast<std::uint16_t>(partial);
+    // x + rotr(x, 16) holds hi + lo in its upper half, plus the carry out of lo + hi from its
+    // lower half: the end-around carry (as Linux csum_fold). Three instructions.
+    return static_cast<std::uint16_t>((partial + std::rotr(partial, 16)) >> 16);
 }
 
 /// Folds a 64-bit accumulator to a 16-bit partial sum (0 only for `acc == 0`). O(1).
 [[nodiscard]] constexpr std::uint16_t fold64(std::uint64_t acc) noexcept {
-    acc = (acc & 0xffffffffu) + (acc >> 32);
-    acc = (acc & 0xffffffffu) + (acc >> 32);
-    return fold(static_cast<std::uint32_t>(acc));
+    // The same trick from 64 to 32 bits (2^32 - 1 is a multiple of 0xffff), then fold().
+    return fold(static_cast<std::uint32_t>((acc + std::rotr(acc, 32)) >> 32));
 }
 
 /// Adds two partial sums (ones'-complement addition), like gVisor's `Combine`. Result is a
@@ -54,74 +53,91 @@ namespace nvgre::checksum {
     return static_cast<std::uint16_t>(~fold(partial));
 }
 
-namespace detail {
+}  // namespace nvgre::checksum
+
+namespace nvgre::detail {
 /// Native-endian 32-bit load from unaligned memory (memcpy compiles to one mov).
-inline std::uint32_t load_native32(const std::byte* p) noexcept {
+inline std::uint32_t csum_load_native32(const std::byte* p) noexcept {
     std::uint32_t v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
 /// Native-endian 64-bit load from unaligned memory.
-inline std::uint64_t load_native64(const std::byte* p) noexcept {
+inline std::uint64_t csum_load_native64(const std::byte* p) noexcept {
     std::uint64_t v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-/// Converts a folded ones'-complement sum of native-endian 16-bit words to the sum of the
-/// big-endian words (RFC 1071 section 2(B), byte-order independence: swapping the bytes of the
-/// folded sum is multiplying by 256 modulo 0xffff). Keeps 0 <-> 0 and 0xffff <-> 0xffff.
-constexpr std::uint16_t native_to_be_sum(std::uint16_t s) noexcept {
-    if constexpr (std::endian::native == std::endian::little) return static_cast<std::uint16_t>((s << 8) | (s >> 8));
+/// Native-endian 16-bit load from unaligned memory.
+inline std::uint16_t csum_load_native16(const std::byte* p) noexcept {
+    std::uint16_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+/// Converts between a folded ones'-complement sum of native-endian 16-bit words and the sum
+/// of the big-endian words, either way (RFC 1071 section 2(B), byte-order independence:
+/// swapping the bytes of a folded sum multiplies it by 256 modulo 0xffff, and 256 * 256 is 1).
+/// Keeps 0 <-> 0 and 0xffff <-> 0xffff.
+constexpr std::uint16_t csum_native_to_be(std::uint16_t s) noexcept {
+    if constexpr (std::endian::native == std::endian::little) return std::rotr(s, 8);
     else return s;
 }
-}  // namespace detail
+/// 32-bit ones'-complement addition (end-around carry): add, adc. 0 only if both are 0.
+constexpr std::uint32_t csum_add32(std::uint32_t a, std::uint32_t b) noexcept {
+    const std::uint32_t s = a + b;
+    return s + (s < a ? 1u : 0u);
+}
+/// Sum of the bytes at `p` as native-endian 16-bit words, an odd trailing byte zero-padded.
+/// Unfolded. For the few bytes after a vector loop. O(n).
+inline std::uint64_t csum_tail_native(const std::byte* p, std::size_t n) noexcept {
+    std::uint64_t a = 0;
+    for (; n >= 8; n -= 8, p += 8) {
+        const std::uint64_t w = csum_load_native64(p);
+        a += (w & 0xffffffffu) + (w >> 32);
+    }
+    if (n >= 4) {
+        a += csum_load_native32(p);
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        a += csum_load_native16(p);
+        p += 2;
+        n -= 2;
+    }
+    if (n != 0) {
+        std::uint16_t w = 0;  // the odd byte, zero-padded to a whole word
+        std::memcpy(&w, p, 1);
+        a += w;
+    }
+    return a;
+}
+/// The best vectorised sum for this CPU (defined in checksum/ones_complement_simd.hpp, which
+/// ones_complement.hpp includes at its end). Same contract as checksum::sum_scalar.
+[[nodiscard]] inline std::uint32_t sum_vectorised(std::span<const std::byte> data, std::uint32_t initial) noexcept;
+}  // namespace nvgre::detail
+
+namespace nvgre::checksum {
 
 /// Portable ones'-complement sum of `data` as big-endian 16-bit words, a trailing odd byte
 /// padded with a zero byte (RFC 1071 section 4.1), added to `initial` (any partial sum).
 /// Returns a folded 16-bit partial sum. O(n); no alignment requirement.
 ///
 /// Sums native-endian 32-bit halves of 64-bit loads into two 64-bit accumulators (no carry is
-/// lost before 2^32 words) and byte-swaps the folded result once at the end.
+/// lost before 2^32 words) and byte-swaps the folded result once at the end; `initial` is
+/// swapped into that native domain up front, off the critical path.
 [[nodiscard]] inline std::uint32_t sum_scalar(std::span<const std::byte> data, std::uint32_t initial = 0) noexcept {
     const std::byte* p = data.data();
     std::size_t n = data.size();
-    std::uint64_t a0 = 0, a1 = 0;
-    while (n >= 16) {
-        const std::uint64_t w0 = detail::load_native64(p);
-        const std::uint64_t w1 = detail::load_native64(p + 8);
+    std::uint64_t a0 = detail::csum_native_to_be(fold(initial)), a1 = 0;
+    for (; n >= 16; n -= 16, p += 16) {
+        const std::uint64_t w0 = detail::csum_load_native64(p);
+        const std::uint64_t w1 = detail::csum_load_native64(p + 8);
         a0 += (w0 & 0xffffffffu) + (w1 & 0xffffffffu);
         a1 += (w0 >> 32) + (w1 >> 32);
-        p += 16;
-        n -= 16;
     }
-    if (n >= 8) {
-        const std::uint64_t w = detail::load_native64(p);
-        a0 += w & 0xffffffffu;
-        a1 += w >> 32;
-        p += 8;
-        n -= 8;
-    }
-    if (n >= 4) {
-        a0 += detail::load_native32(p);
-        p += 4;
-        n -= 4;
-    }
-    // The last 0-3 bytes go in big-endian order straight into the result (no swap needed).
-    std::uint64_t tail = initial;
-    if (n >= 2) {
-        tail += ::nvgre::detail::load_be16(p);
-        p += 2;
-        n -= 2;
-    }
-    if (n == 1) tail += std::uint32_t{::nvgre::detail::load_u8(p)} << 8;
-    return fold64(tail + detail::native_to_be_sum(fold64(a0 + a1)));
+    return detail::csum_native_to_be(fold64(a0 + a1 + detail::csum_tail_native(p, n)));
 }
-
-namespace detail {
-/// The best vectorised sum for this CPU (defined in checksum/ones_complement_simd.hpp, which
-/// this header includes at its end). Same contract as sum_scalar.
-[[nodiscard]] inline std::uint32_t sum_vectorised(std::span<const std::byte> data, std::uint32_t initial) noexcept;
-}  // namespace detail
 
 /// Below this many bytes sum() stays on the scalar path (vector set-up and the horizontal
 /// reduction cost more than they save on a 20-byte IPv4 header).
@@ -153,13 +169,13 @@ inline constexpr std::size_t simd_threshold_bytes = 64;
     const std::byte* p = header.data();
     // Bytes 10-11 are the upper half of the native word at offset 8 on little-endian hosts.
     constexpr std::uint32_t keep = std::endian::native == std::endian::little ? 0x0000ffffu : 0xffff0000u;
-    std::uint64_t s = std::uint64_t{detail::load_native32(p)} + detail::load_native32(p + 4) +
-                      (detail::load_native32(p + 8) & keep) + detail::load_native32(p + 12) +
-                      detail::load_native32(p + 16);
+    std::uint64_t s = std::uint64_t{detail::csum_load_native32(p)} + detail::csum_load_native32(p + 4) +
+                      (detail::csum_load_native32(p + 8) & keep) + detail::csum_load_native32(p + 12) +
+                      detail::csum_load_native32(p + 16);
     if (header.size() > 20) [[unlikely]] {
-        for (std::size_t off = 20; off + 4 <= header.size(); off += 4) s += detail::load_native32(p + off);
+        for (std::size_t off = 20; off + 4 <= header.size(); off += 4) s += detail::csum_load_native32(p + off);
     }
-    return finish(detail::native_to_be_sum(fold64(s)));
+    return finish(detail::csum_native_to_be(fold64(s)));
 }
 
 }  // namespace nvgre::checksum

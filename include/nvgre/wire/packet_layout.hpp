@@ -123,6 +123,7 @@ namespace nvgre::wire {
     const std::size_t l3 = eth->header_len();
     std::span<const std::byte> ip_payload;
     std::size_t ip_payload_offset = 0;
+    bool outer_checksum_ok = true;
     if (l.outer_ether_type == ethertype::ipv4) {
         l.outer_l3 = l3_kind::ipv4;
         l.outer_l3_offset = static_cast<std::uint32_t>(l3);
@@ -132,8 +133,9 @@ namespace nvgre::wire {
         l.outer_l3_end = static_cast<std::uint32_t>(l3 + ip->total_len());
         l.outer_protocol = ip->protocol();
         l.outer_fragment = ip->is_fragment();
-        // A corrupted header cannot be trusted to say what it carries: judged before "not GRE".
-        if (!ip->header_checksum_ok()) return detail::layout_error(l, make_error(errc::bad_checksum, layer::ipv4, 10), l3);
+        // The header checksum is judged only for GRE (below): a non-GRE packet is "other" whatever
+        // its checksum (captures on a sending host with checksum offload carry unfinished ones).
+        outer_checksum_ok = ip->header_checksum_ok();
         ip_payload = ip->payload();
         ip_payload_offset = l3 + ip->header_len();
     } else if (l.outer_ether_type == ethertype::ipv6) {
@@ -155,6 +157,7 @@ namespace nvgre::wire {
     }
 
     if (l.outer_protocol != ip_protocol::gre) return l;  // other: IP, not GRE
+    if (!outer_checksum_ok) return detail::layout_error(l, make_error(errc::bad_checksum, layer::ipv4, 10), l3);
     if (!outer_tags_ok) return detail::layout_error(l, make_error(errc::bad_outer_vlan, layer::vlan, 12), 0);
     if (l.outer_fragment) {
         // Outer fragments are not reassembled (rule 6): point at the flags field / fragment header.
