@@ -2,6 +2,7 @@
 # missing Debian packages it needs (as root; otherwise it prints the apt-get line).
 .PHONY: test demo bench fuzz install clean
 
+MAKEFLAGS += --no-print-directory
 PREFIX ?= /usr/local
 FUZZ_SECONDS ?= 60
 
@@ -11,7 +12,7 @@ test:
 
 demo:
 	@scripts/deps.sh demo
-	@cmake --preset demo >/dev/null && cmake --build --preset demo
+	@mkdir -p build && cmake --preset demo >build/demo.log 2>&1 && cmake --build --preset demo >>build/demo.log 2>&1 || { cat build/demo.log; exit 1; }
 	@build/demo/examples/hello/hello build/demo/hello.pcap
 
 bench:
