@@ -3,6 +3,7 @@
 /// without allocating, format to text (RFC 5952 canonical form for IPv6).
 #pragma once
 
+#include "nvgre/detail/text.hpp"
 #include "nvgre/error.hpp"
 
 #include <array>
@@ -15,25 +16,6 @@
 
 namespace nvgre {
 
-namespace detail {
-constexpr int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-/// Writes `v` in decimal; returns chars written (at most 10).
-constexpr std::size_t format_decimal(std::uint32_t v, char* out) noexcept {
-    char tmp[10];
-    std::size_t n = 0;
-    do {
-        tmp[n++] = static_cast<char>('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (std::size_t i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
-    return n;
-}
-}  // namespace detail
 
 /// An IPv4 address, stored in network byte order as 4 octets.
 class ipv4_address {
@@ -209,7 +191,6 @@ public:
     /// equals) of two or more zero groups as "::", and ::ffff:a.b.c.d for IPv4-mapped addresses.
     /// Precondition: `out.size() >= max_text_len`. Returns chars written.
     constexpr std::size_t format_to(std::span<char> out) const noexcept {
-        constexpr char digits[] = "0123456789abcdef";
         std::array<std::uint16_t, 8> g{};
         for (std::size_t i = 0; i < 8; ++i)
             g[i] = static_cast<std::uint16_t>((octets_[2 * i] << 8) | octets_[2 * i + 1]);
@@ -248,7 +229,7 @@ public:
             for (int shift = 12; shift >= 0; shift -= 4) {
                 const unsigned d = (v >> shift) & 0xfu;
                 if (d != 0 || started || shift == 0) {
-                    out[n++] = digits[d];
+                    out[n++] = detail::hex_digits[d];
                     started = true;
                 }
             }

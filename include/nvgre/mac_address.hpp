@@ -2,6 +2,7 @@
 /// @brief 48-bit IEEE 802 MAC address: parse from text, format to text, classify.
 #pragma once
 
+#include "nvgre/detail/text.hpp"
 #include "nvgre/error.hpp"
 
 #include <array>
@@ -43,8 +44,8 @@ public:
         mac_address m;
         for (std::size_t i = 0; i < size; ++i) {
             const std::size_t at = i * 3;
-            const int hi = hex_value(text[at]);
-            const int lo = hex_value(text[at + 1]);
+            const int hi = detail::hex_digit(text[at]);
+            const int lo = detail::hex_digit(text[at + 1]);
             if (hi < 0) return make_error(errc::syntax, layer::text, at);
             if (lo < 0) return make_error(errc::syntax, layer::text, at + 1);
             m.octets_[i] = static_cast<std::uint8_t>(hi * 16 + lo);
@@ -56,12 +57,11 @@ public:
     /// Lower-case colon form, e.g. "00:15:5d:00:00:05"; writes exactly 17 chars.
     /// Precondition: `out.size() >= 17`. Returns the number of characters written.
     constexpr std::size_t format_to(std::span<char> out) const noexcept {
-        constexpr char digits[] = "0123456789abcdef";
         std::size_t n = 0;
         for (std::size_t i = 0; i < size; ++i) {
             if (i != 0) out[n++] = ':';
-            out[n++] = digits[octets_[i] >> 4];
-            out[n++] = digits[octets_[i] & 0xf];
+            out[n++] = detail::hex_digits[octets_[i] >> 4];
+            out[n++] = detail::hex_digits[octets_[i] & 0xf];
         }
         return n;
     }
@@ -93,13 +93,6 @@ public:
     friend constexpr auto operator<=>(const mac_address&, const mac_address&) noexcept = default;
 
 private:
-    static constexpr int hex_value(char c) noexcept {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    }
-
     std::array<std::uint8_t, size> octets_{};
 };
 

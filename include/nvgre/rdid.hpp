@@ -2,6 +2,7 @@
 /// @brief Routing domain ID: a GUID naming one tenant's VM network (HNV).
 #pragma once
 
+#include "nvgre/detail/text.hpp"
 #include "nvgre/error.hpp"
 
 #include <array>
@@ -44,10 +45,7 @@ public:
                 if (c != '-') return make_error(errc::syntax, layer::text, base + i);
                 continue;
             }
-            int v = -1;
-            if (c >= '0' && c <= '9') v = c - '0';
-            else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+            const int v = detail::hex_digit(c);
             if (v < 0) return make_error(errc::syntax, layer::text, base + i);
             auto& b = r.bytes_[nibble / 2];
             b = static_cast<std::uint8_t>(nibble % 2 == 0 ? v << 4 : b | v);
@@ -58,12 +56,11 @@ public:
 
     /// Lower case, no braces; writes exactly 36 chars. Precondition: `out.size() >= 36`.
     constexpr std::size_t format_to(std::span<char> out) const noexcept {
-        constexpr char digits[] = "0123456789abcdef";
         std::size_t n = 0;
         for (std::size_t i = 0; i < 16; ++i) {
             if (i == 4 || i == 6 || i == 8 || i == 10) out[n++] = '-';
-            out[n++] = digits[bytes_[i] >> 4];
-            out[n++] = digits[bytes_[i] & 0xf];
+            out[n++] = detail::hex_digits[bytes_[i] >> 4];
+            out[n++] = detail::hex_digits[bytes_[i] & 0xf];
         }
         return n;
     }
