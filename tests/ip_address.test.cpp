@@ -94,6 +94,9 @@ TEST_CASE("ip_address: the tagged union and prefixes") {
     CHECK(ip_prefix::parse("10.0.0.5/32"));
     CHECK(ip_prefix::parse("::/0"));
 
+    CHECK(ip_prefix::containing(*ip_address::parse("192.168.10.11"), 24)->to_string() == "192.168.10.0/24");
+    CHECK(ip_prefix::containing(*ip_address::parse("2001:db8::1"), 64)->to_string() == "2001:db8::/64");
+    CHECK_FALSE(ip_prefix::containing(*ip_address::parse("10.0.0.1"), 33));
     auto host_bits = ip_prefix::parse("10.0.0.1/24");
     REQUIRE_FALSE(host_bits);
     CHECK(host_bits.error().code == errc::bad_value);

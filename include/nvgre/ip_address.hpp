@@ -341,6 +341,16 @@ public:
         return p;
     }
 
+    /// The prefix of length `length` that contains `address` (host bits cleared).
+    /// errc::bad_value if `length` is longer than the address.
+    static constexpr result<ip_prefix> containing(ip_address address, unsigned length) noexcept {
+        if (length > (address.is_v4() ? 32u : 128u)) return make_error(errc::bad_value, layer::text, 0);
+        ip_prefix p;
+        p.length_ = static_cast<std::uint8_t>(length);
+        p.address_ = p.masked(address);
+        return p;
+    }
+
     /// Parses "IP/len". errc::syntax for malformed text (offset of the fault), errc::bad_value
     /// for a length too long or host bits set (offset of the length / the address).
     static constexpr result<ip_prefix> parse(std::string_view text) noexcept {

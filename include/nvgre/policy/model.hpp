@@ -1,0 +1,107 @@
+/// @file policy/model.hpp
+/// @brief The HNV policy objects, as an administrator declares them (policy-format.md; the
+/// names follow the Windows `New-NetVirtualization*` cmdlets).
+///
+/// These are plain values: the builder (policy/builder.hpp) validates a set of them into a
+/// `policy::model`, and policy/state.hpp indexes a model for one host's datapath. Strings
+/// (host and VM names) allocate; nothing here is on the per-packet path.
+#pragma once
+
+#include "nvgre/ip_address.hpp"
+#include "nvgre/mac_address.hpp"
+#include "nvgre/rdid.hpp"
+#include "nvgre/vsid.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nvgre::policy {
+
+/// How traffic to a customer address leaves the host (policy-format.md `rule=`).
+enum class rule : std::uint8_t {
+    encap,  ///< NVGRE: the whole frame wrapped in outer headers to the PA (many VMs share a PA)
+    nat,    ///< IP rewrite: CA swapped for PA in the IP header (one PA per CA)
+};
+
+/// What a lookup record stands for (policy-format.md `type=`).
+enum class record_type : std::uint8_t {
+    static_record,     ///< one VM NIC's customer address
+    gateway_wildcard,  ///< ca 0.0.0.0 / ::, a gateway that may send from any source address
+};
+
+[[nodiscard]] constexpr std::string_view to_string(rule r) noexcept { return r == rule::encap ? "encap" : "nat"; }
+[[nodiscard]] constexpr std::string_view to_string(record_type t) noexcept {
+    return t == record_type::static_record ? "static" : "gateway-wildcard";
+}
+
+/// The router MAC a routing domain gets when the policy names none.
+inline constexpr mac_address default_router_mac{{0x02, 0x00, 0x5e, 0x00, 0x01, 0x01}};
+/// The metric of a customer route that names none.
+inline constexpr std::uint32_t default_customer_route_metric = 256;
+
+/// `provider-address`: host `host` owns provider address `pa` on its fabric NIC with `mac`;
+/// outer frames from this PA carry an 802.1Q tag with `vlan` when it is not 0.
+struct provider_address {
+    std::string host;
+    ip_address pa;
+    std::uint8_t prefix_length{0};  ///< of the PA's on-link subnet
+    mac_address mac;
+    std::uint16_t vlan{0};          ///< 0..4094; 0 = untagged
+
+    /// The on-link subnet of this PA (its address with the host bits cleared).
+    [[nodiscard]] ip_prefix subnet() const noexcept { return ip_prefix::containing(pa, prefix_length).value(); }
+};
+
+/// `provider-route`: how host `host` reaches provider addresses outside its own PA subnets.
+struct provider_route {
+    std::string host;
+    ip_prefix prefix;
+    ip_address next_hop;
+    mac_address next_hop_mac;
+    std::uint32_t metric{0};
+};
+
+/// `routing-domain`: one tenant's VM network; traffic is routed between its subnets only.
+struct routing_domain {
+    rdid id;
+    std::string name;
+    mac_address router_mac{default_router_mac};
+};
+
+/// `virtual-subnet`: subnet `id` of routing domain `domain`, with the distributed router's
+/// gateway address(es) in it (at most one IPv4 and one IPv6).
+struct virtual_subnet {
+    nvgre::vsid id;
+    rdid domain;
+    std::optional<ipv4_address> gateway_v4;
+    std::optional<ipv6_address> gateway_v6;
+};
+
+/// `customer-route`: `prefix` of routing domain `domain` lives in subnet `subnet`; next hop
+/// 0.0.0.0 / :: means on-link (the destination CA itself). Lowest metric wins among equal prefixes.
+struct customer_route {
+    rdid domain;
+    nvgre::vsid subnet;
+    ip_prefix prefix;
+    ip_address next_hop;
+    std::uint32_t metric{default_customer_route_metric};
+
+    [[nodiscard]] bool on_link() const noexcept { return next_hop.is_unspecified(); }
+};
+
+/// `lookup-record`: the VM NIC with `mac` holds customer address `ca` in subnet `subnet` and is
+/// reached at provider address `pa`.
+struct lookup_record {
+    nvgre::vsid subnet;
+    ip_address ca;
+    mac_address mac;
+    ip_address pa;
+    policy::rule rule{rule::encap};
+    record_type type{record_type::static_record};
+    std::string vm;  ///< optional VM name, for people reading counters and logs
+};
+
+}  // namespace nvgre::policy
