@@ -5,11 +5,12 @@
 #   clang    clang++ with the same warnings: unit suites, headers alone, interop
 #   asan     clang++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit suites, interop
 #   noexcept g++ -fno-exceptions: unit suites, headers alone
+#   tsan     clang++ with ThreadSanitizer: the concurrency suites (readers and writers of live policy)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 start=$(date +%s)
-presets=(${NVGRE_TEST_PRESETS:-gcc clang asan noexcept})
+presets=(${NVGRE_TEST_PRESETS:-gcc clang asan noexcept tsan})
 total_pass=0
 total_fail=0
 lines=()
