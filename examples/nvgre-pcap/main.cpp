@@ -1,7 +1,7 @@
 // nvgre-pcap: the library's pipelines on capture files (docs: /work/shared/cli.md).
 //
 //   nvgre-pcap show    IN.pcap
-//   nvgre-pcap policy  POLICY                                   (not implemented yet)
+//   nvgre-pcap policy  POLICY
 //   nvgre-pcap egress  --policy POLICY --host NAME ... IN OUT   (not implemented yet)
 //   nvgre-pcap ingress --policy POLICY --host NAME IN OUT       (not implemented yet)
 //
@@ -14,6 +14,7 @@
 #include "pcap_file.hpp"
 
 #include <nvgre/error.hpp>
+#include <nvgre/policy/loader.hpp>
 #include <nvgre/wire/ethernet.hpp>
 #include <nvgre/wire/ipv4.hpp>
 #include <nvgre/wire/ipv6.hpp>
@@ -38,7 +39,8 @@ constexpr std::string_view usage_text =
     "\n"
     "show     one JSON object per frame of IN.pcap (pcap or pcapng, Ethernet): the NVGRE\n"
     "         fields of a valid NVGRE packet, the rule a GRE packet breaks, or what else it is\n"
-    "policy   validate a policy file and print its counts (not implemented yet)\n"
+    "policy   validate a policy file (policy-format.md) and print its counts; every error as\n"
+    "         FILE:LINE:COL: error: TEXT on stderr\n"
     "egress   run frames sent by the VMs of host NAME through the egress pipeline (not implemented yet)\n"
     "ingress  run frames arriving at host NAME through the ingress pipeline (not implemented yet)\n";
 
@@ -166,6 +168,33 @@ int cmd_show(const std::vector<std::string_view>& args) {
     return 0;
 }
 
+/// `policy POLICY` (cli.md): the counts of a valid policy as one JSON line; otherwise every
+/// error line of the loader on stderr, exit 1.
+int cmd_policy(const std::vector<std::string_view>& args) {
+    if (args.size() != 1) return fail("policy: expected one argument, POLICY (see nvgre-pcap --help)");
+    if (args[0].starts_with('-')) return fail("policy: unknown option '" + std::string(args[0]) + "'");
+    const nvgre::policy::load_result r = nvgre::policy::load_policy_file(args[0]);
+    if (!r) {
+        for (const auto& d : r.diagnostics) {
+            const std::string line = d.to_string() + "\n";
+            std::fwrite(line.data(), 1, line.size(), stderr);
+        }
+        return 1;
+    }
+    const nvgre::policy::model_counts c = r.validated->counts();
+    example::json_line j;
+    j.member("hosts", c.hosts)
+        .member("provider_addresses", c.provider_addresses)
+        .member("routing_domains", c.routing_domains)
+        .member("virtual_subnets", c.virtual_subnets)
+        .member("customer_routes", c.customer_routes)
+        .member("lookup_records", c.lookup_records);
+    const std::string line = j.finish() + "\n";
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) return fail("error writing to stdout");
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -180,7 +209,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "show") return cmd_show(args);
-    if (command == "policy" || command == "egress" || command == "ingress")
+    if (command == "policy") return cmd_policy(args);
+    if (command == "egress" || command == "ingress")
         return fail(std::string(command) + ": not implemented yet");
     return fail("unknown command '" + std::string(command) + "' (see nvgre-pcap --help)");
 }

@@ -60,7 +60,7 @@ def cli(tool, work):
         ("an empty file", ["show", empty], 1, None),
         ("a pcap cut inside a record", ["show", cut], 1, 1),
         ("a record longer than the snapshot length", ["show", huge], 1, None),
-        ("policy (not built yet)", ["policy", "policy.txt"], 1, None),
+        ("policy with a missing file", ["policy", "policy.txt"], 1, None),
         ("egress (not built yet)", ["egress", "--policy", "p", "--host", "h", "in.pcap", "out.pcap"], 1, None),
         ("ingress (not built yet)", ["ingress", "--policy", "p", "--host", "h", "in.pcap", "out.pcap"], 1, None),
         ("a pcap without frames", ["show", no_frames], 0, 0),
