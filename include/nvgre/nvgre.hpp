@@ -26,3 +26,12 @@
 #include "nvgre/wire/icmp.hpp"
 #include "nvgre/wire/icmpv6.hpp"
 #include "nvgre/wire/packet_layout.hpp"
+
+#include "nvgre/policy/model.hpp"
+#include "nvgre/policy/builder.hpp"
+#include "nvgre/policy/loader.hpp"
+#include "nvgre/policy/ca_table.hpp"
+#include "nvgre/policy/lpm.hpp"
+#include "nvgre/policy/left_right.hpp"
+#include "nvgre/policy/state.hpp"
+#include "nvgre/policy/live_policy.hpp"

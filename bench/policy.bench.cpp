@@ -1,0 +1,138 @@
+// Policy as the datapath and the control plane use it: validating and indexing a 1M-record
+// policy, per-packet record lookups through policy::state, and live record changes per second
+// while a reader thread keeps looking up (policy::live_policy).
+#include "nvgre/policy/live_policy.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace nvgre;
+using namespace nvgre::policy;
+
+namespace {
+
+constexpr std::uint32_t hosts = 100;
+constexpr std::uint32_t records_per_subnet = 1000;
+
+ip_address pa_of(std::uint32_t host) { return ipv4_address::from_uint(0xc0a80000u + host + 1); }  // 192.168.0.x
+ip_address ca_of(std::uint32_t i) { return ipv4_address::from_uint(0x0a000000u + i + 2); }       // 10.x.y.z
+mac_address mac_of(std::uint32_t i) {
+    return mac_address{{0x00, 0x15, static_cast<std::uint8_t>(i >> 24), static_cast<std::uint8_t>(i >> 16),
+                        static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)}};
+}
+rdid domain_id(std::uint32_t d) {
+    std::array<std::uint8_t, 16> g{};
+    g[12] = static_cast<std::uint8_t>(d >> 24);
+    g[13] = static_cast<std::uint8_t>(d >> 16);
+    g[14] = static_cast<std::uint8_t>(d >> 8);
+    g[15] = static_cast<std::uint8_t>(d);
+    return rdid{g};
+}
+
+/// A validated policy of `records` records: one subnet per 1000 records, one domain per subnet,
+/// records spread over 100 hosts.
+model make_model(std::uint32_t records) {
+    builder b;
+    for (std::uint32_t h = 0; h < hosts; ++h)
+        b.add(provider_address{"hv" + std::to_string(h), pa_of(h), 16, mac_of(0xff000000u + h), 0});
+    const std::uint32_t subnets = (records + records_per_subnet - 1) / records_per_subnet;
+    for (std::uint32_t s = 0; s < subnets; ++s) {
+        b.add(routing_domain{domain_id(s), "", default_router_mac});
+        b.add(virtual_subnet{*nvgre::vsid::make(5000 + s), domain_id(s), std::nullopt, std::nullopt});
+        b.add(customer_route{domain_id(s), *nvgre::vsid::make(5000 + s), *ip_prefix::parse("10.0.0.0/8"),
+                             ipv4_address{}, default_customer_route_metric});
+    }
+    for (std::uint32_t i = 0; i < records; ++i)
+        b.add(lookup_record{*nvgre::vsid::make(5000 + i / records_per_subnet), ca_of(i), mac_of(i), pa_of(i % hosts),
+                            rule::encap, record_type::static_record, ""});
+    auto r = b.build();
+    if (!r) std::abort();
+    return std::move(*r.validated);
+}
+
+const model& model_1m() {
+    static const model m = make_model(1'000'000);
+    return m;
+}
+
+// Validating (builder) and indexing (state::build) 1M records.
+void policy_load(benchmark::State& st) {
+    const auto n = static_cast<std::uint32_t>(st.range(0));
+    for (auto _ : st) {
+        auto m = make_model(n);
+        auto s = state::build(m, "hv0");
+        benchmark::DoNotOptimize(s.record_count());
+        st.counters["record_bytes"] = static_cast<double>(s.record_memory_bytes()) / n;
+    }
+    st.SetItemsProcessed(st.iterations() * n);
+}
+BENCHMARK(policy_load)->Name("policy/load/1M")->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+// Per-packet lookups through the state: (domain, CA) for uniformly random records, bursts of 32.
+void policy_lookup(benchmark::State& st) {
+    static const state s = state::build(model_1m(), "hv0");
+    std::mt19937 rng(42);
+    std::vector<ca_key> keys(1 << 16);
+    for (auto& k : keys) {
+        const std::uint32_t i = rng() % 1'000'000;
+        k = ca_key{i / records_per_subnet, ca_of(i)};  // domain index = subnet number
+    }
+    std::vector<const record_entry*> out(32);
+    std::size_t at = 0;
+    for (auto _ : st) {
+        s.find_records_batch(std::span<const ca_key>(keys.data() + at, 32), out);
+        benchmark::DoNotOptimize(out.data());
+        at = (at + 32) & (keys.size() - 1);
+    }
+    st.SetItemsProcessed(st.iterations() * 32);
+    st.counters["record_bytes"] = static_cast<double>(s.record_memory_bytes()) / 1e6;
+}
+BENCHMARK(policy_lookup)->Name("policy/lookup/1M/uniform");
+
+// Record changes per second through live_policy, with one reader thread looking records up in
+// bursts meanwhile. Each change moves a random record to another host (a VM migration);
+// batches of `range(0)` changes, each batch published atomically.
+void update_records(benchmark::State& st) {
+    static live_policy live(model_1m(), "hv0");
+    const auto batch = static_cast<std::size_t>(st.range(0));
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> bursts{0};
+    std::thread reader([&] {
+        auto r = live.make_reader();
+        std::uint32_t i = 1;
+        while (!stop.load(std::memory_order_relaxed)) {
+            auto g = r.read();
+            for (int k = 0; k < 32; ++k) {
+                i = i * 1664525u + 1013904223u;
+                const std::uint32_t rec = i % 1'000'000;
+                benchmark::DoNotOptimize(g->find_record(rec / records_per_subnet, ca_of(rec)));
+            }
+            bursts.fetch_add(1, std::memory_order_relaxed);
+        }
+    });
+    std::mt19937 rng(7);
+    std::vector<change> changes(batch, change{remove_record{*nvgre::vsid::make(5000), ca_of(0)}});
+    for (auto _ : st) {
+        st.PauseTiming();
+        for (auto& c : changes) {
+            const std::uint32_t i = rng() % 1'000'000;
+            c = set_record{lookup_record{*nvgre::vsid::make(5000 + i / records_per_subnet), ca_of(i), mac_of(i),
+                                        pa_of(rng() % hosts), rule::encap, record_type::static_record, ""}};
+        }
+        st.ResumeTiming();
+        if (live.apply(changes) != batch) st.SkipWithError("a change was refused");
+    }
+    stop = true;
+    reader.join();
+    st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * batch));
+    st.counters["reader_bursts"] = benchmark::Counter(static_cast<double>(bursts.load()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(update_records)->Name("update/records")->Arg(1024)->Arg(16384)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace

@@ -1,0 +1,98 @@
+/// @file policy/live_policy.hpp
+/// @brief A policy that changes while datapath threads read it: readers never block, never see
+/// a half-applied change, never touch freed memory.
+///
+/// Reader protocol (what an embedder's datapath thread does):
+/// ```
+/// auto reader = live.make_reader();          // once per thread (control plane: may allocate)
+/// for (;;) {
+///     auto burst = rx(...);                  // receive up to 32 frames
+///     auto guard = reader.read();            // enter: wait-free, two atomic ops on the reader's own cache line
+///     const policy::state& s = *guard;       // stable until the guard ends
+///     for (auto& frame : burst) process(s, frame);
+/// }                                          // guard destroyed: leave (one release store)
+/// ```
+/// Hold a guard for one burst, not longer: the writer waits (readers never do) until every
+/// reader that entered before a change has left. Pointers and references obtained from the
+/// state must not be kept past the guard.
+///
+/// Writer side: `apply` validates and applies changes (records and customer routes) in
+/// batches; a batch becomes visible to readers all at once. `replace` installs a whole new
+/// validated policy. Writers are serialised; each change is applied to both copies of the
+/// left-right pair (policy/left_right.hpp), so a batch of n changes costs about 2n single
+/// applications plus one wait for the readers of the old copy.
+#pragma once
+
+#include "nvgre/policy/builder.hpp"
+#include "nvgre/policy/left_right.hpp"
+#include "nvgre/policy/state.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace nvgre::policy {
+
+class live_policy {
+public:
+    using reader = left_right<state>::reader;
+    using read_guard = left_right<state>::read_guard;
+
+    /// Starts from `initial` (two copies are made).
+    explicit live_policy(const state& initial) : lr_(initial) {}
+    /// Starts from validated model `m`, indexed for host `host`.
+    live_policy(const model& m, std::string_view host) : lr_(state::build(m, host), state::build(m, host)) {}
+
+    /// Registers a datapath thread (control plane).
+    [[nodiscard]] reader make_reader() { return lr_.make_reader(); }
+
+    /// Applies `changes` in order as one batch: each is validated against the state left by
+    /// the ones before it and applied, or refused (its status says why) and skipped. Readers
+    /// see the whole batch at once. `status`, when not empty, receives one status per change
+    /// (precondition: same size). Returns the number of changes applied.
+    std::size_t apply(std::span<const change> changes, std::span<change_status> status = {}) {
+        return lr_.modify([changes, status](state& s) noexcept {
+            // Prefetching a few changes ahead overlaps their index probes (cache misses at
+            // 1M records) with the application of the ones before.
+            constexpr std::size_t lookahead = 8;
+            for (std::size_t i = 0; i < std::min(lookahead, changes.size()); ++i) s.prefetch(changes[i]);
+            std::size_t applied = 0;
+            for (std::size_t i = 0; i < changes.size(); ++i) {
+                if (i + lookahead < changes.size()) s.prefetch(changes[i + lookahead]);
+                const change_status st = s.apply(changes[i]);
+                if (st == change_status::ok) ++applied;
+                if (!status.empty()) status[i] = st;
+            }
+            return applied;
+        });
+    }
+    /// One change; its status.
+    change_status apply(const change& c) {
+        change_status st = change_status::ok;
+        apply(std::span<const change>(&c, 1), std::span<change_status>(&st, 1));
+        return st;
+    }
+
+    /// Installs a whole new policy: validated model `m` for host `host`. Readers see the old
+    /// policy or the new one, never a mix.
+    void replace(const model& m, std::string_view host) {
+        lr_.replace([&m, host] { return state::build(m, host); });
+    }
+
+    /// Runs f(const state&) on the current state, serialised with writers (control plane).
+    template <class F>
+    decltype(auto) inspect(F&& f) const {
+        return lr_.inspect(std::forward<F>(f));
+    }
+
+    /// The writer-side counters of the left-right pair.
+    [[nodiscard]] left_right<state>::statistics stats() const noexcept { return lr_.stats(); }
+
+private:
+    left_right<state> lr_;
+};
+
+}  // namespace nvgre::policy

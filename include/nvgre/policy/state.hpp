@@ -1,0 +1,661 @@
+/// @file policy/state.hpp
+/// @brief A validated policy indexed for one host's datapath: every question the egress and
+/// ingress pipelines ask per packet, answered without locks or allocation, plus the single
+/// changes (records and customer routes) a live policy applies.
+///
+/// A `state` is built from a validated `model` for host NAME (`state::build`). Queries are
+/// `const noexcept` and never allocate; changes (`apply`) are control plane: they validate
+/// against the current state exactly as the builder validates a file (policy-format.md) and
+/// either apply completely or not at all. A `state` is not synchronised: policy/live_policy.hpp
+/// keeps two of them behind a left-right scheme so that readers never see one being changed.
+///
+/// Complexity (n records, p prefixes of a domain, h hosts with VMs of a subnet):
+/// - find_record / find_record_in_subnet / nat_record / provider: O(1) expected, one probe of
+///   policy::ca_table; find_records_batch hashes a burst, prefetches, then probes;
+/// - route: one longest-prefix match in the domain's policy::lpm_table;
+/// - port: O(1) expected (hash of the MAC);
+/// - apply(set_record / remove_record): O(1) expected plus O(h) for the subnet's flood list;
+/// - apply(set/remove_customer_route): O(routes of that prefix) plus the LPM update.
+/// Memory per record: see record_entry (64 bytes) + its ca_table slot(s) + the VM name.
+#pragma once
+
+#include "nvgre/error.hpp"
+#include "nvgre/ip_address.hpp"
+#include "nvgre/mac_address.hpp"
+#include "nvgre/policy/builder.hpp"
+#include "nvgre/policy/ca_table.hpp"
+#include "nvgre/policy/lpm.hpp"
+#include "nvgre/policy/model.hpp"
+#include "nvgre/rdid.hpp"
+#include "nvgre/vsid.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace nvgre::policy {
+
+/// Index of a record in a state (stable while the record exists).
+using record_id = std::uint32_t;
+inline constexpr record_id no_record = ~record_id{0};
+
+/// One lookup record as the datapath reads it: compact, no strings.
+struct record_entry {
+    ip_address ca;
+    ip_address pa;
+    mac_address mac;
+    std::uint32_t vsid{0};    ///< the record's tenant VSID (raw value)
+    std::uint32_t provider{0};  ///< index of its PA: provider_at(provider)
+    std::uint32_t domain{0};  ///< index of its routing domain in the state
+    std::uint32_t subnet{0};  ///< index of its virtual subnet in the state
+    policy::rule rule{rule::encap};
+    record_type type{record_type::static_record};
+    bool local{false};        ///< its PA belongs to this host: the VM runs here
+    bool in_use{false};       ///< false for a free slot
+};
+
+/// A customer route as the LPM stores it: the winner (lowest metric) of its prefix.
+struct route_entry {
+    std::uint32_t vsid{0};   ///< the subnet the prefix lives in
+    std::uint32_t subnet{0};  ///< index of that subnet in the state
+    ip_address next_hop;     ///< unspecified = on-link: the destination CA itself
+    std::uint32_t metric{default_customer_route_metric};
+
+    [[nodiscard]] bool on_link() const noexcept { return next_hop.is_unspecified(); }
+};
+
+/// A routing domain: its router MAC and customer routes.
+struct domain_entry {
+    rdid id;
+    std::string name;
+    mac_address router_mac{default_router_mac};
+    lpm_table<route_entry> routes;
+    /// Every route of every prefix, for the next-best metric when the winner goes.
+    std::map<ip_prefix, std::vector<route_entry>> candidates;
+};
+
+/// A remote provider address hosting VMs of a subnet, with how many records point at it.
+struct flood_pa {
+    ip_address pa;
+    std::uint32_t provider{0};  ///< index of the PA: provider_at(provider)
+    std::uint32_t records{0};
+};
+/// A local VM NIC of a subnet, with how many of its records are in the subnet.
+struct flood_mac {
+    mac_address mac;
+    std::uint32_t records{0};
+};
+
+/// A virtual subnet: its domain, gateway addresses and flood lists (head-end replication).
+struct subnet_entry {
+    nvgre::vsid id = *nvgre::vsid::make(nvgre::vsid::min_tenant);
+    std::uint32_t domain{0};
+    std::optional<ipv4_address> gateway_v4;
+    std::optional<ipv6_address> gateway_v6;
+    std::vector<flood_pa> remote_pas;  ///< distinct remote PAs hosting VMs of this subnet
+    std::vector<flood_mac> local_macs; ///< distinct local VM NICs of this subnet
+    record_id wildcard_v4{no_record};  ///< its gateway-wildcard records, if any
+    record_id wildcard_v6{no_record};
+
+    [[nodiscard]] record_id gateway_wildcard(ip_version v) const noexcept {
+        return v == ip_version::v4 ? wildcard_v4 : wildcard_v6;
+    }
+};
+
+/// A VM port of this host: the NIC with `mac`, in subnet `vsid`, holding `records`.
+struct local_port {
+    mac_address mac;
+    std::uint32_t vsid{0};
+    std::uint32_t subnet{0};
+    std::vector<record_id> records;  ///< its customer addresses (and gateway-wildcard records)
+};
+
+/// Why a change was refused. Stable kebab-case names via to_string().
+enum class change_status : std::uint8_t {
+    ok = 0,
+    unknown_vsid,        ///< the record's or route's VSID is not declared
+    unknown_domain,      ///< the route's routing domain is not declared
+    subnet_not_in_domain,///< a customer route whose VSID is in another routing domain
+    unknown_pa,          ///< the record's PA is not a declared provider address
+    duplicate_ca,        ///< the CA is already held in this routing domain by another subnet
+    bad_wildcard,        ///< a gateway-wildcard record whose CA is not 0.0.0.0 / ::, or a static one that is
+    nat_pa_shared,       ///< a nat record's PA is used by another record, or a record uses a nat PA
+    nat_version_mismatch,///< a nat record whose CA and PA are of different IP versions
+    mac_in_two_subnets,  ///< the MAC already has a record in another VSID on that host
+    not_found,           ///< removing something that is not there
+    too_many_records,    ///< record ids exhausted (2^32 - 1)
+};
+
+[[nodiscard]] constexpr std::string_view to_string(change_status s) noexcept {
+    switch (s) {
+        case change_status::ok: return "ok";
+        case change_status::unknown_vsid: return "unknown-vsid";
+        case change_status::unknown_domain: return "unknown-domain";
+        case change_status::subnet_not_in_domain: return "subnet-not-in-domain";
+        case change_status::unknown_pa: return "unknown-pa";
+        case change_status::duplicate_ca: return "duplicate-ca";
+        case change_status::bad_wildcard: return "bad-wildcard";
+        case change_status::nat_pa_shared: return "nat-pa-shared";
+        case change_status::nat_version_mismatch: return "nat-version-mismatch";
+        case change_status::mac_in_two_subnets: return "mac-in-two-subnets";
+        case change_status::not_found: return "not-found";
+        case change_status::too_many_records: return "too-many-records";
+    }
+    return "unknown";
+}
+
+/// Add a lookup record, or replace the one with the same (VSID, CA) (e.g. a VM migrated: new PA).
+struct set_record {
+    lookup_record record;
+};
+/// Remove the lookup record (VSID, CA).
+struct remove_record {
+    nvgre::vsid subnet;
+    ip_address ca;
+};
+/// Add a customer route, or replace the one with the same (domain, prefix, metric).
+struct set_customer_route {
+    customer_route route;
+};
+/// Remove the customer route (domain, prefix, metric).
+struct remove_customer_route {
+    rdid domain;
+    ip_prefix prefix;
+    std::uint32_t metric{default_customer_route_metric};
+};
+/// One change a live policy applies.
+using change = std::variant<set_record, remove_record, set_customer_route, remove_customer_route>;
+
+/// A validated policy indexed for one host. See the file comment.
+class state {
+public:
+    state() = default;
+
+    /// Indexes `m` for host `host` (which need not own a PA: a host with no PA sees no local
+    /// VMs). O(size of the policy). Precondition: `m` came from builder::build (validated).
+    [[nodiscard]] static state build(const model& m, std::string_view host) {
+        state s;
+        s.host_ = std::string(host);
+        for (const auto& pa : m.provider_addresses()) s.add_provider_address(pa);
+        for (const auto& r : m.provider_routes())
+            if (r.host == host) s.add_provider_route(r);
+        for (const auto& d : m.routing_domains()) s.add_domain(d);
+        for (const auto& v : m.virtual_subnets()) s.add_subnet(v);
+        for (const auto& r : m.customer_routes()) {
+            [[maybe_unused]] const auto st = s.apply(set_customer_route{r});
+        }
+        s.ca_index_.reserve(m.lookup_records().size());
+        for (const auto& r : m.lookup_records()) {
+            // A validated model never fails here; a failure would be a bug in one of the two
+            // validators, and the record is then left out rather than half-applied.
+            [[maybe_unused]] const auto st = s.apply(set_record{r});
+        }
+        return s;
+    }
+
+    // ---- per-packet queries (const, noexcept, no allocation) ----------------------------
+
+    /// The host this state was built for.
+    [[nodiscard]] std::string_view host() const noexcept { return host_; }
+
+    /// The record holding customer address `ca` in routing domain `domain`, or nullptr.
+    /// (A CA is unique within its routing domain.) Gateway-wildcard records are not found here.
+    [[nodiscard]] const record_entry* find_record(std::uint32_t domain, const ip_address& ca) const noexcept {
+        const record_id* id = ca_index_.find(ca_key{domain, ca});
+        return id == nullptr ? nullptr : &records_[*id];
+    }
+    /// The record (VSID, CA), or nullptr: the domain's record of `ca` if it is in subnet `vsid`.
+    [[nodiscard]] const record_entry* find_record_in_subnet(std::uint32_t vsid, const ip_address& ca) const noexcept {
+        const subnet_entry* s = subnet(vsid);
+        if (s == nullptr) return nullptr;
+        const record_entry* r = find_record(s->domain, ca);
+        return (r != nullptr && r->vsid == vsid) ? r : nullptr;
+    }
+    /// Batched find_record: hashes all keys, prefetches, then probes. Precondition: sizes equal.
+    void find_records_batch(std::span<const ca_key> keys, std::span<const record_entry*> out) const noexcept {
+        constexpr std::size_t chunk = 32;
+        const record_id* ids[chunk];
+        for (std::size_t i = 0; i < keys.size(); i += chunk) {
+            const std::size_t n = std::min(chunk, keys.size() - i);
+            ca_index_.find_batch(keys.subspan(i, n), std::span<const record_id*>(ids, n));
+            for (std::size_t j = 0; j < n; ++j) out[i + j] = ids[j] == nullptr ? nullptr : &records_[*ids[j]];
+        }
+    }
+    /// The record with id `id`. Precondition: a live id obtained from this state.
+    [[nodiscard]] const record_entry& record(record_id id) const noexcept { return records_[id]; }
+    /// The id of a record reference obtained from this state.
+    [[nodiscard]] record_id id_of(const record_entry& r) const noexcept {
+        return static_cast<record_id>(&r - records_.data());
+    }
+    /// The VM name of a record ("" when the policy gave none). Not for the per-packet path.
+    [[nodiscard]] std::string_view vm_name(record_id id) const noexcept { return vm_names_[id]; }
+
+    /// The gateway-wildcard record of subnet `vsid` for addresses of version `v`, or nullptr.
+    [[nodiscard]] const record_entry* gateway_wildcard(std::uint32_t vsid, ip_version v) const noexcept {
+        const subnet_entry* s = subnet(vsid);
+        if (s == nullptr) return nullptr;
+        const record_id id = s->gateway_wildcard(v);
+        return id == no_record ? nullptr : &records_[id];
+    }
+
+    /// The virtual subnet `vsid`, or nullptr when it is not declared.
+    [[nodiscard]] const subnet_entry* subnet(std::uint32_t vsid) const noexcept {
+        const auto it = subnet_index_.find(vsid);
+        return it == subnet_index_.end() ? nullptr : &subnets_[it->second];
+    }
+    [[nodiscard]] const subnet_entry& subnet_at(std::uint32_t index) const noexcept { return subnets_[index]; }
+    [[nodiscard]] const domain_entry& domain(std::uint32_t index) const noexcept { return domains_[index]; }
+    /// Index of routing domain `id`, or nullopt.
+    [[nodiscard]] std::optional<std::uint32_t> domain_index(const rdid& id) const noexcept {
+        const auto it = domain_index_.find(id);
+        if (it == domain_index_.end()) return std::nullopt;
+        return it->second;
+    }
+
+    /// Longest-prefix match of `destination` over the customer routes of domain `domain`.
+    [[nodiscard]] const route_entry* route(std::uint32_t domain, const ip_address& destination) const noexcept {
+        return domains_[domain].routes.lookup(destination);
+    }
+
+    /// The VM port of this host whose NIC has `mac`, or nullptr.
+    [[nodiscard]] const local_port* port(const mac_address& mac) const noexcept {
+        const auto it = ports_.find(mac_key(mac));
+        return it == ports_.end() ? nullptr : &it->second;
+    }
+
+    /// The provider address `pa` (of any host), or nullptr.
+    [[nodiscard]] const provider_address* provider(const ip_address& pa) const noexcept {
+        const std::uint32_t* i = pa_index_.find(ca_key{0, pa});
+        return i == nullptr ? nullptr : &provider_addresses_[*i];
+    }
+    /// True if `pa` is one of this host's provider addresses.
+    [[nodiscard]] bool is_local_pa(const ip_address& pa) const noexcept {
+        const std::uint32_t* i = pa_index_.find(ca_key{0, pa});
+        return i != nullptr && pa_host_[*i] == local_host_;
+    }
+    /// This host's provider addresses.
+    [[nodiscard]] std::span<const std::uint32_t> local_pa_indices() const noexcept { return local_pas_; }
+    [[nodiscard]] const provider_address& provider_at(std::uint32_t index) const noexcept {
+        return provider_addresses_[index];
+    }
+
+    /// The nat record whose PA is `pa`, or nullptr (IP rewrite: PA -> (VSID, CA)).
+    [[nodiscard]] const record_entry* nat_record(const ip_address& pa) const noexcept {
+        const pa_usage* u = pa_usage_.find(ca_key{0, pa});
+        return (u == nullptr || u->nat == no_record) ? nullptr : &records_[u->nat];
+    }
+
+    /// The MAC of the next hop toward provider address `destination` from local provider
+    /// address `source`: the destination's own MAC when it is on-link (inside the source PA's
+    /// subnet), otherwise the next-hop MAC of this host's matching provider route (lowest
+    /// metric); nullopt when neither exists.
+    [[nodiscard]] std::optional<mac_address> next_hop_mac(const provider_address& source,
+                                                          const ip_address& destination) const noexcept {
+        if (source.pa.version() == destination.version() &&
+            ip_prefix::containing(source.pa, source.prefix_length).value().contains(destination)) {
+            const provider_address* d = provider(destination);
+            if (d != nullptr) return d->mac;
+            return std::nullopt;
+        }
+        const std::uint32_t* r = provider_routes_.lookup(destination);
+        if (r == nullptr) return std::nullopt;
+        return provider_route_list_[*r].next_hop_mac;
+    }
+
+    /// Number of live records.
+    [[nodiscard]] std::size_t record_count() const noexcept { return records_.size() - free_records_.size(); }
+    [[nodiscard]] std::size_t subnet_count() const noexcept { return subnets_.size(); }
+    [[nodiscard]] std::size_t domain_count() const noexcept { return domains_.size(); }
+    /// Heap bytes of the per-record structures (records, CA and PA indexes), for sizing.
+    [[nodiscard]] std::size_t record_memory_bytes() const noexcept {
+        return records_.capacity() * sizeof(record_entry) + ca_index_.memory_bytes() + pa_usage_.memory_bytes() +
+               vm_names_.capacity() * sizeof(std::string);
+    }
+
+    /// Calls f(const record_entry&, record_id) for every live record (not per packet).
+    template <class F>
+    void for_each_record(F&& f) const {
+        for (std::size_t i = 0; i < records_.size(); ++i)
+            if (records_[i].in_use) f(records_[i], static_cast<record_id>(i));
+    }
+
+    // ---- changes (control plane) --------------------------------------------------------
+
+    /// Validates `c` against this state (the rules of policy-format.md) and applies it
+    /// completely, or returns why not and changes nothing. Deterministic: the same change on
+    /// two equal states gives equal states (live_policy relies on it).
+    change_status apply(const change& c) {
+        return std::visit([this](const auto& v) { return apply_one(v); }, c);
+    }
+
+    /// Starts loading the cache lines `apply(c)` will probe first (its CA and MAC index
+    /// slots), so that a batch can overlap the memory latency of one change with the work of
+    /// the ones before it. No effect on the state.
+    void prefetch(const change& c) const noexcept {
+        const auto* sr = std::get_if<set_record>(&c);
+        if (sr == nullptr) return;
+        const auto sit = subnet_index_.find(sr->record.subnet.value());
+        if (sit == subnet_index_.end()) return;
+        ca_index_.prefetch(ca_key{subnets_[sit->second].domain, sr->record.ca});
+        if (const std::uint32_t* pa = pa_index_.find(ca_key{0, sr->record.pa}))
+            mac_usage_.prefetch(host_mac_key(host_index_of(*pa), sr->record.mac));
+    }
+
+private:
+    struct pa_usage {
+        std::uint32_t records{0};  ///< records whose PA this is
+        record_id nat{no_record};  ///< the nat record using it, if any
+    };
+    struct mac_usage {
+        std::uint32_t vsid{0};
+        std::uint32_t records{0};
+    };
+
+    static std::uint64_t mac_key(const mac_address& m) noexcept {
+        std::uint64_t k = 0;
+        for (auto o : m.octets()) k = k << 8 | o;
+        return k;
+    }
+    /// (host of a PA, MAC): the key of the "one VSID per MAC per host" rule, packed into the
+    /// compact IPv4 form of a ca_key (scope = host << 16 | first two octets, address = last
+    /// four), so that it costs one cache line per probe. Hosts are fewer than 65536.
+    static ca_key host_mac_key(std::uint32_t host_index, const mac_address& m) noexcept {
+        const std::uint64_t k = mac_key(m);
+        return ca_key{host_index << 16 | static_cast<std::uint32_t>(k >> 32),
+                      ipv4_address::from_uint(static_cast<std::uint32_t>(k))};
+    }
+
+    void add_provider_address(const provider_address& pa) {
+        const auto index = static_cast<std::uint32_t>(provider_addresses_.size());
+        provider_addresses_.push_back(pa);
+        pa_index_.insert_or_assign(ca_key{0, pa.pa}, index);
+        auto h = std::find(hosts_.begin(), hosts_.end(), pa.host);
+        const auto host_index = static_cast<std::uint32_t>(h - hosts_.begin());
+        pa_host_.push_back(host_index);
+        if (h == hosts_.end()) hosts_.push_back(pa.host);
+        if (pa.host == host_) {
+            local_pas_.push_back(index);
+            local_host_ = host_index;
+        }
+    }
+    void add_provider_route(const provider_route& r) {
+        // Lowest metric wins among equal prefixes (then the first declared).
+        const auto index = static_cast<std::uint32_t>(provider_route_list_.size());
+        provider_route_list_.push_back(r);
+        const std::uint32_t* cur = provider_routes_.exact(r.prefix);
+        if (cur == nullptr || provider_route_list_[*cur].metric > r.metric) provider_routes_.insert_or_assign(r.prefix, index);
+    }
+    void add_domain(const routing_domain& d) {
+        domain_index_.emplace(d.id, static_cast<std::uint32_t>(domains_.size()));
+        domain_entry e;
+        e.id = d.id;
+        e.name = d.name;
+        e.router_mac = d.router_mac;
+        domains_.push_back(std::move(e));
+    }
+    void add_subnet(const virtual_subnet& v) {
+        subnet_entry e;
+        e.id = v.id;
+        e.domain = domain_index_.at(v.domain);
+        e.gateway_v4 = v.gateway_v4;
+        e.gateway_v6 = v.gateway_v6;
+        subnet_index_.emplace(v.id.value(), static_cast<std::uint32_t>(subnets_.size()));
+        subnets_.push_back(std::move(e));
+    }
+
+    /// Index of the host owning provider address `provider_index` (precomputed: hosts are
+    /// compared by index, never by name, on the change path).
+    std::uint32_t host_index_of(std::uint32_t provider_index) const noexcept { return pa_host_[provider_index]; }
+
+    // -- records --
+
+    change_status apply_one(const set_record& c) {
+        const lookup_record& r = c.record;
+        const auto sit = subnet_index_.find(r.subnet.value());
+        if (sit == subnet_index_.end()) return change_status::unknown_vsid;
+        const std::uint32_t subnet_idx = sit->second;
+        const subnet_entry& sub = subnets_[subnet_idx];
+        const std::uint32_t* pa_idx = pa_index_.find(ca_key{0, r.pa});
+        if (pa_idx == nullptr) return change_status::unknown_pa;
+        const bool wildcard = r.type == record_type::gateway_wildcard;
+        if (wildcard != r.ca.is_unspecified()) return change_status::bad_wildcard;
+        if (r.rule == rule::nat && r.ca.version() != r.pa.version()) return change_status::nat_version_mismatch;
+
+        // The record this one replaces, if any: same (VSID, CA).
+        record_id existing = no_record;
+        if (wildcard) {
+            existing = sub.gateway_wildcard(r.ca.version());
+        } else if (const record_id* id = ca_index_.find(ca_key{sub.domain, r.ca})) {
+            if (records_[*id].vsid != r.subnet.value()) return change_status::duplicate_ca;
+            existing = *id;
+        }
+
+        // nat: one PA per CA, both ways.
+        if (const pa_usage* u = pa_usage_.find(ca_key{0, r.pa})) {
+            const std::uint32_t others = u->records - (existing != no_record && records_[existing].pa == r.pa ? 1 : 0);
+            const bool nat_elsewhere = u->nat != no_record && u->nat != existing;
+            if (nat_elsewhere || (r.rule == rule::nat && others > 0)) return change_status::nat_pa_shared;
+        }
+        // One VSID per MAC per host.
+        const ca_key hm = host_mac_key(host_index_of(*pa_idx), r.mac);
+        if (const mac_usage* m = mac_usage_.find(hm); m != nullptr && m->vsid != r.subnet.value()) {
+            const bool only_existing = existing != no_record && m->records == 1 && records_[existing].mac == r.mac &&
+                                       host_index_of(records_[existing].provider) == host_index_of(*pa_idx);
+            if (!only_existing) return change_status::mac_in_two_subnets;
+        }
+
+        // Valid: replace = remove the old record, then add the new one in its slot.
+        if (existing == no_record && free_records_.empty() && records_.size() >= no_record) return change_status::too_many_records;
+        record_id id = existing;
+        if (existing != no_record) {
+            unlink(existing);
+        } else if (!free_records_.empty()) {
+            id = free_records_.back();
+            free_records_.pop_back();
+        } else {
+            id = static_cast<record_id>(records_.size());
+            records_.emplace_back();
+            vm_names_.emplace_back();
+        }
+        record_entry& e = records_[id];
+        e.ca = r.ca;
+        e.pa = r.pa;
+        e.mac = r.mac;
+        e.vsid = r.subnet.value();
+        e.provider = *pa_idx;
+        e.domain = sub.domain;
+        e.subnet = subnet_idx;
+        e.rule = r.rule;
+        e.type = r.type;
+        e.local = host_index_of(*pa_idx) == local_host_;
+        e.in_use = true;
+        vm_names_[id] = r.vm;
+        link(id);
+        return change_status::ok;
+    }
+
+    change_status apply_one(const remove_record& c) {
+        const subnet_entry* sub = subnet(c.subnet.value());
+        if (sub == nullptr) return change_status::unknown_vsid;
+        record_id id = no_record;
+        if (c.ca.is_unspecified()) {
+            id = sub->gateway_wildcard(c.ca.version());
+        } else if (const record_id* p = ca_index_.find(ca_key{sub->domain, c.ca}); p != nullptr && records_[*p].vsid == c.subnet.value()) {
+            id = *p;
+        }
+        if (id == no_record) return change_status::not_found;
+        unlink(id);
+        records_[id] = record_entry{};
+        vm_names_[id].clear();
+        free_records_.push_back(id);
+        return change_status::ok;
+    }
+
+    /// Adds record `id` (already filled in) to every index.
+    void link(record_id id) {
+        const record_entry& e = records_[id];
+        subnet_entry& sub = subnets_[e.subnet];
+        if (e.type == record_type::gateway_wildcard) {
+            (e.ca.is_v4() ? sub.wildcard_v4 : sub.wildcard_v6) = id;
+        } else {
+            ca_index_.insert_or_assign(ca_key{e.domain, e.ca}, id);
+        }
+        pa_usage* u = pa_usage_.find(ca_key{0, e.pa});
+        if (u == nullptr) {
+            pa_usage_.insert_or_assign(ca_key{0, e.pa}, pa_usage{});
+            u = pa_usage_.find(ca_key{0, e.pa});
+        }
+        ++u->records;
+        if (e.rule == rule::nat) u->nat = id;
+        const ca_key hm = host_mac_key(host_index_of(e.provider), e.mac);
+        if (mac_usage* mu = mac_usage_.find(hm)) {
+            mu->vsid = e.vsid;
+            ++mu->records;
+        } else {
+            mac_usage_.insert_or_assign(hm, mac_usage{e.vsid, 1});
+        }
+        if (e.local) {
+            bump(sub.local_macs, flood_mac{e.mac, 0});
+            local_port& port = ports_[mac_key(e.mac)];
+            port.mac = e.mac;
+            port.vsid = e.vsid;
+            port.subnet = e.subnet;
+            port.records.push_back(id);
+        } else {
+            bump(sub.remote_pas, flood_pa{e.pa, e.provider, 0});
+        }
+    }
+
+    /// Removes record `id` from every index (the entry itself stays as it is).
+    void unlink(record_id id) {
+        const record_entry& e = records_[id];
+        subnet_entry& sub = subnets_[e.subnet];
+        if (e.type == record_type::gateway_wildcard) {
+            (e.ca.is_v4() ? sub.wildcard_v4 : sub.wildcard_v6) = no_record;
+        } else {
+            ca_index_.erase(ca_key{e.domain, e.ca});
+        }
+        if (pa_usage* u = pa_usage_.find(ca_key{0, e.pa})) {
+            if (u->nat == id) u->nat = no_record;
+            if (--u->records == 0) pa_usage_.erase(ca_key{0, e.pa});
+        }
+        const ca_key hm = host_mac_key(host_index_of(e.provider), e.mac);
+        if (mac_usage* m = mac_usage_.find(hm); m != nullptr && --m->records == 0) mac_usage_.erase(hm);
+        if (e.local) {
+            drop(sub.local_macs, flood_mac{e.mac, 0});
+            auto p = ports_.find(mac_key(e.mac));
+            if (p != ports_.end()) {
+                auto& recs = p->second.records;
+                recs.erase(std::remove(recs.begin(), recs.end(), id), recs.end());
+                if (recs.empty()) ports_.erase(p);
+            }
+        } else {
+            drop(sub.remote_pas, flood_pa{e.pa, e.provider, 0});
+        }
+    }
+
+    /// Counts one more record for flood-list entry `e` (adding the entry if new). O(list).
+    template <class Entry>
+    static void bump(std::vector<Entry>& list, Entry e) {
+        for (auto& x : list)
+            if (key_of(x) == key_of(e)) {
+                ++x.records;
+                return;
+            }
+        e.records = 1;
+        list.push_back(e);
+    }
+    /// Counts one record less for entry `e`, removing it at zero (order is not kept). O(list).
+    template <class Entry>
+    static void drop(std::vector<Entry>& list, const Entry& e) {
+        for (auto& x : list)
+            if (key_of(x) == key_of(e)) {
+                if (--x.records == 0) {
+                    x = list.back();
+                    list.pop_back();
+                }
+                return;
+            }
+    }
+    // Flood lists compare small integers, not addresses: PAs by provider index, MACs as 48-bit keys.
+    static std::uint32_t key_of(const flood_pa& f) noexcept { return f.provider; }
+    static std::uint64_t key_of(const flood_mac& f) noexcept { return mac_key(f.mac); }
+
+    // -- customer routes --
+
+    change_status apply_one(const set_customer_route& c) {
+        const customer_route& r = c.route;
+        const auto d = domain_index(r.domain);
+        if (!d) return change_status::unknown_domain;
+        const auto sit = subnet_index_.find(r.subnet.value());
+        if (sit == subnet_index_.end()) return change_status::unknown_vsid;
+        if (subnets_[sit->second].domain != *d) return change_status::subnet_not_in_domain;
+        domain_entry& dom = domains_[*d];
+        auto& list = dom.candidates[r.prefix];
+        const route_entry entry{r.subnet.value(), sit->second, r.next_hop, r.metric};
+        auto same = std::find_if(list.begin(), list.end(), [&](const route_entry& x) { return x.metric == r.metric; });
+        if (same != list.end()) *same = entry;
+        else list.push_back(entry);
+        refresh_route(dom, r.prefix);
+        return change_status::ok;
+    }
+    change_status apply_one(const remove_customer_route& c) {
+        const auto d = domain_index(c.domain);
+        if (!d) return change_status::unknown_domain;
+        domain_entry& dom = domains_[*d];
+        auto it = dom.candidates.find(c.prefix);
+        if (it == dom.candidates.end()) return change_status::not_found;
+        auto& list = it->second;
+        auto same = std::find_if(list.begin(), list.end(), [&](const route_entry& x) { return x.metric == c.metric; });
+        if (same == list.end()) return change_status::not_found;
+        list.erase(same);
+        refresh_route(dom, c.prefix);
+        return change_status::ok;
+    }
+    /// Puts the lowest-metric candidate of `prefix` (the first added among equals) in the LPM.
+    static void refresh_route(domain_entry& dom, const ip_prefix& prefix) {
+        auto it = dom.candidates.find(prefix);
+        if (it == dom.candidates.end() || it->second.empty()) {
+            if (it != dom.candidates.end()) dom.candidates.erase(it);
+            dom.routes.erase(prefix);
+            return;
+        }
+        const auto best = std::min_element(it->second.begin(), it->second.end(),
+                                           [](const route_entry& a, const route_entry& b) { return a.metric < b.metric; });
+        dom.routes.insert_or_assign(prefix, *best);
+    }
+
+    std::string host_;
+    std::vector<std::string> hosts_;
+    std::vector<provider_address> provider_addresses_;
+    std::vector<std::uint32_t> pa_host_;  // provider index -> host index
+    std::uint32_t local_host_{~std::uint32_t{0}};  // index of host_ in hosts_ (none: no PA)
+    std::vector<std::uint32_t> local_pas_;
+    ca_table<std::uint32_t> pa_index_;  // (0, PA) -> index in provider_addresses_
+    std::vector<provider_route> provider_route_list_;
+    lpm_table<std::uint32_t> provider_routes_;  // this host's: prefix -> index in provider_route_list_
+
+    std::vector<domain_entry> domains_;
+    std::map<rdid, std::uint32_t> domain_index_;
+    std::vector<subnet_entry> subnets_;
+    std::unordered_map<std::uint32_t, std::uint32_t> subnet_index_;  // VSID -> index in subnets_
+
+    std::vector<record_entry> records_;
+    std::vector<std::string> vm_names_;
+    std::vector<record_id> free_records_;
+    ca_table<record_id> ca_index_;          // (domain, CA) -> record (static records)
+    ca_table<pa_usage> pa_usage_;           // (0, PA) -> records using it, nat record
+    ca_table<mac_usage> mac_usage_;         // (host, MAC) -> VSID, see host_mac_key
+    std::unordered_map<std::uint64_t, local_port> ports_;     // MAC -> this host's VM port
+};
+
+}  // namespace nvgre::policy
