@@ -39,6 +39,7 @@ enum class errc : std::uint8_t {
     syntax,                   ///< text that does not parse (addresses, prefixes, GUIDs)
     no_headroom,              ///< too little headroom in front of a frame to write outer headers
     no_space,                 ///< an output buffer too small for what must be written
+    ecn_drop,                 ///< RFC 6040 decapsulation: outer CE on a Not-ECT inner packet
 };
 
 /// Where a parse stopped. Inner layers are those of the frame carried inside NVGRE.
@@ -87,6 +88,7 @@ enum class layer : std::uint8_t {
         case errc::syntax: return "syntax";
         case errc::no_headroom: return "no-headroom";
         case errc::no_space: return "no-space";
+        case errc::ecn_drop: return "ecn-drop";
     }
     return "unknown";
 }

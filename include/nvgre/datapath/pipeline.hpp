@@ -1,0 +1,43 @@
+/// @file datapath/pipeline.hpp
+/// @brief What the egress and ingress pipelines share: their configuration and the sink
+/// through which they emit replicated frames (head-end replication, delivery to every local
+/// VM of a subnet).
+#pragma once
+
+#include "nvgre/datapath/frame.hpp"
+#include "nvgre/datapath/verdict.hpp"
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace nvgre::datapath {
+
+/// Settings of a host's pipelines.
+struct pipeline_config {
+    std::uint8_t outer_ttl{64};                   ///< outer TTL / hop limit (DESIGN wire rule 8)
+    std::size_t underlay_mtu{1500};               ///< outer IP MTU (wire rule 7)
+    bool outer_ipv4_checksum_by_hardware{false};  ///< leave the outer IPv4 checksum to the NIC
+};
+
+/// Where replicated frames come from and go to. The pipelines never allocate: a copy is a
+/// buffer the embedder hands out (from its own pool), and every output is handed back.
+///   `s.copy(bytes, headroom)` -> a frame holding a copy of `bytes` with at least `headroom`
+///                                bytes in front, or nullptr when no buffer is free;
+///   `s.send(f, d)`            -> takes frame `f` (from copy) toward destination `d`.
+template <class S>
+concept replication_sink = requires(S& s, std::span<const std::byte> bytes, std::size_t headroom, frame& f,
+                                    const destination& d) {
+    { s.copy(bytes, headroom) } -> std::same_as<frame*>;
+    { s.send(f, d) } -> std::same_as<void>;
+};
+
+/// A sink for embedders that do not replicate: every copy fails (counted as no-buffer).
+struct no_replication_sink {
+    frame* copy(std::span<const std::byte>, std::size_t) noexcept { return nullptr; }
+    void send(frame&, const destination&) noexcept {}
+};
+static_assert(replication_sink<no_replication_sink>);
+
+}  // namespace nvgre::datapath
