@@ -35,3 +35,12 @@
 #include "nvgre/policy/left_right.hpp"
 #include "nvgre/policy/state.hpp"
 #include "nvgre/policy/live_policy.hpp"
+
+#include "nvgre/datapath/frame.hpp"
+#include "nvgre/datapath/verdict.hpp"
+#include "nvgre/datapath/pipeline.hpp"
+#include "nvgre/datapath/flow_hash.hpp"
+#include "nvgre/datapath/encap.hpp"
+#include "nvgre/datapath/proxy.hpp"
+#include "nvgre/datapath/egress.hpp"
+#include "nvgre/datapath/ingress.hpp"

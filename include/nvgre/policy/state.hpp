@@ -220,6 +220,11 @@ public:
         const record_entry* r = find_record(s->domain, ca);
         return (r != nullptr && r->vsid == vsid) ? r : nullptr;
     }
+    /// Starts loading the index slot of find_record(domain, ca): a burst prefetches every
+    /// frame's lookup first, then probes (DESIGN: hash all, prefetch all, then probe).
+    void prefetch_record(std::uint32_t domain, const ip_address& ca) const noexcept {
+        ca_index_.prefetch(ca_key{domain, ca});
+    }
     /// Batched find_record: hashes all keys, prefetches, then probes. Precondition: sizes equal.
     void find_records_batch(std::span<const ca_key> keys, std::span<const record_entry*> out) const noexcept {
         constexpr std::size_t chunk = 32;

@@ -1,0 +1,341 @@
+/// @file datapath/egress.hpp
+/// @brief The egress pipeline: a frame sent by a VM attached to this host → a verdict
+/// (DESIGN.md, "HNV policy semantics", Egress rules 1-7).
+///
+/// Per frame, in order:
+///  1. the port: the VM NIC whose MAC the embedder received the frame on; the Ethernet
+///     source must be that MAC, and an IP source (ARP sender) one of the VM's CAs in its VSID
+///     unless it holds a gateway-wildcard record (else spoofed-source);
+///  2. VLAN-tagged frames and ethertypes other than IPv4, IPv6 and ARP are dropped;
+///  3. ARP requests and neighbor solicitations are answered in place from policy (proxy);
+///  4. unicast IP: longest-prefix match over the routing domain's customer routes, then the
+///     record of (route VSID, destination CA or next hop);
+///  5. same subnet: inner destination MAC := the record's MAC; another subnet of the domain
+///     (distributed router): source MAC := router MAC, destination MAC := record's MAC,
+///     TTL / hop limit decremented (checksum patched), VSID := the destination's;
+///  6. record local → delivered without encapsulation; rule encap → NVGRE to the record's PA
+///     from the sending VM's PA; rule nat → IP rewrite (nat-unsupported until issue 8);
+///  7. broadcast / multicast → one encapsulated copy per remote PA of the VSID and one copy
+///     per other local VM of the VSID (through the replication sink).
+/// Never allocates, never throws; every drop has a reason.
+#pragma once
+
+#include "nvgre/checksum/incremental.hpp"
+#include "nvgre/datapath/encap.hpp"
+#include "nvgre/datapath/frame.hpp"
+#include "nvgre/datapath/pipeline.hpp"
+#include "nvgre/datapath/proxy.hpp"
+#include "nvgre/datapath/verdict.hpp"
+#include "nvgre/policy/state.hpp"
+#include "nvgre/wire/ethernet.hpp"
+#include "nvgre/wire/icmpv6.hpp"
+#include "nvgre/wire/ip_protocol.hpp"
+#include "nvgre/wire/ipv4.hpp"
+#include "nvgre/wire/ipv6.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+namespace nvgre::datapath {
+
+namespace egress_steps {
+
+/// The source and destination addresses of an IP frame, its version, and where its IP header is.
+struct ip_endpoints {
+    ip_address source;
+    ip_address destination;
+    std::size_t l3_offset{0};
+    bool v6{false};
+};
+
+/// Reads the IP addresses of an untagged IPv4/IPv6 Ethernet frame. nullopt when the IP header
+/// is cut short or lies about its length.
+inline std::optional<ip_endpoints> ip_endpoints_of(std::span<const std::byte> frame, std::uint16_t ether_type) noexcept {
+    const auto l3 = frame.subspan(wire::ethernet_header_len);
+    if (ether_type == wire::ethertype::ipv4) {
+        auto ip = wire::ipv4_view::checked(l3);
+        if (!ip) return std::nullopt;
+        return ip_endpoints{ip->source(), ip->destination(), wire::ethernet_header_len, false};
+    }
+    auto ip = wire::ipv6_view::checked(l3);
+    if (!ip) return std::nullopt;
+    return ip_endpoints{ip->source(), ip->destination(), wire::ethernet_header_len, true};
+}
+
+/// True for an IPv6 link-local address (fe80::/10): it never leaves the link, so it is not a
+/// customer address of the policy and is never routed.
+inline bool is_link_local(const ip_address& a) noexcept { return a.is_v6() && a.v6().is_link_local(); }
+
+/// True if the port's VM may send from `source`: a CA of its own in its VSID, or anything
+/// when it holds a gateway-wildcard record of that IP version (rule 1). `record` receives the
+/// record that vouches for it (its PA is the outer source of encapsulated frames).
+inline bool source_allowed(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
+                           const ip_address& source, const policy::record_entry*& record) noexcept {
+    const policy::subnet_entry& sub = s.subnet_at(port.subnet);
+    if (const policy::record_entry* r = s.find_record(sub.domain, source);
+        r != nullptr && r->vsid == port.vsid && r->mac == port_mac) {
+        record = r;
+        return true;
+    }
+    if (const policy::record_entry* w = s.gateway_wildcard(port.vsid, source.version()); w != nullptr && w->mac == port_mac) {
+        record = w;
+        return true;
+    }
+    return false;
+}
+
+/// Any record of the port in the version of `v` (the outer source PA of its flooded copies).
+inline const policy::record_entry* any_record_of(const policy::state& s, const policy::local_port& port) noexcept {
+    return port.records.empty() ? nullptr : &s.record(port.records.front());
+}
+
+/// Decrements the IPv4 TTL / IPv6 hop limit of the packet at `l3` (checksum patched, RFC 1624).
+/// False when it would reach 0 (the router drops it; RFC 1812 5.3.1 / RFC 8200 3).
+inline bool decrement_ttl(std::span<std::byte> l3, bool v6) noexcept {
+    if (v6) {
+        auto ip = wire::mutable_ipv6_view::unchecked(l3);
+        if (ip.hop_limit() <= 1) return false;
+        ip.set_hop_limit(static_cast<std::uint8_t>(ip.hop_limit() - 1));
+        return true;
+    }
+    auto ip = wire::mutable_ipv4_view::unchecked(l3);
+    if (ip.ttl() <= 1) return false;
+    // TTL shares a 16-bit word with the protocol: patch the checksum for that word.
+    const std::uint16_t old_word = static_cast<std::uint16_t>(ip.ttl() << 8 | ip.protocol());
+    ip.set_ttl(static_cast<std::uint8_t>(ip.ttl() - 1));
+    const std::uint16_t new_word = static_cast<std::uint16_t>(ip.ttl() << 8 | ip.protocol());
+    ip.set_header_checksum(checksum::update16(ip.header_checksum(), old_word, new_word));
+    return true;
+}
+
+/// The outer path from local record `source` (its PA) to provider address `destination_pa`.
+inline std::optional<encap_params> outer_path(const policy::state& s, const policy::record_entry& source,
+                                              const ip_address& destination_pa, nvgre::vsid vsid,
+                                              const pipeline_config& cfg) noexcept {
+    const policy::provider_address& src = s.provider_at(source.provider);
+    const auto next_hop = s.next_hop_mac(src, destination_pa);
+    if (!next_hop) return std::nullopt;
+    return encap_params{src.mac, *next_hop, src.vlan, src.pa, destination_pa, vsid, cfg.outer_ttl,
+                        cfg.outer_ipv4_checksum_by_hardware};
+}
+
+/// Bytes of the outer IP packet for an inner frame of `inner_len` bytes.
+constexpr std::size_t outer_ip_len(std::size_t inner_len, const ip_address& pa) noexcept {
+    return inner_len + wire::nvgre_header_len + (pa.is_v4() ? wire::ipv4_min_header_len : wire::ipv6_header_len);
+}
+
+/// Encapsulates `f` toward `pa` (MTU checked first). The outcome on success is `ok`.
+inline outcome encap_to(const policy::state& s, frame& f, const policy::record_entry& source, const ip_address& pa,
+                        nvgre::vsid vsid, const pipeline_config& cfg, verdict ok) noexcept {
+    if (outer_ip_len(f.size(), pa) > cfg.underlay_mtu) return outcome::dropped(drop_reason::too_big, vsid.value());
+    const auto path = outer_path(s, source, pa, vsid, cfg);
+    if (!path) return outcome::dropped(drop_reason::no_next_hop, vsid.value());
+    if (auto r = encapsulate(f, *path); !r) return outcome::dropped(drop_reason_of(r.error().code), vsid.value());
+    outcome o;
+    o.verdict = ok;
+    o.vsid = vsid.value();
+    o.pa = pa;
+    o.to = destination{destination::kind::fabric, {}};
+    return o;
+}
+
+/// Answers an ARP request from the port's VM, in place (rule 3).
+inline outcome proxy_arp(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
+                         frame& f) noexcept {
+    auto q = parse_arp_request(f.bytes());
+    // bad_protocol: an ARP that asks nothing (a reply, an unknown op) — the host answers for
+    // everyone, so VMs have no one to reply to; anything else is malformed.
+    if (!q) return outcome::dropped(q.error().code == errc::bad_protocol ? drop_reason::unsupported : drop_reason::bad_arp, port.vsid);
+    const policy::record_entry* self = nullptr;
+    if (q->sender_mac != port_mac || !source_allowed(s, port, port_mac, q->sender_ip, self))
+        return outcome::dropped(drop_reason::spoofed_source, port.vsid);
+    const policy::subnet_entry& sub = s.subnet_at(port.subnet);
+    const policy::domain_entry& dom = s.domain(sub.domain);
+    std::optional<mac_address> answer;
+    if (sub.gateway_v4 && *sub.gateway_v4 == q->target_ip) {
+        answer = dom.router_mac;
+    } else if (const policy::record_entry* t = s.find_record(sub.domain, q->target_ip); t != nullptr && t->mac != port_mac) {
+        // Same subnet: the VM itself; another subnet of the domain: through the router.
+        answer = t->vsid == port.vsid ? t->mac : dom.router_mac;
+    }
+    if (!answer) return outcome::dropped(drop_reason::unknown_target, port.vsid);
+    make_arp_reply(f, *q, *answer);
+    outcome o;
+    o.verdict = verdict::reply;
+    o.vsid = port.vsid;
+    o.to = destination{destination::kind::sender, port_mac};
+    return o;
+}
+
+/// True if the IPv6 frame at `l3` is an ICMPv6 neighbor-discovery message (no extension headers).
+inline bool is_neighbor_discovery(std::span<const std::byte> l3, std::uint8_t& type) noexcept {
+    auto ip = wire::ipv6_view::checked(l3);
+    if (!ip || ip->next_header() != wire::ip_protocol::icmpv6 || ip->payload().size() < 1) return false;
+    type = std::to_integer<std::uint8_t>(ip->payload()[0]);
+    return type >= wire::icmpv6_type::router_solicitation && type <= 137;
+}
+
+/// Answers a neighbor solicitation from the port's VM, in place (rule 3).
+inline outcome proxy_nd(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
+                        frame& f) noexcept {
+    auto q = parse_neighbor_solicitation(f.bytes());
+    if (!q) return outcome::dropped(drop_reason::bad_arp, port.vsid);  // failed an RFC 4861 7.1.1 validity check
+    const policy::record_entry* self = nullptr;
+    const bool dad = q->dad;
+    // The source must be the VM's: its MAC, and a CA of its own (or link-local, or :: for DAD).
+    if (q->source_mac != port_mac) return outcome::dropped(drop_reason::spoofed_source, port.vsid);
+    if (!dad && !is_link_local(ip_address{q->source_ip}) && !source_allowed(s, port, port_mac, q->source_ip, self))
+        return outcome::dropped(drop_reason::spoofed_source, port.vsid);
+    const policy::subnet_entry& sub = s.subnet_at(port.subnet);
+    const policy::domain_entry& dom = s.domain(sub.domain);
+    std::optional<mac_address> answer;
+    bool router = false;
+    if (sub.gateway_v6 && *sub.gateway_v6 == q->target) {
+        answer = dom.router_mac;
+        router = true;
+    } else if (const policy::record_entry* t = s.find_record(sub.domain, q->target); t != nullptr && t->mac != port_mac) {
+        answer = t->vsid == port.vsid ? t->mac : dom.router_mac;
+        router = t->vsid != port.vsid;
+    }
+    if (!answer) return outcome::dropped(drop_reason::unknown_target, port.vsid);
+    if (auto r = make_neighbor_advertisement(f, *q, *answer, router); !r)
+        return outcome::dropped(drop_reason::no_buffer, port.vsid);
+    outcome o;
+    o.verdict = verdict::reply;
+    o.vsid = port.vsid;
+    o.to = destination{destination::kind::sender, port_mac};
+    return o;
+}
+
+/// Head-end replication of a broadcast / multicast frame of the port's VM (rule 7).
+template <replication_sink Sink>
+outcome flood(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
+              const policy::record_entry& source, const frame& f, Sink& sink, const pipeline_config& cfg) noexcept {
+    const policy::subnet_entry& sub = s.subnet_at(port.subnet);
+    outcome o;
+    o.verdict = verdict::flood;
+    o.vsid = port.vsid;
+    const auto original = std::span<const std::byte>(f.bytes());
+    for (const policy::flood_pa& remote : sub.remote_pas) {
+        frame* copy = sink.copy(original, recommended_headroom);
+        if (copy == nullptr) return outcome::dropped(drop_reason::no_buffer, port.vsid);
+        const outcome e = encap_to(s, *copy, source, remote.pa, sub.id, cfg, verdict::encap);
+        if (e.verdict == verdict::drop) return e;
+        sink.send(*copy, e.to);
+        ++o.copies;
+    }
+    for (const policy::flood_mac& local : sub.local_macs) {
+        if (local.mac == port_mac) continue;
+        frame* copy = sink.copy(original, 0);
+        if (copy == nullptr) return outcome::dropped(drop_reason::no_buffer, port.vsid);
+        sink.send(*copy, destination{destination::kind::vm, local.mac});
+        ++o.copies;
+    }
+    return o;
+}
+
+}  // namespace egress_steps
+
+/// Runs one frame sent by the VM whose NIC has `port_mac` (the port the embedder received it
+/// on) through the egress pipeline. On `encap`, `local`, `reply` (and `rewrite`) the frame is
+/// changed in place and goes to `outcome::to`; on `flood` the copies went through `sink` and
+/// the original is no longer needed; on `drop` the frame may have been partly changed.
+/// Preconditions: `f` holds an Ethernet frame without FCS, with recommended_headroom (66+)
+/// bytes in front for encapsulation (less: drop no-headroom). Never allocates.
+template <replication_sink Sink>
+outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink,
+               const pipeline_config& cfg = {}) noexcept {
+    using egress_steps::ip_endpoints_of;
+    const auto bytes = f.bytes();
+    auto eth = wire::mutable_ethernet_view::checked(bytes);
+    if (!eth) return outcome::dropped(drop_reason::truncated);
+    const policy::local_port* port = s.port(port_mac);
+    if (port == nullptr) return outcome::dropped(drop_reason::unknown_port);
+    // Rule 1: the frame's source MAC is the port's VM.
+    if (eth->source() != port_mac) return outcome::dropped(drop_reason::spoofed_source, port->vsid);
+    // Rule 2: no VLAN tags from VMs; IPv4, IPv6 and ARP only.
+    if (eth->tag_count() != 0) return outcome::dropped(drop_reason::vlan_tagged, port->vsid);
+    const std::uint16_t type = eth->ether_type();
+    if (type == wire::ethertype::arp) return egress_steps::proxy_arp(s, *port, port_mac, f);
+    if (type != wire::ethertype::ipv4 && type != wire::ethertype::ipv6)
+        return outcome::dropped(drop_reason::unsupported_ethertype, port->vsid);
+
+    // Rule 3 (IPv6): neighbor solicitations are answered here; other ND messages stay local.
+    std::uint8_t nd_type = 0;
+    if (type == wire::ethertype::ipv6 && egress_steps::is_neighbor_discovery(bytes.subspan(wire::ethernet_header_len), nd_type)) {
+        if (nd_type == wire::icmpv6_type::neighbor_solicitation) return egress_steps::proxy_nd(s, *port, port_mac, f);
+        return outcome::dropped(drop_reason::unsupported, port->vsid);
+    }
+
+    const auto ends = ip_endpoints_of(bytes, type);
+    if (!ends) return outcome::dropped(drop_reason::truncated, port->vsid);
+    const mac_address destination_mac = eth->destination();
+
+    // Rule 1: the source address is the VM's (link-local IPv6 only for link-scope multicast).
+    const policy::record_entry* source = nullptr;
+    if (!egress_steps::source_allowed(s, *port, port_mac, ends->source, source)) {
+        const bool link_scope = egress_steps::is_link_local(ends->source) && destination_mac.is_multicast();
+        if (!link_scope) return outcome::dropped(drop_reason::spoofed_source, port->vsid);
+        source = egress_steps::any_record_of(s, *port);
+        if (source == nullptr) return outcome::dropped(drop_reason::spoofed_source, port->vsid);
+    }
+
+    // Rule 7: broadcast / multicast → head-end replication within the VSID.
+    if (destination_mac.is_multicast()) return egress_steps::flood(s, *port, port_mac, *source, f, sink, cfg);
+
+    // Rule 4: route, then the record of (route VSID, destination or next hop).
+    const policy::subnet_entry& sub = s.subnet_at(port->subnet);
+    const policy::route_entry* route = s.route(sub.domain, ends->destination);
+    if (route == nullptr) return outcome::dropped(drop_reason::no_route, port->vsid);
+    const ip_address target = route->on_link() ? ends->destination : route->next_hop;
+    const policy::record_entry* dest = s.find_record_in_subnet(route->vsid, target);
+    if (dest == nullptr) return outcome::dropped(drop_reason::no_record, route->vsid);
+    if (dest->domain != sub.domain) return outcome::dropped(drop_reason::cross_domain, route->vsid);
+
+    // Rule 5: MAC fix-up; routing between subnets of the domain.
+    if (dest->vsid != port->vsid) {
+        if (!egress_steps::decrement_ttl(bytes.subspan(ends->l3_offset), ends->v6))
+            return outcome::dropped(drop_reason::ttl_expired, dest->vsid);
+        eth->set_source(s.domain(sub.domain).router_mac);
+    }
+    eth->set_destination(dest->mac);
+
+    // Rule 6: local delivery, NVGRE, or IP rewrite.
+    if (dest->local) {
+        outcome o;
+        o.verdict = verdict::local;
+        o.vsid = dest->vsid;
+        o.to = destination{destination::kind::vm, dest->mac};
+        return o;
+    }
+    if (dest->rule == policy::rule::nat || source->rule == policy::rule::nat)
+        return outcome::dropped(drop_reason::nat_unsupported, dest->vsid);
+    return egress_steps::encap_to(s, f, *source, dest->pa, *nvgre::vsid::make(dest->vsid), cfg, verdict::encap);
+}
+
+/// Runs a burst through egress: first every unicast destination's record slot is prefetched
+/// (hash all, prefetch all), then each frame is processed; outcomes are counted.
+/// Preconditions: `frames`, `ports` and `out` have the same size.
+template <replication_sink Sink>
+void egress_burst(const policy::state& s, std::span<frame> frames, std::span<const mac_address> ports,
+                  std::span<outcome> out, Sink& sink, counters& count, const pipeline_config& cfg = {}) noexcept {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+        const auto bytes = frames[i].bytes();
+        if (bytes.size() < wire::ethernet_header_len + wire::ipv4_min_header_len) continue;
+        const policy::local_port* port = s.port(ports[i]);
+        if (port == nullptr) continue;
+        const auto type = nvgre::detail::load_be16(bytes.data() + 12);
+        if (type != wire::ethertype::ipv4 && type != wire::ethertype::ipv6) continue;
+        if (const auto ends = egress_steps::ip_endpoints_of(bytes, type))
+            s.prefetch_record(s.subnet_at(port->subnet).domain, ends->destination);
+    }
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+        out[i] = egress(s, ports[i], frames[i], sink, cfg);
+        count.count(out[i]);
+    }
+}
+
+}  // namespace nvgre::datapath

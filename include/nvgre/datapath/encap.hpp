@@ -1,0 +1,473 @@
+/// @file datapath/encap.hpp
+/// @brief NVGRE encapsulation through per-destination header templates, and decapsulation
+/// (RFC 7637; DESIGN.md wire rules 2, 4, 7-10; ECN by RFC 6040 normal mode).
+///
+/// Encap: the control plane builds one `encap_template` per (outer path, VSID) — outer
+/// Ethernet (+ 802.1Q tag), IPv4 or IPv6, NVGRE — once; the data plane applies it per packet:
+/// one fixed-size copy of the 42/46/62/66 header bytes into the frame's headroom, then a few
+/// stores (length, TOS/traffic class, FlowID, IPv6 flow label) and, for IPv4, the header
+/// checksum by RFC 1624 from the template's base sum. No payload byte moves, nothing allocates.
+///
+/// Decap: `decapsulate` validates the frame by every wire rule (wire::parse_packet_layout),
+/// applies RFC 6040 to the inner ECN field, and moves the frame's start to the inner Ethernet
+/// header. encap then decap gives back the inner frame byte for byte, except RFC 6040 marks.
+#pragma once
+
+#include "nvgre/checksum/incremental.hpp"
+#include "nvgre/checksum/ones_complement.hpp"
+#include "nvgre/datapath/flow_hash.hpp"
+#include "nvgre/datapath/frame.hpp"
+#include "nvgre/detail/bytes.hpp"
+#include "nvgre/error.hpp"
+#include "nvgre/ip_address.hpp"
+#include "nvgre/mac_address.hpp"
+#include "nvgre/vsid.hpp"
+#include "nvgre/wire/ethernet.hpp"
+#include "nvgre/wire/ip_protocol.hpp"
+#include "nvgre/wire/ipv4.hpp"
+#include "nvgre/wire/ipv6.hpp"
+#include "nvgre/wire/nvgre.hpp"
+#include "nvgre/wire/packet_layout.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+
+namespace nvgre::datapath {
+
+/// Outer header bytes: Ethernet 14 + IPv4 20 + NVGRE 8 (wire rule 7: the inner IP MTU is the
+/// underlay MTU - 42).
+inline constexpr std::size_t encap_header_len_ipv4 = 42;
+/// Ethernet 14 + IPv6 40 + NVGRE 8 (inner IP MTU = underlay MTU - 62).
+inline constexpr std::size_t encap_header_len_ipv6 = 62;
+/// The largest outer header set: IPv6 with an 802.1Q tag.
+inline constexpr std::size_t encap_max_header_len = encap_header_len_ipv6 + wire::vlan_tag_len;
+/// The largest inner frame each outer version can carry (its 16-bit length field).
+inline constexpr std::size_t max_inner_frame_len_ipv4 = 65535 - 20 - wire::nvgre_header_len;
+inline constexpr std::size_t max_inner_frame_len_ipv6 = 65535 - wire::nvgre_header_len;
+
+/// What an encap template is made from (DESIGN.md wire rules 8 and 10). There is no default
+/// VSID: one must be chosen, e.g. with designated initializers.
+struct encap_params {
+    mac_address outer_source_mac{};       ///< the host's provider-address MAC
+    mac_address outer_destination_mac{};  ///< the destination PA's MAC (on-link) or the next hop's
+    std::uint16_t vlan{0};                ///< the PA's VLAN, 1-4094; 0 = untagged
+    ip_address outer_source{};            ///< source PA
+    ip_address outer_destination{};       ///< destination PA, same version as outer_source
+    nvgre::vsid vsid;                     ///< the (destination) virtual subnet
+    std::uint8_t ttl{64};                 ///< outer TTL / hop limit, 1-255
+    /// Leave the outer IPv4 header checksum 0 for the NIC (recorded in frame::offload).
+    bool outer_ipv4_checksum_by_hardware{false};
+};
+
+}  // namespace nvgre::datapath
+
+namespace nvgre::detail {
+
+/// The IPv6 flow label (RFC 6438 section 3) from a 32-bit flow hash: its low 20 bits; 0 only
+/// for hash 0 (nothing hashed: the packet stays unlabelled, RFC 6437), otherwise 0 becomes 1.
+constexpr std::uint32_t flow_label_from_hash(std::uint32_t hash) noexcept {
+    const std::uint32_t label = hash & 0xfffffu;
+    return label != 0 || hash == 0 ? label : 1u;
+}
+/// The flow label when only the 8-bit FlowID is known: the FlowID repeated in bits 4-11 and
+/// 12-19 (0x01010 * FlowID, at most 0xffff0), so ECMP on the label sees the same 255-way
+/// entropy as ECMP on the GRE key; FlowID 0 gives the unlabelled 0.
+constexpr std::uint32_t flow_label_from_flow_id(nvgre::flow_id flow) noexcept {
+    return std::uint32_t{flow.value} * 0x01010u;
+}
+
+}  // namespace nvgre::detail
+
+namespace nvgre::datapath {
+
+/// A precomputed outer header set for one destination (outer path + VSID), applied per packet.
+/// Cheap to copy (about 128 bytes, one or two cache lines); immutable but for set_vsid().
+///
+/// Per packet, apply() writes: outer IPv4 total length / IPv6 payload length; the whole inner
+/// TOS / traffic class (DSCP copied, wire rule 8; ECN copied, RFC 6040 section 4.1 normal
+/// mode; 0 for non-IP inner frames); the IPv4 header checksum (RFC 1624 eqn. 3 from the
+/// template's base sum, or 0 when left to hardware); the FlowID byte of the GRE key; the IPv6
+/// flow label. Fixed per template: MACs, VLAN tag (PCP 0), DF set and identification 0 on IPv4
+/// (atomic datagrams, RFC 6864 section 4.1), TTL / hop limit, protocol 47, addresses, VSID.
+class encap_template {
+public:
+    /// Builds the template. Errors (errc::bad_value): outer addresses of different versions
+    /// (layer::none, offset 0); vlan > 4094 (layer::vlan, offset 14: the TCI); ttl 0 (layer::ipv4
+    /// or ipv6, offset 8 / 7). Control plane; O(1).
+    static result<encap_template> make(const encap_params& p) noexcept {
+        if (p.outer_source.version() != p.outer_destination.version())
+            return make_error(errc::bad_value, layer::none, 0);
+        if (p.vlan > 4094) return make_error(errc::bad_value, layer::vlan, 14);
+        const bool v6 = p.outer_source.is_v6();
+        if (p.ttl == 0) return make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? 7 : 8);
+
+        encap_template t;
+        const bool tagged = p.vlan != 0;
+        t.shape_ = static_cast<shape>((v6 ? 2 : 0) | (tagged ? 1 : 0));
+        const std::size_t ip = wire::ethernet_header_len + (tagged ? wire::vlan_tag_len : 0);
+        const std::size_t gre = ip + (v6 ? wire::ipv6_header_len : wire::ipv4_min_header_len);
+        t.header_len_ = static_cast<std::uint8_t>(gre + wire::nvgre_header_len);
+        std::byte* h = t.bytes_.data();
+
+        wire::ethernet_repr eth;
+        eth.destination = p.outer_destination_mac;
+        eth.source = p.outer_source_mac;
+        if (tagged) {
+            eth.tag_count = 1;
+            eth.tags[0] = wire::vlan_tag{wire::ethertype::vlan, 0, false, p.vlan};
+        }
+        eth.ether_type = v6 ? wire::ethertype::ipv6 : wire::ethertype::ipv4;
+        eth.emit(t.bytes_);
+
+        if (v6) {
+            wire::ipv6_repr r;
+            r.source = p.outer_source.v6();
+            r.destination = p.outer_destination.v6();
+            r.next_header = wire::ip_protocol::gre;
+            r.hop_limit = p.ttl;
+            r.emit(std::span<std::byte>(t.bytes_).subspan(ip));
+        } else {
+            // Built with TOS 0, total length 0 and checksum 0: the words apply() patches.
+            auto v4 = wire::mutable_ipv4_view::unchecked(std::span<std::byte>(t.bytes_).subspan(ip, 20));
+            detail::store_u8(h + ip, 0x45);
+            v4.set_tos(0);
+            v4.set_total_len(0);
+            v4.set_identification(0);
+            detail::store_be16(h + ip + 6, 0x4000);  // DF, offset 0 (wire rule 8)
+            v4.set_ttl(p.ttl);
+            v4.set_protocol(wire::ip_protocol::gre);
+            v4.set_header_checksum(0);
+            v4.set_source(p.outer_source.v4());
+            v4.set_destination(p.outer_destination.v4());
+            t.base_sum_ = checksum::fold(checksum::sum(std::span<const std::byte>(h + ip, 20)));
+            t.checksum_mask_ = p.outer_ipv4_checksum_by_hardware ? 0 : 0xffff;
+            t.by_hardware_ = p.outer_ipv4_checksum_by_hardware;
+        }
+        wire::nvgre_repr{p.vsid, nvgre::flow_id{0}}.emit(std::span<std::byte>(t.bytes_).subspan(gre));
+        return t;
+    }
+
+    /// Outer header bytes: 42 (IPv4), 46 (IPv4 + tag), 62 (IPv6), 66 (IPv6 + tag).
+    [[nodiscard]] std::size_t header_len() const noexcept { return header_len_; }
+    [[nodiscard]] bool is_ipv6() const noexcept { return (static_cast<unsigned>(shape_) & 2u) != 0; }
+    [[nodiscard]] bool is_tagged() const noexcept { return (static_cast<unsigned>(shape_) & 1u) != 0; }
+    /// The VSID the template writes.
+    [[nodiscard]] nvgre::vsid vsid() const noexcept {
+        return nvgre::vsid::make(detail::load_be24(bytes_.data() + header_len_ - 4)).value();
+    }
+    /// The template bytes as stored: length, TOS/traffic class, IPv4 checksum, FlowID and flow
+    /// label zero (apply() patches them).
+    [[nodiscard]] std::span<const std::byte> header() const noexcept {
+        return std::span<const std::byte>(bytes_.data(), header_len_);
+    }
+
+    /// Prepends the outer headers to `f`, whose bytes are a whole inner Ethernet frame, with
+    /// FlowID `flow` (the IPv6 flow label is derived from it: detail::flow_label_from_flow_id).
+    /// Zero copy: the headers go into the headroom. On success `f` starts at the outer Ethernet
+    /// header and f.offload holds: encapsulated, outer_l2_len 14/18, outer_l3_len 20/40,
+    /// inner_l2_offset = header_len(), inner_l3_offset / inner_l4_offset of the inner IP and
+    /// TCP/UDP headers (0 if none), a pending checksum_start moved by header_len(), and
+    /// outer_ipv4_checksum_by_hardware. Errors, `f` unchanged:
+    /// - errc::truncated (layer::inner_ethernet, offset 0, needed 14): inner frame < 14 bytes;
+    /// - errc::bad_length (layer::ipv4 offset 2 / layer::ipv6 offset 4): the inner frame is
+    ///   longer than the outer length field can carry (max_inner_frame_len_ipv4/ipv6);
+    /// - errc::inner_vlan (layer::inner_vlan, offset 12): the inner frame is VLAN-tagged (wire
+    ///   rule 5: strip the tag first);
+    /// - errc::no_headroom (layer::none, offset 0, needed header_len()).
+    /// O(1): one header_len()-byte copy and a few stores; noexcept, no allocation.
+    result<void> apply(frame& f, nvgre::flow_id flow) const noexcept {
+        detail::inner_dissection d;
+        detail::dissect_inner<false>(f.bytes(), 0, d);
+        if (!try_apply(f, d, flow.value, detail::flow_label_from_flow_id(flow))) [[unlikely]]
+            return why_not(f, d);
+        return {};
+    }
+    /// As apply(f, flow) with flow = flow_id_of(inner frame) and the IPv6 flow label from the
+    /// 32-bit flow hash (RFC 6438): the inner frame is parsed once for both and for the TOS.
+    result<void> apply(frame& f) const noexcept {
+        detail::inner_dissection d;
+        detail::dissect_inner(f.bytes(), default_flow_hash_seed, d);
+        if (!try_apply(f, d, detail::flow_id_from_hash(d.hash), detail::flow_label_from_hash(d.hash))) [[unlikely]]
+            return why_not(f, d);
+        return {};
+    }
+
+    /// Same outer path, another virtual subnet (the distributed router sends to the
+    /// destination's VSID). O(1); the IPv4 checksum does not cover the key.
+    void set_vsid(nvgre::vsid v) noexcept { detail::store_be24(bytes_.data() + header_len_ - 4, v.value()); }
+
+private:
+    enum class shape : std::uint8_t { ipv4 = 0, ipv4_tagged = 1, ipv6 = 2, ipv6_tagged = 3 };
+
+    encap_template() noexcept = default;
+
+    [[nodiscard]] std::size_t max_inner_len() const noexcept {
+        return is_ipv6() ? max_inner_frame_len_ipv6 : max_inner_frame_len_ipv4;
+    }
+
+    // The hot path answers only yes or no (false: `f` untouched); why_not() finds the reason
+    // on the cold path. Building a result<void> with error fields on every path made GCC
+    // assemble it through the stack with mismatched store/load widths: store-forwarding stalls
+    // that cost more than the encapsulation itself.
+    bool try_apply(frame& f, const detail::inner_dissection& d, std::uint8_t flow, std::uint32_t label) const noexcept {
+        // One compare for both bounds: n - 14 wraps for n < 14.
+        if (f.size() - wire::ethernet_header_len > max_inner_len() - wire::ethernet_header_len || d.tagged ||
+            f.headroom() < header_len_) [[unlikely]]
+            return false;
+        switch (shape_) {
+            case shape::ipv4: write<false, false>(f, d, flow, label); break;
+            case shape::ipv4_tagged: write<false, true>(f, d, flow, label); break;
+            case shape::ipv6: write<true, false>(f, d, flow, label); break;
+            case shape::ipv6_tagged: write<true, true>(f, d, flow, label); break;
+        }
+        return true;
+    }
+
+    [[gnu::cold, gnu::noinline]] result<void> why_not(const frame& f, const detail::inner_dissection& d) const noexcept {
+        if (f.size() < wire::ethernet_header_len)
+            return make_error(errc::truncated, layer::inner_ethernet, 0, wire::ethernet_header_len);
+        if (f.size() > max_inner_len())
+            return is_ipv6() ? make_error(errc::bad_length, layer::ipv6, 4) : make_error(errc::bad_length, layer::ipv4, 2);
+        if (d.tagged) return make_error(errc::inner_vlan, layer::inner_vlan, 12);
+        return make_error(errc::no_headroom, layer::none, 0, header_len_);
+    }
+
+    /// Precondition: f.headroom() >= the header length of this shape.
+    template <bool V6, bool Tagged>
+    void write(frame& f, const detail::inner_dissection& d, std::uint8_t flow, std::uint32_t label) const noexcept {
+        constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
+        constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
+        constexpr std::size_t hl = ip + l3_len + wire::nvgre_header_len;
+        const std::size_t n = f.size();
+        const auto room = f.push_front(hl);
+        std::byte* p = room->data();
+        std::memcpy(p, bytes_.data(), hl);
+        if constexpr (V6) {
+            // Version 6 | traffic class copied | flow label; payload length.
+            detail::store_be32(p + ip, 0x60000000u | std::uint32_t{d.tos} << 20 | label);
+            detail::store_be16(p + ip + 4, static_cast<std::uint16_t>(n + wire::nvgre_header_len));
+        } else {
+            const auto total = static_cast<std::uint16_t>(n + wire::ipv4_min_header_len + wire::nvgre_header_len);
+            detail::store_u8(p + ip + 1, d.tos);
+            detail::store_be16(p + ip + 2, total);
+            // RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), with HC the template's checksum
+            // (~base_sum_) and m the zero TOS and length words: ~m = 0xffff is -0 and drops out
+            // (the header never sums to zero, so the two zeros cannot matter).
+            const std::uint32_t s = std::uint32_t{base_sum_} + d.tos + total;
+            detail::store_be16(p + ip + 10, static_cast<std::uint16_t>(checksum::finish(s) & checksum_mask_));
+        }
+        detail::store_u8(p + hl - 1, flow);
+
+        offload_info& o = f.offload;
+        o.encapsulated = true;
+        o.outer_l2_len = static_cast<std::uint16_t>(ip);
+        o.outer_l3_len = static_cast<std::uint16_t>(l3_len);
+        o.inner_l2_offset = static_cast<std::uint16_t>(hl);
+        o.inner_l3_offset = static_cast<std::uint16_t>(d.l3_offset != 0 ? d.l3_offset + hl : 0);
+        o.inner_l4_offset = static_cast<std::uint16_t>(d.l4_offset != 0 ? d.l4_offset + hl : 0);
+        o.outer_ipv4_checksum_by_hardware = !V6 && by_hardware_;
+        if (o.checksum_partial) o.checksum_start = static_cast<std::uint16_t>(o.checksum_start + hl);
+    }
+
+    alignas(64) std::array<std::byte, encap_max_header_len> bytes_{};
+    std::uint16_t base_sum_{0};          ///< IPv4: folded sum of the header with TOS, length, checksum 0
+    std::uint16_t checksum_mask_{0xffff};  ///< 0 when the checksum is left to hardware
+    shape shape_{shape::ipv4};
+    std::uint8_t header_len_{encap_header_len_ipv4};
+    bool by_hardware_{false};
+};
+
+/// One-off encapsulation: make(p) then apply(f) (the FlowID from the inner flow). For many
+/// packets to one destination keep the template instead. Errors of both.
+inline result<void> encapsulate(frame& f, const encap_params& p) noexcept {
+    auto t = encap_template::make(p);
+    if (!t) return t.error();
+    return t->apply(f);
+}
+
+/// What decapsulate() read from the outer headers.
+struct decap_info {
+    /// A tenant VSID (wire rule 3). The default (4096) only stands in until decapsulate() fills it.
+    nvgre::vsid vsid{nvgre::vsid::make(nvgre::vsid::min_tenant).value()};
+    nvgre::flow_id flow_id{};
+    ip_address outer_source{};
+    ip_address outer_destination{};
+    mac_address outer_source_mac{};
+    mac_address outer_destination_mac{};
+    std::uint16_t outer_vlan{0};  ///< VID of the outer 802.1Q tag, 0 when untagged
+    /// The whole frame's layout; its offsets are relative to the frame *before* decapsulation
+    /// (subtract layout.inner_l2_offset for the decapsulated frame).
+    wire::packet_layout layout{};
+};
+
+/// RFC 6040 section 4.2 (normal mode) decapsulation, Figure 4: the ECN codepoint to forward for
+/// `inner` arriving in an outer header with `outer` (2-bit codepoints: Not-ECT 0, ECT(1) 1,
+/// ECT(0) 2, CE 3), or nullopt to drop (outer CE on a Not-ECT inner packet). The rows marked
+/// "(!!!)" in the RFC (outer ECT/CE that the inner packet cannot justify) forward the inner
+/// value unchanged except the drop. O(1).
+[[nodiscard]] constexpr std::optional<std::uint8_t> rfc6040_decap_ecn(std::uint8_t inner, std::uint8_t outer) noexcept {
+    constexpr std::uint8_t not_ect = 0, ect1 = 1, ect0 = 2, ce = 3;
+    inner &= 3u;
+    outer &= 3u;
+    if (outer == ce) {
+        if (inner == not_ect) return std::nullopt;
+        return ce;
+    }
+    if (outer == ect1 && inner == ect0) return ect1;
+    return inner;
+}
+
+}  // namespace nvgre::datapath
+
+namespace nvgre::detail {
+
+/// Why decapsulate() refuses a frame that parse_packet_layout() classified `other` (not GRE):
+/// errc::bad_protocol at the field that said so. Cold path.
+[[gnu::cold, gnu::noinline]] inline error decap_refusal(const wire::packet_layout& l, std::span<const std::byte> b) noexcept {
+    if (l.outer_l3 == wire::l3_kind::ipv4) return make_error(errc::bad_protocol, layer::ipv4, l.outer_l3_offset + 9);
+    if (l.outer_l3 == wire::l3_kind::ipv6) {
+        // The Next Header byte that named the upper protocol: the fixed header's, or the
+        // last extension header's. The layout walked the chain already (so every read here is
+        // in bounds and every step is >= 8 bytes); walking it again is a cold path.
+        std::size_t at = l.outer_l3_offset + 6;
+        std::uint8_t type = detail::load_u8(b.data() + at);
+        std::size_t off = l.outer_l3_offset + wire::ipv6_header_len;
+        const std::size_t upper = l.outer_l3_offset + l.outer_l3_header_len;
+        while (off < upper) {
+            const std::size_t units = detail::load_u8(b.data() + off + 1);
+            const std::size_t len = type == wire::ip_protocol::ipv6_fragment ? wire::ipv6_fragment_header_len
+                                    : type == wire::ip_protocol::ah          ? (units + 2) * 4
+                                                                             : (units + 1) * 8;
+            at = off;
+            type = detail::load_u8(b.data() + off);
+            off += len;
+        }
+        return make_error(errc::bad_protocol, at == l.outer_l3_offset + 6u ? layer::ipv6 : layer::ipv6_extension, at);
+    }
+    return make_error(errc::bad_protocol, layer::ethernet, l.outer_l2_len - 2);
+}
+
+/// The body of decapsulate(frame&, decap_info&): false with `e` set on failure, `f` then unchanged.
+inline bool decap_in_place(datapath::frame& f, datapath::decap_info& info, error& e) noexcept {
+    const std::span<std::byte> b = f.bytes();
+    // Parsed straight into `info` (placement new of a prvalue: guaranteed copy elision, which
+    // std::construct_at would not give): a copy of the layout reads it back with wider loads
+    // than the stores that wrote it, a store-forwarding stall per field.
+    ::new (static_cast<void*>(&info.layout)) wire::packet_layout(wire::parse_packet_layout(b));
+    const wire::packet_layout& l = info.layout;
+    if (l.kind != wire::frame_kind::nvgre) [[unlikely]] {
+        e = l.kind == wire::frame_kind::error ? l.error : decap_refusal(l, b);
+        return false;
+    }
+
+    std::byte* const p = b.data();
+    const std::size_t ol3 = l.outer_l3_offset;
+    const std::uint8_t outer_ecn = l.outer_l3 == wire::l3_kind::ipv4
+                                       ? static_cast<std::uint8_t>(detail::load_u8(p + ol3 + 1) & 3u)
+                                       : static_cast<std::uint8_t>((detail::load_be16(p + ol3) >> 4) & 3u);
+    const std::size_t il3 = l.inner_l3_offset;
+    if (l.inner_l3 == wire::l3_kind::ipv4) {
+        const std::uint16_t word0 = detail::load_be16(p + il3);
+        const auto ecn = datapath::rfc6040_decap_ecn(static_cast<std::uint8_t>(word0 & 3u), outer_ecn);
+        if (!ecn) [[unlikely]] {
+            e = make_error(errc::ecn_drop, layer::inner_ipv4, il3 + 1);
+            return false;
+        }
+        const auto new_word0 = static_cast<std::uint16_t>((word0 & 0xfffcu) | *ecn);
+        if (new_word0 != word0) {
+            detail::store_be16(p + il3, new_word0);
+            detail::store_be16(p + il3 + 10, checksum::update16(detail::load_be16(p + il3 + 10), word0, new_word0));
+        }
+    } else if (l.inner_l3 == wire::l3_kind::ipv6) {
+        const std::uint16_t word0 = detail::load_be16(p + il3);
+        const auto ecn = datapath::rfc6040_decap_ecn(static_cast<std::uint8_t>((word0 >> 4) & 3u), outer_ecn);
+        if (!ecn) [[unlikely]] {
+            e = make_error(errc::ecn_drop, layer::inner_ipv6, il3);
+            return false;
+        }
+        detail::store_be16(p + il3, static_cast<std::uint16_t>((word0 & 0xffcfu) | (std::uint16_t{*ecn} << 4)));
+    }
+
+    info.vsid = nvgre::vsid::make(l.vsid_bits()).value();
+    info.flow_id = nvgre::flow_id{l.flow_id_bits()};
+    info.outer_vlan = l.outer_vlan_id;
+    // Constructed in place, not assigned: the same store-forwarding reason as the layout.
+    if (l.outer_l3 == wire::l3_kind::ipv4) {
+        std::construct_at(&info.outer_source, ipv4_address::from_bytes(b.subspan(ol3 + 12, 4)));
+        std::construct_at(&info.outer_destination, ipv4_address::from_bytes(b.subspan(ol3 + 16, 4)));
+    } else {
+        std::construct_at(&info.outer_source, ipv6_address::from_bytes(b.subspan(ol3 + 8, 16)));
+        std::construct_at(&info.outer_destination, ipv6_address::from_bytes(b.subspan(ol3 + 24, 16)));
+    }
+    std::construct_at(&info.outer_destination_mac, mac_address::from_bytes(b.subspan(0, 6)));
+    std::construct_at(&info.outer_source_mac, mac_address::from_bytes(b.subspan(6, 6)));
+
+    const std::size_t inner = l.inner_l2_offset;
+    // Cannot fail: the layout checked both against the frame.
+    if (!f.pull_front(inner).has_value() || !f.resize(l.outer_l3_end - inner).has_value()) [[unlikely]] {
+        e = make_error(errc::truncated, layer::none, 0);
+        return false;
+    }
+    datapath::offload_info& o = f.offload;
+    o.encapsulated = false;
+    o.outer_l2_len = 0;
+    o.outer_l3_len = 0;
+    o.inner_l2_offset = 0;
+    o.inner_l3_offset = static_cast<std::uint16_t>(
+        l.inner_l3 == wire::l3_kind::ipv4 || l.inner_l3 == wire::l3_kind::ipv6 ? il3 - inner : 0);
+    o.inner_l4_offset = static_cast<std::uint16_t>(
+        l.inner_l4_offset != wire::no_offset && (l.inner_protocol == wire::ip_protocol::tcp || l.inner_protocol == wire::ip_protocol::udp)
+            ? l.inner_l4_offset - inner
+            : 0);
+    o.outer_ipv4_checksum_by_hardware = false;
+    if (o.checksum_partial && o.checksum_start >= inner) o.checksum_start = static_cast<std::uint16_t>(o.checksum_start - inner);
+    return true;
+}
+
+}  // namespace nvgre::detail
+
+namespace nvgre::datapath {
+
+/// Decapsulates an NVGRE frame in place. Validates it by every wire rule
+/// (wire::parse_packet_layout); applies RFC 6040 normal-mode decapsulation to the inner
+/// IPv4/IPv6 ECN field (rfc6040_decap_ecn; an inner IPv4 header checksum is patched
+/// incrementally, RFC 1624; non-IP inner frames are not touched); then moves f's start to the
+/// inner Ethernet header and trims the bytes after the outer IP packet (Ethernet padding).
+/// f.offload afterwards describes the inner frame alone: not encapsulated, outer lengths 0,
+/// inner_l3/l4_offset of its IP and TCP/UDP headers (0 if none), a pending checksum_start moved
+/// back by the bytes pulled.
+/// Errors, `f` unchanged:
+/// - a frame that breaks a wire rule: the layout's error (layer and offset from the frame start);
+/// - not GRE (kind other): errc::bad_protocol at the field that said so: layer::ipv4 offset of
+///   the protocol byte, layer::ipv6 offset of the Next Header byte (layer::ipv6_extension and
+///   the last extension header's offset when extension headers precede the upper protocol), or
+///   layer::ethernet offset of the EtherType (not IP);
+/// - errc::ecn_drop (layer::inner_ipv4 / inner_ipv6, offset of the TOS / traffic class): outer
+///   CE on a Not-ECT inner packet.
+/// `info` is filled on success (its layout also on failure). The form for the per-packet path:
+/// returning the ~150-byte decap_info by value costs a copy (see the other overload).
+/// O(number of headers); no allocation.
+inline result<void> decapsulate(frame& f, decap_info& info) noexcept {
+    // A small inline shell over a bool-returning body: GCC 12 returns a result<void> built in a
+    // non-inlined function through the stack with mismatched store/load widths (a
+    // store-forwarding stall, ~10 ns a packet); built here, in the caller, it stays in registers.
+    error e;
+    if (!detail::decap_in_place(f, info, e)) [[unlikely]]
+        return e;
+    return {};
+}
+
+
+/// decapsulate(f, info) returning the decap_info by value (one copy of it more). Same contract.
+[[nodiscard]] inline result<decap_info> decapsulate(frame& f) noexcept {
+    decap_info info;
+    if (auto r = decapsulate(f, info); !r) return r.error();
+    return info;
+}
+
+}  // namespace nvgre::datapath

@@ -1,0 +1,219 @@
+#include "nvgre/datapath/ingress.hpp"
+
+#include "nvgre/datapath/egress.hpp"
+
+#include "support/frames.hpp"
+#include "support/hnv_policy.hpp"
+
+#include <doctest/doctest.h>
+
+#include <random>
+#include <set>
+#include <string>
+
+using namespace nvgre;
+using namespace nvgre::datapath;
+using namespace nvgre::test;
+
+namespace {
+const mac_address red_web = mac("00:15:5d:00:00:05");
+const mac_address red_app = mac("00:15:5d:00:00:07");
+const mac_address red_db = mac("00:15:5d:00:00:06");
+const mac_address red_db2 = mac("00:15:5d:00:00:08");
+const mac_address red_router = policy::default_router_mac;
+
+/// Wraps `inner` in NVGRE from `from_pa` to `to_pa` the way a (possibly lying) host would.
+std::vector<std::byte> wrap(const std::vector<std::byte>& inner, std::string_view from_pa, std::string_view to_pa,
+                            std::uint32_t vsid, std::uint8_t outer_ecn = 0) {
+    buffer b(inner);
+    const encap_params p{mac("02:00:c0:a8:0a:0c"), mac("02:00:c0:a8:0a:0b"), 0, ip(from_pa), ip(to_pa),
+                         *nvgre::vsid::make(vsid)};
+    REQUIRE(encapsulate(b.f, p));
+    auto out = b.bytes();
+    if (outer_ecn != 0) {
+        auto outer = wire::mutable_ipv4_view::unchecked(std::span<std::byte>(out).subspan(14));
+        outer.set_ecn(outer_ecn);
+        outer.fill_header_checksum();
+    }
+    return out;
+}
+
+outcome run(const std::vector<std::byte>& f, buffer*& kept, vector_sink& sink, std::string_view host = "hv1") {
+    static std::deque<buffer> keep;
+    keep.emplace_back(f);
+    kept = &keep.back();
+    return ingress(hnv_state(host), kept->f, sink);
+}
+outcome run(const std::vector<std::byte>& f, std::string_view host = "hv1") {
+    vector_sink sink;
+    buffer* b = nullptr;
+    return run(f, b, sink, host);
+}
+}  // namespace
+
+TEST_CASE("datapath/ingress rule 1: valid NVGRE, to one of this host's PAs, a known VSID") {
+    const auto inner = udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.0.0.5"));
+    CHECK(run(wrap(inner, "192.168.10.12", "192.168.10.11", 5001)).verdict == verdict::deliver);
+    CHECK(run(wrap(inner, "192.168.10.12", "192.168.10.99", 5001)).reason == drop_reason::not_local_pa);
+    CHECK(run(wrap(inner, "192.168.10.12", "192.168.10.11", 7777)).reason == drop_reason::unknown_vsid);
+    CHECK(run(inner).reason == drop_reason::not_nvgre);
+    auto bad = wrap(inner, "192.168.10.12", "192.168.10.11", 5001);
+    bad[34] = std::byte{0x30};  // S bit
+    CHECK(run(bad).reason == drop_reason::bad_gre_flags);
+    auto reserved = wrap(inner, "192.168.10.12", "192.168.10.11", 5001);
+    reserved[38] = reserved[39] = reserved[40] = std::byte{0};
+    CHECK(run(reserved).reason == drop_reason::reserved_vsid);
+    auto cut = wrap(inner, "192.168.10.12", "192.168.10.11", 5001);
+    cut.resize(cut.size() - 5);
+    CHECK(run(cut).reason == drop_reason::truncated);
+}
+
+TEST_CASE("datapath/ingress rule 2: anti-spoofing within the routing domain") {
+    // red-db's CA from hv3's PA: hv3 does not host red-db.
+    const auto inner = udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.0.0.5"));
+    CHECK(run(wrap(inner, "192.168.20.13", "192.168.10.11", 5001)).reason == drop_reason::spoofed_source);
+    // A CA nobody holds, from a host that has no gateway-wildcard record.
+    const auto unknown = udp_frame(red_db, red_web, ip("10.0.0.66"), ip("10.0.0.5"));
+    CHECK(run(wrap(unknown, "192.168.20.13", "192.168.10.11", 5001)).reason == drop_reason::spoofed_source);
+    // The gateway-wildcard record of 5001 lives on hv2: any source address from there.
+    const auto via_gateway = udp_frame(mac("00:15:5d:00:00:fe"), red_web, ip("8.8.8.8"), ip("10.0.0.5"));
+    buffer* b = nullptr;
+    vector_sink sink;
+    const auto o = run(wrap(via_gateway, "192.168.10.12", "192.168.10.11", 5001), b, sink);
+    CHECK(o.verdict == verdict::deliver);
+    // Overlapping addresses: blue's 10.0.0.6 lives on hv2 too, but in VSID 6001 it is blue-db.
+    const auto blue = udp_frame(mac("00:15:5d:00:01:06"), mac("00:15:5d:00:01:05"), ip("10.0.0.6"), ip("10.0.0.5"));
+    CHECK(run(wrap(blue, "192.168.10.12", "192.168.10.11", 6001)).verdict == verdict::deliver);
+    // Blue's frame claiming red's VSID reaches red-web only if red's record agrees: same PA
+    // here (both live on hv2), but the destination MAC is blue-web's, not red-web's.
+    CHECK(run(wrap(blue, "192.168.10.12", "192.168.10.11", 5001)).reason == drop_reason::wrong_destination_mac);
+}
+
+TEST_CASE("datapath/ingress rule 3: unicast to one local VM, broadcast to all of the VSID") {
+    SUBCASE("unicast") {
+        const auto inner = udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.0.0.5"));
+        buffer* b = nullptr;
+        vector_sink sink;
+        const auto o = run(wrap(inner, "192.168.10.12", "192.168.10.11", 5001), b, sink);
+        REQUIRE(o.verdict == verdict::deliver);
+        CHECK(o.to.to == destination::kind::vm);
+        CHECK(o.to.vm_mac == red_web);
+        CHECK(b->bytes() == inner);  // exactly what red-db sent
+    }
+    SUBCASE("not on this host, wrong MAC, unknown CA") {
+        const auto to_db = udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6"));
+        CHECK(run(wrap(to_db, "192.168.10.11", "192.168.10.11", 5001)).reason == drop_reason::not_local_destination);
+        const auto wrong_mac = udp_frame(red_db, red_app, ip("10.0.0.6"), ip("10.0.0.5"));
+        CHECK(run(wrap(wrong_mac, "192.168.10.12", "192.168.10.11", 5001)).reason == drop_reason::wrong_destination_mac);
+        const auto nobody = udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.0.0.44"));
+        CHECK(run(wrap(nobody, "192.168.10.12", "192.168.10.11", 5001)).reason == drop_reason::no_record);
+    }
+    SUBCASE("broadcast: a copy to each local VM of the VSID") {
+        const auto inner = udp_frame(red_db, mac_address::broadcast(), ip("10.0.0.6"), ip("10.0.0.255"));
+        buffer* b = nullptr;
+        vector_sink sink;
+        const auto o = run(wrap(inner, "192.168.10.12", "192.168.10.11", 5001), b, sink);
+        REQUIRE(o.verdict == verdict::deliver);
+        CHECK(o.copies == 2);
+        std::set<std::string> vms;
+        for (const auto& s : sink.out) {
+            vms.insert(s.to.vm_mac.to_string());
+            CHECK(s.bytes == inner);
+        }
+        CHECK(vms == std::set<std::string>{"00:15:5d:00:00:05", "00:15:5d:00:00:07"});
+    }
+}
+
+TEST_CASE("datapath/ingress rules 4 and 5: nat, source MAC, RFC 6040") {
+    SUBCASE("IP rewrite packets wait for issue 8") {
+        auto inner = udp_frame(mac("02:00:c0:a8:0a:16"), mac("02:00:c0:a8:0a:15"), ip("192.168.10.22"), ip("192.168.10.21"));
+        CHECK(run(inner).reason == drop_reason::nat_unsupported);
+    }
+    SUBCASE("routed frames carry the router MAC as source") {
+        // red-db2 (5002, hv2) → red-web (5001, hv1): the frame carries VSID 5001.
+        auto inner = udp_frame(mac("00:15:5d:00:00:99"), red_web, ip("10.0.1.8"), ip("10.0.0.5"));
+        buffer* b = nullptr;
+        vector_sink sink;
+        REQUIRE(run(wrap(inner, "192.168.10.12", "192.168.10.11", 5001), b, sink).verdict == verdict::deliver);
+        CHECK(wire::ethernet_view::unchecked(b->f.bytes()).source() == red_router);
+    }
+    SUBCASE("outer CE on a Not-ECT inner packet is dropped; on ECT it marks the inner CE") {
+        const auto not_ect = udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.0.0.5"), 18, 64, 0);
+        CHECK(run(wrap(not_ect, "192.168.10.12", "192.168.10.11", 5001, 3)).reason == drop_reason::ecn_drop);
+        const auto ect0 = udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.0.0.5"), 18, 64, 2);
+        buffer* b = nullptr;
+        vector_sink sink;
+        REQUIRE(run(wrap(ect0, "192.168.10.12", "192.168.10.11", 5001, 3), b, sink).verdict == verdict::deliver);
+        const auto ip4 = wire::ipv4_view::unchecked(b->f.bytes().subspan(14));
+        CHECK(ip4.ecn() == 3);
+        CHECK(ip4.header_checksum_ok());
+    }
+}
+
+TEST_CASE("datapath/ingress: egress on hv1 then ingress on hv2 restores what the VM sent") {
+    vector_sink sink;
+    for (const auto& [src, dst, dst_mac] : {std::tuple{"10.0.0.5", "10.0.0.6", red_db}, std::tuple{"fd00::5", "fd00::6", red_db}}) {
+        const auto sent = udp_frame(red_web, dst_mac, ip(src), ip(dst), 100, 64, 0x12);
+        buffer b(sent);
+        REQUIRE(egress(hnv_state("hv1"), red_web, b.f, sink).verdict == verdict::encap);
+        const auto o = ingress(hnv_state("hv2"), b.f, sink);
+        REQUIRE(o.verdict == verdict::deliver);
+        CHECK(o.to.vm_mac == red_db);
+        CHECK(b.bytes() == sent);
+    }
+    // Routed: the router's changes (source MAC, TTL) and nothing else.
+    const auto sent = udp_frame(red_web, red_router, ip("10.0.0.5"), ip("10.0.1.8"), 100, 64);
+    buffer b(sent);
+    REQUIRE(egress(hnv_state("hv1"), red_web, b.f, sink).verdict == verdict::encap);
+    REQUIRE(ingress(hnv_state("hv2"), b.f, sink).verdict == verdict::deliver);
+    const auto eth = wire::ethernet_view::unchecked(b.f.bytes());
+    CHECK(eth.source() == red_router);
+    CHECK(eth.destination() == red_db2);
+    CHECK(wire::ipv4_view::unchecked(b.f.bytes().subspan(14)).ttl() == 63);
+}
+
+TEST_CASE("datapath: random frames never cross routing domains and never pass a spoofed source") {
+    // VMs of hv1 send random unicast frames to random addresses; whatever hv2 delivers must
+    // go to a VM of the sender's routing domain. Frames from random PAs claiming random CAs
+    // are delivered only when the PA owns the CA.
+    const std::vector<std::pair<mac_address, std::string>> senders = {
+        {red_web, "10.0.0.5"}, {red_app, "10.0.0.7"}, {mac("00:15:5d:00:01:05"), "10.0.0.5"}};
+    const std::set<std::string> red_macs = {"00:15:5d:00:00:05", "00:15:5d:00:00:06", "00:15:5d:00:00:07", "00:15:5d:00:00:08"};
+    const std::set<std::string> blue_macs = {"00:15:5d:00:01:05", "00:15:5d:00:01:06", "00:15:5d:00:01:07", "00:15:5d:00:01:08"};
+    std::mt19937 rng(4242);
+    vector_sink sink;
+    int delivered = 0;
+    for (int i = 0; i < 3000; ++i) {
+        const auto& [smac, sip] = senders[rng() % senders.size()];
+        const std::string dst = "10.0." + std::to_string(rng() % 2) + "." + std::to_string(rng() % 12);
+        const mac_address dmac{{0x00, 0x15, 0x5d, 0x00, static_cast<std::uint8_t>(rng() % 2), static_cast<std::uint8_t>(rng() % 12)}};
+        buffer b(udp_frame(smac, dmac, ip(sip), ip(dst)));
+        if (egress(hnv_state("hv1"), smac, b.f, sink).verdict != verdict::encap) continue;
+        const auto o = ingress(hnv_state("hv2"), b.f, sink);
+        if (o.verdict != verdict::deliver) continue;
+        ++delivered;
+        const bool red_sender = red_macs.count(smac.to_string()) != 0;
+        CHECK((red_sender ? red_macs : blue_macs).count(o.to.vm_mac.to_string()) == 1);
+    }
+    CHECK(delivered > 50);
+
+    const std::vector<std::string> pas = {"192.168.10.11", "192.168.10.12", "192.168.20.13", "192.168.10.21", "192.168.10.22"};
+    int accepted = 0;
+    for (int i = 0; i < 3000; ++i) {
+        const std::string src = "10.0." + std::to_string(rng() % 2) + "." + std::to_string(rng() % 12);
+        const std::string& from = pas[rng() % pas.size()];
+        const std::uint32_t vsid = rng() % 3 == 0 ? 6001 : (rng() % 2 ? 5001 : 5002);
+        const auto inner = udp_frame(mac("00:15:5d:00:00:99"), red_web, ip(src), ip("10.0.0.5"));
+        const auto o = run(wrap(inner, from, "192.168.10.11", vsid));
+        if (o.verdict != verdict::deliver) continue;
+        ++accepted;
+        // The PA must own the source CA in the VSID's domain (or hold its gateway wildcard).
+        const auto& s = hnv_state("hv1");
+        const auto* sub = s.subnet(vsid);
+        REQUIRE(sub != nullptr);
+        const auto* r = s.find_record(sub->domain, ip(src));
+        const auto* w = s.gateway_wildcard(vsid, ip_version::v4);
+        CHECK(((r != nullptr && r->pa == ip(from)) || (w != nullptr && w->pa == ip(from))));
+    }
+    CHECK(accepted > 10);
+}
