@@ -2,8 +2,8 @@
 //
 //   nvgre-pcap show    IN.pcap
 //   nvgre-pcap policy  POLICY
-//   nvgre-pcap egress  --policy POLICY --host NAME ... IN OUT   (not implemented yet)
-//   nvgre-pcap ingress --policy POLICY --host NAME IN OUT       (not implemented yet)
+//   nvgre-pcap egress  --policy POLICY --host NAME [--underlay-mtu N] [--gso] IN OUT
+//   nvgre-pcap ingress --policy POLICY --host NAME IN OUT
 //
 // Exit status: 0 when the command ran; 1 with one line on stderr for bad arguments, an
 // unreadable or non-pcap file. No input, however malformed, may crash it or make it read out
@@ -13,15 +13,28 @@
 #include "json_line.hpp"  // examples/common
 #include "pcap_file.hpp"
 
+#include <nvgre/datapath/egress.hpp>
+#include <nvgre/datapath/frame.hpp>
+#include <nvgre/datapath/ingress.hpp>
+#include <nvgre/datapath/pipeline.hpp>
+#include <nvgre/datapath/verdict.hpp>
 #include <nvgre/error.hpp>
+#include <nvgre/mac_address.hpp>
 #include <nvgre/policy/loader.hpp>
+#include <nvgre/policy/state.hpp>
 #include <nvgre/wire/ethernet.hpp>
 #include <nvgre/wire/ipv4.hpp>
 #include <nvgre/wire/ipv6.hpp>
 #include <nvgre/wire/packet_layout.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,8 +54,31 @@ constexpr std::string_view usage_text =
     "         fields of a valid NVGRE packet, the rule a GRE packet breaks, or what else it is\n"
     "policy   validate a policy file (policy-format.md) and print its counts; every error as\n"
     "         FILE:LINE:COL: error: TEXT on stderr\n"
-    "egress   run frames sent by the VMs of host NAME through the egress pipeline (not implemented yet)\n"
-    "ingress  run frames arriving at host NAME through the ingress pipeline (not implemented yet)\n";
+    "egress   run the frames of IN.pcap, sent by the VMs of host NAME (each frame's source MAC\n"
+    "         is its VM port), through the egress pipeline; write every resulting frame to OUT.pcap\n"
+    "ingress  run the frames of IN.pcap, arriving at host NAME from the fabric, through the\n"
+    "         ingress pipeline; write every resulting frame to OUT.pcap\n"
+    "\n"
+    "egress/ingress options (any order, before IN.pcap OUT.pcap):\n"
+    "  --policy POLICY     the policy file (errors as for `policy`)\n"
+    "  --host NAME         the host whose pipeline runs; it must own a provider address\n"
+    "  --underlay-mtu N    egress: the outer IP MTU, 68..65535 (default 1500)\n"
+    "  --gso               egress: accepted; no effect until software segmentation lands (issue 9)\n"
+    "egress/ingress output:\n"
+    "  stdout  one JSON object per input frame, keys in this order:\n"
+    "          {\"n\":1,\"verdict\":\"encap\",\"vsid\":5001,\"pa\":\"192.168.10.12\",\"out\":[1]}\n"
+    "          {\"n\":2,\"verdict\":\"drop\",\"reason\":\"no-route\",\"vsid\":5001,\"out\":[]}\n"
+    "          n: 1-based input frame number; verdict: encap, rewrite, local, reply, flood,\n"
+    "          deliver or drop; reason: only for drop; vsid: only when known (non-zero);\n"
+    "          pa: only for encap and rewrite (the destination PA); out: always, the 1-based\n"
+    "          indices in OUT.pcap of the frames this input frame produced, in order: [] for a\n"
+    "          drop, except a flood that failed part-way (its copies already sent are listed)\n"
+    "  stderr  after the last frame, one line per non-zero counter, verdicts first, then drop\n"
+    "          reasons:  `verdict encap 3` ... `drop spoofed-source 1`; the verdict counts\n"
+    "          add up to the number of input frames, the drop reasons to `verdict drop`\n"
+    "  A failure (bad arguments, an invalid policy, an unknown host, an unreadable or non-pcap\n"
+    "  input, an unwritable output) prints one line on stderr (an invalid policy: every error)\n"
+    "  and exits 1; dropped frames are not failures.\n";
 
 /// The one line on stderr that every failure ends with; returns the exit status 1.
 int fail(std::string_view message) {
@@ -195,6 +231,266 @@ int cmd_policy(const std::vector<std::string_view>& args) {
     return 0;
 }
 
+
+// ---- egress / ingress ------------------------------------------------------------------------
+
+namespace datapath = nvgre::datapath;
+
+/// Bytes kept behind each frame: room for a proxy reply longer than the question (a neighbor
+/// advertisement answering a neighbor solicitation without a link-layer option).
+constexpr std::size_t frame_tailroom = 128;
+
+/// The arguments of `egress` / `ingress`.
+struct run_args {
+    std::string policy;
+    std::string host;
+    std::string in;
+    std::string out;
+    std::size_t underlay_mtu{1500};
+    bool gso{false};
+};
+
+/// Parses a decimal 68..65535 (the IPv4 minimum MTU .. the largest IP packet).
+std::optional<std::size_t> parse_mtu(std::string_view text) {
+    if (text.empty() || text.size() > 5) return std::nullopt;
+    std::size_t v = 0;
+    for (const char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<std::size_t>(c - '0');
+    }
+    if (v < 68 || v > 65535) return std::nullopt;
+    return v;
+}
+
+/// Parses the options (any order, `--opt VALUE` or `--opt=VALUE`) and the two files. Returns
+/// an error message, or nothing when `a` is complete.
+std::optional<std::string> parse_run_args(std::string_view command, const std::vector<std::string_view>& args,
+                                          run_args& a) {
+    const bool egress = command == "egress";
+    bool have_policy = false, have_host = false, have_mtu = false;
+    std::vector<std::string_view> files;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view arg = args[i];
+        if (!files.empty() || !arg.starts_with("--")) {
+            if (arg.starts_with('-') && arg != "-")
+                return files.empty() ? "unknown option '" + std::string(arg) + "'"
+                                     : "option '" + std::string(arg) + "' after IN.pcap (options come first)";
+            files.push_back(arg);
+            continue;
+        }
+        std::string_view name = arg;
+        std::optional<std::string_view> value;
+        if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+            name = arg.substr(0, eq);
+            value = arg.substr(eq + 1);
+        }
+        const bool takes_value = name == "--policy" || name == "--host" || (egress && name == "--underlay-mtu");
+        const bool is_flag = egress && name == "--gso";
+        if (!takes_value && !is_flag) return "unknown option '" + std::string(name) + "'";
+        if (is_flag) {
+            if (value) return "option --gso takes no value";
+            if (a.gso) return "option --gso given twice";
+            a.gso = true;
+            continue;
+        }
+        if (!value) {
+            if (i + 1 == args.size()) return "option " + std::string(name) + " needs a value";
+            value = args[++i];
+        }
+        if (name == "--policy") {
+            if (have_policy) return "option --policy given twice";
+            if (value->empty()) return "option --policy needs a file name";
+            have_policy = true;
+            a.policy = std::string(*value);
+        } else if (name == "--host") {
+            if (have_host) return "option --host given twice";
+            if (value->empty()) return "option --host needs a host name";
+            have_host = true;
+            a.host = std::string(*value);
+        } else {
+            if (have_mtu) return "option --underlay-mtu given twice";
+            const auto mtu = parse_mtu(*value);
+            if (!mtu) return "--underlay-mtu must be a number from 68 to 65535, not '" + std::string(*value) + "'";
+            have_mtu = true;
+            a.underlay_mtu = *mtu;
+        }
+    }
+    if (!have_policy) return std::string("missing --policy POLICY");
+    if (!have_host) return std::string("missing --host NAME");
+    if (files.size() != 2)
+        return "expected two files, IN.pcap OUT.pcap, after the options (got " + std::to_string(files.size()) + ")";
+    if (files[1] == "-") return std::string("OUT.pcap cannot be '-': stdout carries the JSON lines");
+    a.in = std::string(files[0]);
+    a.out = std::string(files[1]);
+    return std::nullopt;
+}
+
+/// The replication sink of nvgre-pcap: a copy is a heap buffer (kept until the next input
+/// frame), and every frame sent is written to OUT.pcap at once, its index remembered.
+class pcap_sink {
+public:
+    pcap_sink(example::pcap_writer& out, std::uint64_t& written) : out_(out), written_(written) {}
+
+    datapath::frame* copy(std::span<const std::byte> bytes, std::size_t headroom) noexcept {
+        try {
+            std::vector<std::byte>& b = buffers_.emplace_back(headroom + bytes.size() + frame_tailroom);
+            if (!bytes.empty()) std::memcpy(b.data() + headroom, bytes.data(), bytes.size());
+            return &frames_.emplace_back(std::span<std::byte>(b), headroom, bytes.size());
+        } catch (const std::bad_alloc&) {
+            return nullptr;  // the pipeline counts it as no-buffer
+        }
+    }
+    void send(datapath::frame& f, const datapath::destination&) noexcept { emit(f.bytes()); }
+
+    /// Writes one output frame (in-place results too) and remembers its index.
+    void emit(std::span<const std::byte> bytes) noexcept {
+        if (!out_.write(bytes, ts_)) return;  // the error stays in the writer, reported at the end
+        ++written_;
+        try {
+            indices_.push_back(written_);
+        } catch (const std::bad_alloc&) {
+        }
+    }
+
+    /// Starts input frame with timestamp `ts`: the previous frame's copies are released.
+    void next_frame(example::pcap_timestamp ts) {
+        buffers_.clear();
+        frames_.clear();
+        indices_.clear();
+        ts_ = ts;
+    }
+    [[nodiscard]] std::span<const std::uint64_t> indices() const noexcept { return indices_; }
+
+private:
+    example::pcap_writer& out_;
+    std::uint64_t& written_;
+    example::pcap_timestamp ts_{};
+    std::deque<std::vector<std::byte>> buffers_;
+    std::deque<datapath::frame> frames_;
+    std::vector<std::uint64_t> indices_;
+};
+static_assert(datapath::replication_sink<pcap_sink>);
+
+/// True for the verdicts whose output is the input frame, changed in place.
+bool in_place_output(const datapath::outcome& o) {
+    switch (o.verdict) {
+        case datapath::verdict::encap:
+        case datapath::verdict::rewrite:
+        case datapath::verdict::local:
+        case datapath::verdict::reply:
+        case datapath::verdict::deliver: return o.copies == 0;
+        case datapath::verdict::flood:
+        case datapath::verdict::drop: return false;
+    }
+    return false;
+}
+
+/// The JSON line of one input frame (see usage_text for the key rules).
+std::string outcome_line(std::uint64_t n, const datapath::outcome& o, std::span<const std::uint64_t> out) {
+    example::json_line j;
+    j.member("n", n).member("verdict", datapath::to_string(o.verdict));
+    if (o.verdict == datapath::verdict::drop) j.member("reason", datapath::to_string(o.reason));
+    if (o.vsid != 0) j.member("vsid", o.vsid);
+    if (o.verdict == datapath::verdict::encap || o.verdict == datapath::verdict::rewrite)
+        j.member("pa", o.pa.to_string());
+    j.member("out", out);
+    return j.finish();
+}
+
+/// `egress` / `ingress` (cli.md).
+int cmd_run(std::string_view command, const std::vector<std::string_view>& args) {
+    const std::string cmd(command);
+    const bool egress = command == "egress";
+    run_args a;
+    if (auto e = parse_run_args(command, args, a)) return fail(cmd + ": " + *e + " (see nvgre-pcap --help)");
+
+    const nvgre::policy::load_result loaded = nvgre::policy::load_policy_file(a.policy);
+    if (!loaded) {
+        for (const auto& d : loaded.diagnostics) {
+            const std::string line = d.to_string() + "\n";
+            std::fwrite(line.data(), 1, line.size(), stderr);
+        }
+        return 1;
+    }
+    const nvgre::policy::state state = nvgre::policy::state::build(*loaded.validated, a.host);
+    if (state.local_pa_indices().empty())
+        return fail(cmd + ": host '" + a.host + "' owns no provider address in " + a.policy);
+
+    example::pcap_reader in(a.in);
+    if (!in.ok()) {
+        const std::string& e = in.error();
+        return fail(e.starts_with(a.in + ":") ? e : a.in + ": " + e);
+    }
+    {
+        std::error_code ec;
+        if (a.in != "-" && std::filesystem::equivalent(a.in, a.out, ec))
+            return fail(cmd + ": IN.pcap and OUT.pcap are the same file");
+    }
+    example::pcap_writer out(a.out);
+    if (!out.ok()) {
+        const std::string& e = out.error();
+        return fail(e.starts_with(a.out + ":") ? e : a.out + ": " + e);
+    }
+
+    datapath::pipeline_config cfg;
+    cfg.underlay_mtu = a.underlay_mtu;  // a.gso: no software segmentation yet (issue 9)
+    datapath::counters count;
+    std::uint64_t written = 0;
+    pcap_sink sink(out, written);
+    std::vector<std::byte> buffer;
+    example::pcap_frame f;
+    std::uint64_t n = 0;
+    std::string line;
+    while (in.next(f)) {
+        ++n;
+        sink.next_frame(f.ts);
+        buffer.assign(datapath::recommended_headroom + f.bytes.size() + frame_tailroom, std::byte{0});
+        if (!f.bytes.empty()) std::memcpy(buffer.data() + datapath::recommended_headroom, f.bytes.data(), f.bytes.size());
+        datapath::frame fr(std::span<std::byte>(buffer), datapath::recommended_headroom, f.bytes.size());
+
+        datapath::outcome o;
+        if (egress) {
+            // The VM port is the one whose NIC has the frame's source MAC; a frame too short to
+            // have one is dropped (truncated) before the port matters.
+            const nvgre::mac_address port =
+                f.bytes.size() >= 12 ? nvgre::mac_address::from_bytes(f.bytes.subspan(6, 6)) : nvgre::mac_address{};
+            o = datapath::egress(state, port, fr, sink, cfg);
+        } else {
+            o = datapath::ingress(state, fr, sink, cfg);
+        }
+        count.count(o);
+        if (in_place_output(o)) sink.emit(fr.bytes());
+        if (!out.ok()) {
+            std::fflush(stdout);
+            return fail(a.out + ": " + out.error());
+        }
+        line = outcome_line(n, o, sink.indices());
+        line += '\n';
+        std::fwrite(line.data(), 1, line.size(), stdout);
+    }
+    if (!in.error().empty()) {
+        std::fflush(stdout);
+        return fail(a.in + ": after frame " + std::to_string(n) + ": " + in.error());
+    }
+    if (!out.close()) {
+        std::fflush(stdout);
+        return fail(a.out + ": " + out.error());
+    }
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) return fail("error writing to stdout");
+
+    std::string counters;
+    for (std::size_t v = 0; v < datapath::verdict_count; ++v)
+        if (count.verdicts[v] != 0)
+            counters += "verdict " + std::string(datapath::to_string(static_cast<datapath::verdict>(v))) + " " +
+                        std::to_string(count.verdicts[v]) + "\n";
+    for (std::size_t r = 0; r < datapath::drop_reason_count; ++r)
+        if (count.drops[r] != 0)
+            counters += "drop " + std::string(datapath::to_string(static_cast<datapath::drop_reason>(r))) + " " +
+                        std::to_string(count.drops[r]) + "\n";
+    std::fwrite(counters.data(), 1, counters.size(), stderr);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -210,7 +506,6 @@ int main(int argc, char** argv) {
     }
     if (command == "show") return cmd_show(args);
     if (command == "policy") return cmd_policy(args);
-    if (command == "egress" || command == "ingress")
-        return fail(std::string(command) + ": not implemented yet");
+    if (command == "egress" || command == "ingress") return cmd_run(command, args);
     return fail("unknown command '" + std::string(command) + "' (see nvgre-pcap --help)");
 }

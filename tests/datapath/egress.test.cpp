@@ -234,7 +234,24 @@ TEST_CASE("datapath/egress rule 7: broadcast and multicast are replicated head-e
     vector_sink empty;
     empty.limit = 0;
     buffer c(udp_frame(red_web, mac_address::broadcast(), ip("10.0.0.5"), ip("10.0.0.255")));
-    CHECK(run(c, red_web, empty).reason == drop_reason::no_buffer);
+    const auto none = run(c, red_web, empty);
+    CHECK(none.verdict == verdict::flood);
+    CHECK(none.copies == 0);
+    CHECK(none.reason == drop_reason::no_buffer);
+}
+
+TEST_CASE("datapath/egress rule 7: an unreachable remote PA does not stop the other copies") {
+    // On hv2 there is no provider route to hv3 (192.168.20.13): red-db's broadcast still goes to
+    // hv1 and to the local gateway VM, and the flood names the copy it could not make.
+    vector_sink sink;
+    buffer b(udp_frame(red_db, mac_address::broadcast(), ip("10.0.0.6"), ip("10.0.0.255")));
+    const auto o = egress(hnv_state("hv2"), red_db, b.f, sink);
+    CHECK(o.verdict == verdict::flood);
+    CHECK(o.reason == drop_reason::no_next_hop);
+    CHECK(o.copies == 2);
+    REQUIRE(sink.out.size() == 2);
+    CHECK(sink.out[0].to.to == destination::kind::fabric);
+    CHECK(sink.out[1].to.vm_mac == mac("00:15:5d:00:00:fe"));
 }
 
 TEST_CASE("datapath/egress: bursts count every verdict and reason") {

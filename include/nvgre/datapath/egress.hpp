@@ -210,7 +210,11 @@ inline outcome proxy_nd(const policy::state& s, const policy::local_port& port, 
     return o;
 }
 
-/// Head-end replication of a broadcast / multicast frame of the port's VM (rule 7).
+/// Head-end replication of a broadcast / multicast frame of the port's VM (rule 7). Each
+/// copy's path is checked before a buffer is taken, so a remote PA that cannot be reached
+/// (no next hop, too big for the underlay) costs no buffer and does not stop the others; the
+/// outcome is `flood` with the copies that went, and `reason` names the first copy that could
+/// not be made (none when all went).
 template <replication_sink Sink>
 outcome flood(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
               const policy::record_entry& source, const frame& f, Sink& sink, const pipeline_config& cfg) noexcept {
@@ -218,19 +222,39 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
     outcome o;
     o.verdict = verdict::flood;
     o.vsid = port.vsid;
+    auto missed = [&o](drop_reason r) {
+        if (o.reason == drop_reason::none) o.reason = r;
+    };
     const auto original = std::span<const std::byte>(f.bytes());
     for (const policy::flood_pa& remote : sub.remote_pas) {
+        if (outer_ip_len(original.size(), remote.pa) > cfg.underlay_mtu) {
+            missed(drop_reason::too_big);
+            continue;
+        }
+        const auto path = outer_path(s, source, remote.pa, sub.id, cfg);
+        if (!path) {
+            missed(drop_reason::no_next_hop);
+            continue;
+        }
         frame* copy = sink.copy(original, recommended_headroom);
-        if (copy == nullptr) return outcome::dropped(drop_reason::no_buffer, port.vsid);
-        const outcome e = encap_to(s, *copy, source, remote.pa, sub.id, cfg, verdict::encap);
-        if (e.verdict == verdict::drop) return e;
-        sink.send(*copy, e.to);
+        if (copy == nullptr) {
+            missed(drop_reason::no_buffer);
+            return o;
+        }
+        if (auto r = encapsulate(*copy, *path); !r) {
+            missed(drop_reason_of(r.error().code));
+            continue;
+        }
+        sink.send(*copy, destination{destination::kind::fabric, {}});
         ++o.copies;
     }
     for (const policy::flood_mac& local : sub.local_macs) {
         if (local.mac == port_mac) continue;
         frame* copy = sink.copy(original, 0);
-        if (copy == nullptr) return outcome::dropped(drop_reason::no_buffer, port.vsid);
+        if (copy == nullptr) {
+            missed(drop_reason::no_buffer);
+            return o;
+        }
         sink.send(*copy, destination{destination::kind::vm, local.mac});
         ++o.copies;
     }

@@ -167,7 +167,9 @@ struct destination {
 /// The outcome of one frame through a pipeline.
 struct outcome {
     datapath::verdict verdict{verdict::drop};
-    drop_reason reason{drop_reason::none};  ///< set when verdict == drop
+    /// Why, when verdict == drop; for flood, the first copy that could not be made (none if
+    /// every copy went).
+    drop_reason reason{drop_reason::none};
     std::uint32_t vsid{0};                  ///< the (destination) VSID, when known
     ip_address pa{};                        ///< the destination PA (encap, rewrite)
     destination to{};                       ///< where the (in-place) output frame goes
