@@ -17,14 +17,9 @@ using namespace nvgre;
 using namespace nvgre::datapath;
 using namespace nvgre::test;
 
-namespace {
-const mac_address red_web = mac("00:15:5d:00:00:05");
-const mac_address red_app = mac("00:15:5d:00:00:07");
-const mac_address red_db = mac("00:15:5d:00:00:06");
-const mac_address red_db2 = mac("00:15:5d:00:00:08");
-const mac_address blue_web = mac("00:15:5d:00:01:05");
-const mac_address red_router = policy::default_router_mac;
+using namespace nvgre::test::hnv_vm;
 
+namespace {
 outcome run(buffer& b, const mac_address& port, vector_sink& sink, const pipeline_config& cfg = {}) {
     return egress(hnv_state("hv1"), port, b.f, sink, cfg);
 }

@@ -15,13 +15,9 @@ using namespace nvgre;
 using namespace nvgre::datapath;
 using namespace nvgre::test;
 
-namespace {
-const mac_address red_web = mac("00:15:5d:00:00:05");
-const mac_address red_app = mac("00:15:5d:00:00:07");
-const mac_address red_db = mac("00:15:5d:00:00:06");
-const mac_address red_db2 = mac("00:15:5d:00:00:08");
-const mac_address red_router = policy::default_router_mac;
+using namespace nvgre::test::hnv_vm;
 
+namespace {
 /// Wraps `inner` in NVGRE from `from_pa` to `to_pa` the way a (possibly lying) host would.
 std::vector<std::byte> wrap(const std::vector<std::byte>& inner, std::string_view from_pa, std::string_view to_pa,
                             std::uint32_t vsid, std::uint8_t outer_ecn = 0) {
