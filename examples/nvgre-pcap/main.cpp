@@ -329,16 +329,17 @@ std::optional<std::string> parse_run_args(std::string_view command, const std::v
 /// frame), and every frame sent is written to OUT.pcap at once, its index remembered.
 class pcap_sink {
 public:
+    static constexpr std::size_t max_copies_per_frame = 4096;
     pcap_sink(example::pcap_writer& out, std::uint64_t& written) : out_(out), written_(written) {}
 
+    /// A bounded pool, as a switch's would be: past max_copies_per_frame the pipeline gets
+    /// nullptr and counts no-buffer. (The tool builds with -fno-exceptions too: an allocation
+    /// failure ends it, which is what a tool may do; a switch would use a preallocated pool.)
     datapath::frame* copy(std::span<const std::byte> bytes, std::size_t headroom) noexcept {
-        try {
-            std::vector<std::byte>& b = buffers_.emplace_back(headroom + bytes.size() + frame_tailroom);
-            if (!bytes.empty()) std::memcpy(b.data() + headroom, bytes.data(), bytes.size());
-            return &frames_.emplace_back(std::span<std::byte>(b), headroom, bytes.size());
-        } catch (const std::bad_alloc&) {
-            return nullptr;  // the pipeline counts it as no-buffer
-        }
+        if (frames_.size() >= max_copies_per_frame) return nullptr;
+        std::vector<std::byte>& b = buffers_.emplace_back(headroom + bytes.size() + frame_tailroom);
+        if (!bytes.empty()) std::memcpy(b.data() + headroom, bytes.data(), bytes.size());
+        return &frames_.emplace_back(std::span<std::byte>(b), headroom, bytes.size());
     }
     void send(datapath::frame& f, const datapath::destination&) noexcept { emit(f.bytes()); }
 
@@ -346,10 +347,7 @@ public:
     void emit(std::span<const std::byte> bytes) noexcept {
         if (!out_.write(bytes, ts_)) return;  // the error stays in the writer, reported at the end
         ++written_;
-        try {
-            indices_.push_back(written_);
-        } catch (const std::bad_alloc&) {
-        }
+        indices_.push_back(written_);
     }
 
     /// Starts input frame with timestamp `ts`: the previous frame's copies are released.
