@@ -23,10 +23,16 @@
 // reset-only/... benchmarks): the frame offset/size are restored and the first 64 bytes (the
 // whole frame at 64B; never the payload of the 512/1500-byte frames) are copied back from a
 // pristine copy, with the pair's MACs, IPv4 addresses and IPv4 header checksum patched in.
-// Fabric frames also get their 42 outer bytes from a per-sender-host copy of what egress on
-// that host produced, with the GRE key (VSID, FlowID) patched in. The generator of fabric
-// frames is checked byte for byte against the library's own egress on every sender host's
-// state (1K policy) before any fabric benchmark runs.
+// Fabric frames also get their 42 outer bytes from a per-sender-host, per-inner-size copy of
+// what egress on that host produced, with the GRE key (VSID, FlowID) patched in. The generator
+// of fabric frames is checked byte for byte against the library's own egress on every sender
+// host's state (1K policy), at every inner size, before any fabric benchmark runs.
+//
+// Sizes: "1500B" of egress, decap and ingress is a 1472-byte inner frame (carried()): the
+// largest a 1500-byte underlay MTU carries (outer IPv4 packet = inner + 20 + 8 = 1500). A
+// 1500-byte inner frame would be dropped by egress (too_big), and the fabric frames are what
+// egress on the sender host produces. encap/.../1500B applies the template directly (no MTU
+// check) and does use 1500-byte frames.
 //
 // Before timing, every benchmark runs its first 256 bursts untimed and aborts unless every
 // frame gets the expected verdict (encap / deliver / anti-spoof pass); after timing it checks
@@ -78,7 +84,13 @@ constexpr std::size_t room = dp::recommended_headroom;
 constexpr std::size_t stream_len = std::size_t{1} << 21;  // packets per cycle of a key stream
 constexpr std::size_t check_bursts = 256;                 // untimed verdict check before timing
 constexpr std::size_t outer_len = dp::encap_header_len_ipv4;  // 42
-constexpr std::size_t fabric_inner = 64;                  // inner frame size of fabric frames
+constexpr std::size_t fabric_inner = 64;                  // inner size the streams' FlowIDs are computed at
+constexpr std::size_t max_carried_inner = 1500 - 20 - 8;  // 1472: largest inner frame a 1500-byte underlay carries
+constexpr std::size_t fabric_sizes[] = {64, 512, max_carried_inner};  // inner sizes of fabric frames
+
+/// The inner frame size behind a benchmark name's size: "1500B" of egress / decap / ingress
+/// is the largest frame the default 1500-byte underlay MTU carries, 1472 bytes.
+constexpr std::size_t carried(std::size_t nominal) { return std::min(nominal, max_carried_inner); }
 
 [[noreturn]] void die(const std::string& what) {
     std::fprintf(stderr, "pipeline.bench: %s\n", what.c_str());
@@ -272,14 +284,18 @@ const std::vector<std::uint32_t>& stream_of(table t, dist d) {
 
 // ---- fabric frames: what egress on the sender host produces ---------------------------------
 
-/// Outer headers (42 bytes) of the frames egress on host h sends to hv0, GRE key zeroed: the
-/// library's own output on each sender host's state, then checked against write_fabric().
+/// Outer headers (42 bytes) of the frames with `inner`-byte inner frames egress on host h
+/// sends to hv0, GRE key zeroed: the library's own output on each sender host's state, then
+/// checked against write_fabric(). (The outer IPv4 total length and checksum depend on the size.)
 struct fabric_generator {
+    std::size_t inner;
     std::array<std::array<std::byte, outer_len>, hosts> outer{};
-    inner_proto proto = make_inner_proto(fabric_inner);
+    inner_proto proto;
+    explicit fabric_generator(std::size_t size) : inner(size), proto(make_inner_proto(size)) {}
 };
 
-/// Writes the 106-byte frame remote record `r` sends to hv0's VM `l` (FlowID `flow`).
+/// Writes the first 42 + 64 bytes of the frame remote record `r` sends to hv0's VM `l` (FlowID
+/// `flow`): the whole frame at 64B, never the payload of larger inner frames.
 inline void write_fabric(std::byte* p, const fabric_generator& g, std::uint32_t r, std::uint32_t l,
                          std::uint8_t flow) noexcept {
     std::memcpy(p, g.outer[r % hosts].data(), outer_len);
@@ -287,40 +303,57 @@ inline void write_fabric(std::byte* p, const fabric_generator& g, std::uint32_t 
     write_inner(p + outer_len, g.proto, r, l);
 }
 
-const fabric_generator& fabric() {
-    static const auto g = [] {
-        auto gen = std::make_unique<fabric_generator>();
+/// The fabric generator of `inner`-byte inner frames (one of fabric_sizes); all are built and
+/// checked together on first use.
+const fabric_generator& fabric(std::size_t inner) {
+    constexpr std::size_t n_sizes = std::size(fabric_sizes);
+    static const auto gens = [] {
+        std::array<std::unique_ptr<fabric_generator>, n_sizes> all;
         const pol::model m = make_model(1'000);
-        std::vector<std::byte> buf(room + 256);
-        std::array<std::byte, 256> expect{};
+        const inner_proto proto64 = make_inner_proto(fabric_inner);  // what the streams' FlowIDs hash
+        std::vector<std::byte> buf(room + max_carried_inner + 64);
+        std::vector<std::byte> expect(outer_len + max_carried_inner);
+        std::array<std::byte, fabric_inner> tmp{};
         dp::no_replication_sink sink;
+        for (std::size_t z = 0; z < n_sizes; ++z) all[z] = std::make_unique<fabric_generator>(fabric_sizes[z]);
         for (std::uint32_t h = 1; h < hosts; ++h) {
             const pol::state s = pol::state::build(m, "hv" + std::to_string(h));
-            for (std::uint32_t j = 0; j < 10; ++j) {
-                const std::uint32_t r = h + hosts * j;    // a VM of host h (subnet 0)
-                const std::uint32_t l = hosts * ((j + h) % 10);  // a VM of hv0 (subnet 0)
-                write_inner(buf.data() + room, gen->proto, r, l);
-                dp::frame f(buf, room, fabric_inner);
-                const dp::outcome o = dp::egress(s, mac_of(r), f, sink);
-                if (o.verdict != dp::verdict::encap || f.size() != outer_len + fabric_inner)
-                    die("egress on hv" + std::to_string(h) + " did not encapsulate (" +
-                        std::string(dp::to_string(o.reason)) + ")");
-                const std::byte* got = f.bytes().data();
-                if (j == 0) {
-                    std::memcpy(gen->outer[h].data(), got, outer_len);
-                    nvgre::detail::store_be32(gen->outer[h].data() + outer_len - 4, 0);
+            for (std::size_t z = 0; z < n_sizes; ++z) {
+                fabric_generator* gen = all[z].get();
+                const std::size_t size = gen->inner;
+                for (std::uint32_t j = 0; j < 10; ++j) {
+                    const std::uint32_t r = h + hosts * j;    // a VM of host h (subnet 0)
+                    const std::uint32_t l = hosts * ((j + h) % 10);  // a VM of hv0 (subnet 0)
+                    write_inner(buf.data() + room, gen->proto, r, l);
+                    dp::frame f(buf, room, size);
+                    const dp::outcome o = dp::egress(s, mac_of(r), f, sink);
+                    if (o.verdict != dp::verdict::encap || f.size() != outer_len + size)
+                        die("egress on hv" + std::to_string(h) + " did not encapsulate (" +
+                            std::string(dp::to_string(o.reason)) + ")");
+                    const std::byte* got = f.bytes().data();
+                    if (j == 0) {
+                        std::memcpy(gen->outer[h].data(), got, outer_len);
+                        nvgre::detail::store_be32(gen->outer[h].data() + outer_len - 4, 0);
+                    }
+                    const std::uint8_t flow = nvgre::detail::load_u8(got + outer_len - 1);
+                    // write_fabric writes 42 + 64 bytes; the payload behind them is the buffer's.
+                    write_fabric(expect.data(), *gen, r, l, flow);
+                    std::memcpy(expect.data() + outer_len + 64, buf.data() + room + 64, size - 64);
+                    if (std::memcmp(expect.data(), got, f.size()) != 0) die("fabric generator != library egress");
+                    // got's inner frame == write_inner's output + the payload (checked above).
+                    if (flow != dp::flow_id_of(std::span<const std::byte>(got + outer_len, size)).value)
+                        die("FlowID of egress != flow_id_of");
+                    // The streams carry the FlowID of the 64-byte frame: it must not depend on size.
+                    write_inner(tmp.data(), proto64, r, l);
+                    if (flow != dp::flow_id_of(tmp).value) die("FlowID depends on the inner frame size");
                 }
-                const std::uint8_t flow = nvgre::detail::load_u8(got + outer_len - 1);
-                write_fabric(expect.data(), *gen, r, l, flow);
-                if (std::memcmp(expect.data(), got, f.size()) != 0) die("fabric generator != library egress");
-                write_inner(expect.data(), gen->proto, r, l);
-                if (flow != dp::flow_id_of(std::span<const std::byte>(expect.data(), fabric_inner)).value)
-                    die("FlowID of egress != flow_id_of");
             }
         }
-        return gen;
+        return all;
     }();
-    return *g;
+    for (const auto& g : gens)
+        if (g->inner == inner) return *g;
+    die("no fabric generator for " + std::to_string(inner) + "-byte inner frames");
 }
 
 // ---- the bursts and their resets -------------------------------------------------------------
@@ -348,15 +381,17 @@ struct vm_burst {
     }
 };
 
-/// A burst of fabric frames (ingress direction), 64-byte inner frames.
+/// A burst of fabric frames (ingress direction) with `inner`-byte inner frames.
 struct fabric_burst {
-    const fabric_generator& gen = fabric();
-    burst_buffers buf{outer_len + fabric_inner};
+    const fabric_generator& gen;
+    burst_buffers buf;
     std::array<dp::frame, burst> f{};
+    explicit fabric_burst(std::size_t inner) : gen(fabric(inner)), buf(outer_len + inner) {}
 
+    /// Frames for stream entries [at, at + 32): offset/size restored, 42 + 64 bytes rewritten.
     void reset(const std::uint32_t* e) noexcept {
         for (std::size_t i = 0; i < burst; ++i) {
-            f[i] = dp::frame(buf.buffer(i), room, outer_len + fabric_inner);
+            f[i] = dp::frame(buf.buffer(i), room, outer_len + gen.inner);
             write_fabric(buf.data(i), gen, remote_of(e[i]), local_of(e[i]), flow_of(e[i]));
         }
     }
@@ -479,10 +514,10 @@ void bm_encap(benchmark::State& st, const std::string& name, std::size_t size, t
 // RFC 6040, offsets); the VSID's subnet (state.subnet: its routing domain); the key (domain,
 // inner source IPv4); then over the burst find_records_batch, a prefetch of the 32 records,
 // and record PA == outer source.
-void bm_decap(benchmark::State& st, const std::string& name, table t, dist d) {
+void bm_decap(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d) {
     const pol::state& s = state_of(t);
     cursor c{stream_of(t, d)};
-    fabric_burst b;
+    fabric_burst b(size);
     std::array<pol::ca_key, burst> keys{};
     std::array<const pol::record_entry*, burst> rec{};
     std::array<ip_address, burst> outer_src{};
@@ -524,10 +559,10 @@ void bm_decap(benchmark::State& st, const std::string& name, table t, dist d) {
 // egress_burst: prefetch pass (port, destination record slot), then per frame: port lookup,
 // source MAC/CA checks (find_record), route LPM, find_record_in_subnet, inner destination MAC
 // fix-up, MTU check, outer path (next-hop MAC), encapsulate() (template make + apply), counters.
-void bm_egress(benchmark::State& st, const std::string& name, table t, dist d) {
+void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d) {
     const pol::state& s = state_of(t);
     cursor c{stream_of(t, d)};
-    vm_burst b(64);
+    vm_burst b(size);
     std::array<dp::outcome, burst> out{};
     dp::no_replication_sink sink;
     dp::counters check;
@@ -540,7 +575,7 @@ void bm_egress(benchmark::State& st, const std::string& name, table t, dist d) {
             if (out[i].verdict != dp::verdict::encap)
                 die(name + ": egress verdict " + std::string(dp::to_string(out[i].verdict)) + " (" +
                     std::string(dp::to_string(out[i].reason)) + ")");
-            if (out[i].pa != pa_of(r % hosts) || out[i].vsid != first_vsid + subnet_of(r) || b.f[i].size() != outer_len + 64)
+            if (out[i].pa != pa_of(r % hosts) || out[i].vsid != first_vsid + subnet_of(r) || b.f[i].size() != outer_len + size)
                 die(name + ": egress encapsulated toward the wrong PA / VSID");
         }
     }
@@ -559,10 +594,10 @@ void bm_egress(benchmark::State& st, const std::string& name, table t, dist d) {
 // inner headers), subnet lookup, prefetch the anti-spoof record slot; then per frame: local PA
 // check, anti-spoof find_record + PA compare, destination find_record_in_subnet (local, MAC),
 // decapsulate (parses again), source MAC fix-up, counters.
-void bm_ingress(benchmark::State& st, const std::string& name, table t, dist d) {
+void bm_ingress(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d) {
     const pol::state& s = state_of(t);
     cursor c{stream_of(t, d)};
-    fabric_burst b;
+    fabric_burst b(size);
     std::array<dp::outcome, burst> out{};
     dp::no_replication_sink sink;
     dp::counters check;
@@ -574,7 +609,7 @@ void bm_ingress(benchmark::State& st, const std::string& name, table t, dist d) 
             if (out[i].verdict != dp::verdict::deliver)
                 die(name + ": ingress verdict " + std::string(dp::to_string(out[i].verdict)) + " (" +
                     std::string(dp::to_string(out[i].reason)) + ")");
-            if (out[i].to.vm_mac != mac_of(local_of(e[i])) || b.f[i].size() != fabric_inner)
+            if (out[i].to.vm_mac != mac_of(local_of(e[i])) || b.f[i].size() != size)
                 die(name + ": ingress delivered to the wrong VM");
         }
     }
@@ -693,9 +728,9 @@ void bm_reset_vm(benchmark::State& st, std::size_t size, table t, dist d, std::s
     }
     finish(st);
 }
-void bm_reset_fabric(benchmark::State& st, table t, dist d) {
+void bm_reset_fabric(benchmark::State& st, std::size_t size, table t, dist d) {
     cursor c{stream_of(t, d)};
-    fabric_burst b;
+    fabric_burst b(size);
     for (auto _ : st) {
         b.reset(c.next());
         benchmark::DoNotOptimize(b.f.data());
@@ -730,17 +765,33 @@ void reg(const std::string& name, F fn, Args... args) {
                                      table::m1, dist::uniform, room);
     }
     for (table t : tables) {
-        reg(path("decap", 64, t, dist::uniform), bm_decap, t, dist::uniform);
-        benchmark::RegisterBenchmark(path("reset-only/fabric", 64, t, dist::uniform).c_str(), bm_reset_fabric, t, dist::uniform);
+        reg(path("decap", 64, t, dist::uniform), bm_decap, std::size_t{64}, t, dist::uniform);
+        benchmark::RegisterBenchmark(path("reset-only/fabric", 64, t, dist::uniform).c_str(), bm_reset_fabric,
+                                     std::size_t{64}, t, dist::uniform);
+    }
+    // Larger frames, 1M uniform: the names say 512B / 1500B; the 1500B inner frame is 1472
+    // bytes (carried()), the largest the default 1500-byte underlay MTU carries.
+    for (std::size_t size : {std::size_t{512}, std::size_t{1500}}) {
+        reg(path("decap", size, table::m1, dist::uniform), bm_decap, carried(size), table::m1, dist::uniform);
+        benchmark::RegisterBenchmark(path("reset-only/fabric", size, table::m1, dist::uniform).c_str(), bm_reset_fabric,
+                                     carried(size), table::m1, dist::uniform);
     }
     for (table t : tables)
-        for (dist d : dists) reg(path("egress", 64, t, d), bm_egress, t, d);
+        for (dist d : dists) reg(path("egress", 64, t, d), bm_egress, std::size_t{64}, t, d);
+    for (std::size_t size : {std::size_t{512}, std::size_t{1500}}) {
+        reg(path("egress", size, table::m1, dist::uniform), bm_egress, carried(size), table::m1, dist::uniform);
+        benchmark::RegisterBenchmark(path("reset-only/vm/egress", size, table::m1, dist::uniform).c_str(), bm_reset_vm,
+                                     carried(size), table::m1, dist::uniform, room);
+    }
     for (table t : tables)
         for (dist d : dists) {
-            reg(path("ingress", 64, t, d), bm_ingress, t, d);
+            reg(path("ingress", 64, t, d), bm_ingress, std::size_t{64}, t, d);
             if (d == dist::skewed)
-                benchmark::RegisterBenchmark(path("reset-only/fabric", 64, t, d).c_str(), bm_reset_fabric, t, d);
+                benchmark::RegisterBenchmark(path("reset-only/fabric", 64, t, d).c_str(), bm_reset_fabric,
+                                             std::size_t{64}, t, d);
         }
+    for (std::size_t size : {std::size_t{512}, std::size_t{1500}})
+        reg(path("ingress", size, table::m1, dist::uniform), bm_ingress, carried(size), table::m1, dist::uniform);
     reg("peer/naive/encap/ipv4/64B/1M/uniform", bm_naive, table::m1, dist::uniform);
     benchmark::RegisterBenchmark("reset-only/naive/ipv4/64B/1M/uniform", bm_reset_vm, std::size_t{64}, table::m1,
                                  dist::uniform, std::size_t{0});
