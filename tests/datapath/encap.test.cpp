@@ -766,3 +766,31 @@ TEST_CASE("datapath/encap: decapsulate(f, info) fills the caller's decap_info; f
     CHECK(info2.layout.kind == frame_kind::error);
     CHECK(c.bytes() == bad);
 }
+
+TEST_CASE("datapath/encap: decapsulate(f, layout, info) with a layout parsed before does the same") {
+    const auto inner = from_hex(inner_hex);
+    const auto wire_bytes = encapsulated(inner, make_template(true, 100), nvgre::flow_id{77});
+    buffered a(wire_bytes);
+    buffered b(wire_bytes);
+    decap_info by_parse;
+    decap_info by_layout;
+    REQUIRE(decapsulate(a.f, by_parse).has_value());
+    const auto layout = parse_packet_layout(b.f.bytes());
+    REQUIRE(decapsulate(b.f, layout, by_layout).has_value());
+    CHECK(a.bytes() == b.bytes());
+    CHECK(b.bytes() == inner);
+    CHECK(by_layout.vsid == by_parse.vsid);
+    CHECK(by_layout.flow_id == by_parse.flow_id);
+    CHECK(by_layout.outer_source == by_parse.outer_source);
+    CHECK(by_layout.outer_destination_mac == by_parse.outer_destination_mac);
+    CHECK(b.f.offload.inner_l3_offset == a.f.offload.inner_l3_offset);
+
+    auto bad = wire_bytes;
+    bad[62] = bad[63] = bad[64] = std::byte{0};  // reserved VSID
+    buffered c(bad);
+    decap_info info;
+    auto r = decapsulate(c.f, parse_packet_layout(c.f.bytes()), info);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::reserved_vsid);
+    CHECK(c.bytes() == bad);
+}

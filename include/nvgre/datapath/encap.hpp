@@ -352,14 +352,11 @@ namespace nvgre::detail {
     return make_error(errc::bad_protocol, layer::ethernet, l.outer_l2_len - 2);
 }
 
-/// The body of decapsulate(frame&, decap_info&): false with `e` set on failure, `f` then unchanged.
-inline bool decap_in_place(datapath::frame& f, datapath::decap_info& info, error& e) noexcept {
+/// Decapsulation given `l`, the layout of `f.bytes()`: false with `e` set on failure, `f` then
+/// unchanged. Fills every field of `info` but its layout.
+inline bool decap_with_layout(datapath::frame& f, const wire::packet_layout& l, datapath::decap_info& info,
+                              error& e) noexcept {
     const std::span<std::byte> b = f.bytes();
-    // Parsed straight into `info` (placement new of a prvalue: guaranteed copy elision, which
-    // std::construct_at would not give): a copy of the layout reads it back with wider loads
-    // than the stores that wrote it, a store-forwarding stall per field.
-    ::new (static_cast<void*>(&info.layout)) wire::packet_layout(wire::parse_packet_layout(b));
-    const wire::packet_layout& l = info.layout;
     if (l.kind != wire::frame_kind::nvgre) [[unlikely]] {
         e = l.kind == wire::frame_kind::error ? l.error : decap_refusal(l, b);
         return false;
@@ -429,6 +426,15 @@ inline bool decap_in_place(datapath::frame& f, datapath::decap_info& info, error
     return true;
 }
 
+/// The body of decapsulate(frame&, decap_info&): parses, then decap_with_layout.
+inline bool decap_in_place(datapath::frame& f, datapath::decap_info& info, error& e) noexcept {
+    // Parsed straight into `info` (placement new of a prvalue: guaranteed copy elision, which
+    // std::construct_at would not give): a copy of the layout reads it back with wider loads
+    // than the stores that wrote it, a store-forwarding stall per field.
+    ::new (static_cast<void*>(&info.layout)) wire::packet_layout(wire::parse_packet_layout(f.bytes()));
+    return decap_with_layout(f, info.layout, info, e);
+}
+
 }  // namespace nvgre::detail
 
 namespace nvgre::datapath {
@@ -462,6 +468,17 @@ inline result<void> decapsulate(frame& f, decap_info& info) noexcept {
     return {};
 }
 
+
+/// decapsulate(f, info) for a caller that already parsed the frame (e.g. the ingress pipeline,
+/// which classifies before it decapsulates): `layout` must be wire::parse_packet_layout of
+/// f.bytes() as they are now. Same contract, except that info.layout is left as it was: the
+/// caller holds the layout. Saves the second parse on the per-packet path.
+inline result<void> decapsulate(frame& f, const wire::packet_layout& layout, decap_info& info) noexcept {
+    error e;
+    if (!detail::decap_with_layout(f, layout, info, e)) [[unlikely]]
+        return e;
+    return {};
+}
 
 /// decapsulate(f, info) returning the decap_info by value (one copy of it more). Same contract.
 [[nodiscard]] inline result<decap_info> decapsulate(frame& f) noexcept {

@@ -145,7 +145,7 @@ outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet
 
     // Decapsulate (RFC 6040 ECN), then fix the source MAC (rule 5).
     decap_info info;
-    if (auto d = decapsulate(f, info); !d) return outcome::dropped(drop_reason_of(d.error().code), vsid);
+    if (auto d = decapsulate(f, layout, info); !d) return outcome::dropped(drop_reason_of(d.error().code), vsid);
     auto eth = wire::mutable_ethernet_view::unchecked(f.bytes());
     if (source_mac) eth.set_source(*source_mac);
 
