@@ -420,6 +420,22 @@ void expect_all(std::uint64_t good, std::uint64_t total, const std::string& benc
         die(bench + ": " + std::to_string(total - good) + " of " + std::to_string(total) + " packets did not " + what);
 }
 
+/// The timed loop of the benchmarks whose `run()` returns how many packets of the burst came
+/// out right: from the start of the stream, reset a burst and run it, then check that every
+/// timed packet did (`what` names what they had to do).
+template <class Reset, class Run>
+void timed_bursts(benchmark::State& st, const std::string& name, cursor& c, Reset&& reset, Run&& run, const char* what) {
+    c.at = 0;
+    std::uint64_t ok = 0;
+    for (auto _ : st) {
+        reset(c.next());
+        ok += run();
+        benchmark::ClobberMemory();
+    }
+    expect_all(ok, st.iterations() * burst, name, what);
+    finish(st);
+}
+
 /// Builds a lookup key in place from the IPv4 address at `ca` (a ca_key built in a temporary
 /// and copied is assembled from byte stores and read back with one 16-byte load: a
 /// store-forwarding stall of ~10 ns a packet on this machine).
@@ -497,15 +513,7 @@ void bm_encap(benchmark::State& st, const std::string& name, std::size_t size, t
         }
     }
     expect_all(good, check_bursts * burst, name, "encapsulate correctly");
-    c.at = 0;
-    std::uint64_t ok = 0;
-    for (auto _ : st) {
-        b.reset(c.next());
-        ok += run();
-        benchmark::ClobberMemory();
-    }
-    expect_all(ok, st.iterations() * burst, name, "encapsulate");
-    finish(st);
+    timed_bursts(st, name, c, [&](const std::uint32_t* e) { b.reset(e); }, run, "encapsulate");
 }
 
 // ---- decap: validation + anti-spoof lookup --------------------------------------------------
@@ -543,15 +551,7 @@ void bm_decap(benchmark::State& st, const std::string& name, std::size_t size, t
         b.reset(c.next());
         if (run() != burst) die(name + ": a packet failed decap or anti-spoofing");
     }
-    c.at = 0;
-    std::uint64_t ok = 0;
-    for (auto _ : st) {
-        b.reset(c.next());
-        ok += run();
-        benchmark::ClobberMemory();
-    }
-    expect_all(ok, st.iterations() * burst, name, "pass decap + anti-spoofing");
-    finish(st);
+    timed_bursts(st, name, c, [&](const std::uint32_t* e) { b.reset(e); }, run, "pass decap + anti-spoofing");
 }
 
 // ---- the full pipelines ----------------------------------------------------------------------
@@ -701,15 +701,7 @@ void bm_naive(benchmark::State& st, const std::string& name, table t, dist d) {
                 die(name + ": naive encap differs from the library's");
         }
     }
-    c.at = 0;
-    std::uint64_t ok = 0;
-    for (auto _ : st) {
-        b.reset(c.next(), 0);
-        ok += run();
-        benchmark::ClobberMemory();
-    }
-    expect_all(ok, st.iterations() * burst, name, "encapsulate");
-    finish(st);
+    timed_bursts(st, name, c, [&](const std::uint32_t* e) { b.reset(e, 0); }, run, "encapsulate");
 }
 
 // ---- reset-only baselines ------------------------------------------------------------------
