@@ -235,6 +235,24 @@ TEST_CASE("datapath/egress rule 7: broadcast and multicast are replicated head-e
     CHECK(none.reason == drop_reason::no_buffer);
 }
 
+TEST_CASE("datapath/egress rule 1 and 7: link-scope multicast from a link-local address or from ::") {
+    // A VM's kernel sends MLD reports from :: while its link-local address is tentative
+    // (RFC 3810 5.2.13), then from fe80::/10: no record vouches for either, but they go to
+    // link-scope multicast groups of the VSID only.
+    const mac_address all_mld_routers = mac("33:33:00:00:00:16");
+    for (const char* source : {"::", "fe80::215:5dff:fe00:5"}) {
+        CAPTURE(source);
+        vector_sink sink;
+        buffer b(udp_frame(red_web, all_mld_routers, ip(source), ip("ff02::16")));
+        const auto o = run(b, red_web, sink);
+        CHECK(o.verdict == verdict::flood);
+        CHECK(o.copies == 3);
+        // The same sources toward a unicast destination are spoofed.
+        buffer u(udp_frame(red_web, red_db, ip(source), ip("fd00::6")));
+        CHECK(run(u, red_web).reason == drop_reason::spoofed_source);
+    }
+}
+
 TEST_CASE("datapath/egress rule 7: an unreachable remote PA does not stop the other copies") {
     // On hv2 there is no provider route to hv3 (192.168.20.13): red-db's broadcast still goes to
     // hv1 and to the local gateway VM, and the flood names the copy it could not make.

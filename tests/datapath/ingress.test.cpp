@@ -118,6 +118,20 @@ TEST_CASE("datapath/ingress rule 3: unicast to one local VM, broadcast to all of
         }
         CHECK(vms == std::set<std::string>{"00:15:5d:00:00:05", "00:15:5d:00:00:07"});
     }
+    SUBCASE("link-scope multicast from :: or a link-local address, from a host of the VSID") {
+        // MLD reports from a VM whose link-local address is tentative come from :: (RFC 3810).
+        for (const char* source : {"::", "fe80::215:5dff:fe00:6"}) {
+            CAPTURE(source);
+            const auto inner = udp_frame(red_db, mac("33:33:00:00:00:16"), ip(source), ip("ff02::16"));
+            buffer* b = nullptr;
+            vector_sink sink;
+            const auto o = run(wrap(inner, "192.168.10.12", "192.168.10.11", 5001), b, sink);
+            CHECK(o.verdict == verdict::deliver);
+            CHECK(o.copies == 2);
+            // From a PA that runs no VM of the VSID: spoofed.
+            CHECK(run(wrap(inner, "192.168.10.99", "192.168.10.11", 5001)).reason == drop_reason::spoofed_source);
+        }
+    }
 }
 
 TEST_CASE("datapath/ingress rules 4 and 5: nat, source MAC, RFC 6040") {

@@ -69,6 +69,13 @@ inline std::optional<ip_endpoints> ip_endpoints_of(std::span<const std::byte> fr
 /// customer address of the policy and is never routed.
 inline bool is_link_local(const ip_address& a) noexcept { return a.is_v6() && a.v6().is_link_local(); }
 
+/// True for a source a VM may use only toward link-scope multicast, vouched for by no record:
+/// its IPv6 link-local address, or :: — the source of the MLD reports a host sends while its
+/// link-local address is still tentative (RFC 3810 5.2.13).
+inline bool is_link_scope_source(const ip_address& a) noexcept {
+    return a.is_v6() && (a.v6().is_link_local() || a.v6().is_unspecified());
+}
+
 /// True if the port's VM may send from `source`: a CA of its own in its VSID, or anything
 /// when it holds a gateway-wildcard record of that IP version (rule 1). `record` receives the
 /// record that vouches for it (its PA is the outer source of encapsulated frames).
@@ -298,10 +305,10 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
     if (!ends) return outcome::dropped(drop_reason::truncated, port->vsid);
     const mac_address destination_mac = eth->destination();
 
-    // Rule 1: the source address is the VM's (link-local IPv6 only for link-scope multicast).
+    // Rule 1: the source address is the VM's (IPv6 link-local or :: only for link-scope multicast).
     const policy::record_entry* source = nullptr;
     if (!egress_steps::source_allowed(s, *port, port_mac, ends->source, source)) {
-        const bool link_scope = egress_steps::is_link_local(ends->source) && destination_mac.is_multicast();
+        const bool link_scope = egress_steps::is_link_scope_source(ends->source) && destination_mac.is_multicast();
         if (!link_scope) return outcome::dropped(drop_reason::spoofed_source, port->vsid);
         source = egress_steps::any_record_of(s, *port);
         if (source == nullptr) return outcome::dropped(drop_reason::spoofed_source, port->vsid);

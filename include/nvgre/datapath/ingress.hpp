@@ -122,11 +122,13 @@ outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet
     } else if (const policy::record_entry* w = s.gateway_wildcard(vsid, inner_src.version());
                w != nullptr && w->pa == outer_src) {
         source_mac = w->mac;
-    } else if (inner_src.is_v6() && inner_src.v6().is_link_local() && inner_dst_mac.is_multicast() &&
+    } else if (inner_src.is_v6() && (inner_src.v6().is_link_local() || inner_src.v6().is_unspecified()) &&
+               inner_dst_mac.is_multicast() &&
                std::any_of(sub->remote_pas.begin(), sub->remote_pas.end(),
                            [&](const policy::flood_pa& p) { return p.pa == outer_src; })) {
-        // Link-scope multicast (e.g. MLD) from a host that runs VMs of this subnet: no CA to
-        // check; its source MAC stays as sent.
+        // Link-scope multicast (e.g. MLD, also from :: while a VM's link-local address is
+        // tentative) from a host that runs VMs of this subnet: no CA to check; its source MAC
+        // stays as sent.
     } else {
         return outcome::dropped(drop_reason::spoofed_source, vsid);
     }
