@@ -10,10 +10,17 @@ test:
 	@scripts/deps.sh test
 	@scripts/test.sh
 
+# As root: the live demo (two nvgre-switch processes in network namespaces, examples/nvgre-switch/
+# demo.py). Otherwise the offline one (examples/hello: one frame encapsulated and decapsulated).
 demo:
 	@scripts/deps.sh demo
 	@mkdir -p build && cmake --preset demo >build/demo.log 2>&1 && cmake --build --preset demo >>build/demo.log 2>&1 || { cat build/demo.log; exit 1; }
-	@build/demo/examples/hello/hello build/demo/hello.pcap
+	@if [ "$$(id -u)" -eq 0 ]; then \
+	  /usr/bin/python3 examples/nvgre-switch/demo.py --switch build/demo/examples/nvgre-switch/nvgre-switch --out build/demo/live; \
+	else \
+	  echo "make demo: the live demo needs root (network namespaces); here is the offline one (examples/hello)"; \
+	  build/demo/examples/hello/hello build/demo/hello.pcap; \
+	fi
 
 bench:
 	@scripts/deps.sh bench

@@ -5,9 +5,11 @@
 set -euo pipefail
 
 common=(make cmake g++ pkg-config libboost-dev)
+live=(python3 iproute2 iputils-ping ethtool procps util-linux)
 case "${1:-test}" in
-  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy) ;;
-  demo)  pkgs=("${common[@]}" libpcap-dev tshark) ;;
+  # live demo (also run by make test as root): namespaces, ping, NIC offloads off, captures
+  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy "${live[@]}") ;;
+  demo)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}") ;;
   bench) pkgs=("${common[@]}" libbenchmark-dev libpcap-dev) ;;
   fuzz)  pkgs=("${common[@]}" clang libclang-rt-14-dev) ;;
   *) echo "usage: $0 test|demo|bench|fuzz" >&2; exit 2 ;;

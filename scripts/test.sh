@@ -28,9 +28,10 @@ for preset in "${presets[@]}"; do
   echo "=== [$preset] test"
   ctest --preset "$preset" 2>&1 | tee "build/$preset.ctest.log" | grep -E "Test +#|tests passed|FAILED|Failed" || true
   pass=$(grep -cE "Test +#[0-9]+: .* Passed" "build/$preset.ctest.log")
-  fail=$(grep -cE "Test +#[0-9]+: .*(\*\*\*|Failed|Not Run|Timeout)" "build/$preset.ctest.log")
+  fail=$(grep -E "Test +#[0-9]+: .*(\*\*\*|Failed|Not Run|Timeout)" "build/$preset.ctest.log" | grep -cv "\*\*\*Skipped")
+  skipped=$(grep -E "Test +#[0-9]+: .*\*\*\*Skipped" "build/$preset.ctest.log" | sed -E 's/.*Test +#[0-9]+: ([^ ]+).*/\1/' | tr '\n' ' ')
   cases=$(build/"$preset"/tests/nvgre_tests --count 2>/dev/null | grep -oE "unskipped test cases passing the current filters: [0-9]+" | grep -oE "[0-9]+$" || echo "?")
-  lines+=("$preset: $pass passed, $fail failed ($cases doctest cases)")
+  lines+=("$preset: $pass passed, $fail failed ($cases doctest cases)${skipped:+; SKIPPED: ${skipped}(why: build/$preset/Testing/Temporary/LastTest.log)}")
   total_pass=$((total_pass + pass))
   total_fail=$((total_fail + fail))
 done

@@ -1,0 +1,431 @@
+#!/usr/bin/python3
+"""The live demo (`make demo`): two nvgre-switch processes, one per host, switch real Linux
+network stacks (network namespaces as VMs) over an NVGRE fabric, and every check prints one
+PASS/FAIL line. Needs root (network namespaces); touches nothing outside its own namespaces.
+
+    hv1                                        hv2
+    red-web  10.0.0.5 fd00::5  (VSID 5001)     red-db   10.0.0.6 fd00::6  (VSID 5001)
+    blue-web 10.0.0.5 fd00::5  (VSID 6001)     blue-db  10.0.0.6 fd00::6  (VSID 6001)
+                                               red-db2  10.0.1.8          (VSID 5002)
+    nvgre-switch --host hv1                    nvgre-switch --host hv2
+       fab0 192.168.10.11 <---- veth pair (MTU 1500) ----> fab0 192.168.10.12
+
+Usage: demo.py --switch PATH [--policy FILE] [--out DIR] [--test]
+  --test: exit 77 (ctest's "skipped") with a message when not root or when namespaces can't be
+  made, instead of failing.
+Exit status: 0 when every check passed, 1 otherwise. Everything it made is removed at the end,
+on failure and on Ctrl-C; it takes at most two minutes.
+"""
+
+import argparse
+import fcntl
+import hashlib
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+NS = "nvgre-demo-"  # every namespace of the demo starts with this
+DEADLINE_SECONDS = 110
+VM_MTU = 1458  # 1500 - 42 outer bytes (until issue 9 brings ICMP too-big and GSO)
+HOSTS = {"hv1": "02:00:c0:a8:0a:0b", "hv2": "02:00:c0:a8:0a:0c"}  # fabric NIC MACs (policy PA MACs)
+# name, host, MAC, IPv4/len, IPv4 gateway, IPv6 (or None): as in examples/policies/demo.policy
+VMS = [
+    ("red-web", "hv1", "00:15:5d:00:00:05", "10.0.0.5/24", "10.0.0.1", "fd00::5"),
+    ("blue-web", "hv1", "00:15:5d:00:01:05", "10.0.0.5/24", "10.0.0.1", "fd00::5"),
+    ("red-db", "hv2", "00:15:5d:00:00:06", "10.0.0.6/24", "10.0.0.1", "fd00::6"),
+    ("blue-db", "hv2", "00:15:5d:00:01:06", "10.0.0.6/24", "10.0.0.1", "fd00::6"),
+    ("red-db2", "hv2", "00:15:5d:00:00:08", "10.0.1.8/24", "10.0.1.1", None),
+]
+RED_MACS = {"00:15:5d:00:00:05", "00:15:5d:00:00:06", "00:15:5d:00:00:08", "02:00:5e:00:01:01"}
+TCP_BYTES = 10 * 1024 * 1024
+TCP_PORT = 5201
+
+
+class Deadline(Exception):
+    pass
+
+
+def ns(name):
+    return NS + name
+
+
+def run(*cmd, netns=None, timeout=20, check=True):
+    """Runs a command (in namespace `netns`), returns its CompletedProcess."""
+    full = (["ip", "netns", "exec", ns(netns)] if netns else []) + list(cmd)
+    p = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(full)}: exit {p.returncode}: {(p.stderr or p.stdout).strip()}")
+    return p
+
+
+def demo_namespaces():
+    p = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    return [line.split()[0] for line in p.stdout.splitlines() if line.startswith(NS)]
+
+
+def remove_namespaces():
+    """Kills whatever runs in the demo's namespaces, then deletes them (their veths go too)."""
+    for name in demo_namespaces():
+        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return demo_namespaces()
+
+
+class Background:
+    """A process in a namespace, stderr to a file; stopped with SIGINT/SIGTERM at teardown."""
+
+    def __init__(self, netns, cmd, log_path, ready=None, stop_signal=signal.SIGTERM, timeout=15):
+        self.log_path = log_path
+        self.stop_signal = stop_signal
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns(netns)] + cmd, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        if ready:
+            end = time.time() + timeout
+            while ready not in self.text():
+                if self.proc.poll() is not None or time.time() > end:
+                    raise RuntimeError(f"{cmd[0]} did not start: {self.text().strip()}")
+                time.sleep(0.05)
+
+    def text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(self.stop_signal)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+class Switch(Background):
+    def counters(self):
+        """Asks the switch for its counters (SIGUSR1) and returns them as {name: value}."""
+        before = self.text().count("end of counters")
+        self.proc.send_signal(signal.SIGUSR1)
+        end = time.time() + 5
+        while self.text().count("end of counters") == before:
+            if time.time() > end:
+                raise RuntimeError("the switch printed no counters")
+            time.sleep(0.02)
+        block = self.text().rsplit(": counters\n", 1)[1].split("nvgre-switch", 1)[0]
+        values = {}
+        for line in block.splitlines():
+            *name, value = line.split()
+            values[" ".join(name)] = int(value)
+        return values
+
+
+def setup(switch_path, policy, out):
+    for name in ["hv1", "hv2"] + [vm[0] for vm in VMS]:
+        run("ip", "netns", "add", ns(name))
+    for host, mac in HOSTS.items():
+        # The hosts' own kernels stay silent: no IPv6 (no router solicitations, no MLD), no
+        # addresses; the switch owns their interfaces.
+        run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", netns=host)
+    run("ip", "link", "add", "fab0", "address", HOSTS["hv1"], "netns", ns("hv1"), "type", "veth",
+        "peer", "name", "fab0", "address", HOSTS["hv2"], "netns", ns("hv2"))
+    for host in HOSTS:
+        run("ip", "link", "set", "fab0", "up", netns=host)
+    for name, host, mac, v4, gw4, v6 in VMS:
+        run("ip", "link", "add", name, "netns", ns(host), "type", "veth",
+            "peer", "name", "eth0", "address", mac, "netns", ns(name))
+        run("ip", "link", "set", name, "up", netns=host)
+        run("ip", "link", "set", "lo", "up", netns=name)
+        run("ip", "link", "set", "eth0", "mtu", str(VM_MTU), "up", netns=name)
+        # The switch sees what the VM's NIC sends, so checksums must be finished and frames
+        # MTU-sized (checksum completion and GSO in the switch are issue 9).
+        run("ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off", netns=name)
+        run("ip", "addr", "add", v4, "dev", "eth0", netns=name)
+        run("ip", "route", "add", "default", "via", gw4, netns=name)
+        if v6:
+            run("ip", "-6", "addr", "add", v6 + "/64", "dev", "eth0", "nodad", netns=name)
+    switches = {}
+    for host in HOSTS:
+        ports = [arg for vm in VMS if vm[1] == host for arg in ("--vm", f"{vm[0]}={vm[0]}")]
+        switches[host] = Switch(host, [switch_path, "--policy", policy, "--host", host, "--fabric", "fab0"] + ports,
+                                os.path.join(out, f"{host}.log"), ready=": ready:")
+    return switches
+
+
+def capture(netns, iface, path):
+    cap = Background(netns, ["dumpcap", "-q", "-i", iface, "-w", path], path + ".log",
+                     ready="Capturing on", stop_signal=signal.SIGINT)
+    cap.pcap = path
+    return cap
+
+
+def tshark(path, *args):
+    p = subprocess.run(["tshark", "-r", path, "-n"] + list(args), capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError(f"tshark -r {path}: {p.stderr.strip()}")
+    return [line for line in p.stdout.splitlines() if line.strip()]
+
+
+def ping(vm, target, count=3, v6=False):
+    """(replies received, ttls seen) of a ping from `vm`."""
+    p = run("ping", "-6" if v6 else "-4", "-c", str(count), "-i", "0.2", "-W", "2", target, netns=vm, check=False)
+    received = re.search(r"(\d+) received", p.stdout)
+    ttls = sorted(set(re.findall(r"(?:ttl|hlim)=(\d+)", p.stdout)))
+    return (int(received.group(1)) if received else 0), ttls
+
+
+class Checks:
+    def __init__(self):
+        self.results = []
+
+    def check(self, ok, text):
+        self.results.append(bool(ok))
+        print(f"{'PASS' if ok else 'FAIL'}  {text}", flush=True)
+
+
+def run_checks(switches, out, c):
+    here = os.path.abspath(__file__)
+    fabric = capture("hv1", "fab0", os.path.join(out, "fabric.pcap"))
+    red_db_cap = capture("red-db", "eth0", os.path.join(out, "red-db.pcap"))
+    blue_db_cap = capture("blue-db", "eth0", os.path.join(out, "blue-db.pcap"))
+    try:
+        # --- Red traffic only, while red-db and blue-db (same addresses) are both captured.
+        got, ttls = ping("red-web", "10.0.0.6")
+        c.check(got == 3 and ttls == ["64"], f"red-web -> red-db   ping 10.0.0.6: {got}/3 replies (ttl {','.join(ttls)})")
+        got, ttls = ping("red-web", "fd00::6", v6=True)
+        c.check(got == 3, f"red-web -> red-db   ping6 fd00::6: {got}/3 replies")
+
+        neigh = run("ip", "neigh", "show", "dev", "eth0", netns="red-web").stdout
+        learned4 = re.search(r"^10\.0\.0\.6 lladdr 00:15:5d:00:00:06", neigh, re.M) is not None
+        learned6 = re.search(r"^fd00::6 lladdr 00:15:5d:00:00:06", neigh, re.M) is not None
+        replies = switches["hv1"].counters()["verdict reply"]
+        c.check(learned4 and learned6 and replies >= 2,
+                f"red-web learned red-db's MAC 00:15:5d:00:00:06 for 10.0.0.6 (ARP: {learned4}) and fd00::6 "
+                f"(ND: {learned6}) from the proxy on hv1 ({replies} answers, verdict reply)")
+
+        got, ttls = ping("red-web", "10.0.1.8")
+        c.check(got == 3 and ttls == ["63"],
+                f"red-web -> red-db2  ping 10.0.1.8 across the distributed router (VSID 5001 -> 5002): "
+                f"{got}/3 replies, ttl {','.join(ttls)} (64 - 1 at the router)")
+
+        server = Background("red-db", ["/usr/bin/python3", here, "_tcp_server"], os.path.join(out, "tcp-server.log"),
+                            ready="listening")
+        start = time.time()
+        client = run("/usr/bin/python3", here, "_tcp_client", netns="red-web", timeout=60, check=False)
+        seconds = time.time() - start
+        server.proc.wait(timeout=10)
+        server.stop()
+        sent = client.stdout.split()
+        received = server.text().split()
+        ok = len(sent) == 2 and len(received) >= 3 and sent == received[-2:] and sent[0] == str(TCP_BYTES)
+        c.check(ok, f"red-web -> red-db   TCP {TCP_BYTES // (1024 * 1024)} MiB: sha256 {sent[1][:16] if ok else sent}... "
+                    f"{'equal' if ok else 'DIFFERENT: ' + ' '.join(received)} at the far end "
+                    f"({TCP_BYTES / seconds / 1e6:.1f} MB/s)")
+
+        before = switches["hv1"].counters()["drop spoofed-source"]
+        run("/usr/bin/python3", here, "_forge", netns="red-web")
+        time.sleep(0.3)
+        after = switches["hv1"].counters()["drop spoofed-source"]
+        time.sleep(0.3)
+    finally:
+        red_db_cap.stop()
+        blue_db_cap.stop()
+    forged_seen = tshark(red_db_cap.pcap, "-Y", "ip.src == 10.0.0.99")
+    c.check(after - before == 1 and not forged_seen,
+            f"a frame forged by red-web (source 10.0.0.99) is dropped on hv1: drop spoofed-source {before} -> {after}; "
+            f"red-db saw {len(forged_seen)} of it")
+
+    red_filter = ("icmp || icmpv6.type == 128 || icmpv6.type == 129 || tcp || arp || "
+                  + " || ".join(f"eth.src == {m}" for m in sorted(RED_MACS)))
+    at_red = tshark(red_db_cap.pcap, "-Y", red_filter)
+    at_blue = tshark(blue_db_cap.pcap, "-Y", red_filter)
+    c.check(len(at_red) > 0 and not at_blue,
+            f"isolation: red-db received {len(at_red)} frames of red's pings and TCP; blue-db, "
+            f"the same 10.0.0.6 / fd00::6 in VSID 6001, received {len(at_blue)}")
+
+    try:
+        got, ttls = ping("blue-web", "10.0.0.6")
+        c.check(got == 3, f"blue-web -> blue-db ping 10.0.0.6: {got}/3 replies (same addresses as red, VSID 6001)")
+        got, ttls = ping("blue-web", "fd00::6", v6=True)
+        c.check(got == 3, f"blue-web -> blue-db ping6 fd00::6: {got}/3 replies")
+        time.sleep(0.3)
+    finally:
+        fabric.stop()
+
+    # --- The fabric, as tshark dissects it.
+    pcap = fabric.pcap
+    frames = tshark(pcap, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,",
+                    "-e", "frame.len", "-e", "gre.key", "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src",
+                    "-e", "ipv6.dst", "-e", "ip.proto", "-e", "ipv6.nxt", "-e", "tcp.srcport", "-e", "tcp.dstport")
+    not_nvgre = tshark(pcap, "-Y", "!(ip.proto == 47 && gre.proto == 0x6558 && gre.flags.key == 1 && "
+                                   "gre.flags.checksum == 0 && gre.flags.sequence_number == 0)")
+    vsids, flows, largest = set(), {}, 0
+    for line in frames:
+        f = (line.split("\t") + [""] * 10)[:10]
+        largest = max(largest, int(f[0]))
+        if not f[1]:
+            continue
+        key = int(f[1], 16) if f[1].startswith("0x") else int(f[1])
+        vsid, flow_id = key >> 8, key & 0xFF
+        vsids.add(vsid)
+        inner = (f[2].split(",")[1:] + f[3].split(",")[1:] + f[4].split(",") + f[5].split(",")
+                 + f[6].split(",")[1:] + f[7].split(",") + f[8].split(",") + f[9].split(","))
+        flows.setdefault((vsid, tuple(inner)), set()).add(flow_id)
+    flow_ids = {fid for ids in flows.values() for fid in ids}
+    stable = all(len(ids) == 1 for ids in flows.values())
+    c.check(frames and not not_nvgre and {5001, 6001} <= vsids <= {5001, 5002, 6001} and len(flow_ids) >= 2 and stable,
+            f"fabric: {len(frames)} frames, {len(not_nvgre)} not NVGRE; VSIDs {sorted(vsids)}; "
+            f"{len(flows)} inner flows with {len(flow_ids)} distinct FlowIDs, one FlowID per flow: {stable}")
+    c.check(frames and largest <= 1514,
+            f"fabric MTU: the largest frame on the fabric is {largest} bytes (1500-byte IP MTU + 14 Ethernet)")
+    return pcap
+
+
+# --- Helpers run inside a VM namespace (demo.py _tcp_server | _tcp_client | _forge).
+
+def tcp_server():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", TCP_PORT))
+    s.listen(1)
+    print("listening", flush=True)
+    s.settimeout(60)
+    conn, _ = s.accept()
+    h, n = hashlib.sha256(), 0
+    while True:
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            break
+        h.update(chunk)
+        n += len(chunk)
+    print(n, h.hexdigest(), flush=True)
+
+
+def tcp_client():
+    data = os.urandom(TCP_BYTES)
+    s = socket.create_connection(("10.0.0.6", TCP_PORT), timeout=60)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)  # the server closes after reading everything
+    print(len(data), hashlib.sha256(data).hexdigest())
+
+
+def forge():
+    """One UDP frame from red-web's MAC with a source address that is not red-web's."""
+    def ipv4_checksum(header):
+        total = sum(struct.unpack("!10H", header))
+        total = (total & 0xFFFF) + (total >> 16)
+        total = (total & 0xFFFF) + (total >> 16)
+        return ~total & 0xFFFF
+
+    payload = b"forged by red-web"
+    udp = struct.pack("!HHHH", 4000, 4000, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     socket.inet_aton("10.0.0.99"), socket.inet_aton("10.0.0.6"))
+    ip = ip[:10] + struct.pack("!H", ipv4_checksum(ip)) + ip[12:]
+    eth = bytes.fromhex("00155d000006" "00155d000005" "0800")
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind(("eth0", 0))
+    s.send(eth + ip + udp)
+
+
+def main():
+    if len(sys.argv) == 2 and sys.argv[1] in ("_tcp_server", "_tcp_client", "_forge"):
+        {"_tcp_server": tcp_server, "_tcp_client": tcp_client, "_forge": forge}[sys.argv[1]]()
+        return 0
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description="the nvgre live demo")
+    ap.add_argument("--switch", required=True)
+    ap.add_argument("--policy", default=os.path.join(here, "..", "policies", "demo.policy"))
+    ap.add_argument("--out", default="build/demo/live")
+    ap.add_argument("--test", action="store_true")
+    a = ap.parse_args()
+    skip = 77 if a.test else 1
+
+    if os.geteuid() != 0:
+        print("demo: the live demo needs root (it makes network namespaces): skipped", flush=True)
+        return skip
+    for tool in ("ip", "ping", "ethtool", "dumpcap", "tshark", "sysctl"):
+        if subprocess.run(["which", tool], capture_output=True).returncode != 0:
+            print(f"demo: '{tool}' is missing (make demo installs it)", flush=True)
+            return 1
+    out = os.path.abspath(a.out)
+    os.makedirs(out, exist_ok=True)
+
+    # One demo at a time on a machine (the namespace names are fixed); a demo killed with -9
+    # leaves namespaces behind, removed here by the next one.
+    lock = open("/run/nvgre-demo.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    remove_namespaces()
+    probe = subprocess.run(["ip", "netns", "add", ns("probe")], capture_output=True, text=True)
+    subprocess.run(["ip", "netns", "del", ns("probe")], capture_output=True)
+    if probe.returncode != 0:
+        print(f"demo: cannot make network namespaces here ({probe.stderr.strip()}): skipped", flush=True)
+        return skip
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt if signum != signal.SIGALRM else Deadline()
+
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+        signal.signal(s, on_signal)
+    signal.alarm(DEADLINE_SECONDS)
+
+    started = time.time()
+    print(f"nvgre live demo: hosts hv1 and hv2, VMs {', '.join(vm[0] for vm in VMS)} "
+          f"(policy {os.path.relpath(a.policy)})", flush=True)
+    c = Checks()
+    switches = {}
+    pcap = None
+    interrupted = None
+    try:
+        switches = setup(os.path.abspath(a.switch), a.policy, out)
+        for host, sw in switches.items():
+            print(sw.text().strip().splitlines()[0], flush=True)
+        pcap = run_checks(switches, out, c)
+    except KeyboardInterrupt:
+        interrupted = "interrupted"
+    except Deadline:
+        interrupted = f"stopped after {DEADLINE_SECONDS} s"
+    except Exception as e:  # a step that could not run is a failed check, then teardown
+        c.check(False, f"{type(e).__name__}: {e}")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for host, sw in switches.items():
+            code = sw.stop()  # SIGTERM: the switch prints its final counters
+            if code != 0:
+                c.check(False, f"nvgre-switch on {host} exited with status {code} (log {sw.log_path})")
+        left = remove_namespaces()
+        running = [host for host, sw in switches.items() if sw.proc.poll() is None]
+        c.check(not left and not running,
+                f"teardown: {len(left)} namespaces and {len(running)} switch processes left behind")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    if interrupted:
+        print(f"demo: {interrupted}", flush=True)
+        c.results.append(False)
+    for host, sw in switches.items():
+        final = sw.text().rsplit(": counters\n", 1)[-1].split("nvgre-switch", 1)[0]
+        nonzero = [line for line in final.splitlines() if line and not line.endswith(" 0")]
+        print(f"{host} counters: {', '.join(nonzero)}")
+    if pcap:
+        print(f"fabric capture: {pcap} (open it in Wireshark)")
+    passed = sum(c.results)
+    print(f"took {time.time() - started:.0f} s")
+    print(f"demo: {passed}/{len(c.results)} checks passed")
+    return 0 if passed == len(c.results) and c.results else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+// nvgre-switch: a small userspace Hyper-V Network Virtualization switch for one host, built
+// only on the nvgre library and Linux packet sockets (AF_PACKET). It is the example to read to
+// see how to embed the library in a switch:
+//
+//   nvgre-switch --policy FILE --host NAME --fabric IFACE --vm IFACE=VM [--vm IFACE=VM ...]
+//                [--underlay-mtu N]
+//
+//   --fabric IFACE   the physical NIC: NVGRE (and IP-rewrite) packets in and out
+//   --vm IFACE=VM    a VM port: the interface the VM's NIC is plugged into, and that NIC's MAC
+//                    (or its vm= name in the policy). The port is bound to the lookup record
+//                    with that MAC, so its VSID and customer addresses come from the policy.
+//   --underlay-mtu N the outer IP MTU (default: the fabric interface's MTU)
+//
+// Every frame read from a VM port runs through egress_burst(), every frame read from the
+// fabric through ingress_burst(); each output goes where its outcome says. Counters of every
+// verdict and drop reason are printed on stderr on SIGUSR1 and on SIGINT/SIGTERM (then exit 0).
+// Exit 1 with one line on stderr for a bad argument, a bad policy, a missing interface or
+// missing permission (CAP_NET_RAW).
+//
+// What it leaves out, on purpose: one thread (a real switch runs one datapath thread per core,
+// each with its own counters and a live_policy reader), plain send() per frame (a real switch
+// batches with sendmmsg or an AF_XDP / PACKET_MMAP ring), and no NIC offloads: the VM NICs are
+// expected to hand over finished checksums and MTU-sized frames (demo: `ethtool -K eth0 tx off
+// tso off gso off`).
+
+#include <nvgre/datapath/egress.hpp>
+#include <nvgre/datapath/frame.hpp>
+#include <nvgre/datapath/ingress.hpp>
+#include <nvgre/datapath/pipeline.hpp>
+#include <nvgre/datapath/verdict.hpp>
+#include <nvgre/mac_address.hpp>
+#include <nvgre/policy/loader.hpp>
+#include <nvgre/policy/state.hpp>
+
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+namespace dp = nvgre::datapath;
+
+constexpr std::size_t burst_size = 32;
+// Room for the largest frame a packet socket can hand over (a 64 KB GSO frame when a VM's
+// NIC still has TSO on: egress then drops it as too-big instead of reading a truncated copy).
+constexpr std::size_t max_frame = 65536;
+constexpr std::size_t slot_size = dp::recommended_headroom + max_frame;
+
+volatile std::sig_atomic_t stop_requested = 0;
+volatile std::sig_atomic_t dump_requested = 0;
+
+void on_signal(int sig) {
+    if (sig == SIGUSR1) dump_requested = 1;
+    else stop_requested = 1;
+}
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "nvgre-switch: %s\n", message.c_str());
+    return 1;
+}
+
+/// One interface and its packet socket.
+struct port {
+    std::string name;
+    int fd{-1};
+    nvgre::mac_address vm_mac{};  ///< the VM NIC on this port (unused for the fabric)
+};
+
+/// Opens a packet socket bound to interface `name`, non-blocking, promiscuous (a VM port sees
+/// frames for any destination MAC), not seeing its own transmissions. On failure, the reason.
+std::optional<std::string> open_port(port& p) {
+    const unsigned index = if_nametoindex(p.name.c_str());
+    if (index == 0) return "no interface '" + p.name + "'";
+    // Protocol 0 receives nothing until bind() names ETH_P_ALL on this interface, so no frame
+    // of another interface slips in between socket() and bind().
+    p.fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (p.fd < 0) {
+        if (errno == EPERM || errno == EACCES)
+            return "opening a packet socket on '" + p.name + "' needs CAP_NET_RAW (run as root)";
+        return "socket(AF_PACKET) for '" + p.name + "': " + std::strerror(errno);
+    }
+    sockaddr_ll addr{};
+    addr.sll_family = AF_PACKET;
+    addr.sll_protocol = htons(ETH_P_ALL);
+    addr.sll_ifindex = static_cast<int>(index);
+    if (bind(p.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+        return "bind to '" + p.name + "': " + std::strerror(errno);
+    packet_mreq promisc{};
+    promisc.mr_ifindex = static_cast<int>(index);
+    promisc.mr_type = PACKET_MR_PROMISC;
+    if (setsockopt(p.fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &promisc, sizeof promisc) != 0)
+        return "promiscuous mode on '" + p.name + "': " + std::strerror(errno);
+    // Linux 4.20+: our own transmissions are not looped back to us. Older kernels: filtered
+    // by sll_pkttype below.
+    int one = 1;
+    (void)setsockopt(p.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+    return std::nullopt;
+}
+
+std::size_t interface_mtu(const std::string& name) {
+    ifreq req{};
+    std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const bool ok = fd >= 0 && ioctl(fd, SIOCGIFMTU, &req) == 0;
+    if (fd >= 0) close(fd);
+    return ok && req.ifr_mtu > 0 ? static_cast<std::size_t>(req.ifr_mtu) : 1500;
+}
+
+/// The switch: ports, buffers, counters, and where each outcome's frame goes.
+class vswitch {
+public:
+    vswitch(const nvgre::policy::state& policy, std::string host, port fabric, std::vector<port> vms,
+            dp::pipeline_config cfg)
+        : policy_(policy), host_(std::move(host)), fabric_(std::move(fabric)), vms_(std::move(vms)), cfg_(cfg),
+          slots_(burst_size * slot_size), scratch_(slot_size) {}
+
+    /// Polls every port until SIGINT/SIGTERM; prints counters on SIGUSR1 and at the end.
+    void run() {
+        std::vector<pollfd> fds;
+        fds.push_back({fabric_.fd, POLLIN, 0});
+        for (const port& p : vms_) fds.push_back({p.fd, POLLIN, 0});
+        while (!stop_requested) {
+            if (dump_requested) {
+                dump_requested = 0;
+                print_counters();
+            }
+            if (poll(fds.data(), fds.size(), -1) < 0) continue;  // EINTR: a signal; look at the flags
+            if (fds[0].revents & POLLIN) receive(fabric_, nullptr);
+            for (std::size_t i = 0; i < vms_.size(); ++i)
+                if (fds[i + 1].revents & POLLIN) receive(vms_[i], &vms_[i]);
+        }
+        print_counters();
+    }
+
+    // The replication sink of the pipelines (flood copies, multicast delivery): one scratch
+    // buffer is enough because each copy is sent before the next is asked for.
+    dp::frame* copy(std::span<const std::byte> bytes, std::size_t headroom) noexcept {
+        if (headroom + bytes.size() > scratch_.size()) return nullptr;
+        std::memcpy(scratch_.data() + headroom, bytes.data(), bytes.size());
+        scratch_frame_ = dp::frame(scratch_, headroom, bytes.size());
+        return &scratch_frame_;
+    }
+    void send(dp::frame& f, const dp::destination& d) noexcept { transmit(f, d, nullptr); }
+
+private:
+    /// Reads one burst from `from` (a VM port, or the fabric when null) and runs it through
+    /// the pipeline of that side.
+    void receive(const port& p, const port* vm) {
+        std::array<mmsghdr, burst_size> msgs{};
+        std::array<iovec, burst_size> iov{};
+        std::array<sockaddr_ll, burst_size> from{};
+        for (std::size_t i = 0; i < burst_size; ++i) {
+            iov[i] = {slots_.data() + i * slot_size + dp::recommended_headroom, max_frame};
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = &from[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        }
+        const int n = recvmmsg(p.fd, msgs.data(), burst_size, MSG_DONTWAIT, nullptr);
+        if (n <= 0) return;
+
+        // Frames with headroom in front, so encap writes the outer headers without a copy.
+        std::array<dp::frame, burst_size> frames;
+        std::array<nvgre::mac_address, burst_size> port_macs;
+        std::size_t count = 0;
+        for (int i = 0; i < n; ++i) {
+            if (from[i].sll_pkttype == PACKET_OUTGOING) continue;  // our own, on old kernels
+            if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                ++rx_truncated_;
+                continue;
+            }
+            const auto slot = std::span<std::byte>(slots_).subspan(static_cast<std::size_t>(i) * slot_size, slot_size);
+            frames[count] = dp::frame(slot, dp::recommended_headroom, msgs[i].msg_len);
+            if (vm != nullptr) port_macs[count] = vm->vm_mac;
+            ++count;
+        }
+
+        std::array<dp::outcome, burst_size> out;
+        const auto burst = std::span(frames).first(count);
+        if (vm != nullptr)
+            dp::egress_burst(policy_, burst, std::span<const nvgre::mac_address>(port_macs).first(count),
+                             std::span(out).first(count), *this, counters_, cfg_);
+        else
+            dp::ingress_burst(policy_, burst, std::span(out).first(count), *this, counters_, cfg_);
+
+        for (std::size_t i = 0; i < count; ++i) {
+            const dp::outcome& o = out[i];
+            // Dropped, or already replicated through the sink (flood, multicast delivery).
+            if (o.verdict == dp::verdict::drop || o.verdict == dp::verdict::flood || o.copies > 0) continue;
+            transmit(frames[i], o.to, vm);
+        }
+    }
+
+    /// Sends `f` toward `d`; `sender` is the VM port the frame came from (for replies).
+    void transmit(const dp::frame& f, const dp::destination& d, const port* sender) noexcept {
+        const port* to = nullptr;
+        switch (d.to) {
+            case dp::destination::kind::fabric: to = &fabric_; break;
+            case dp::destination::kind::sender: to = sender; break;
+            case dp::destination::kind::vm:
+                for (const port& p : vms_)
+                    if (p.vm_mac == d.vm_mac) to = &p;
+                break;
+        }
+        if (to == nullptr) {  // a local VM the policy knows but this switch has no port for
+            ++tx_no_port_;
+            return;
+        }
+        const auto bytes = f.bytes();
+        if (::send(to->fd, bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) ++tx_errors_;
+    }
+
+    void print_counters() const {
+        std::string text = "nvgre-switch " + host_ + ": counters\n";
+        for (std::size_t v = 0; v < dp::verdict_count; ++v)
+            text += "verdict " + std::string(dp::to_string(static_cast<dp::verdict>(v))) + " " +
+                    std::to_string(counters_.verdicts[v]) + "\n";
+        for (std::size_t r = 1; r < dp::drop_reason_count; ++r)
+            text += "drop " + std::string(dp::to_string(static_cast<dp::drop_reason>(r))) + " " +
+                    std::to_string(counters_.drops[r]) + "\n";
+        text += "rx-truncated " + std::to_string(rx_truncated_) + "\n";
+        text += "tx-no-port " + std::to_string(tx_no_port_) + "\n";
+        text += "tx-error " + std::to_string(tx_errors_) + "\n";
+        text += "nvgre-switch " + host_ + ": end of counters\n";
+        std::fwrite(text.data(), 1, text.size(), stderr);
+        std::fflush(stderr);
+    }
+
+    const nvgre::policy::state& policy_;
+    std::string host_;
+    port fabric_;
+    std::vector<port> vms_;
+    dp::pipeline_config cfg_;
+    std::vector<std::byte> slots_;    // burst_size buffers of slot_size, reused every burst
+    std::vector<std::byte> scratch_;  // the replication copy
+    dp::frame scratch_frame_{};
+    dp::counters counters_{};
+    std::uint64_t rx_truncated_{0};
+    std::uint64_t tx_no_port_{0};
+    std::uint64_t tx_errors_{0};
+};
+static_assert(dp::replication_sink<vswitch>);
+
+struct arguments {
+    std::string policy, host, fabric;
+    std::vector<std::pair<std::string, std::string>> vms;  // interface, MAC or VM name
+    std::size_t underlay_mtu{0};
+};
+
+std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (i + 1 >= argc) return "option '" + std::string(arg) + "' needs a value";
+        const std::string value = argv[++i];
+        if (arg == "--policy") a.policy = value;
+        else if (arg == "--host") a.host = value;
+        else if (arg == "--fabric") a.fabric = value;
+        else if (arg == "--vm") {
+            const auto eq = value.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
+                return "--vm wants IFACE=MAC or IFACE=VM-NAME, not '" + value + "'";
+            a.vms.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+        } else if (arg == "--underlay-mtu") {
+            const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), a.underlay_mtu);
+            if (ec != std::errc{} || end != value.data() + value.size() || a.underlay_mtu < 1280 || a.underlay_mtu > 65535)
+                return "--underlay-mtu wants a number from 1280 to 65535, not '" + value + "'";
+        } else {
+            return "unknown option '" + std::string(arg) + "'";
+        }
+    }
+    if (a.policy.empty() || a.host.empty() || a.fabric.empty() || a.vms.empty())
+        return "--policy, --host, --fabric and at least one --vm are required";
+    return std::nullopt;
+}
+
+/// The MAC of VM port `what` (a MAC, or a vm= name of a lookup record) if it is a VM of this
+/// host in the policy.
+std::optional<nvgre::mac_address> vm_mac_of(const nvgre::policy::model& m, const nvgre::policy::state& s,
+                                            const std::string& what) {
+    std::optional<nvgre::mac_address> mac;
+    if (auto parsed = nvgre::mac_address::parse(what)) mac = *parsed;
+    else
+        for (const auto& r : m.lookup_records())
+            if (r.vm == what) mac = r.mac;
+    if (mac && s.port(*mac) == nullptr) return std::nullopt;
+    return mac;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
+        std::fputs("usage: nvgre-switch --policy FILE --host NAME --fabric IFACE --vm IFACE=MAC|VM-NAME [--vm ...]\n"
+                   "                    [--underlay-mtu N]\n",
+                   stdout);
+        return 0;
+    }
+    arguments a;
+    if (auto e = parse_arguments(argc, argv, a)) return fail(*e + " (see nvgre-switch --help)");
+
+    // The control path: load and validate the policy, index it for this host.
+    const nvgre::policy::load_result loaded = nvgre::policy::load_policy_file(a.policy);
+    if (!loaded) {
+        for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+        return 1;
+    }
+    const nvgre::policy::state policy = nvgre::policy::state::build(*loaded.validated, a.host);
+    if (policy.local_pa_indices().empty()) return fail("host '" + a.host + "' owns no provider address in " + a.policy);
+
+    port fabric{a.fabric};
+    if (auto e = open_port(fabric)) return fail(*e);
+    std::vector<port> vms;
+    for (const auto& [iface, what] : a.vms) {
+        const auto mac = vm_mac_of(*loaded.validated, policy, what);
+        if (!mac) return fail("--vm " + iface + "=" + what + ": no VM of host '" + a.host + "' in " + a.policy);
+        port p{iface, -1, *mac};
+        if (auto e = open_port(p)) return fail(*e);
+        vms.push_back(std::move(p));
+    }
+
+    struct sigaction sa{};
+    sa.sa_handler = on_signal;  // no SA_RESTART: poll() returns EINTR and the loop looks at the flags
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaction(sig, &sa, nullptr);
+
+    dp::pipeline_config cfg;
+    cfg.underlay_mtu = a.underlay_mtu != 0 ? a.underlay_mtu : interface_mtu(a.fabric);
+    std::string ready = "nvgre-switch " + a.host + ": ready: fabric " + a.fabric + " (underlay MTU " +
+                        std::to_string(cfg.underlay_mtu) + ")";
+    for (const port& p : vms) {
+        const auto* lp = policy.port(p.vm_mac);
+        ready += ", " + p.name + " (" + p.vm_mac.to_string() + ", VSID " + std::to_string(lp->vsid) + ")";
+    }
+    std::fprintf(stderr, "%s\n", ready.c_str());
+    std::fflush(stderr);
+
+    vswitch sw(policy, a.host, std::move(fabric), std::move(vms), cfg);
+    sw.run();
+    return 0;
+}
