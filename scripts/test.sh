@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make test`: every build configuration of the test suites, then one summary line.
 #   gcc      g++ -Wall -Wextra -Wpedantic -Werror: unit suites, every header alone, ODR check,
-#            consumer projects (find_package against a real install, add_subdirectory), interop
-#   clang    clang++ with the same warnings: unit suites, headers alone, interop
-#   asan     clang++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit suites, interop
-#   noexcept g++ -fno-exceptions: unit suites, headers alone
+#            consumer projects (find_package against a real install, add_subdirectory), interop,
+#            the live demo (examples/nvgre-switch/demo.py; as root, else SKIPPED)
+#   clang    clang++ with the same warnings: unit suites, headers alone, interop, live demo
+#   asan     clang++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit suites, interop, live demo
+#   noexcept g++ -fno-exceptions: unit suites, headers alone, live demo
 #   tsan     clang++ with ThreadSanitizer: the concurrency suites (readers and writers of live policy)
 set -uo pipefail
 cd "$(dirname "$0")/.."
