@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -211,8 +212,8 @@ def run_checks(switches, out, c):
         learned6 = re.search(r"^fd00::6 lladdr 00:15:5d:00:00:06", neigh, re.M) is not None
         replies = switches["hv1"].counters()["verdict reply"]
         c.check(learned4 and learned6 and replies >= 2,
-                f"red-web learned red-db's MAC 00:15:5d:00:00:06 for 10.0.0.6 (ARP: {learned4}) and fd00::6 "
-                f"(ND: {learned6}) from the proxy on hv1 ({replies} answers, verdict reply)")
+                f"red-web learned red-db's MAC 00:15:5d:00:00:06 for 10.0.0.6 (ARP: {'yes' if learned4 else 'no'}) "
+                f"and fd00::6 (ND: {'yes' if learned6 else 'no'}) from the proxy on hv1 ({replies} answers, verdict reply)")
 
         got, ttls = ping("red-web", "10.0.1.8")
         c.check(got == 3 and ttls == ["63"],
@@ -357,7 +358,7 @@ def main():
         print("demo: the live demo needs root (it makes network namespaces): skipped", flush=True)
         return skip
     for tool in ("ip", "ping", "ethtool", "dumpcap", "tshark", "sysctl"):
-        if subprocess.run(["which", tool], capture_output=True).returncode != 0:
+        if shutil.which(tool) is None:
             print(f"demo: '{tool}' is missing (make demo installs it)", flush=True)
             return 1
     out = os.path.abspath(a.out)
