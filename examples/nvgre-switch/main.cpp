@@ -17,11 +17,15 @@
 // Exit 1 with one line on stderr for a bad argument, a bad policy, a missing interface or
 // missing permission (CAP_NET_RAW).
 //
+// VM ports are opened with PACKET_VNET_HDR: each frame a VM sends comes with the virtio-net
+// header its kernel filled, which says whether the TCP/UDP checksum is still partial (checksum
+// offload) and whether the frame is one large TCP segment to be cut into `gso_size` pieces
+// (TSO). Those become the frame's offload metadata, and the pipeline completes the checksum and
+// segments in software, since no NIC can do it inside GRE for us.
+//
 // What it leaves out, on purpose: one thread (a real switch runs one datapath thread per core,
-// each with its own counters and a live_policy reader), plain send() per frame (a real switch
-// batches with sendmmsg or an AF_XDP / PACKET_MMAP ring), and no NIC offloads: the VM NICs are
-// expected to hand over finished checksums and MTU-sized frames (demo: `ethtool -K eth0 tx off
-// tso off gso off`).
+// each with its own counters and a live_policy reader), and plain sendmsg() per frame (a real
+// switch batches with sendmmsg or an AF_XDP / PACKET_MMAP ring).
 
 #include <nvgre/datapath/egress.hpp>
 #include <nvgre/datapath/frame.hpp>
@@ -64,6 +68,22 @@ constexpr std::size_t burst_size = 32;
 constexpr std::size_t max_frame = 65536;
 constexpr std::size_t slot_size = dp::recommended_headroom + max_frame;
 
+// The virtio-net header packet sockets exchange with PACKET_VNET_HDR (linux/virtio_net.h, which
+// C++ cannot include: a member is named `class`), in host byte order.
+struct virtio_net_hdr {
+    std::uint8_t flags;
+    std::uint8_t gso_type;
+    std::uint16_t hdr_len;
+    std::uint16_t gso_size;
+    std::uint16_t csum_start;
+    std::uint16_t csum_offset;
+};
+static_assert(sizeof(virtio_net_hdr) == 10);
+constexpr std::uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr std::uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+constexpr std::uint8_t VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+constexpr std::uint8_t VIRTIO_NET_HDR_GSO_ECN = 0x80;
+
 volatile std::sig_atomic_t stop_requested = 0;
 volatile std::sig_atomic_t dump_requested = 0;
 
@@ -82,6 +102,7 @@ struct port {
     std::string name;
     int fd{-1};
     nvgre::mac_address vm_mac{};  ///< the VM NIC on this port (unused for the fabric)
+    bool vnet_header{false};      ///< frames in and out start with a virtio_net_hdr (VM ports)
 };
 
 /// Opens a packet socket bound to interface `name`, non-blocking, promiscuous (a VM port sees
@@ -112,6 +133,8 @@ std::optional<std::string> open_port(port& p) {
     // by sll_pkttype below.
     int one = 1;
     (void)setsockopt(p.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+    if (p.vnet_header && setsockopt(p.fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0)
+        return "PACKET_VNET_HDR on '" + p.name + "': " + std::strerror(errno);
     return std::nullopt;
 }
 
@@ -165,12 +188,15 @@ private:
     /// the pipeline of that side.
     void receive(const port& p, const port* vm) {
         std::array<mmsghdr, burst_size> msgs{};
-        std::array<iovec, burst_size> iov{};
+        std::array<std::array<iovec, 2>, burst_size> iov{};
+        std::array<virtio_net_hdr, burst_size> vnet{};
         std::array<sockaddr_ll, burst_size> from{};
+        const std::size_t skip = p.vnet_header ? 1 : 0;  // VM ports: the virtio-net header first
         for (std::size_t i = 0; i < burst_size; ++i) {
-            iov[i] = {slots_.data() + i * slot_size + dp::recommended_headroom, max_frame};
-            msgs[i].msg_hdr.msg_iov = &iov[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
+            iov[i][0] = {&vnet[i], sizeof vnet[i]};
+            iov[i][1] = {slots_.data() + i * slot_size + dp::recommended_headroom, max_frame};
+            msgs[i].msg_hdr.msg_iov = iov[i].data() + (1 - skip);
+            msgs[i].msg_hdr.msg_iovlen = 1 + skip;
             msgs[i].msg_hdr.msg_name = &from[i];
             msgs[i].msg_hdr.msg_namelen = sizeof from[i];
         }
@@ -187,9 +213,14 @@ private:
                 ++rx_truncated_;
                 continue;
             }
+            const std::size_t header = skip * sizeof(virtio_net_hdr);
+            if (msgs[i].msg_len < header) continue;
             const auto slot = std::span<std::byte>(slots_).subspan(static_cast<std::size_t>(i) * slot_size, slot_size);
-            frames[count] = dp::frame(slot, dp::recommended_headroom, msgs[i].msg_len);
-            if (vm != nullptr) port_macs[count] = vm->vm_mac;
+            frames[count] = dp::frame(slot, dp::recommended_headroom, msgs[i].msg_len - header);
+            if (vm != nullptr) {
+                port_macs[count] = vm->vm_mac;
+                if (p.vnet_header) frames[count].offload = offload_of(vnet[static_cast<std::size_t>(i)]);
+            }
             ++count;
         }
 
@@ -225,7 +256,28 @@ private:
             return;
         }
         const auto bytes = f.bytes();
-        if (::send(to->fd, bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) ++tx_errors_;
+        // Whole frames with finished checksums: an all-zero virtio-net header on VM ports.
+        virtio_net_hdr none{};
+        std::array<iovec, 2> iov{{{&none, sizeof none}, {bytes.data(), bytes.size()}}};
+        msghdr msg{};
+        msg.msg_iov = iov.data() + (to->vnet_header ? 0 : 1);
+        msg.msg_iovlen = to->vnet_header ? 2 : 1;
+        const std::size_t expected = bytes.size() + (to->vnet_header ? sizeof none : 0);
+        if (sendmsg(to->fd, &msg, 0) != static_cast<ssize_t>(expected)) ++tx_errors_;
+    }
+
+    /// The offload metadata of a frame from a VM: a partial checksum still to be completed,
+    /// and the segment size of a TCP segment larger than the MTU (TSO).
+    static dp::offload_info offload_of(const virtio_net_hdr& h) noexcept {
+        dp::offload_info o;
+        if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+            o.checksum_partial = true;
+            o.checksum_start = h.csum_start;
+            o.checksum_offset = h.csum_offset;
+        }
+        const auto type = static_cast<std::uint8_t>(h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN);
+        if (type == VIRTIO_NET_HDR_GSO_TCPV4 || type == VIRTIO_NET_HDR_GSO_TCPV6) o.segment_size = h.gso_size;
+        return o;
     }
 
     void print_counters() const {
@@ -331,7 +383,7 @@ int main(int argc, char** argv) {
     for (const auto& [iface, what] : a.vms) {
         const auto mac = vm_mac_of(*loaded.validated, policy, what);
         if (!mac) return fail("--vm " + iface + "=" + what + ": no VM of host '" + a.host + "' in " + a.policy);
-        port p{iface, -1, *mac};
+        port p{iface, -1, *mac, true};
         if (auto e = open_port(p)) return fail(*e);
         vms.push_back(std::move(p));
     }
