@@ -6,6 +6,7 @@
 
 #include "nvgre/datapath/frame.hpp"
 #include "nvgre/datapath/verdict.hpp"
+#include "nvgre/ip_address.hpp"
 
 #include <concepts>
 #include <cstddef>
@@ -14,11 +15,29 @@
 
 namespace nvgre::datapath {
 
+class icmp_rate_limiter;  // datapath/too_big.hpp
+
+/// The underlay MTU of one provider address (the NIC behind it), overriding the default.
+struct pa_mtu {
+    ip_address pa;
+    std::size_t mtu{1500};
+};
+
 /// Settings of a host's pipelines.
 struct pipeline_config {
     std::uint8_t outer_ttl{64};                   ///< outer TTL / hop limit (DESIGN wire rule 8)
-    std::size_t underlay_mtu{1500};               ///< outer IP MTU (wire rule 7)
+    std::size_t underlay_mtu{1500};               ///< outer IP MTU (wire rule 7), for PAs not listed below
+    std::span<const pa_mtu> underlay_mtus{};     ///< per-PA underlay MTUs (the sending PA's applies)
     bool outer_ipv4_checksum_by_hardware{false};  ///< leave the outer IPv4 checksum to the NIC
+    /// Segment oversize TCP in software even when the sender gave no segment size (TSO
+    /// metadata); the MSS is then what fits the underlay (datapath/mtu.hpp).
+    bool gso{false};
+    /// Leave partial TCP/UDP checksums from VMs (offload metadata) to the NIC; otherwise
+    /// egress completes them in software (datapath/offload.hpp).
+    bool inner_checksum_by_hardware{false};
+    /// Rate limit of ICMP too-big answers per source (datapath/too_big.hpp); null: unlimited.
+    /// One per datapath thread (it is not thread-safe).
+    icmp_rate_limiter* too_big_limiter{nullptr};
 };
 
 /// Where replicated frames come from and go to. The pipelines never allocate: a copy is a

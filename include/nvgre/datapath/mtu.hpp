@@ -1,0 +1,182 @@
+/// @file datapath/mtu.hpp
+/// @brief What egress does with a frame too big for the underlay once encapsulated (DESIGN.md
+/// wire rule 7, RFC 4459): the outer packet is never fragmented; instead
+///  1. a TCP segment the sender asked to have segmented (offload_info::segment_size, TSO) whose
+///     segments fit — or any oversize TCP segment when the pipeline is configured with `gso` —
+///     is cut in software (datapath/gso.hpp) and each segment encapsulated with one template;
+///  2. an inner IPv4 packet without DF is fragmented (datapath/fragment.hpp), each fragment its
+///     own NVGRE packet with the original's FlowID (fragments of a datagram stay on one path);
+///  3. anything else is answered with ICMP Fragmentation Needed / ICMPv6 Packet Too Big
+///     (datapath/too_big.hpp) carrying the usable inner MTU — also a TSO segment whose segments
+///     would not fit, so the sender's path-MTU discovery lowers its MSS — within the per-source
+///     rate limit.
+/// The underlay MTU is an IP MTU, per provider address (pipeline_config): the usable inner IP
+/// MTU is 42 bytes less over IPv4 PAs and 62 less over IPv6 PAs; an outer VLAN tag changes
+/// neither.
+#pragma once
+
+#include "nvgre/datapath/encap.hpp"
+#include "nvgre/datapath/flow_hash.hpp"
+#include "nvgre/datapath/fragment.hpp"
+#include "nvgre/datapath/frame.hpp"
+#include "nvgre/datapath/gso.hpp"
+#include "nvgre/datapath/offload.hpp"
+#include "nvgre/datapath/pipeline.hpp"
+#include "nvgre/datapath/too_big.hpp"
+#include "nvgre/datapath/verdict.hpp"
+#include "nvgre/policy/state.hpp"
+#include "nvgre/wire/ethernet.hpp"
+#include "nvgre/wire/ip_protocol.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace nvgre::datapath {
+
+/// The underlay MTU of the provider address `source_pa` (the local PA whose NIC sends).
+[[nodiscard]] inline std::size_t underlay_mtu_for(const pipeline_config& cfg, const ip_address& source_pa) noexcept {
+    for (const pa_mtu& m : cfg.underlay_mtus)
+        if (m.pa == source_pa) return m.mtu;
+    return cfg.underlay_mtu;
+}
+
+/// The usable inner IP MTU over an underlay of `underlay_mtu` bytes toward an IPv4 or IPv6 PA.
+[[nodiscard]] constexpr std::size_t inner_ip_mtu(std::size_t underlay_mtu, bool outer_v6) noexcept {
+    const std::size_t overhead = (outer_v6 ? encap_header_len_ipv6 : encap_header_len_ipv4);
+    return underlay_mtu > overhead ? underlay_mtu - overhead : 0;
+}
+
+/// What to do with one frame (decided before the frame is changed, so that an answer quotes
+/// what the VM sent).
+enum class oversize_action : std::uint8_t {
+    fits,      ///< encapsulate as is
+    segment,   ///< software segmentation into `mss`-byte segments
+    fragment,  ///< inner IPv4 fragmentation
+    answer,    ///< ICMP / ICMPv6 too big to the sender
+};
+
+struct oversize_plan {
+    oversize_action action{oversize_action::fits};
+    std::size_t inner_mtu{0};  ///< the usable inner IP MTU
+    std::size_t mss{0};        ///< for segment
+};
+
+/// Decides for the untagged IPv4/IPv6 Ethernet frame `frame` (with offload metadata `o`) sent
+/// over an underlay of `underlay_mtu` bytes toward an IPv4 or IPv6 PA. `gso`: segment oversize
+/// TCP even without a segment size from the sender (nvgre-pcap --gso). O(headers).
+[[nodiscard]] inline oversize_plan plan_oversize(std::span<const std::byte> frame, const offload_info& o,
+                                                 std::size_t underlay_mtu, bool outer_v6, bool gso) noexcept {
+    oversize_plan p;
+    p.inner_mtu = inner_ip_mtu(underlay_mtu, outer_v6);
+    if (frame.size() - wire::ethernet_header_len <= p.inner_mtu) return p;
+    if (auto tcp = plan_tcp_segments(frame, 1); tcp && !tcp->encapsulated) {
+        const std::size_t headers = tcp->headers_len - tcp->inner_l3;  // inner IP + TCP headers
+        if (p.inner_mtu > headers) {
+            const std::size_t fitting = p.inner_mtu - headers;
+            if (o.segment_size != 0 && o.segment_size <= fitting) {
+                p.action = oversize_action::segment;
+                p.mss = o.segment_size;
+                return p;
+            }
+            if (o.segment_size == 0 && gso) {
+                p.action = oversize_action::segment;
+                p.mss = fitting;
+                return p;
+            }
+        }
+    }
+    if (nvgre::detail::load_be16(frame.data() + 12) == wire::ethertype::ipv4 &&
+        (nvgre::detail::load_u8(frame.data() + wire::ethernet_header_len + 6) & 0x40u) == 0 && o.segment_size == 0) {
+        p.action = oversize_action::fragment;
+        return p;
+    }
+    p.action = oversize_action::answer;
+    return p;
+}
+
+namespace mtu_steps {
+
+/// The too-big answer to the port's VM, in place: from its subnet's gateway (router MAC, the
+/// gateway address of the packet's IP version, or the packet's destination when the subnet has
+/// none), rate-limited per source. Drop too-big when it may not or cannot be answered.
+inline outcome answer_too_big(const policy::state& s, const policy::local_port& port, frame& f, std::size_t inner_mtu,
+                              const pipeline_config& cfg) noexcept {
+    const auto bytes = f.bytes();
+    if (!too_big_answerable(bytes)) return outcome::dropped(drop_reason::too_big, port.vsid);
+    const bool v6 = nvgre::detail::load_be16(bytes.data() + 12) == wire::ethertype::ipv6;
+    const auto l3 = std::span<const std::byte>(bytes).subspan(wire::ethernet_header_len);
+    const ip_address vm = v6 ? ip_address{ipv6_address::from_bytes(l3.subspan(8, 16))}
+                             : ip_address{ipv4_address::from_bytes(l3.subspan(12, 4))};
+    if (cfg.too_big_limiter != nullptr && !cfg.too_big_limiter->allow(vm)) return outcome::dropped(drop_reason::too_big, port.vsid);
+    const policy::subnet_entry& sub = s.subnet_at(port.subnet);
+    ip_address from = v6 ? ip_address{ipv6_address::from_bytes(l3.subspan(24, 16))}
+                         : ip_address{ipv4_address::from_bytes(l3.subspan(16, 4))};
+    if (v6 && sub.gateway_v6) from = *sub.gateway_v6;
+    if (!v6 && sub.gateway_v4) from = *sub.gateway_v4;
+    const too_big_params params{s.domain(sub.domain).router_mac, from, static_cast<std::uint32_t>(inner_mtu)};
+    if (!make_too_big(f, params)) return outcome::dropped(drop_reason::too_big, port.vsid);
+    outcome o;
+    o.verdict = verdict::reply;
+    o.vsid = port.vsid;
+    o.to = destination{destination::kind::sender, port.mac};
+    return o;
+}
+
+/// Encapsulates each piece `cut` makes of `f` (segments or fragments, from `sink` buffers)
+/// with one template for `path`, all with the FlowID of the whole frame, and sends them to the
+/// fabric. The outcome: encap with the copies that went; `reason` no-buffer when the sink ran
+/// dry before the last.
+template <replication_sink Sink, class Cut>
+outcome encap_pieces(const frame& f, const encap_params& path, nvgre::vsid vsid, Sink& sink, Cut&& cut) noexcept {
+    auto tmpl = encap_template::make(path);
+    if (!tmpl) return outcome::dropped(drop_reason_of(tmpl.error().code), vsid.value());
+    const nvgre::flow_id flow = flow_id_of(f.bytes());
+    outcome o;
+    o.verdict = verdict::encap;
+    o.vsid = vsid.value();
+    o.pa = path.outer_destination;
+    std::size_t wanted = 0;
+    const std::size_t made = cut(wanted, [&](frame& piece) {
+        if (tmpl->apply(piece, flow)) {
+            sink.send(piece, destination{destination::kind::fabric, {}});
+            ++o.copies;
+        }
+    });
+    if (made < wanted) o.reason = drop_reason::no_buffer;
+    return o;
+}
+
+}  // namespace mtu_steps
+
+/// Segments (plan.action == segment) or fragments (fragment) `f` and encapsulates each piece
+/// toward `path` through `sink`. See mtu_steps::encap_pieces for the outcome.
+template <replication_sink Sink>
+outcome encap_oversize(const frame& f, const oversize_plan& plan, const encap_params& path, Sink& sink) noexcept {
+    const auto bytes = std::span<const std::byte>(f.bytes());
+    if (plan.action == oversize_action::segment) {
+        auto tcp = plan_tcp_segments(bytes, plan.mss);
+        if (!tcp) return outcome::dropped(drop_reason::too_big, path.vsid.value());
+        return mtu_steps::encap_pieces(f, path, path.vsid, sink, [&](std::size_t& wanted, auto&& each) {
+            wanted = tcp->count;
+            return segment_tcp(bytes, *tcp, sink, recommended_headroom, each);
+        });
+    }
+    auto frag = plan_ipv4_fragments(bytes, plan.inner_mtu);
+    if (!frag) return outcome::dropped(drop_reason::too_big, path.vsid.value());
+    return mtu_steps::encap_pieces(f, path, path.vsid, sink, [&](std::size_t& wanted, auto&& each) {
+        wanted = frag->count;
+        return fragment_ipv4(bytes, *frag, sink, recommended_headroom, each);
+    });
+}
+
+/// Completes a partial TCP/UDP checksum the VM left (offload metadata) unless the embedder's
+/// NIC will (pipeline_config::inner_checksum_by_hardware). UDP is told by its checksum field's
+/// offset (6; TCP's is 16), as Linux sets them. Metadata that point outside the frame are
+/// dropped (false).
+[[nodiscard]] inline bool finish_inner_checksum(frame& f, const pipeline_config& cfg) noexcept {
+    if (!f.offload.checksum_partial || cfg.inner_checksum_by_hardware) return true;
+    return static_cast<bool>(complete_checksum(f, f.offload.checksum_offset == 6));
+}
+
+}  // namespace nvgre::datapath
