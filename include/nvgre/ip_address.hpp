@@ -179,10 +179,11 @@ public:
         if (gap < 0) {
             out = groups;
         } else {
-            const int tail = n - gap;
-            for (int i = 0; i < gap; ++i) out[static_cast<std::size_t>(i)] = groups[static_cast<std::size_t>(i)];
-            for (int i = 0; i < tail; ++i)
-                out[static_cast<std::size_t>(8 - tail + i)] = groups[static_cast<std::size_t>(gap + i)];
+            // 0 <= gap <= n <= 8 here.
+            const auto head = static_cast<std::size_t>(gap);
+            const auto tail = static_cast<std::size_t>(n - gap);
+            for (std::size_t i = 0; i < head; ++i) out[i] = groups[i];
+            for (std::size_t i = 0; i < tail; ++i) out[8 - tail + i] = groups[head + i];
         }
         return from_groups(out);
     }

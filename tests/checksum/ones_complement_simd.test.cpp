@@ -31,6 +31,8 @@ std::vector<impl> implementations() {
     v.push_back({"sse2", [](std::span<const std::byte> d, std::uint32_t i) noexcept { return ck::sum_sse2(d, i); }});
     if (ck::cpu_has_avx2())
         v.push_back({"avx2", [](std::span<const std::byte> d, std::uint32_t i) noexcept { return ck::sum_avx2(d, i); }});
+    if (ck::cpu_has_avx512_vnni())
+        v.push_back({"avx512", [](std::span<const std::byte> d, std::uint32_t i) noexcept { return ck::sum_avx512(d, i); }});
 #endif
     return v;
 }
@@ -47,11 +49,13 @@ std::vector<std::byte> random_bytes(std::uint32_t seed, std::size_t n) {
 TEST_CASE("the dispatcher reports an implementation this build and CPU can run") {
     const auto which = ck::active_sum_impl();
 #if NVGRE_CHECKSUM_HAS_X86_SIMD
-    CHECK(which == (ck::cpu_has_avx2() ? ck::sum_impl::avx2 : ck::sum_impl::sse2));
+    CHECK(which == (ck::cpu_has_avx512_vnni() ? ck::sum_impl::avx512
+                    : ck::cpu_has_avx2()      ? ck::sum_impl::avx2
+                                              : ck::sum_impl::sse2));
 #else
     CHECK(which == ck::sum_impl::scalar);
 #endif
-    MESSAGE("sum() uses implementation " << static_cast<int>(which) << " (0 scalar, 1 sse2, 2 avx2)");
+    MESSAGE("sum() uses implementation " << static_cast<int>(which) << " (0 scalar, 1 sse2, 2 avx2, 3 avx512)");
 }
 
 TEST_CASE("vectorised == scalar: every length 0..4096 at start alignments 0..7") {

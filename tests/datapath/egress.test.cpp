@@ -184,10 +184,11 @@ TEST_CASE("datapath/egress rule 6: local delivery, provider routes, nat") {
         REQUIRE(o.verdict == verdict::encap);
         CHECK(o.pa == ip("192.168.10.12"));
     }
-    SUBCASE("nat records are not encapsulated") {
+    SUBCASE("nat records are not encapsulated: IP rewrite needs both ends nat") {
+        // blue-web (encap) -> blue-nat2 (nat); both-nat rewrites: tests/datapath/rewrite.test.cpp.
         vector_sink sink;
         buffer b(udp_frame(mac("00:15:5d:00:01:05"), mac("00:15:5d:00:01:08"), ip("10.0.0.5"), ip("10.0.0.8")));
-        CHECK(egress(hnv_state("hv1"), mac("00:15:5d:00:01:05"), b.f, sink).reason == drop_reason::nat_unsupported);
+        CHECK(egress(hnv_state("hv1"), mac("00:15:5d:00:01:05"), b.f, sink).reason == drop_reason::nat_mismatch);
     }
     SUBCASE("too big for the underlay: dropped, never fragmented") {
         // Outer IP = inner frame + 8 (NVGRE) + 20 (IPv4): an inner frame of 1472 bytes (UDP

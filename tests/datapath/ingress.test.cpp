@@ -135,9 +135,19 @@ TEST_CASE("datapath/ingress rule 3: unicast to one local VM, broadcast to all of
 }
 
 TEST_CASE("datapath/ingress rules 4 and 5: nat, source MAC, RFC 6040") {
-    SUBCASE("IP rewrite packets wait for issue 8") {
-        auto inner = udp_frame(mac("02:00:c0:a8:0a:16"), mac("02:00:c0:a8:0a:15"), ip("192.168.10.22"), ip("192.168.10.21"));
-        CHECK(run(inner).reason == drop_reason::nat_unsupported);
+    SUBCASE("IP rewrite packets: PA -> CA for both addresses (more in rewrite.test.cpp)") {
+        // blue-nat2 (10.0.0.8, PA .22 on hv2) -> blue-nat1 (10.0.0.7, PA .21 on hv1).
+        auto rewritten = udp_frame(mac("02:00:c0:a8:0a:16"), mac("02:00:c0:a8:0a:15"), ip("192.168.10.22"), ip("192.168.10.21"));
+        buffer* b = nullptr;
+        vector_sink sink;
+        const auto o = run(rewritten, b, sink);
+        REQUIRE(o.verdict == verdict::deliver);
+        CHECK(o.vsid == 6001);
+        CHECK(o.to.vm_mac == mac("00:15:5d:00:01:07"));
+        CHECK(b->bytes() == udp_frame(mac("00:15:5d:00:01:08"), mac("00:15:5d:00:01:07"), ip("10.0.0.8"), ip("10.0.0.7")));
+        // From a PA that is no nat PA: spoofed.
+        auto forged = udp_frame(mac("02:00:c0:a8:0a:0c"), mac("02:00:c0:a8:0a:15"), ip("192.168.10.12"), ip("192.168.10.21"));
+        CHECK(run(forged).reason == drop_reason::spoofed_source);
     }
     SUBCASE("routed frames carry the router MAC as source") {
         // red-db2 (5002, hv2) → red-web (5001, hv1): the frame carries VSID 5001.

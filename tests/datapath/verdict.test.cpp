@@ -18,6 +18,9 @@ TEST_CASE("datapath/verdict: stable, distinct kebab-case names (cli.md)") {
     CHECK(to_string(drop_reason::inner_vlan) == "inner-vlan");
     CHECK(to_string(drop_reason::bad_gre_flags) == "bad-gre-flags");
     CHECK(to_string(drop_reason::truncated) == "truncated");
+    CHECK(to_string(drop_reason::nat_unsupported) == "nat-unsupported");
+    CHECK(to_string(drop_reason::nat_mismatch) == "nat-mismatch");
+    CHECK(to_string(verdict::rewrite) == "rewrite");
     std::set<std::string> names;
     for (std::size_t r = 0; r < drop_reason_count; ++r) {
         const auto n = std::string(to_string(static_cast<drop_reason>(r)));

@@ -190,7 +190,7 @@ def egress_cases():
     add("blue-web -> blue-db 10.0.0.6 (same CA as red-db)", f, "encap", vsid=6001, pa=HV2_PA, outer_dst=HV2_MAC,
         inner=bytes(f), flow="h", ingress_to=BLUE_DB)
     f = udp4(BLUE_WEB, "00:15:5d:00:01:08", "10.0.0.5", "10.0.0.8")
-    add("blue-web -> blue-nat2 10.0.0.8 (nat)", f, "drop", reason="nat-unsupported", vsid=6001)
+    add("blue-web (encap) -> blue-nat2 10.0.0.8 (nat): one end nat", f, "drop", reason="nat-mismatch", vsid=6001)
     # Outer IPv4 packet = 20 + 8 (NVGRE) + the inner frame: 1472 bytes fill an MTU of 1500.
     f = sized(1472)
     add("1472-byte frame: outer packet exactly 1500", f, "encap", vsid=5001, pa=HV2_PA, outer_dst=HV2_MAC, inner=bytes(f),

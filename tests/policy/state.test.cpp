@@ -413,3 +413,86 @@ TEST_CASE("policy/state: random policies and changes agree with a naive referenc
         }
     }
 }
+
+namespace {
+// Every per-packet copy the state keeps agrees with the records: the record_ref in each CA
+// index slot, the ports' inline sources, the precomputed next hops.
+void check_per_packet_copies(const state& s) {
+    std::vector<ca_key> keys;
+    std::vector<const record_entry*> expect;
+    s.for_each_record([&](const record_entry& r, record_id id) {
+        if (r.type != record_type::static_record) return;
+        const record_ref* ref = s.find_ref(r.domain, r.ca);
+        REQUIRE(ref != nullptr);
+        CHECK(ref->id == id);
+        CHECK(ref->vsid == r.vsid);
+        CHECK(ref->provider == r.provider);
+        CHECK(ref->mac == r.mac);
+        CHECK(ref->rule == r.rule);
+        CHECK(ref->local == r.local);
+        CHECK(s.provider_at(ref->provider).pa == r.pa);
+        keys.push_back(ca_key{r.domain, r.ca});
+        expect.push_back(&r);
+        if (r.local) {
+            const local_port* port = s.port(r.mac);
+            REQUIRE(port != nullptr);
+            CHECK(port->domain == r.domain);
+            // sources = the port's first static records, in order.
+            std::size_t k = 0;
+            for (const record_id pid : port->records) {
+                if (k == local_port::inline_sources) break;
+                const record_entry& pr = s.record(pid);
+                if (pr.type != record_type::static_record) continue;
+                REQUIRE(k < port->source_count);
+                CHECK(port->sources[k].id == pid);
+                CHECK(port->sources[k].ca == pr.ca);
+                CHECK(port->sources[k].provider == pr.provider);
+                CHECK(port->sources[k].rule == pr.rule);
+                ++k;
+            }
+            CHECK(port->source_count == k);
+        }
+    });
+    std::vector<const record_ref*> refs(keys.size());
+    s.find_refs_batch(keys, refs);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        REQUIRE(refs[i] != nullptr);
+        CHECK(&s.record(refs[i]->id) == expect[i]);
+    }
+    for (const std::uint32_t local : s.local_pa_indices())
+        for (std::uint32_t p = 0; p < 5; ++p) {
+            const auto nh = s.next_hop_mac(s.provider_at(local), s.provider_at(p).pa);
+            const mac_address* cached = s.next_hop_mac_between(local, p);
+            CHECK((cached != nullptr) == nh.has_value());
+            if (cached != nullptr && nh) CHECK(*cached == *nh);
+        }
+}
+}  // namespace
+
+TEST_CASE("policy/state: index slots, port sources and next hops follow every change") {
+    for (const char* host : {"hv1", "hv2", "hv3"}) {
+        auto s = state::build(load(red_blue), host);
+        check_per_packet_copies(s);
+        // Not a local PA: the precomputed table has no row (callers ask next_hop_mac).
+        for (std::uint32_t p = 0; p < 5; ++p) {
+            const bool local = std::find(s.local_pa_indices().begin(), s.local_pa_indices().end(), p) !=
+                               s.local_pa_indices().end();
+            if (!local) CHECK(s.next_hop_mac_between(p, 0) == nullptr);
+        }
+        std::mt19937 rng(7);
+        const char* pas[] = {"192.168.10.11", "192.168.10.12", "192.168.20.13"};
+        const char* cas[] = {"10.0.0.5", "10.0.0.6", "10.0.0.9", "10.0.0.20", "10.0.0.21", "fd00::5", "fd00::30"};
+        const char* macs[] = {"00:15:5d:00:00:05", "00:15:5d:00:00:06", "00:15:5d:00:00:30", "00:15:5d:00:00:31"};
+        for (int step = 0; step < 2000; ++step) {
+            const auto ca = ip(cas[rng() % 7]);
+            if (rng() % 4 == 0) {
+                (void)s.apply(remove_record{vs(5001), ca});
+            } else {
+                (void)s.apply(set_record{lookup_record{vs(5001), ca, mac(macs[rng() % 4]), ip(pas[rng() % 3]), rule::encap,
+                                                       record_type::static_record, ""}});
+            }
+            if (step % 50 == 0) check_per_packet_copies(s);
+        }
+        check_per_packet_copies(s);
+    }
+}

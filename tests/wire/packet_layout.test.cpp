@@ -296,3 +296,53 @@ TEST_CASE("wire/packet_layout: a GRE checksum is judged by the GRE layer, then N
     CHECK(corrupted.error.where == layer::gre);
     CHECK(corrupted.error.offset == 38);
 }
+
+namespace {
+bool same_layout(const packet_layout& a, const packet_layout& b) {
+    return a.kind == b.kind && a.error == b.error && a.outer_l2_len == b.outer_l2_len &&
+           a.outer_vlan_count == b.outer_vlan_count && a.outer_vlan_id == b.outer_vlan_id &&
+           a.outer_ether_type == b.outer_ether_type && a.outer_l3 == b.outer_l3 && a.outer_l3_offset == b.outer_l3_offset &&
+           a.outer_l3_header_len == b.outer_l3_header_len && a.outer_l3_end == b.outer_l3_end &&
+           a.outer_protocol == b.outer_protocol && a.outer_fragment == b.outer_fragment && a.gre_offset == b.gre_offset &&
+           a.gre_header_len == b.gre_header_len && a.gre_protocol == b.gre_protocol && a.gre_key == b.gre_key &&
+           a.inner_l2_offset == b.inner_l2_offset && a.inner_l2_len == b.inner_l2_len &&
+           a.inner_ether_type == b.inner_ether_type && a.inner_l3 == b.inner_l3 && a.inner_l3_offset == b.inner_l3_offset &&
+           a.inner_l3_header_len == b.inner_l3_header_len && a.inner_l3_end == b.inner_l3_end &&
+           a.inner_protocol == b.inner_protocol && a.inner_fragment == b.inner_fragment &&
+           a.inner_l4_offset == b.inner_l4_offset;
+}
+}  // namespace
+
+TEST_CASE("wire/packet_layout: the common-frame path gives what the general parser gives") {
+    // parse_packet_layout answers IPv4-in-IPv4 NVGRE without options or tags on a straight
+    // path; mutate the golden frame (every byte of its headers, flipped bits, lengths, cuts) and
+    // compare every field with parse_packet_layout_general.
+    std::uint64_t x = 0x9e3779b97f4a7c15ull;
+    auto next = [&x] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    std::size_t fast = 0, checked = 0;
+    for (int it = 0; it < 200000; ++it) {
+        std::vector<std::byte> f = v4_outer;
+        const int mutations = static_cast<int>(next() % 4);
+        for (int m = 0; m < mutations; ++m) {
+            const std::size_t at = next() % 80;
+            f[at] = next() % 3 == 0 ? std::byte(next()) : f[at] ^ std::byte(1u << (next() % 8));
+        }
+        std::size_t len = f.size();
+        if (next() % 8 == 0) len = next() % (f.size() + 1);
+        const std::span<const std::byte> b(f.data(), len);
+        packet_layout scratch;
+        fast += nvgre::detail::parse_common_nvgre(b, scratch) ? 1 : 0;
+        ++checked;
+        if (!same_layout(parse_packet_layout(b), parse_packet_layout_general(b))) {
+            FAIL("layouts differ at iteration " << it);
+            break;
+        }
+    }
+    CHECK(checked == 200000);
+    CHECK(fast > 10000);  // the path was taken often enough to mean something
+}

@@ -14,7 +14,8 @@
 ///     (distributed router): source MAC := router MAC, destination MAC := record's MAC,
 ///     TTL / hop limit decremented (checksum patched), VSID := the destination's;
 ///  6. record local → delivered without encapsulation; rule encap → NVGRE to the record's PA
-///     from the sending VM's PA; rule nat → IP rewrite (nat-unsupported until issue 8);
+///     from the sending VM's PA; rule nat → IP rewrite (datapath/rewrite.hpp: the sender's
+///     record must be nat too, else nat-mismatch);
 ///  7. broadcast / multicast → one encapsulated copy per remote PA of the VSID and one copy
 ///     per other local VM of the VSID (through the replication sink).
 /// Never allocates, never throws; every drop has a reason.
@@ -25,6 +26,7 @@
 #include "nvgre/datapath/frame.hpp"
 #include "nvgre/datapath/pipeline.hpp"
 #include "nvgre/datapath/proxy.hpp"
+#include "nvgre/datapath/rewrite.hpp"
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/policy/state.hpp"
 #include "nvgre/wire/ethernet.hpp"
@@ -51,17 +53,18 @@ struct ip_endpoints {
     bool v6{false};
 };
 
-/// Reads the IP addresses of an untagged IPv4/IPv6 Ethernet frame. nullopt when the IP header
-/// is cut short or lies about its length.
-inline std::optional<ip_endpoints> ip_endpoints_of(std::span<const std::byte> frame, std::uint16_t ether_type) noexcept {
+/// Reads the IP addresses of an untagged IPv4/IPv6 Ethernet frame. The IP view's error (offset
+/// from the frame's start) when the header is cut short, lies about its length or has the wrong
+/// version: the drop then names that (truncated, bad-length, bad-header-length, bad-version).
+inline result<ip_endpoints> ip_endpoints_of(std::span<const std::byte> frame, std::uint16_t ether_type) noexcept {
     const auto l3 = frame.subspan(wire::ethernet_header_len);
     if (ether_type == wire::ethertype::ipv4) {
         auto ip = wire::ipv4_view::checked(l3);
-        if (!ip) return std::nullopt;
+        if (!ip) return ip.error().rebased(wire::ethernet_header_len);
         return ip_endpoints{ip->source(), ip->destination(), wire::ethernet_header_len, false};
     }
     auto ip = wire::ipv6_view::checked(l3);
-    if (!ip) return std::nullopt;
+    if (!ip) return ip.error().rebased(wire::ethernet_header_len);
     return ip_endpoints{ip->source(), ip->destination(), wire::ethernet_header_len, true};
 }
 
@@ -302,7 +305,7 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
     }
 
     const auto ends = ip_endpoints_of(bytes, type);
-    if (!ends) return outcome::dropped(drop_reason::truncated, port->vsid);
+    if (!ends) return outcome::dropped(drop_reason_of(ends.error().code), port->vsid);
     const mac_address destination_mac = eth->destination();
 
     // Rule 1: the source address is the VM's (IPv6 link-local or :: only for link-scope multicast).
@@ -342,30 +345,161 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
         o.to = destination{destination::kind::vm, dest->mac};
         return o;
     }
-    if (dest->rule == policy::rule::nat || source->rule == policy::rule::nat)
-        return outcome::dropped(drop_reason::nat_unsupported, dest->vsid);
+    if (dest->rule == policy::rule::nat || source->rule == policy::rule::nat) return rewrite_egress(s, f, *source, *dest, cfg);
     return egress_steps::encap_to(s, f, *source, dest->pa, *nvgre::vsid::make(dest->vsid), cfg, verdict::encap);
 }
 
-/// Runs a burst through egress: first every unicast destination's record slot is prefetched
-/// (hash all, prefetch all), then each frame is processed; outcomes are counted.
-/// Preconditions: `frames`, `ports` and `out` have the same size.
+namespace egress_fast {
+
+// egress_burst's fast path: the common frame — unicast IPv4/IPv6 from a port's own static
+// address to a record of the same subnet, delivered locally or encapsulated — decided in three
+// passes over the burst so that the cache misses of its 32 destination lookups overlap. Any
+// frame it cannot decide exactly as egress() would (anything else: ARP, ND, floods, routing
+// between subnets, IP rewrite, wildcard or link-local sources, drops) goes to egress()
+// untouched: nothing is written to a frame before the fast path is sure of the outcome.
+
+/// What the first pass found for a frame.
+struct plan {
+    const policy::local_port* port{nullptr};
+    const policy::port_source* source{nullptr};
+    const policy::route_entry* route{nullptr};
+};
+
+/// First pass: true if `f` (from the VM of `port_mac`, whose port is `port`: s.port(port_mac))
+/// is a candidate, with `key` the destination record's key. Reads the frame, the port and the
+/// route; writes nothing.
+inline bool plan_unicast(const policy::state& s, const mac_address& port_mac, const policy::local_port* port,
+                         const frame& f, plan& pl, policy::ca_key& key) noexcept {
+    using nvgre::detail::load_be16;
+    using nvgre::detail::load_u8;
+    const std::span<const std::byte> b = f.bytes();
+    const std::byte* p = b.data();
+    const std::size_t n = b.size();
+    if (n < wire::ethernet_header_len + wire::ipv4_min_header_len || (load_u8(p) & 0x01u) != 0) return false;
+    if (port == nullptr || mac_address::from_bytes(b.subspan(6, 6)) != port_mac) return false;
+    // An untagged IPv4 (no options) or IPv6 (not ICMPv6: ND is answered by egress()) packet
+    // that passes the views' checks.
+    ip_address source, destination;
+    const std::uint16_t type = load_be16(p + 12);
+    if (type == wire::ethertype::ipv4) {
+        const std::size_t total = load_be16(p + 16);
+        if (load_u8(p + 14) != 0x45 || total < wire::ipv4_min_header_len || total > n - wire::ethernet_header_len)
+            return false;
+        source = ipv4_address::from_bytes(b.subspan(26, 4));
+        destination = ipv4_address::from_bytes(b.subspan(30, 4));
+    } else if (type == wire::ethertype::ipv6) {
+        if (n < wire::ethernet_header_len + wire::ipv6_header_len || (load_u8(p + 14) >> 4) != 6 ||
+            wire::ipv6_header_len + load_be16(p + 18) > n - wire::ethernet_header_len ||
+            load_u8(p + 20) == wire::ip_protocol::icmpv6)
+            return false;
+        source = ipv6_address::from_bytes(b.subspan(22, 16));
+        destination = ipv6_address::from_bytes(b.subspan(38, 16));
+    } else {
+        return false;
+    }
+    // Rule 1 by the port's inline sources: what find_record(domain, source) would return.
+    const policy::port_source* src = nullptr;
+    for (std::size_t k = 0; k < port->source_count; ++k)
+        if (same_address(port->sources[k].ca, source)) {
+            src = &port->sources[k];
+            break;
+        }
+    if (src == nullptr) return false;
+    // Rule 4: the route. (Its subnet is in this domain: state refuses other customer routes,
+    // subnet-not-in-domain, so egress()'s cross-domain check cannot fire here.)
+    const std::uint32_t domain = port->domain;
+    const policy::route_entry* route = s.route(domain, destination);
+    if (route == nullptr) return false;
+    pl = plan{port, src, route};
+    key.scope = domain;
+    std::construct_at(&key.address, route->on_link() ? destination : route->next_hop);
+    return true;
+}
+
+/// Last pass: the outcome egress() gives a planned frame whose destination record is `dest`,
+/// with the frame changed as egress() changes it; false (frame untouched) when egress() must
+/// decide.
+inline bool finish_unicast(const policy::state& s, frame& f, const plan& pl, const policy::record_ref* dest,
+                           const pipeline_config& cfg, outcome& o) noexcept {
+    // The same subnet only (routing between subnets decrements the TTL: egress()).
+    if (dest == nullptr || dest->vsid != pl.route->vsid || dest->vsid != pl.port->vsid) return false;
+    // Offload metadata to complete or segment, per-PA MTUs: egress() decides.
+    if (f.offload.checksum_partial || f.offload.segment_size != 0 || !cfg.underlay_mtus.empty()) return false;
+    if (dest->local) {
+        dest->mac.to_bytes(f.bytes().subspan(0, 6));
+        o = outcome{};
+        o.verdict = verdict::local;
+        o.vsid = dest->vsid;
+        o.to = destination{destination::kind::vm, dest->mac};
+        return true;
+    }
+    if (dest->rule != policy::rule::encap || pl.source->rule != policy::rule::encap) return false;
+    const policy::provider_address& to = s.provider_at(dest->provider);
+    if (egress_steps::outer_ip_len(f.size(), to.pa) > cfg.underlay_mtu) return false;
+    const mac_address* next_hop = s.next_hop_mac_between(pl.source->provider, dest->provider);
+    if (next_hop == nullptr) return false;
+    const policy::provider_address& from = s.provider_at(pl.source->provider);
+    const nvgre::vsid vsid = *nvgre::vsid::make(dest->vsid);
+    dest->mac.to_bytes(f.bytes().subspan(0, 6));
+    if (auto r = encapsulate(f, encap_params{from.mac, *next_hop, from.vlan, from.pa, to.pa, vsid, cfg.outer_ttl,
+                                             cfg.outer_ipv4_checksum_by_hardware});
+        !r) {
+        o = outcome::dropped(drop_reason_of(r.error().code), dest->vsid);
+        return true;
+    }
+    o = outcome{};
+    o.verdict = verdict::encap;
+    o.vsid = dest->vsid;
+    o.pa = to.pa;
+    o.to = destination{destination::kind::fabric, {}};
+    return true;
+}
+
+}  // namespace egress_fast
+
+/// Runs a burst through egress, with the outcomes egress() gives each frame, counted. The
+/// common frame (unicast IP from a VM's own address to a VM of its subnet) is decided in
+/// passes — ports and routes, then the destination lookups of the whole burst (hash all,
+/// prefetch all, then probe: one cache line each), then the frames — so that the lookups'
+/// cache misses overlap; every other frame goes through egress().
+/// Preconditions: `frames`, `ports` and `out` have the same size. Never allocates.
 template <replication_sink Sink>
 void egress_burst(const policy::state& s, std::span<frame> frames, std::span<const mac_address> ports,
                   std::span<outcome> out, Sink& sink, counters& count, const pipeline_config& cfg = {}) noexcept {
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-        const auto bytes = frames[i].bytes();
-        if (bytes.size() < wire::ethernet_header_len + wire::ipv4_min_header_len) continue;
-        const policy::local_port* port = s.port(ports[i]);
-        if (port == nullptr) continue;
-        const auto type = nvgre::detail::load_be16(bytes.data() + 12);
-        if (type != wire::ethertype::ipv4 && type != wire::ethertype::ipv6) continue;
-        if (const auto ends = egress_steps::ip_endpoints_of(bytes, type))
-            s.prefetch_record(s.subnet_at(port->subnet).domain, ends->destination);
-    }
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-        out[i] = egress(s, ports[i], frames[i], sink, cfg);
-        count.count(out[i]);
+    constexpr std::size_t chunk = 32;
+    egress_fast::plan plans[chunk];
+    policy::ca_key keys[chunk];
+    const policy::record_ref* refs[chunk];
+    const policy::local_port* port_of[chunk];
+    std::uint8_t planned[chunk];  // planned[k]: the frame of keys[k]
+    for (std::size_t base = 0; base < frames.size(); base += chunk) {
+        const std::size_t n = std::min(chunk, frames.size() - base);
+        // The ports in two steps (their index slots, then the ports themselves), so that the
+        // burst's misses on them overlap.
+        for (std::size_t i = 0; i < n; ++i) s.prefetch_port(ports[base + i]);
+        for (std::size_t i = 0; i < n; ++i) {
+            port_of[i] = s.port(ports[base + i]);
+            if (port_of[i] != nullptr) {
+                NVGRE_CA_TABLE_PREFETCH(port_of[i]);
+                NVGRE_CA_TABLE_PREFETCH(reinterpret_cast<const char*>(port_of[i]) + sizeof(policy::local_port) - 1);
+            }
+        }
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            if (egress_fast::plan_unicast(s, ports[base + i], port_of[i], frames[base + i], plans[k], keys[k]))
+                planned[k++] = static_cast<std::uint8_t>(i);
+        s.find_refs_batch(std::span<const policy::ca_key>(keys, k), std::span<const policy::record_ref*>(refs, k));
+        std::size_t j = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            outcome& o = out[base + i];
+            bool done = false;
+            if (j < k && planned[j] == i) {
+                done = egress_fast::finish_unicast(s, frames[base + i], plans[j], refs[j], cfg, o);
+                ++j;
+            }
+            if (!done) o = egress(s, ports[base + i], frames[base + i], sink, cfg);
+            count.count(o);
+        }
     }
 }
 

@@ -183,7 +183,7 @@ public:
     result<void> apply(frame& f, nvgre::flow_id flow) const noexcept {
         detail::inner_dissection d;
         detail::dissect_inner<false>(f.bytes(), 0, d);
-        if (!try_apply(f, d, flow.value, detail::flow_label_from_flow_id(flow))) [[unlikely]]
+        if (!try_apply<false>(f, d, flow.value)) [[unlikely]]
             return why_not(f, d);
         return {};
     }
@@ -192,7 +192,7 @@ public:
     result<void> apply(frame& f) const noexcept {
         detail::inner_dissection d;
         detail::dissect_inner(f.bytes(), default_flow_hash_seed, d);
-        if (!try_apply(f, d, detail::flow_id_from_hash(d.hash), detail::flow_label_from_hash(d.hash))) [[unlikely]]
+        if (!try_apply<true>(f, d, 0)) [[unlikely]]
             return why_not(f, d);
         return {};
     }
@@ -214,40 +214,64 @@ private:
     // on the cold path. Building a result<void> with error fields on every path made GCC
     // assemble it through the stack with mismatched store/load widths: store-forwarding stalls
     // that cost more than the encapsulation itself.
-    bool try_apply(frame& f, const detail::inner_dissection& d, std::uint8_t flow, std::uint32_t label) const noexcept {
+    // FromHash: the FlowID and flow label come from d.hash (else `flow`, and the label from it),
+    // derived inside write() so that each shape computes only what it stores.
+    template <bool FromHash>
+    bool try_apply(frame& f, const detail::inner_dissection& d, std::uint8_t flow) const noexcept {
         // One compare for both bounds: n - 14 wraps for n < 14.
         if (f.size() - wire::ethernet_header_len > max_inner_len() - wire::ethernet_header_len || d.tagged ||
             f.headroom() < header_len_) [[unlikely]]
             return false;
         switch (shape_) {
-            case shape::ipv4: write<false, false>(f, d, flow, label); break;
-            case shape::ipv4_tagged: write<false, true>(f, d, flow, label); break;
-            case shape::ipv6: write<true, false>(f, d, flow, label); break;
-            case shape::ipv6_tagged: write<true, true>(f, d, flow, label); break;
+            case shape::ipv4: write<false, false, FromHash>(f, d, flow); break;
+            case shape::ipv4_tagged: write<false, true, FromHash>(f, d, flow); break;
+            case shape::ipv6: write<true, false, FromHash>(f, d, flow); break;
+            case shape::ipv6_tagged: write<true, true, FromHash>(f, d, flow); break;
         }
         return true;
     }
 
     [[gnu::cold, gnu::noinline]] result<void> why_not(const frame& f, const detail::inner_dissection& d) const noexcept {
+        return refusal(f, d, is_ipv6(), header_len_);
+    }
+    [[gnu::cold, gnu::noinline]] static error refusal(const frame& f, const detail::inner_dissection& d, bool v6,
+                                                      std::size_t header_len) noexcept {
         if (f.size() < wire::ethernet_header_len)
             return make_error(errc::truncated, layer::inner_ethernet, 0, wire::ethernet_header_len);
-        if (f.size() > max_inner_len())
-            return is_ipv6() ? make_error(errc::bad_length, layer::ipv6, 4) : make_error(errc::bad_length, layer::ipv4, 2);
+        if (f.size() > (v6 ? max_inner_frame_len_ipv6 : max_inner_frame_len_ipv4))
+            return v6 ? make_error(errc::bad_length, layer::ipv6, 4) : make_error(errc::bad_length, layer::ipv4, 2);
         if (d.tagged) return make_error(errc::inner_vlan, layer::inner_vlan, 12);
-        return make_error(errc::no_headroom, layer::none, 0, header_len_);
+        return make_error(errc::no_headroom, layer::none, 0, static_cast<std::uint32_t>(header_len));
     }
 
     /// Precondition: f.headroom() >= the header length of this shape.
-    template <bool V6, bool Tagged>
-    void write(frame& f, const detail::inner_dissection& d, std::uint8_t flow, std::uint32_t label) const noexcept {
+    template <bool V6, bool Tagged, bool FromHash>
+    void write(frame& f, const detail::inner_dissection& d, std::uint8_t given_flow) const noexcept {
         constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
         constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
         constexpr std::size_t hl = ip + l3_len + wire::nvgre_header_len;
         const std::size_t n = f.size();
-        const auto room = f.push_front(hl);
-        std::byte* p = room->data();
+        std::byte* p = f.bytes().data() - hl;
+        (void)f.push_front(hl);  // cannot fail: try_apply checked the headroom
         std::memcpy(p, bytes_.data(), hl);
+        finish_header<V6, Tagged, FromHash>(f, p, n, d, given_flow, base_sum_, checksum_mask_, by_hardware_);
+    }
+
+    /// The per-packet part of the header at `p` (the frame already moved back over it; `n` =
+    /// the inner frame's length): lengths, TOS / traffic class, IPv4 checksum from `base_sum`
+    /// (the folded sum of the IPv4 header with those fields zero), FlowID, IPv6 flow label,
+    /// then the offload metadata.
+    template <bool V6, bool Tagged, bool FromHash>
+    static void finish_header(frame& f, std::byte* p, std::size_t n, const detail::inner_dissection& d,
+                              std::uint8_t given_flow, std::uint16_t base_sum, std::uint16_t checksum_mask,
+                              bool by_hardware) noexcept {
+        constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
+        constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
+        constexpr std::size_t hl = ip + l3_len + wire::nvgre_header_len;
+        const std::uint8_t flow = FromHash ? detail::flow_id_from_hash(d.hash) : given_flow;
         if constexpr (V6) {
+            const std::uint32_t label = FromHash ? detail::flow_label_from_hash(d.hash)
+                                                 : detail::flow_label_from_flow_id(nvgre::flow_id{given_flow});
             // Version 6 | traffic class copied | flow label; payload length.
             detail::store_be32(p + ip, 0x60000000u | std::uint32_t{d.tos} << 20 | label);
             detail::store_be16(p + ip + 4, static_cast<std::uint16_t>(n + wire::nvgre_header_len));
@@ -258,8 +282,8 @@ private:
             // RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), with HC the template's checksum
             // (~base_sum_) and m the zero TOS and length words: ~m = 0xffff is -0 and drops out
             // (the header never sums to zero, so the two zeros cannot matter).
-            const std::uint32_t s = std::uint32_t{base_sum_} + d.tos + total;
-            detail::store_be16(p + ip + 10, static_cast<std::uint16_t>(checksum::finish(s) & checksum_mask_));
+            const std::uint32_t s = std::uint32_t{base_sum} + d.tos + total;
+            detail::store_be16(p + ip + 10, static_cast<std::uint16_t>(checksum::finish(s) & checksum_mask));
         }
         detail::store_u8(p + hl - 1, flow);
 
@@ -270,9 +294,85 @@ private:
         o.inner_l2_offset = static_cast<std::uint16_t>(hl);
         o.inner_l3_offset = static_cast<std::uint16_t>(d.l3_offset != 0 ? d.l3_offset + hl : 0);
         o.inner_l4_offset = static_cast<std::uint16_t>(d.l4_offset != 0 ? d.l4_offset + hl : 0);
-        o.outer_ipv4_checksum_by_hardware = !V6 && by_hardware_;
+        o.outer_ipv4_checksum_by_hardware = !V6 && by_hardware;
         if (o.checksum_partial) o.checksum_start = static_cast<std::uint16_t>(o.checksum_start + hl);
     }
+
+    /// encapsulate(f, p): make(p) then apply(f) in one pass, the headers written straight into
+    /// the frame (no template in between). Same results, same errors, same order of checks.
+    static bool encapsulate_direct(frame& f, const encap_params& p, error& e) noexcept {
+        if (p.outer_source.version() != p.outer_destination.version()) [[unlikely]] {
+            e = make_error(errc::bad_value, layer::none, 0);
+            return false;
+        }
+        if (p.vlan > 4094) [[unlikely]] {
+            e = make_error(errc::bad_value, layer::vlan, 14);
+            return false;
+        }
+        const bool v6 = p.outer_source.is_v6();
+        if (p.ttl == 0) [[unlikely]] {
+            e = make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? 7 : 8);
+            return false;
+        }
+        detail::inner_dissection d;
+        detail::dissect_inner(f.bytes(), default_flow_hash_seed, d);
+        const bool tagged = p.vlan != 0;
+        const std::size_t hl = (v6 ? encap_header_len_ipv6 : encap_header_len_ipv4) + (tagged ? wire::vlan_tag_len : 0);
+        const std::size_t max_inner = v6 ? max_inner_frame_len_ipv6 : max_inner_frame_len_ipv4;
+        if (f.size() - wire::ethernet_header_len > max_inner - wire::ethernet_header_len || d.tagged || f.headroom() < hl)
+            [[unlikely]] {
+            e = refusal(f, d, v6, hl);
+            return false;
+        }
+        if (v6) tagged ? build<true, true>(f, p, d) : build<true, false>(f, p, d);
+        else tagged ? build<false, true>(f, p, d) : build<false, false>(f, p, d);
+        return true;
+    }
+
+    /// Writes the headers of make(p) in front of `f` and finishes them as apply() does.
+    /// Preconditions: as write().
+    template <bool V6, bool Tagged>
+    static void build(frame& f, const encap_params& p, const detail::inner_dissection& d) noexcept {
+        constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
+        constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
+        constexpr std::size_t hl = ip + l3_len + wire::nvgre_header_len;
+        const std::size_t n = f.size();
+        std::byte* h = f.bytes().data() - hl;
+        (void)f.push_front(hl);  // cannot fail: the caller checked the headroom
+        std::memcpy(h, p.outer_destination_mac.octets().data(), 6);
+        std::memcpy(h + 6, p.outer_source_mac.octets().data(), 6);
+        if constexpr (Tagged) {
+            detail::store_be16(h + 12, wire::ethertype::vlan);
+            detail::store_be16(h + 14, wire::vlan_tag{wire::ethertype::vlan, 0, false, p.vlan}.tci());
+        }
+        detail::store_be16(h + ip - 2, V6 ? wire::ethertype::ipv6 : wire::ethertype::ipv4);
+        std::uint16_t base_sum = 0;
+        if constexpr (V6) {
+            // Word 0 and the payload length: finish_header.
+            detail::store_u8(h + ip + 6, wire::ip_protocol::gre);
+            detail::store_u8(h + ip + 7, p.ttl);
+            p.outer_source.v6().to_bytes(std::span<std::byte>(h + ip + 8, 16));
+            p.outer_destination.v6().to_bytes(std::span<std::byte>(h + ip + 24, 16));
+        } else {
+            // TOS, total length and checksum: finish_header. Identification 0, DF (wire rule 8).
+            const std::uint32_t src = p.outer_source.v4().to_uint(), dst = p.outer_destination.v4().to_uint();
+            detail::store_u8(h + ip, 0x45);
+            detail::store_be32(h + ip + 4, 0x00004000u);
+            detail::store_u8(h + ip + 8, p.ttl);
+            detail::store_u8(h + ip + 9, wire::ip_protocol::gre);
+            detail::store_be32(h + ip + 12, src);
+            detail::store_be32(h + ip + 16, dst);
+            // make()'s base sum: the header's words with TOS, length and checksum zero.
+            base_sum = checksum::fold(0x4500u + 0x4000u + (std::uint32_t{p.ttl} << 8 | wire::ip_protocol::gre) +
+                                      (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu));
+        }
+        detail::store_be32(h + hl - 8, wire::nvgre_first_word);
+        detail::store_be32(h + hl - 4, p.vsid.value() << 8);
+        finish_header<V6, Tagged, true>(f, h, n, d, 0, base_sum, p.outer_ipv4_checksum_by_hardware ? 0 : 0xffff,
+                                        p.outer_ipv4_checksum_by_hardware);
+    }
+
+    friend result<void> encapsulate(frame& f, const encap_params& p) noexcept;
 
     alignas(64) std::array<std::byte, encap_max_header_len> bytes_{};
     std::uint16_t base_sum_{0};          ///< IPv4: folded sum of the header with TOS, length, checksum 0
@@ -282,12 +382,15 @@ private:
     bool by_hardware_{false};
 };
 
-/// One-off encapsulation: make(p) then apply(f) (the FlowID from the inner flow). For many
-/// packets to one destination keep the template instead. Errors of both.
+/// One-off encapsulation: the result of make(p) then apply(f) (the FlowID from the inner
+/// flow), the headers written straight into the frame (no template is built: the pipelines
+/// encapsulate toward a different destination each packet). Errors of both, in that order.
+/// O(1), no allocation.
 inline result<void> encapsulate(frame& f, const encap_params& p) noexcept {
-    auto t = encap_template::make(p);
-    if (!t) return t.error();
-    return t->apply(f);
+    error e;
+    if (!encap_template::encapsulate_direct(f, p, e)) [[unlikely]]
+        return e;
+    return {};
 }
 
 /// What decapsulate() read from the outer headers.
@@ -352,10 +455,10 @@ namespace nvgre::detail {
     return make_error(errc::bad_protocol, layer::ethernet, l.outer_l2_len - 2);
 }
 
-/// Decapsulation given `l`, the layout of `f.bytes()`: false with `e` set on failure, `f` then
-/// unchanged. Fills every field of `info` but its layout.
-inline bool decap_with_layout(datapath::frame& f, const wire::packet_layout& l, datapath::decap_info& info,
-                              error& e) noexcept {
+/// Decapsulation given `l`, the layout of `f.bytes()`, without a decap_info (the ingress
+/// pipeline reads what it needs from the layout): RFC 6040, the frame moved to the inner
+/// frame, offload metadata. False with `e` set on failure, `f` then unchanged.
+inline bool decap_frame(datapath::frame& f, const wire::packet_layout& l, error& e) noexcept {
     const std::span<std::byte> b = f.bytes();
     if (l.kind != wire::frame_kind::nvgre) [[unlikely]] {
         e = l.kind == wire::frame_kind::error ? l.error : decap_refusal(l, b);
@@ -390,20 +493,6 @@ inline bool decap_with_layout(datapath::frame& f, const wire::packet_layout& l, 
         detail::store_be16(p + il3, static_cast<std::uint16_t>((word0 & 0xffcfu) | (std::uint16_t{*ecn} << 4)));
     }
 
-    info.vsid = nvgre::vsid::make(l.vsid_bits()).value();
-    info.flow_id = nvgre::flow_id{l.flow_id_bits()};
-    info.outer_vlan = l.outer_vlan_id;
-    // Constructed in place, not assigned: the same store-forwarding reason as the layout.
-    if (l.outer_l3 == wire::l3_kind::ipv4) {
-        std::construct_at(&info.outer_source, ipv4_address::from_bytes(b.subspan(ol3 + 12, 4)));
-        std::construct_at(&info.outer_destination, ipv4_address::from_bytes(b.subspan(ol3 + 16, 4)));
-    } else {
-        std::construct_at(&info.outer_source, ipv6_address::from_bytes(b.subspan(ol3 + 8, 16)));
-        std::construct_at(&info.outer_destination, ipv6_address::from_bytes(b.subspan(ol3 + 24, 16)));
-    }
-    std::construct_at(&info.outer_destination_mac, mac_address::from_bytes(b.subspan(0, 6)));
-    std::construct_at(&info.outer_source_mac, mac_address::from_bytes(b.subspan(6, 6)));
-
     const std::size_t inner = l.inner_l2_offset;
     // Cannot fail: the layout checked both against the frame.
     if (!f.pull_front(inner).has_value() || !f.resize(l.outer_l3_end - inner).has_value()) [[unlikely]] {
@@ -423,6 +512,31 @@ inline bool decap_with_layout(datapath::frame& f, const wire::packet_layout& l, 
             : 0);
     o.outer_ipv4_checksum_by_hardware = false;
     if (o.checksum_partial && o.checksum_start >= inner) o.checksum_start = static_cast<std::uint16_t>(o.checksum_start - inner);
+    return true;
+}
+
+/// decap_frame, then every field of `info` but its layout, read from the outer headers (still
+/// in the buffer, in front of the frame). False with `e` set on failure, `f` and `info` then
+/// unchanged.
+inline bool decap_with_layout(datapath::frame& f, const wire::packet_layout& l, datapath::decap_info& info,
+                              error& e) noexcept {
+    const std::span<std::byte> b = f.bytes();
+    if (!decap_frame(f, l, e)) [[unlikely]]
+        return false;
+    const std::size_t ol3 = l.outer_l3_offset;
+    info.vsid = nvgre::vsid::make(l.vsid_bits()).value();
+    info.flow_id = nvgre::flow_id{l.flow_id_bits()};
+    info.outer_vlan = l.outer_vlan_id;
+    // Constructed in place, not assigned: the same store-forwarding reason as the layout.
+    if (l.outer_l3 == wire::l3_kind::ipv4) {
+        std::construct_at(&info.outer_source, ipv4_address::from_bytes(b.subspan(ol3 + 12, 4)));
+        std::construct_at(&info.outer_destination, ipv4_address::from_bytes(b.subspan(ol3 + 16, 4)));
+    } else {
+        std::construct_at(&info.outer_source, ipv6_address::from_bytes(b.subspan(ol3 + 8, 16)));
+        std::construct_at(&info.outer_destination, ipv6_address::from_bytes(b.subspan(ol3 + 24, 16)));
+    }
+    std::construct_at(&info.outer_destination_mac, mac_address::from_bytes(b.subspan(0, 6)));
+    std::construct_at(&info.outer_source_mac, mac_address::from_bytes(b.subspan(6, 6)));
     return true;
 }
 

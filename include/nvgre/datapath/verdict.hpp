@@ -77,7 +77,8 @@ enum class drop_reason : std::uint8_t {
     no_next_hop,            ///< no on-link PA and no provider route toward the destination PA
     no_headroom,            ///< the buffer has too little headroom for the outer headers
     too_big,                ///< the outer packet would exceed the underlay MTU
-    nat_unsupported,        ///< IP rewrite for this frame is not possible (yet)
+    nat_unsupported,        ///< IP rewrite cannot translate this packet exactly (datapath/rewrite.hpp says which)
+    nat_mismatch,           ///< egress: one end's record is nat, the other's is not (IP rewrite needs both)
     no_buffer,              ///< a replicated copy found no buffer
     unsupported,            ///< a frame the pipeline has no rule for (e.g. an ARP reply from a VM)
 };
@@ -120,6 +121,7 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         case drop_reason::no_headroom: return "no-headroom";
         case drop_reason::too_big: return "too-big";
         case drop_reason::nat_unsupported: return "nat-unsupported";
+        case drop_reason::nat_mismatch: return "nat-mismatch";
         case drop_reason::no_buffer: return "no-buffer";
         case drop_reason::unsupported: return "unsupported";
     }

@@ -4,11 +4,14 @@
 ///
 /// Layout. Two open-addressing tables with linear probing over power-of-two slot arrays:
 /// - IPv4: one slot = { u64 key = scope << 32 | address octets (as stored in memory), Value },
-///   16 bytes for a 4-byte Value. A key's home is a group of 4 slots = one 64-byte cache line
-///   (arrays are 64-byte aligned); a probe compares the whole line without branches (a chain of
-///   conditional moves) and moves to the next line only if the key is not there and the line
-///   is full. This is linear probing with buckets of 4: at load 0.48, 96% of hits need only the
-///   home line, so the hot path has one memory access and one well-predicted branch;
+///   16 bytes for a Value of up to 8 bytes, 32 for up to 24, 64 for up to 56. A key's home is
+///   a group of 64 / slot-size slots = one 64-byte cache line (arrays are 64-byte aligned): 4
+///   slots of 16 bytes, 2 of 32, 1 of 64. A probe compares the whole line without branches (a
+///   chain of conditional moves) and moves to the next line only if the key is not there and
+///   the line is full. This is linear probing with buckets of one cache line: with 4-slot
+///   lines at load 0.48, 96% of hits need only the home line, so the hot path has one memory
+///   access and one well-predicted branch. A Value as large as the data a lookup is for (e.g.
+///   policy::record_ref) saves the second, dependent cache miss of an index-then-record design;
 /// - IPv6: one slot = { u32 scope, 16 address octets, Value }, 24 bytes for a 4-byte Value,
 ///   plain linear probing slot by slot.
 /// A slot whose key bytes are all 0xFF is empty. The one real key with that bit pattern
@@ -37,8 +40,9 @@
 ///
 /// Memory. sizeof(slot) / α bytes per key, α in (3/8, 3/4] after growth: 21–43 bytes per IPv4
 /// key (1M keys → 2^21 slots → 32 MiB, 33.5 bytes per key), 32–64 per IPv6 key (1M: 50.3).
-/// Arrays of 2 MiB and more are aligned to 2 MiB and, on Linux, advised for transparent huge
-/// pages (MADV_HUGEPAGE; effective where the system allows it; `set_huge_pages(false)` opts out).
+/// Arrays of 2 MiB and more are aligned to 2 MiB and allocated through the policy memory hooks
+/// (policy/memory.hpp: by default, on Linux, advised for transparent huge pages, MADV_HUGEPAGE;
+/// `set_huge_pages(false)` asks for small pages; an embedder can install its own allocator).
 ///
 /// Threads. None inside: the table is a plain single-threaded value. Readers of a table that
 /// some writer modifies concurrently need an outside scheme (policy/state.hpp uses left-right
@@ -46,21 +50,19 @@
 #pragma once
 
 #include "nvgre/ip_address.hpp"
+#include "nvgre/policy/memory.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <span>
 #include <type_traits>
 #include <utility>
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 namespace nvgre::policy {
 
@@ -136,7 +138,7 @@ struct ca_seed {
 struct ca_v4_traits {
     using key_type = std::uint64_t;
     static constexpr key_type empty = ~std::uint64_t{0};
-    static constexpr std::size_t group = 4;  // 4 slots of 16 bytes (4-byte Value): one cache line
+    static constexpr bool grouped = true;  // probe a cache line of slots at a time
 
     [[nodiscard]] static key_type make(const ca_key& k) noexcept {
         std::uint32_t a;
@@ -171,7 +173,7 @@ static_assert(sizeof(ca_v6_key) == 20 && std::is_trivially_copyable_v<ca_v6_key>
 struct ca_v6_traits {
     using key_type = ca_v6_key;
     static constexpr key_type empty{~0u, {~0u, ~0u, ~0u, ~0u}};
-    static constexpr std::size_t group = 1;
+    static constexpr bool grouped = false;
 
     [[nodiscard]] static key_type make(const ca_key& k) noexcept {
         key_type r;
@@ -211,7 +213,7 @@ struct ca_v6_traits {
     }
 };
 
-inline constexpr std::size_t ca_huge_page = std::size_t{2} << 20;
+inline constexpr std::size_t ca_huge_page = huge_page_bytes;
 
 /// One linear-probing table for one key kind. Empty slots hold Traits::empty; the key equal to
 /// Traits::empty is kept in a side slot.
@@ -255,8 +257,10 @@ public:
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] std::size_t memory_bytes() const noexcept { return capacity_ * sizeof(slot); }
 
-    /// Slots per probe group: a probe reads a whole group (for IPv4 one 64-byte cache line).
-    static constexpr std::size_t group = Traits::group;
+    /// Slots per probe group: a probe reads a whole group (for IPv4 one 64-byte cache line:
+    /// 4 slots of 16 bytes, 2 of 32, 1 of 64; 1 when the slot size does not divide 64).
+    static constexpr std::size_t group =
+        Traits::grouped && sizeof(slot) <= 64 && 64 % sizeof(slot) == 0 ? 64 / sizeof(slot) : 1;
 
     /// The home slot of `k`: the first slot of its home group.
     [[nodiscard]] std::size_t home(const key_type& k) const noexcept {
@@ -425,13 +429,28 @@ private:
         return bytes >= ca_huge_page ? ca_huge_page : std::max<std::size_t>(64, alignof(slot));
     }
 
+    // Arrays of ca_huge_page bytes and more go through the memory hooks (remembered, to free
+    // them through the same ones), smaller ones through operator new.
+    slot* allocate_array(std::size_t bytes, memory_hooks& used) const {
+        const std::size_t align = alignment_for(bytes);
+        used = bytes >= ca_huge_page ? large_array_memory() : memory_hooks{};
+        void* p = used.allocate != nullptr ? used.allocate(bytes, align, huge_, used.context)
+                                           : operator_new_aligned(bytes, align);
+        if (p == nullptr) throw_bad_alloc();
+        return static_cast<slot*>(p);
+    }
+    [[noreturn]] static void throw_bad_alloc() {
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+        throw std::bad_alloc();
+#else
+        std::abort();
+#endif
+    }
+
     void rehash(std::size_t new_cap) {
         const std::size_t bytes = new_cap * sizeof(slot);
-        const std::size_t align = alignment_for(bytes);
-        auto* fresh = static_cast<slot*>(::operator new(bytes, std::align_val_t{align}));
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-        if (huge_ && align == ca_huge_page) (void)::madvise(fresh, bytes, MADV_HUGEPAGE);
-#endif
+        memory_hooks hooks;
+        auto* fresh = allocate_array(bytes, hooks);
         const std::size_t new_mask = new_cap - 1;
         for (std::size_t i = 0; i < new_cap; ++i) fresh[i].key = Traits::empty;
         for (std::size_t i = 0; i < capacity_; ++i) {
@@ -444,6 +463,7 @@ private:
         slots_ = fresh;
         capacity_ = new_cap;
         mask_ = new_mask;
+        array_hooks_ = hooks;
     }
 
     void copy_from(const ca_probe_table& o) {
@@ -452,11 +472,7 @@ private:
         std::memcpy(side_value_, o.side_value_, sizeof(Value));
         if (o.capacity_ == 0) return;
         const std::size_t bytes = o.capacity_ * sizeof(slot);
-        const std::size_t align = alignment_for(bytes);
-        auto* fresh = static_cast<slot*>(::operator new(bytes, std::align_val_t{align}));
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-        if (huge_ && align == ca_huge_page) (void)::madvise(fresh, bytes, MADV_HUGEPAGE);
-#endif
+        auto* fresh = allocate_array(bytes, array_hooks_);
         std::memcpy(static_cast<void*>(fresh), o.slots_, bytes);
         slots_ = fresh;
         capacity_ = o.capacity_;
@@ -472,17 +488,24 @@ private:
         std::memcpy(side_value_, o.side_value_, sizeof(Value));
         seed_ = o.seed_;
         huge_ = o.huge_;
+        array_hooks_ = std::exchange(o.array_hooks_, memory_hooks{});
     }
 
     void free_array() noexcept {
-        if (capacity_ != 0)
-            ::operator delete(slots_, std::align_val_t{alignment_for(capacity_ * sizeof(slot))});
+        if (capacity_ == 0) return;
+        const std::size_t bytes = capacity_ * sizeof(slot);
+        if (array_hooks_.deallocate != nullptr) array_hooks_.deallocate(slots_, bytes, alignment_for(bytes), array_hooks_.context);
+        else ::operator delete(slots_, std::align_val_t{alignment_for(bytes)});
+    }
+    static void* operator_new_aligned(std::size_t bytes, std::size_t align) noexcept {
+        return ::operator new(bytes, std::align_val_t{align}, std::nothrow);
     }
     void release() noexcept {
         free_array();
         slots_ = const_cast<slot*>(empty_array);
         capacity_ = mask_ = size_ = 0;
         has_side_ = false;
+        array_hooks_ = memory_hooks{};
     }
 
     // empty_array is never written: every writer grows the table (capacity_ > 0) first, and
@@ -494,6 +517,7 @@ private:
     ca_seed seed_{};
     bool has_side_ = false;
     bool huge_ = true;
+    memory_hooks array_hooks_{};  // what allocated slots_ (none: operator new)
     alignas(Value) unsigned char side_value_[sizeof(Value)]{};
 };
 

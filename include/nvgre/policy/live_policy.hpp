@@ -55,13 +55,18 @@ public:
     /// (precondition: same size). Returns the number of changes applied.
     std::size_t apply(std::span<const change> changes, std::span<change_status> status = {}) {
         return lr_.modify([changes, status](state& s) noexcept {
-            // Prefetching a few changes ahead overlaps their index probes (cache misses at
-            // 1M records) with the application of the ones before.
-            constexpr std::size_t lookahead = 8;
+            // Prefetching ahead overlaps the cache misses of the changes (at 1M records every
+            // probe misses) with the application of the ones before, in two stages: the index
+            // slots `lookahead` changes ahead, then, `lookahead / 2` ahead, what those slots
+            // point at (the record replaced, its other slots).
+            constexpr std::size_t lookahead = 16;
+            constexpr std::size_t second = lookahead / 2;
             for (std::size_t i = 0; i < std::min(lookahead, changes.size()); ++i) s.prefetch(changes[i]);
+            for (std::size_t i = 0; i < std::min(second, changes.size()); ++i) s.prefetch_replaced(changes[i]);
             std::size_t applied = 0;
             for (std::size_t i = 0; i < changes.size(); ++i) {
                 if (i + lookahead < changes.size()) s.prefetch(changes[i + lookahead]);
+                if (i + second < changes.size()) s.prefetch_replaced(changes[i + second]);
                 const change_status st = s.apply(changes[i]);
                 if (st == change_status::ok) ++applied;
                 if (!status.empty()) status[i] = st;

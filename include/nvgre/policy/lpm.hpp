@@ -49,6 +49,7 @@
 #pragma once
 
 #include "nvgre/ip_address.hpp"
+#include "nvgre/policy/memory.hpp"
 
 #include <algorithm>
 #include <array>
@@ -289,8 +290,8 @@ private:
     }
 
     // Geometric growth, so that reserving "one more" repeatedly stays amortised O(1).
-    template <class T>
-    static void grow(std::vector<T>& v, std::size_t n) {
+    template <class Vector>
+    static void grow(Vector& v, std::size_t n) {
         if (v.capacity() < n) v.reserve(std::max(n, v.capacity() * 2));
     }
 
@@ -415,8 +416,9 @@ private:
     }
 
     std::vector<small_entry> small_;
-    std::vector<std::uint32_t> root_;
-    std::vector<std::uint32_t> entries_;      ///< block b: [256 b, 256 b + 256)
+    // The per-lookup arrays through the memory hooks (huge pages where the embedder allows).
+    std::vector<std::uint32_t, large_array_allocator<std::uint32_t>> root_;
+    std::vector<std::uint32_t, large_array_allocator<std::uint32_t>> entries_;  ///< block b: [256 b, 256 b + 256)
     std::vector<block_meta> meta_;
     std::vector<std::uint32_t> free_blocks_;
     unsigned root_bits_{0};
@@ -523,8 +525,8 @@ private:
         else std::construct_at(&dst, src);  // trivially copyable, e.g. a struct with const members
     }
 
-    template <class T>
-    static void grow(std::vector<T>& v, std::size_t n) {
+    template <class Vector>
+    static void grow(Vector& v, std::size_t n) {
         if (v.capacity() < n) v.reserve(std::max(n, v.capacity() * 2));
     }
 

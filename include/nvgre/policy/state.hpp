@@ -25,11 +25,13 @@
 #include "nvgre/policy/builder.hpp"
 #include "nvgre/policy/ca_table.hpp"
 #include "nvgre/policy/lpm.hpp"
+#include "nvgre/policy/memory.hpp"
 #include "nvgre/policy/model.hpp"
 #include "nvgre/rdid.hpp"
 #include "nvgre/vsid.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -37,7 +39,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -62,6 +63,20 @@ struct record_entry {
     bool local{false};        ///< its PA belongs to this host: the VM runs here
     bool in_use{false};       ///< false for a free slot
 };
+
+/// What the per-packet path reads of a record, kept in the CA index slot itself: with its
+/// 8-byte key a 32-byte slot, two per cache line. A lookup then reads one cache line, not a
+/// slot and then the 64-byte record_entry (a second, dependent cache miss at 1M records).
+/// Always equal to the fields of record(id) it copies. Gateway-wildcard records have none.
+struct record_ref {
+    record_id id{no_record};    ///< the whole record: state::record(id)
+    std::uint32_t vsid{0};      ///< record_entry::vsid
+    std::uint32_t provider{0};  ///< record_entry::provider: its PA is provider_at(provider).pa
+    mac_address mac;            ///< record_entry::mac
+    policy::rule rule{rule::encap};
+    bool local{false};          ///< record_entry::local
+};
+static_assert(sizeof(record_ref) == 20);
 
 /// A customer route as the LPM stores it: the winner (lowest metric) of its prefix.
 struct route_entry {
@@ -111,12 +126,29 @@ struct subnet_entry {
     }
 };
 
+/// One of a port's static records, held in the port itself (see local_port::sources).
+struct port_source {
+    ip_address ca;
+    record_id id{no_record};
+    std::uint32_t provider{0};  ///< its PA: the outer source of the port's encapsulated frames
+    policy::rule rule{rule::encap};
+};
+
 /// A VM port of this host: the NIC with `mac`, in subnet `vsid`, holding `records`.
 struct local_port {
+    /// How many static records a port keeps inline in `sources`.
+    static constexpr std::size_t inline_sources = 2;
+
     mac_address mac;
     std::uint32_t vsid{0};
     std::uint32_t subnet{0};
+    std::uint32_t domain{0};  ///< its subnet's routing domain (subnet_at(subnet).domain)
     std::vector<record_id> records;  ///< its customer addresses (and gateway-wildcard records)
+    /// The first `source_count` static records of `records` (at most inline_sources): a
+    /// source address found here is what find_record(domain, source) would return, without
+    /// the table probe (egress checks every frame's source against its port).
+    std::array<port_source, inline_sources> sources{};
+    std::uint8_t source_count{0};
 };
 
 /// Why a change was refused. Stable kebab-case names via to_string().
@@ -199,6 +231,7 @@ public:
             // validators, and the record is then left out rather than half-applied.
             [[maybe_unused]] const auto st = s.apply(set_record{r});
         }
+        s.index_next_hops();
         return s;
     }
 
@@ -210,8 +243,12 @@ public:
     /// The record holding customer address `ca` in routing domain `domain`, or nullptr.
     /// (A CA is unique within its routing domain.) Gateway-wildcard records are not found here.
     [[nodiscard]] const record_entry* find_record(std::uint32_t domain, const ip_address& ca) const noexcept {
-        const record_id* id = ca_index_.find(ca_key{domain, ca});
-        return id == nullptr ? nullptr : &records_[*id];
+        const record_ref* r = ca_index_.find(ca_key{domain, ca});
+        return r == nullptr ? nullptr : &records_[r->id];
+    }
+    /// find_record's answer as the index holds it (one cache line; record(ref->id) for the rest).
+    [[nodiscard]] const record_ref* find_ref(std::uint32_t domain, const ip_address& ca) const noexcept {
+        return ca_index_.find(ca_key{domain, ca});
     }
     /// The record (VSID, CA), or nullptr: the domain's record of `ca` if it is in subnet `vsid`.
     [[nodiscard]] const record_entry* find_record_in_subnet(std::uint32_t vsid, const ip_address& ca) const noexcept {
@@ -226,14 +263,20 @@ public:
         ca_index_.prefetch(ca_key{domain, ca});
     }
     /// Batched find_record: hashes all keys, prefetches, then probes. Precondition: sizes equal.
+    /// (find_refs_batch reads one cache line a key less: the record_entry.)
     void find_records_batch(std::span<const ca_key> keys, std::span<const record_entry*> out) const noexcept {
         constexpr std::size_t chunk = 32;
-        const record_id* ids[chunk];
+        const record_ref* refs[chunk];
         for (std::size_t i = 0; i < keys.size(); i += chunk) {
             const std::size_t n = std::min(chunk, keys.size() - i);
-            ca_index_.find_batch(keys.subspan(i, n), std::span<const record_id*>(ids, n));
-            for (std::size_t j = 0; j < n; ++j) out[i + j] = ids[j] == nullptr ? nullptr : &records_[*ids[j]];
+            ca_index_.find_batch(keys.subspan(i, n), std::span<const record_ref*>(refs, n));
+            for (std::size_t j = 0; j < n; ++j) out[i + j] = refs[j] == nullptr ? nullptr : &records_[refs[j]->id];
         }
+    }
+    /// Batched find_ref: hashes all keys, prefetches their slots, then probes; out[i] =
+    /// find_ref(keys[i]). Precondition: sizes equal. One cache line per key.
+    void find_refs_batch(std::span<const ca_key> keys, std::span<const record_ref*> out) const noexcept {
+        ca_index_.find_batch(keys, out);
     }
     /// The record with id `id`. Precondition: a live id obtained from this state.
     [[nodiscard]] const record_entry& record(record_id id) const noexcept { return records_[id]; }
@@ -252,10 +295,10 @@ public:
         return id == no_record ? nullptr : &records_[id];
     }
 
-    /// The virtual subnet `vsid`, or nullptr when it is not declared.
+    /// The virtual subnet `vsid`, or nullptr when it is not declared. O(1): one cache line.
     [[nodiscard]] const subnet_entry* subnet(std::uint32_t vsid) const noexcept {
-        const auto it = subnet_index_.find(vsid);
-        return it == subnet_index_.end() ? nullptr : &subnets_[it->second];
+        const std::uint32_t* i = subnet_index_.find(vsid_key(vsid));
+        return i == nullptr ? nullptr : &subnets_[*i];
     }
     [[nodiscard]] const subnet_entry& subnet_at(std::uint32_t index) const noexcept { return subnets_[index]; }
     [[nodiscard]] const domain_entry& domain(std::uint32_t index) const noexcept { return domains_[index]; }
@@ -271,11 +314,14 @@ public:
         return domains_[domain].routes.lookup(destination);
     }
 
-    /// The VM port of this host whose NIC has `mac`, or nullptr.
+    /// The VM port of this host whose NIC has `mac`, or nullptr. O(1): one cache line of the
+    /// index, then the port.
     [[nodiscard]] const local_port* port(const mac_address& mac) const noexcept {
-        const auto it = ports_.find(mac_key(mac));
-        return it == ports_.end() ? nullptr : &it->second;
+        const std::uint32_t* i = port_index_.find(port_key(mac));
+        return i == nullptr ? nullptr : &ports_[*i];
     }
+    /// Starts loading the index slot of port(mac) (a burst looks its ports up first).
+    void prefetch_port(const mac_address& mac) const noexcept { port_index_.prefetch(port_key(mac)); }
 
     /// The provider address `pa` (of any host), or nullptr.
     [[nodiscard]] const provider_address* provider(const ip_address& pa) const noexcept {
@@ -315,6 +361,17 @@ public:
         if (r == nullptr) return std::nullopt;
         return provider_route_list_[*r].next_hop_mac;
     }
+    /// next_hop_mac(provider_at(source), provider_at(destination).pa), precomputed when the
+    /// state was built for every source PA of this host (providers and provider routes never
+    /// change afterwards): a pointer to the MAC, or nullptr when there is no next hop or
+    /// `source` is not one of this host's PAs (then ask next_hop_mac). O(1), no probe.
+    [[nodiscard]] const mac_address* next_hop_mac_between(std::uint32_t source, std::uint32_t destination) const noexcept {
+        if (source >= next_hop_row_.size() || destination >= provider_addresses_.size()) return nullptr;
+        const std::uint32_t row = next_hop_row_[source];
+        if (row == no_row) return nullptr;
+        const next_hop& h = next_hops_[std::size_t{row} * provider_addresses_.size() + destination];
+        return h.valid ? &h.mac : nullptr;
+    }
 
     /// Number of live records.
     [[nodiscard]] std::size_t record_count() const noexcept { return records_.size() - free_records_.size(); }
@@ -348,11 +405,26 @@ public:
     void prefetch(const change& c) const noexcept {
         const auto* sr = std::get_if<set_record>(&c);
         if (sr == nullptr) return;
-        const auto sit = subnet_index_.find(sr->record.subnet.value());
-        if (sit == subnet_index_.end()) return;
-        ca_index_.prefetch(ca_key{subnets_[sit->second].domain, sr->record.ca});
+        const std::uint32_t* sit = subnet_index_.find(vsid_key(sr->record.subnet.value()));
+        if (sit == nullptr) return;
+        ca_index_.prefetch(ca_key{subnets_[*sit].domain, sr->record.ca});
         if (const std::uint32_t* pa = pa_index_.find(ca_key{0, sr->record.pa}))
             mac_usage_.prefetch(host_mac_key(host_index_of(*pa), sr->record.mac));
+    }
+
+    /// Second stage of prefetch(c), a few changes later (when its slot has arrived): starts
+    /// loading the record `c` replaces, its VM name and its (host, MAC) usage slot, found
+    /// through the CA index slot. No effect on the state.
+    void prefetch_replaced(const change& c) const noexcept {
+        const auto* sr = std::get_if<set_record>(&c);
+        if (sr == nullptr) return;
+        const std::uint32_t* sit = subnet_index_.find(vsid_key(sr->record.subnet.value()));
+        if (sit == nullptr) return;
+        const record_ref* ref = ca_index_.find(ca_key{subnets_[*sit].domain, sr->record.ca});
+        if (ref == nullptr) return;
+        NVGRE_CA_TABLE_PREFETCH(&records_[ref->id]);
+        NVGRE_CA_TABLE_PREFETCH(&vm_names_[ref->id]);
+        mac_usage_.prefetch(host_mac_key(host_index_of(ref->provider), ref->mac));
     }
 
 private:
@@ -370,6 +442,13 @@ private:
         for (auto o : m.octets()) k = k << 8 | o;
         return k;
     }
+    /// A MAC as a ca_table key (compact IPv4 form: one cache line per probe).
+    static ca_key port_key(const mac_address& m) noexcept {
+        const std::uint64_t k = mac_key(m);
+        return ca_key{static_cast<std::uint32_t>(k >> 32), ipv4_address::from_uint(static_cast<std::uint32_t>(k))};
+    }
+    /// A VSID as a ca_table key.
+    static ca_key vsid_key(std::uint32_t vsid) noexcept { return ca_key{0, ipv4_address::from_uint(vsid)}; }
     /// (host of a PA, MAC): the key of the "one VSID per MAC per host" rule, packed into the
     /// compact IPv4 form of a ca_key (scope = host << 16 | first two octets, address = last
     /// four), so that it costs one cache line per probe. Hosts are fewer than 65536.
@@ -413,7 +492,10 @@ private:
         e.domain = domain_index_.at(v.domain);
         e.gateway_v4 = v.gateway_v4;
         e.gateway_v6 = v.gateway_v6;
-        subnet_index_.emplace(v.id.value(), static_cast<std::uint32_t>(subnets_.size()));
+        // insert_or_assign only when new: a duplicate VSID keeps its first subnet, as
+        // unordered_map::emplace did (a validated model has none).
+        if (subnet_index_.find(vsid_key(v.id.value())) == nullptr)
+            subnet_index_.insert_or_assign(vsid_key(v.id.value()), static_cast<std::uint32_t>(subnets_.size()));
         subnets_.push_back(std::move(e));
     }
 
@@ -425,9 +507,9 @@ private:
 
     change_status apply_one(const set_record& c) {
         const lookup_record& r = c.record;
-        const auto sit = subnet_index_.find(r.subnet.value());
-        if (sit == subnet_index_.end()) return change_status::unknown_vsid;
-        const std::uint32_t subnet_idx = sit->second;
+        const std::uint32_t* sit = subnet_index_.find(vsid_key(r.subnet.value()));
+        if (sit == nullptr) return change_status::unknown_vsid;
+        const std::uint32_t subnet_idx = *sit;
         const subnet_entry& sub = subnets_[subnet_idx];
         const std::uint32_t* pa_idx = pa_index_.find(ca_key{0, r.pa});
         if (pa_idx == nullptr) return change_status::unknown_pa;
@@ -435,34 +517,47 @@ private:
         if (wildcard != r.ca.is_unspecified()) return change_status::bad_wildcard;
         if (r.rule == rule::nat && r.ca.version() != r.pa.version()) return change_status::nat_version_mismatch;
 
-        // The record this one replaces, if any: same (VSID, CA).
+        // The record this one replaces, if any: same (VSID, CA). Its provider and MAC are read
+        // from its index slot (record_ref), not from the record (one cache miss less).
         record_id existing = no_record;
+        record_ref* slot = nullptr;
+        std::uint32_t old_provider = 0;
+        mac_address old_mac;
         if (wildcard) {
             existing = sub.gateway_wildcard(r.ca.version());
-        } else if (const record_id* id = ca_index_.find(ca_key{sub.domain, r.ca})) {
-            if (records_[*id].vsid != r.subnet.value()) return change_status::duplicate_ca;
-            existing = *id;
+            if (existing != no_record) {
+                old_provider = records_[existing].provider;
+                old_mac = records_[existing].mac;
+            }
+        } else if ((slot = ca_index_.find(ca_key{sub.domain, r.ca})) != nullptr) {
+            if (slot->vsid != r.subnet.value()) return change_status::duplicate_ca;
+            existing = slot->id;
+            old_provider = slot->provider;
+            old_mac = slot->mac;
         }
 
-        // nat: one PA per CA, both ways.
+        // nat: one PA per CA, both ways. (The same PA is the same provider index.)
         if (const pa_usage* u = pa_usage_.find(ca_key{0, r.pa})) {
-            const std::uint32_t others = u->records - (existing != no_record && records_[existing].pa == r.pa ? 1 : 0);
+            const std::uint32_t others = u->records - (existing != no_record && old_provider == *pa_idx ? 1 : 0);
             const bool nat_elsewhere = u->nat != no_record && u->nat != existing;
             if (nat_elsewhere || (r.rule == rule::nat && others > 0)) return change_status::nat_pa_shared;
         }
         // One VSID per MAC per host.
         const ca_key hm = host_mac_key(host_index_of(*pa_idx), r.mac);
         if (const mac_usage* m = mac_usage_.find(hm); m != nullptr && m->vsid != r.subnet.value()) {
-            const bool only_existing = existing != no_record && m->records == 1 && records_[existing].mac == r.mac &&
-                                       host_index_of(records_[existing].provider) == host_index_of(*pa_idx);
+            const bool only_existing = existing != no_record && m->records == 1 && old_mac == r.mac &&
+                                       host_index_of(old_provider) == host_index_of(*pa_idx);
             if (!only_existing) return change_status::mac_in_two_subnets;
         }
 
-        // Valid: replace = remove the old record, then add the new one in its slot.
+        // Valid: replace = remove the old record, then add the new one in its slot. A static
+        // record keeps its CA index slot (same key): its value is rewritten in place, no
+        // erase and re-insert.
         if (existing == no_record && free_records_.empty() && records_.size() >= no_record) return change_status::too_many_records;
         record_id id = existing;
+        const bool keep_slot = slot != nullptr;
         if (existing != no_record) {
-            unlink(existing);
+            unlink(existing, keep_slot);
         } else if (!free_records_.empty()) {
             id = free_records_.back();
             free_records_.pop_back();
@@ -484,7 +579,8 @@ private:
         e.local = host_index_of(*pa_idx) == local_host_;
         e.in_use = true;
         vm_names_[id] = r.vm;
-        link(id);
+        link(id, keep_slot);
+        if (keep_slot) *slot = ref_of(id);  // unlink/link touched no other CA index slot
         return change_status::ok;
     }
 
@@ -494,8 +590,8 @@ private:
         record_id id = no_record;
         if (c.ca.is_unspecified()) {
             id = sub->gateway_wildcard(c.ca.version());
-        } else if (const record_id* p = ca_index_.find(ca_key{sub->domain, c.ca}); p != nullptr && records_[*p].vsid == c.subnet.value()) {
-            id = *p;
+        } else if (const record_ref* p = ca_index_.find(ca_key{sub->domain, c.ca}); p != nullptr && p->vsid == c.subnet.value()) {
+            id = p->id;
         }
         if (id == no_record) return change_status::not_found;
         unlink(id);
@@ -505,14 +601,21 @@ private:
         return change_status::ok;
     }
 
-    /// Adds record `id` (already filled in) to every index.
-    void link(record_id id) {
+    /// The index slot value of record `id`.
+    [[nodiscard]] record_ref ref_of(record_id id) const noexcept {
+        const record_entry& e = records_[id];
+        return record_ref{id, e.vsid, e.provider, e.mac, e.rule, e.local};
+    }
+
+    /// Adds record `id` (already filled in) to every index; `keep_slot`: but the CA index,
+    /// whose slot the caller rewrites.
+    void link(record_id id, bool keep_slot = false) {
         const record_entry& e = records_[id];
         subnet_entry& sub = subnets_[e.subnet];
         if (e.type == record_type::gateway_wildcard) {
             (e.ca.is_v4() ? sub.wildcard_v4 : sub.wildcard_v6) = id;
-        } else {
-            ca_index_.insert_or_assign(ca_key{e.domain, e.ca}, id);
+        } else if (!keep_slot) {
+            ca_index_.insert_or_assign(ca_key{e.domain, e.ca}, ref_of(id));
         }
         pa_usage* u = pa_usage_.find(ca_key{0, e.pa});
         if (u == nullptr) {
@@ -530,23 +633,26 @@ private:
         }
         if (e.local) {
             bump(sub.local_macs, flood_mac{e.mac, 0});
-            local_port& port = ports_[mac_key(e.mac)];
+            local_port& port = port_for(e.mac);
             port.mac = e.mac;
             port.vsid = e.vsid;
             port.subnet = e.subnet;
+            port.domain = e.domain;
             port.records.push_back(id);
+            refresh_sources(port);
         } else {
             bump(sub.remote_pas, flood_pa{e.pa, e.provider, 0});
         }
     }
 
-    /// Removes record `id` from every index (the entry itself stays as it is).
-    void unlink(record_id id) {
+    /// Removes record `id` from every index (the entry itself stays as it is); `keep_slot`:
+    /// but its CA index slot (the caller reuses it for the record's replacement).
+    void unlink(record_id id, bool keep_slot = false) {
         const record_entry& e = records_[id];
         subnet_entry& sub = subnets_[e.subnet];
         if (e.type == record_type::gateway_wildcard) {
             (e.ca.is_v4() ? sub.wildcard_v4 : sub.wildcard_v6) = no_record;
-        } else {
+        } else if (!keep_slot) {
             ca_index_.erase(ca_key{e.domain, e.ca});
         }
         if (pa_usage* u = pa_usage_.find(ca_key{0, e.pa})) {
@@ -557,14 +663,59 @@ private:
         if (mac_usage* m = mac_usage_.find(hm); m != nullptr && --m->records == 0) mac_usage_.erase(hm);
         if (e.local) {
             drop(sub.local_macs, flood_mac{e.mac, 0});
-            auto p = ports_.find(mac_key(e.mac));
-            if (p != ports_.end()) {
-                auto& recs = p->second.records;
+            if (const std::uint32_t* p = port_index_.find(port_key(e.mac))) {
+                const std::uint32_t index = *p;
+                auto& recs = ports_[index].records;
                 recs.erase(std::remove(recs.begin(), recs.end(), id), recs.end());
-                if (recs.empty()) ports_.erase(p);
+                if (recs.empty()) {
+                    port_index_.erase(port_key(e.mac));
+                    ports_[index] = local_port{};
+                    free_ports_.push_back(index);
+                } else {
+                    refresh_sources(ports_[index]);
+                }
             }
         } else {
             drop(sub.remote_pas, flood_pa{e.pa, e.provider, 0});
+        }
+    }
+
+    /// The port of `mac`, created empty if new.
+    local_port& port_for(const mac_address& mac) {
+        if (const std::uint32_t* p = port_index_.find(port_key(mac))) return ports_[*p];
+        std::uint32_t index;
+        if (!free_ports_.empty()) {
+            index = free_ports_.back();
+            free_ports_.pop_back();
+        } else {
+            index = static_cast<std::uint32_t>(ports_.size());
+            ports_.emplace_back();
+        }
+        port_index_.insert_or_assign(port_key(mac), index);
+        return ports_[index];
+    }
+    /// Recomputes port.sources: its first static records, in record order.
+    void refresh_sources(local_port& port) const noexcept {
+        port.source_count = 0;
+        for (const record_id id : port.records) {
+            if (port.source_count == local_port::inline_sources) break;
+            const record_entry& r = records_[id];
+            if (r.type != record_type::static_record) continue;
+            port.sources[port.source_count++] = port_source{r.ca, id, r.provider, r.rule};
+        }
+    }
+
+    /// Precomputes next_hop_mac_between for every local PA (state::build, after every PA).
+    void index_next_hops() {
+        const std::size_t n = provider_addresses_.size();
+        next_hop_row_.assign(n, no_row);
+        next_hops_.assign(local_pas_.size() * n, next_hop{});
+        for (std::size_t row = 0; row < local_pas_.size(); ++row) {
+            const provider_address& src = provider_addresses_[local_pas_[row]];
+            next_hop_row_[local_pas_[row]] = static_cast<std::uint32_t>(row);
+            for (std::size_t d = 0; d < n; ++d)
+                if (const auto mac = next_hop_mac(src, provider_addresses_[d].pa))
+                    next_hops_[row * n + d] = next_hop{*mac, true};
         }
     }
 
@@ -601,12 +752,12 @@ private:
         const customer_route& r = c.route;
         const auto d = domain_index(r.domain);
         if (!d) return change_status::unknown_domain;
-        const auto sit = subnet_index_.find(r.subnet.value());
-        if (sit == subnet_index_.end()) return change_status::unknown_vsid;
-        if (subnets_[sit->second].domain != *d) return change_status::subnet_not_in_domain;
+        const std::uint32_t* sit = subnet_index_.find(vsid_key(r.subnet.value()));
+        if (sit == nullptr) return change_status::unknown_vsid;
+        if (subnets_[*sit].domain != *d) return change_status::subnet_not_in_domain;
         domain_entry& dom = domains_[*d];
         auto& list = dom.candidates[r.prefix];
-        const route_entry entry{r.subnet.value(), sit->second, r.next_hop, r.metric};
+        const route_entry entry{r.subnet.value(), *sit, r.next_hop, r.metric};
         auto same = std::find_if(list.begin(), list.end(), [&](const route_entry& x) { return x.metric == r.metric; });
         if (same != list.end()) *same = entry;
         else list.push_back(entry);
@@ -652,15 +803,28 @@ private:
     std::vector<domain_entry> domains_;
     std::map<rdid, std::uint32_t> domain_index_;
     std::vector<subnet_entry> subnets_;
-    std::unordered_map<std::uint32_t, std::uint32_t> subnet_index_;  // VSID -> index in subnets_
+    ca_table<std::uint32_t> subnet_index_;  // vsid_key(VSID) -> index in subnets_
 
-    std::vector<record_entry> records_;
+    // Per-packet arrays through the memory hooks (huge pages where the embedder allows).
+    std::vector<record_entry, large_array_allocator<record_entry>> records_;
     std::vector<std::string> vm_names_;
     std::vector<record_id> free_records_;
-    ca_table<record_id> ca_index_;          // (domain, CA) -> record (static records)
+    ca_table<record_ref> ca_index_;         // (domain, CA) -> record (static records)
     ca_table<pa_usage> pa_usage_;           // (0, PA) -> records using it, nat record
     ca_table<mac_usage> mac_usage_;         // (host, MAC) -> VSID, see host_mac_key
-    std::unordered_map<std::uint64_t, local_port> ports_;     // MAC -> this host's VM port
+    ca_table<std::uint32_t> port_index_;    // port_key(MAC) -> index in ports_
+    std::vector<local_port> ports_;         // this host's VM ports (free slots: empty records)
+    std::vector<std::uint32_t> free_ports_;
+
+    // next_hop_mac_between: row per local PA (next_hop_row_[provider], no_row if not local),
+    // one entry per provider in it.
+    struct next_hop {
+        mac_address mac;
+        bool valid{false};
+    };
+    static constexpr std::uint32_t no_row = ~std::uint32_t{0};
+    std::vector<std::uint32_t> next_hop_row_;
+    std::vector<next_hop> next_hops_;
 };
 
 }  // namespace nvgre::policy
