@@ -9,6 +9,7 @@
 // Every lookup dereferences the value it finds, as a datapath does.
 // Counters: bytes_per_prefix = memory_bytes() / size().
 #include "nvgre/policy/lpm.hpp"
+#include "nvgre/policy/memory.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -107,10 +108,15 @@ std::vector<Addr> addresses(const std::vector<ip_prefix>& prefixes, std::size_t 
 }
 
 template <class Addr>
-void bm_lookup(benchmark::State& state, std::size_t n, bool batched) {
+void bm_lookup(benchmark::State& state, std::size_t n, bool batched, bool huge_pages = true) {
     const auto prefixes = Addr::size == 4 ? v4_prefixes(n) : v6_prefixes(n);
+    // Small pages: the trie's arrays allocated through small_page_memory() (policy/memory.hpp).
+    const nvgre::policy::memory_hooks old =
+        nvgre::policy::set_large_array_memory(huge_pages ? nvgre::policy::transparent_huge_page_memory()
+                                                         : nvgre::policy::small_page_memory());
     table t;
     for (std::size_t i = 0; i < prefixes.size(); ++i) t.insert_or_assign(prefixes[i], static_cast<std::uint32_t>(i + 1));
+    nvgre::policy::set_large_array_memory(old);
     const auto addrs = addresses<Addr>(prefixes, std::size_t{1} << 16);
     constexpr std::size_t burst = 32;
     std::array<const std::uint32_t*, burst> out{};
@@ -166,6 +172,10 @@ void bm_build(benchmark::State& state) {
         benchmark::RegisterBenchmark((std::string("lpm/ipv6/100K") + suffix).c_str(),
                                      [=](benchmark::State& s) { bm_lookup<ipv6_address>(s, 100'000, batched); });
     }
+    benchmark::RegisterBenchmark("lpm/ipv4/100K/no_huge_pages",
+                                 [](benchmark::State& s) { bm_lookup<ipv4_address>(s, 100'000, false, false); });
+    benchmark::RegisterBenchmark("lpm/ipv6/100K/no_huge_pages",
+                                 [](benchmark::State& s) { bm_lookup<ipv6_address>(s, 100'000, false, false); });
     benchmark::RegisterBenchmark("lpm/ipv4/100K/build", bm_build)->Unit(benchmark::kMillisecond);
     return true;
 }();

@@ -34,6 +34,12 @@
 // egress on the sender host produces. encap/.../1500B applies the template directly (no MTU
 // check) and does use 1500-byte frames.
 //
+// Variants: the "ipv4" of the names is the provider network (outer headers; the tenant traffic
+// is IPv4 throughout). encap/ipv6/64B/1M/uniform runs the same records and traffic over IPv6
+// PAs 2001:db8::(h+1)/64 (62-byte outer headers). .../no_huge_pages runs on a 1M state whose
+// large arrays (CA index, records, tries) were allocated through policy::small_page_memory()
+// (4 KiB pages); every other state uses the default hooks (transparent huge pages advised).
+//
 // Before timing, every benchmark runs its first 256 bursts untimed and aborts unless every
 // frame gets the expected verdict (encap / deliver / anti-spoof pass); after timing it checks
 // the counters of every timed packet the same way. Items = packets; "per_pkt" = time/packet.
@@ -45,6 +51,7 @@
 #include "nvgre/datapath/pipeline.hpp"
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/policy/builder.hpp"
+#include "nvgre/policy/memory.hpp"
 #include "nvgre/policy/state.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/ipv4.hpp"
@@ -100,8 +107,16 @@ constexpr std::size_t carried(std::size_t nominal) { return std::min(nominal, ma
 
 // ---- the policy ----------------------------------------------------------------------------
 
+/// The provider network: IPv4 (the default) or IPv6 (encap/ipv6/...: same records and
+/// traffic, IPv6 outer headers).
+enum class underlay : std::uint8_t { v4, v6 };
+
 std::uint32_t pa_u32(std::uint32_t host) { return 0xc0a80000u + host + 1; }  // 192.168.0.(h+1)
-ip_address pa_of(std::uint32_t host) { return ipv4_address::from_uint(pa_u32(host)); }
+/// Host h's PA: 192.168.0.(h+1)/16, or 2001:db8::(h+1)/64.
+ip_address pa_of(std::uint32_t host, underlay u = underlay::v4) {
+    if (u == underlay::v4) return ipv4_address::from_uint(pa_u32(host));
+    return nvgre::ipv6_address::from_groups({0x2001, 0xdb8, 0, 0, 0, 0, 0, static_cast<std::uint16_t>(host + 1)});
+}
 std::uint32_t ca_u32(std::uint32_t i) { return 0x0a000000u + i + 2; }  // 10.x.y.z
 mac_address mac_of(std::uint32_t i) {
     return mac_address{{0x00, 0x15, static_cast<std::uint8_t>(i >> 24), static_cast<std::uint8_t>(i >> 16),
@@ -119,10 +134,11 @@ std::uint32_t subnet_of(std::uint32_t record) { return record / records_per_subn
 bool on_hv0(std::uint32_t record) { return record % hosts == 0; }
 
 /// A validated policy of `records` records (see the file comment).
-pol::model make_model(std::uint32_t records) {
+pol::model make_model(std::uint32_t records, underlay u = underlay::v4) {
     pol::builder b;
     for (std::uint32_t h = 0; h < hosts; ++h)
-        b.add(pol::provider_address{"hv" + std::to_string(h), pa_of(h), 16, mac_of(0xff000000u + h), 0});
+        b.add(pol::provider_address{"hv" + std::to_string(h), pa_of(h, u), static_cast<std::uint8_t>(u == underlay::v4 ? 16 : 64),
+                                    mac_of(0xff000000u + h), 0});
     const std::uint32_t subnets = (records + records_per_subnet - 1) / records_per_subnet;
     for (std::uint32_t s = 0; s < subnets; ++s) {
         b.add(pol::routing_domain{domain_id(s), "", pol::default_router_mac});
@@ -132,7 +148,7 @@ pol::model make_model(std::uint32_t records) {
     }
     for (std::uint32_t i = 0; i < records; ++i)
         b.add(pol::lookup_record{*nvgre::vsid::make(first_vsid + subnet_of(i)), ipv4_address::from_uint(ca_u32(i)),
-                                 mac_of(i), pa_of(i % hosts), pol::rule::encap, pol::record_type::static_record, ""});
+                                 mac_of(i), pa_of(i % hosts, u), pol::rule::encap, pol::record_type::static_record, ""});
     auto r = b.build();
     if (!r) die("policy model refused");
     return std::move(*r.validated);
@@ -144,10 +160,15 @@ constexpr std::uint32_t records_of(table t) {
 }
 const char* name_of(table t) { return t == table::k1 ? "1K" : t == table::k64 ? "64K" : "1M"; }
 
-/// hv0's state of the policy of size `t`, built once.
-const pol::state& state_of(table t) {
-    auto build = [](table x) {
-        auto s = std::make_unique<pol::state>(pol::state::build(make_model(records_of(x)), "hv0"));
+/// Large arrays on small pages: .../no_huge_pages (policy/memory.hpp; the default hooks advise
+/// transparent huge pages for arrays of 2 MiB and more).
+enum class pages : std::uint8_t { huge, small };
+
+/// hv0's state of the policy of size `t` (over an IPv6 underlay, or on small pages: 1M only),
+/// built once.
+const pol::state& state_of(table t, underlay u = underlay::v4, pages pg = pages::huge) {
+    auto build = [u](table x) {
+        auto s = std::make_unique<pol::state>(pol::state::build(make_model(records_of(x), u), "hv0"));
         if (s->record_count() != records_of(x)) die("state lost records");
         // The generators below take domain index = subnet number: check it.
         for (std::uint32_t sub = 0; sub < (records_of(x) + records_per_subnet - 1) / records_per_subnet; ++sub) {
@@ -156,6 +177,21 @@ const pol::state& state_of(table t) {
         }
         return s;
     };
+    if (u == underlay::v6) {
+        if (t != table::m1 || pg != pages::huge) die("IPv6 underlay: 1M only");
+        static const auto s = build(table::m1);
+        return *s;
+    }
+    if (pg == pages::small) {
+        if (t != table::m1) die("small pages: 1M only");
+        static const auto s = [&] {
+            const pol::memory_hooks old = pol::set_large_array_memory(pol::small_page_memory());
+            auto built = build(table::m1);
+            pol::set_large_array_memory(old);
+            return built;
+        }();
+        return *s;
+    }
     switch (t) {
         case table::k1: { static const auto s = build(table::k1); return *s; }
         case table::k64: { static const auto s = build(table::k64); return *s; }
@@ -444,46 +480,39 @@ inline void set_key(pol::ca_key& k, std::uint32_t scope, const std::byte* ca) no
     std::construct_at(&k.address, ipv4_address::from_uint(nvgre::detail::load_be32(ca)));
 }
 
-/// find_records_batch prefetches the index slots, not the 64-byte record_entry each slot
-/// points to (a second, dependent miss at 1M records): start loading all 32 before use.
-inline void prefetch_records(std::span<const pol::record_entry* const> rec) noexcept {
-    for (const pol::record_entry* r : rec)
-        if (r != nullptr) asm volatile("prefetcht0 %0" : : "m"(*reinterpret_cast<const char*>(r)));  // GCC 12 dropped __builtin_prefetch here
-}
-
 // ---- encap: lookup + template --------------------------------------------------------------
 
 /// The template toward a destination PA from hv0's PA (VSID patched per packet).
-std::optional<dp::encap_template> make_template(const pol::state& s, const pol::record_entry& r) {
+std::optional<dp::encap_template> make_template(const pol::state& s, const pol::record_ref& r) {
     const pol::provider_address& src = s.provider_at(s.local_pa_indices()[0]);
-    const auto nh = s.next_hop_mac(src, r.pa);
+    const ip_address& pa = s.provider_at(r.provider).pa;
+    const auto nh = s.next_hop_mac(src, pa);
     if (!nh) return std::nullopt;
-    auto t = dp::encap_template::make(dp::encap_params{src.mac, *nh, src.vlan, src.pa, r.pa,
+    auto t = dp::encap_template::make(dp::encap_params{src.mac, *nh, src.vlan, src.pa, pa,
                                                        *nvgre::vsid::make(r.vsid), 64, false});
     if (!t) return std::nullopt;
     return *t;
 }
 
 // Per packet: the key (port's domain, inner destination IPv4 read from the frame);
-// find_records_batch over the burst (hash all, prefetch all, probe), then a prefetch of the 32
-// record_entry lines it returned; the template of the
-// record's PA from a 100-entry table (built on first use: in the untimed check), apply(f)
-// (inner parse + flow hash + header write + offload metadata), then the record's VSID stored
-// into the GRE key (the cache is keyed by PA only).
-void bm_encap(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d) {
-    const pol::state& s = state_of(t);
+// find_refs_batch over the burst (hash all, prefetch all, probe: one cache line per key, the
+// record_ref in the index slot); the template of the record's PA from a 100-entry table (built
+// on first use: in the untimed check), apply(f) (inner parse + flow hash + header write +
+// offload metadata), then the record's VSID stored into the GRE key (the cache is keyed by PA
+// only).
+void bm_encap(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d, underlay u, pages pg) {
+    const pol::state& s = state_of(t, u, pg);
     cursor c{stream_of(t, d)};
     vm_burst b(size);
     std::array<std::optional<dp::encap_template>, hosts> cache{};
     std::array<pol::ca_key, burst> keys{};
-    std::array<const pol::record_entry*, burst> rec{};
+    std::array<const pol::record_ref*, burst> rec{};
     auto run = [&]() noexcept -> std::uint32_t {
         std::uint32_t ok = 0;
         for (std::size_t i = 0; i < burst; ++i) set_key(keys[i], b.domain[i], b.f[i].bytes().data() + 30);
-        s.find_records_batch(keys, rec);
-        prefetch_records(rec);
+        s.find_refs_batch(keys, rec);
         for (std::size_t i = 0; i < burst; ++i) {
-            const pol::record_entry* r = rec[i];
+            const pol::record_ref* r = rec[i];
             if (r == nullptr) [[unlikely]] continue;
             auto& tpl = cache[r->provider % hosts];
             if (!tpl) [[unlikely]] {
@@ -506,8 +535,8 @@ void bm_encap(benchmark::State& st, const std::string& name, std::size_t size, t
             const std::uint32_t r = remote_of(e[i]);
             dp::frame g = b.f[i];
             dp::decap_info info;
-            if (!dp::decapsulate(g, info).has_value() || info.outer_destination != pa_of(r % hosts) ||
-                info.outer_source != pa_of(0) || info.vsid.value() != first_vsid + subnet_of(r) || g.size() != size)
+            if (!dp::decapsulate(g, info).has_value() || info.outer_destination != pa_of(r % hosts, u) ||
+                info.outer_source != pa_of(0, u) || info.vsid.value() != first_vsid + subnet_of(r) || g.size() != size)
                 continue;
             good += ipv4_address::from_uint(nvgre::detail::load_be32(g.bytes().data() + 30)) == ipv4_address::from_uint(ca_u32(r));
         }
@@ -520,14 +549,14 @@ void bm_encap(benchmark::State& st, const std::string& name, std::size_t size, t
 
 // Per packet: decapsulate(f, info) (full parse and validation incl. the outer IPv4 checksum,
 // RFC 6040, offsets); the VSID's subnet (state.subnet: its routing domain); the key (domain,
-// inner source IPv4); then over the burst find_records_batch, a prefetch of the 32 records,
-// and record PA == outer source.
+// inner source IPv4); then over the burst find_refs_batch (one cache line per key) and the
+// record's PA == outer source.
 void bm_decap(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d) {
     const pol::state& s = state_of(t);
     cursor c{stream_of(t, d)};
     fabric_burst b(size);
     std::array<pol::ca_key, burst> keys{};
-    std::array<const pol::record_entry*, burst> rec{};
+    std::array<const pol::record_ref*, burst> rec{};
     std::array<ip_address, burst> outer_src{};
     dp::decap_info info;
     auto run = [&]() noexcept -> std::uint32_t {
@@ -541,10 +570,9 @@ void bm_decap(benchmark::State& st, const std::string& name, std::size_t size, t
             set_key(keys[i], sub != nullptr ? sub->domain : ~0u, f.bytes().data() + f.offload.inner_l3_offset + 12);
             std::construct_at(&outer_src[i], info.outer_source);
         }
-        s.find_records_batch(keys, rec);
-        prefetch_records(rec);
+        s.find_refs_batch(keys, rec);
         std::uint32_t ok = 0;
-        for (std::size_t i = 0; i < burst; ++i) ok += rec[i] != nullptr && rec[i]->pa == outer_src[i];
+        for (std::size_t i = 0; i < burst; ++i) ok += rec[i] != nullptr && s.provider_at(rec[i]->provider).pa == outer_src[i];
         return ok;
     };
     for (std::size_t k = 0; k < check_bursts; ++k) {
@@ -556,11 +584,13 @@ void bm_decap(benchmark::State& st, const std::string& name, std::size_t size, t
 
 // ---- the full pipelines ----------------------------------------------------------------------
 
-// egress_burst: prefetch pass (port, destination record slot), then per frame: port lookup,
-// source MAC/CA checks (find_record), route LPM, find_record_in_subnet, inner destination MAC
-// fix-up, MTU check, outer path (next-hop MAC), encapsulate() (template make + apply), counters.
-void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d) {
-    const pol::state& s = state_of(t);
+// egress_burst (its fast path, datapath/egress.hpp): prefetch the 32 port slots; per frame the
+// port, the source MAC and CA against the port's own records, the route (LPM); the 32
+// destination lookups batched (record_ref: one cache line each); per frame the checks,
+// inner destination MAC, MTU, the precomputed next-hop MAC, encapsulate() (headers written
+// straight into the headroom, flow hash), counters.
+void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d, pages pg) {
+    const pol::state& s = state_of(t, underlay::v4, pg);
     cursor c{stream_of(t, d)};
     vm_burst b(size);
     std::array<dp::outcome, burst> out{};
@@ -590,10 +620,11 @@ void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, 
     finish(st);
 }
 
-// ingress_burst: parse + validate every frame (packet_layout: outer checksum, GRE/NVGRE rules,
-// inner headers), subnet lookup, prefetch the anti-spoof record slot; then per frame: local PA
-// check, anti-spoof find_record + PA compare, destination find_record_in_subnet (local, MAC),
-// decapsulate (parses again), source MAC fix-up, counters.
+// ingress_burst (its fast path, datapath/ingress.hpp): parse + validate every frame
+// (packet_layout: outer checksum, GRE/NVGRE rules, inner headers), local PA, subnet; the 64
+// source (anti-spoofing) and destination lookups batched (record_ref: one cache line each);
+// per frame PA == outer source, destination local with the inner MAC, decapsulation from the
+// layout (RFC 6040), source MAC fix-up, counters.
 void bm_ingress(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d) {
     const pol::state& s = state_of(t);
     cursor c{stream_of(t, d)};
@@ -748,19 +779,25 @@ void reg(const std::string& name, F fn, Args... args) {
     constexpr dist dists[] = {dist::uniform, dist::skewed};
     for (table t : tables)
         for (dist d : dists) {
-            reg(path("encap", 64, t, d), bm_encap, std::size_t{64}, t, d);
+            reg(path("encap", 64, t, d), bm_encap, std::size_t{64}, t, d, underlay::v4, pages::huge);
             benchmark::RegisterBenchmark(path("reset-only/vm", 64, t, d).c_str(), bm_reset_vm, std::size_t{64}, t, d, room);
         }
     for (std::size_t size : {std::size_t{512}, std::size_t{1500}}) {
-        reg(path("encap", size, table::m1, dist::uniform), bm_encap, size, table::m1, dist::uniform);
+        reg(path("encap", size, table::m1, dist::uniform), bm_encap, size, table::m1, dist::uniform, underlay::v4, pages::huge);
         benchmark::RegisterBenchmark(path("reset-only/vm", size, table::m1, dist::uniform).c_str(), bm_reset_vm, size,
                                      table::m1, dist::uniform, room);
     }
-    for (table t : tables) {
-        reg(path("decap", 64, t, dist::uniform), bm_decap, std::size_t{64}, t, dist::uniform);
-        benchmark::RegisterBenchmark(path("reset-only/fabric", 64, t, dist::uniform).c_str(), bm_reset_fabric,
-                                     std::size_t{64}, t, dist::uniform);
-    }
+    // IPv6 underlay (62-byte outer headers), same records and traffic.
+    reg("encap/ipv6/64B/1M/uniform", bm_encap, std::size_t{64}, table::m1, dist::uniform, underlay::v6, pages::huge);
+    // The same on 4 KiB pages (what huge pages bring).
+    reg("encap/ipv4/64B/1M/uniform/no_huge_pages", bm_encap, std::size_t{64}, table::m1, dist::uniform, underlay::v4,
+        pages::small);
+    for (table t : tables)
+        for (dist d : dists) {
+            reg(path("decap", 64, t, d), bm_decap, std::size_t{64}, t, d);
+            benchmark::RegisterBenchmark(path("reset-only/fabric", 64, t, d).c_str(), bm_reset_fabric, std::size_t{64},
+                                         t, d);
+        }
     // Larger frames, 1M uniform: the names say 512B / 1500B; the 1500B inner frame is 1472
     // bytes (carried()), the largest the default 1500-byte underlay MTU carries.
     for (std::size_t size : {std::size_t{512}, std::size_t{1500}}) {
@@ -769,18 +806,16 @@ void reg(const std::string& name, F fn, Args... args) {
                                      carried(size), table::m1, dist::uniform);
     }
     for (table t : tables)
-        for (dist d : dists) reg(path("egress", 64, t, d), bm_egress, std::size_t{64}, t, d);
+        for (dist d : dists) reg(path("egress", 64, t, d), bm_egress, std::size_t{64}, t, d, pages::huge);
+    reg("egress/ipv4/64B/1M/uniform/no_huge_pages", bm_egress, std::size_t{64}, table::m1, dist::uniform, pages::small);
     for (std::size_t size : {std::size_t{512}, std::size_t{1500}}) {
-        reg(path("egress", size, table::m1, dist::uniform), bm_egress, carried(size), table::m1, dist::uniform);
+        reg(path("egress", size, table::m1, dist::uniform), bm_egress, carried(size), table::m1, dist::uniform, pages::huge);
         benchmark::RegisterBenchmark(path("reset-only/vm/egress", size, table::m1, dist::uniform).c_str(), bm_reset_vm,
                                      carried(size), table::m1, dist::uniform, room);
     }
     for (table t : tables)
         for (dist d : dists) {
             reg(path("ingress", 64, t, d), bm_ingress, std::size_t{64}, t, d);
-            if (d == dist::skewed)
-                benchmark::RegisterBenchmark(path("reset-only/fabric", 64, t, d).c_str(), bm_reset_fabric,
-                                             std::size_t{64}, t, d);
         }
     for (std::size_t size : {std::size_t{512}, std::size_t{1500}})
         reg(path("ingress", size, table::m1, dist::uniform), bm_ingress, carried(size), table::m1, dist::uniform);
