@@ -1,6 +1,6 @@
 # A thin front door over the CMake presets (CMakePresets.json). Each target first installs any
 # missing Debian packages it needs (as root; otherwise it prints the apt-get line).
-.PHONY: test demo bench fuzz install clean
+.PHONY: test demo bench fuzz coverage install clean
 
 MAKEFLAGS += --no-print-directory
 PREFIX ?= /usr/local
@@ -22,15 +22,31 @@ demo:
 	  build/demo/examples/hello/hello build/demo/hello.pcap; \
 	fi
 
+# nvgre-bench (Release) in one run: ours, the floor and the peers; the JSON goes next to the
+# build (build/bench/nvgre-bench.json), then the table of scripts/bench_table.py.
+# BENCH_FILTER=regex runs a subset; BENCH_ARGS adds Google Benchmark flags
+# (e.g. BENCH_ARGS=--benchmark_repetitions=5 for medians).
+BENCH_FILTER ?= .
+BENCH_ARGS ?=
 bench:
 	@scripts/deps.sh bench
-	@cmake --preset bench >/dev/null && cmake --build --preset bench
-	@build/bench/bench/nvgre-bench --benchmark_out=build/bench/nvgre-bench.json --benchmark_out_format=json
+	@cmake --preset bench >/dev/null && cmake --build --preset bench --target nvgre-bench
+	@build/bench/bench/nvgre-bench --benchmark_filter='$(BENCH_FILTER)' $(BENCH_ARGS) \
+	  --benchmark_out=build/bench/nvgre-bench.json --benchmark_out_format=json
+	@/usr/bin/python3 scripts/bench_table.py build/bench/nvgre-bench.json
 
+# Every libFuzzer target (tests/fuzz/*.fuzz.cpp, ASan + UBSan) for FUZZ_SECONDS each, one after
+# the other; exit 1 on any finding (scripts/fuzz.sh says where the input went).
 fuzz:
 	@scripts/deps.sh fuzz
-	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz
+	@mkdir -p build && cmake --preset fuzz >build/fuzz.log 2>&1 && cmake --build --preset fuzz >>build/fuzz.log 2>&1 || { tail -n 40 build/fuzz.log; exit 1; }
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+# Line and region coverage of the parsers reached by the fuzz corpora (llvm-cov; after make fuzz,
+# its grown corpora count too).
+coverage:
+	@scripts/deps.sh coverage
+	@scripts/coverage.sh
 
 install:
 	@cmake -S . -B build/install -DCMAKE_BUILD_TYPE=Release -DNVGRE_BUILD_TESTS=OFF -DNVGRE_BUILD_EXAMPLES=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, when they are missing.
-#   scripts/deps.sh test|demo|bench|fuzz
+#   scripts/deps.sh test|demo|bench|fuzz|coverage
 # Root installs with apt-get; anyone else gets the apt-get line to run.
 set -euo pipefail
 
@@ -8,11 +8,14 @@ common=(make cmake g++ pkg-config libboost-dev)
 live=(python3 iproute2 iputils-ping ethtool procps util-linux)
 case "${1:-test}" in
   # live demo (also run by make test as root): namespaces, ping, NIC offloads off, captures
-  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy "${live[@]}") ;;
+  # valgrind: memcheck over the nvgre-pcap runs; clang-tidy: the checked-in .clang-tidy
+  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy valgrind clang-tidy "${live[@]}") ;;
   demo)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}") ;;
-  bench) pkgs=("${common[@]}" libbenchmark-dev libpcap-dev) ;;
+  bench) pkgs=("${common[@]}" libbenchmark-dev libdpdk-dev python3-minimal) ;;
   fuzz)  pkgs=("${common[@]}" clang libclang-rt-14-dev) ;;
-  *) echo "usage: $0 test|demo|bench|fuzz" >&2; exit 2 ;;
+  # llvm-14: llvm-profdata and llvm-cov for the coverage of the fuzz corpora (make coverage)
+  coverage) pkgs=("${common[@]}" clang libclang-rt-14-dev llvm-14 doctest-dev) ;;
+  *) echo "usage: $0 test|demo|bench|fuzz|coverage" >&2; exit 2 ;;
 esac
 
 missing=()

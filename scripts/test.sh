@@ -2,11 +2,15 @@
 # `make test`: every build configuration of the test suites, then one summary line.
 #   gcc      g++ -Wall -Wextra -Wpedantic -Werror: unit suites, every header alone, ODR check,
 #            consumer projects (find_package against a real install, add_subdirectory), interop,
-#            the live demo (examples/nvgre-switch/demo.py; as root, else SKIPPED)
-#   clang    clang++ with the same warnings: unit suites, headers alone, interop, live demo
+#            the live demo (examples/nvgre-switch/demo.py; as root, else SKIPPED), and the
+#            interop runs again with nvgre-pcap under valgrind memcheck (memcheck_*)
+#   clang    clang++ with the same warnings: unit suites, headers alone, interop, live demo,
+#            clang-tidy (.clang-tidy) over every public header and example (clang_tidy)
 #   asan     clang++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit suites, interop, live demo
 #   noexcept g++ -fno-exceptions: unit suites, headers alone, live demo
 #   tsan     clang++ with ThreadSanitizer: the concurrency suites (readers and writers of live policy)
+# All but tsan also replay every fuzz target's seeds and committed regressions (fuzz_replay_*),
+# with -D_GLIBCXX_ASSERTIONS as everywhere.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
