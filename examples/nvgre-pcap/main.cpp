@@ -17,6 +17,7 @@
 #include <nvgre/datapath/frame.hpp>
 #include <nvgre/datapath/ingress.hpp>
 #include <nvgre/datapath/pipeline.hpp>
+#include <nvgre/datapath/too_big.hpp>
 #include <nvgre/datapath/verdict.hpp>
 #include <nvgre/error.hpp>
 #include <nvgre/mac_address.hpp>
@@ -63,7 +64,8 @@ constexpr std::string_view usage_text =
     "  --policy POLICY     the policy file (errors as for `policy`)\n"
     "  --host NAME         the host whose pipeline runs; it must own a provider address\n"
     "  --underlay-mtu N    egress: the outer IP MTU, 68..65535 (default 1500)\n"
-    "  --gso               egress: accepted; no effect until software segmentation lands (issue 9)\n"
+    "  --gso               egress: segment an oversize TCP packet in software (else it is\n"
+    "                      answered too big); an IPv4 packet without DF is fragmented either way\n"
     "egress/ingress output:\n"
     "  stdout  one JSON object per input frame, keys in this order:\n"
     "          {\"n\":1,\"verdict\":\"encap\",\"vsid\":5001,\"pa\":\"192.168.10.12\",\"out\":[1]}\n"
@@ -431,7 +433,14 @@ int cmd_run(std::string_view command, const std::vector<std::string_view>& args)
     }
 
     datapath::pipeline_config cfg;
-    cfg.underlay_mtu = a.underlay_mtu;  // a.gso: no software segmentation yet (issue 9)
+    cfg.underlay_mtu = a.underlay_mtu;
+    cfg.gso = a.gso;
+    // Too-big answers are rate-limited per source on the capture's clock (its timestamps), so
+    // that a run gives the same answers however fast the tool runs.
+    datapath::icmp_rate_limiter too_big_limiter;
+    std::uint64_t limiter_clock = 0;
+    too_big_limiter.use_clock(&limiter_clock);
+    cfg.too_big_limiter = &too_big_limiter;
     datapath::counters count;
     std::uint64_t written = 0;
     pcap_sink sink(out, written);
@@ -452,6 +461,7 @@ int cmd_run(std::string_view command, const std::vector<std::string_view>& args)
             // have one is dropped (truncated) before the port matters.
             const nvgre::mac_address port =
                 f.bytes.size() >= 12 ? nvgre::mac_address::from_bytes(f.bytes.subspan(6, 6)) : nvgre::mac_address{};
+            limiter_clock = static_cast<std::uint64_t>(f.ts.sec) * 1'000'000'000u + std::uint64_t{f.ts.usec} * 1000u;
             o = datapath::egress(state, port, fr, sink, cfg);
         } else {
             o = datapath::ingress(state, fr, sink, cfg);

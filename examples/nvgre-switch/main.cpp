@@ -31,6 +31,7 @@
 #include <nvgre/datapath/frame.hpp>
 #include <nvgre/datapath/ingress.hpp>
 #include <nvgre/datapath/pipeline.hpp>
+#include <nvgre/datapath/too_big.hpp>
 #include <nvgre/datapath/verdict.hpp>
 #include <nvgre/mac_address.hpp>
 #include <nvgre/policy/loader.hpp>
@@ -45,6 +46,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -63,9 +65,10 @@ namespace {
 namespace dp = nvgre::datapath;
 
 constexpr std::size_t burst_size = 32;
-// Room for the largest frame a packet socket can hand over (a 64 KB GSO frame when a VM's
-// NIC still has TSO on: egress then drops it as too-big instead of reading a truncated copy).
-constexpr std::size_t max_frame = 65536;
+// Room for the largest frame a packet socket can hand over: a VM NIC with TSO on sends TCP
+// segments of up to 64 KB (an IP packet of 65535 bytes behind the Ethernet header), which
+// egress segments in software (with room to spare for a tag).
+constexpr std::size_t max_frame = 65536 + 64;
 constexpr std::size_t slot_size = dp::recommended_headroom + max_frame;
 
 // The virtio-net header packet sockets exchange with PACKET_VNET_HDR (linux/virtio_net.h, which
@@ -173,8 +176,9 @@ public:
         print_counters();
     }
 
-    // The replication sink of the pipelines (flood copies, multicast delivery): one scratch
-    // buffer is enough because each copy is sent before the next is asked for.
+    // The replication sink of the pipelines (flood copies, multicast delivery, software
+    // segments and fragments): one scratch buffer is enough because each copy is sent before
+    // the next is asked for.
     dp::frame* copy(std::span<const std::byte> bytes, std::size_t headroom) noexcept {
         if (headroom + bytes.size() > scratch_.size()) return nullptr;
         std::memcpy(scratch_.data() + headroom, bytes.data(), bytes.size());
@@ -256,14 +260,37 @@ private:
             return;
         }
         const auto bytes = f.bytes();
-        // Whole frames with finished checksums: an all-zero virtio-net header on VM ports.
-        virtio_net_hdr none{};
-        std::array<iovec, 2> iov{{{&none, sizeof none}, {bytes.data(), bytes.size()}}};
+        // VM ports: the virtio-net header says what is left to do (a VM-to-VM frame on this
+        // host keeps its sender's partial checksum and segment size; everything else arrives
+        // finished). The fabric takes finished frames only: egress completed and segmented them.
+        virtio_net_hdr vnet = vnet_of(f);
+        std::array<iovec, 2> iov{{{&vnet, sizeof vnet}, {bytes.data(), bytes.size()}}};
         msghdr msg{};
         msg.msg_iov = iov.data() + (to->vnet_header ? 0 : 1);
         msg.msg_iovlen = to->vnet_header ? 2 : 1;
-        const std::size_t expected = bytes.size() + (to->vnet_header ? sizeof none : 0);
+        const std::size_t expected = bytes.size() + (to->vnet_header ? sizeof vnet : 0);
         if (sendmsg(to->fd, &msg, 0) != static_cast<ssize_t>(expected)) ++tx_errors_;
+    }
+
+    /// The virtio-net header for a frame delivered to a VM port: its offload metadata.
+    static virtio_net_hdr vnet_of(const dp::frame& f) noexcept {
+        virtio_net_hdr h{};
+        const dp::offload_info& o = f.offload;
+        if (!o.checksum_partial) return h;
+        h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        h.csum_start = static_cast<std::uint16_t>(o.checksum_start);
+        h.csum_offset = static_cast<std::uint16_t>(o.checksum_offset);
+        if (o.segment_size != 0 && f.size() >= 14) {
+            const auto b = f.bytes();
+            const bool v6 = (std::to_integer<unsigned>(b[12]) << 8 | std::to_integer<unsigned>(b[13])) == 0x86dd;
+            h.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+            h.gso_size = static_cast<std::uint16_t>(o.segment_size);
+            // The headers end where the TCP header does (its data offset, 4-byte words).
+            const std::size_t start = o.checksum_start;
+            const std::size_t doff = start + 12 < f.size() ? (std::to_integer<std::size_t>(b[start + 12]) >> 4) * 4 : 20;
+            h.hdr_len = static_cast<std::uint16_t>(std::min(f.size(), start + doff));
+        }
+        return h;
     }
 
     /// The offload metadata of a frame from a VM: a partial checksum still to be completed,
@@ -395,6 +422,10 @@ int main(int argc, char** argv) {
 
     dp::pipeline_config cfg;
     cfg.underlay_mtu = a.underlay_mtu != 0 ? a.underlay_mtu : interface_mtu(a.fabric);
+    // Too-big answers to VMs (path-MTU discovery), at most a burst of 10 and then 10 a second
+    // per source; one limiter, since the switch is one datapath thread.
+    dp::icmp_rate_limiter too_big_limiter;
+    cfg.too_big_limiter = &too_big_limiter;
     std::string ready = "nvgre-switch " + a.host + ": ready: fabric " + a.fabric + " (underlay MTU " +
                         std::to_string(cfg.underlay_mtu) + ")";
     for (const port& p : vms) {

@@ -1,10 +1,13 @@
 #include "nvgre/datapath/egress.hpp"
 
 #include "support/frames.hpp"
+#include "support/tcp_frames.hpp"
 #include "support/test_bytes.hpp"
 #include "support/hnv_policy.hpp"
 
 #include "nvgre/checksum/ones_complement.hpp"
+#include "nvgre/checksum/pseudo_header.hpp"
+#include "nvgre/datapath/too_big.hpp"
 #include "nvgre/wire/packet_layout.hpp"
 
 #include <doctest/doctest.h>
@@ -190,11 +193,15 @@ TEST_CASE("datapath/egress rule 6: local delivery, provider routes, nat") {
         buffer b(udp_frame(mac("00:15:5d:00:01:05"), mac("00:15:5d:00:01:08"), ip("10.0.0.5"), ip("10.0.0.8")));
         CHECK(egress(hnv_state("hv1"), mac("00:15:5d:00:01:05"), b.f, sink).reason == drop_reason::nat_mismatch);
     }
-    SUBCASE("too big for the underlay: dropped, never fragmented") {
+    SUBCASE("too big for the underlay: never an outer fragment (wire rule 7 has its own case)") {
         // Outer IP = inner frame + 8 (NVGRE) + 20 (IPv4): an inner frame of 1472 bytes (UDP
         // payload 1430) fills a 1500-byte underlay exactly; one byte more does not fit.
+        vector_sink sink;
         buffer b(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6"), 1431));
-        CHECK(run(b, red_web).reason == drop_reason::too_big);
+        const auto o = run(b, red_web, sink);
+        CHECK(o.verdict != verdict::encap);
+        CHECK(o.copies == (o.verdict == verdict::reply ? 0u : 2u));  // answered, or inner fragments
+        for (const auto& out : sink.out) CHECK(out.bytes.size() <= 1514);
         buffer fits(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6"), 1430));
         CHECK(run(fits, red_web).verdict == verdict::encap);
         CHECK(fits.f.size() == 1514);
@@ -287,4 +294,160 @@ TEST_CASE("datapath/egress: bursts count every verdict and reason") {
     CHECK(c.of(verdict::drop) == 10);
     CHECK(c.of(drop_reason::spoofed_source) == 10);
     for (std::size_t i = 0; i < out.size(); ++i) CHECK((out[i].verdict == verdict::encap) == (i % 4 != 0));
+}
+
+namespace {
+// The inner frame of an NVGRE frame hv1 sent (IPv4 PA: 42 outer bytes), checked on the way.
+std::vector<std::byte> inner_of_nvgre(const std::vector<std::byte>& outer, std::uint8_t& flow) {
+    const auto layout = wire::parse_packet_layout(outer);
+    REQUIRE(layout.kind == wire::frame_kind::nvgre);
+    CHECK(layout.inner_l2_offset == 42);
+    CHECK(outer.size() - 14 <= 1500);  // never above the underlay MTU
+    flow = std::to_integer<std::uint8_t>(outer[41]);
+    return {outer.begin() + 42, outer.end()};
+}
+// A partial checksum as a VM with checksum offload hands it over: the pseudo-header sum.
+void make_partial(buffer& b, const tcp_frame_spec& s, std::size_t l4, std::size_t field) {
+    const std::size_t len = b.f.size() - l4;
+    nvgre::detail::store_be16(b.f.bytes().data() + l4 + field,
+                       checksum::fold(checksum::pseudo_header_sum(s.src, s.dst, s.protocol, static_cast<std::uint32_t>(len))));
+    b.f.offload.checksum_partial = true;
+    b.f.offload.checksum_start = static_cast<std::uint16_t>(l4);
+    b.f.offload.checksum_offset = static_cast<std::uint16_t>(field);
+}
+}  // namespace
+
+TEST_CASE("datapath/egress wire rule 7: too big for the underlay is segmented, fragmented or answered") {
+    // red-web (hv1, 10.0.0.5) -> red-db (hv2, 10.0.0.6), IPv4 PAs, underlay 1500: usable inner
+    // IP MTU 1458, so an inner TCP/IPv4 segment carries at most 1418 payload bytes.
+    SUBCASE("DF: ICMP fragmentation needed back to the VM, MTU 1458, from the gateway") {
+        tcp_frame_spec s;
+        s.payload_len = 1419;  // a 1459-byte IP packet
+        buffer b(tcp_frame(s));
+        vector_sink sink;
+        const auto o = run(b, red_web, sink);
+        REQUIRE(o.verdict == verdict::reply);
+        CHECK(o.to.to == destination::kind::sender);
+        CHECK(sink.out.empty());
+        const auto out = b.bytes();
+        CHECK(mac_address::from_bytes(std::span(out).subspan(0, 6)) == red_web);
+        CHECK(ipv4_address::from_bytes(std::span(out).subspan(26, 4)) == ipv4_address{{10, 0, 0, 1}});
+        CHECK(std::to_integer<int>(out[34]) == 3);  // destination unreachable
+        CHECK(std::to_integer<int>(out[35]) == 4);  // fragmentation needed
+        CHECK(nvgre::detail::load_be16(out.data() + 40) == 1458);
+        CHECK(checksum::compute(std::span<const std::byte>(out).subspan(34)) == 0);
+    }
+    SUBCASE("no DF: inner IPv4 fragments, each its own NVGRE packet with the datagram's FlowID") {
+        tcp_frame_spec s;
+        s.protocol = 17;
+        s.dont_fragment = false;
+        s.payload_len = 4000;
+        buffer b(tcp_frame(s));
+        vector_sink sink;
+        const auto o = run(b, red_web, sink);
+        CHECK(o.verdict == verdict::encap);
+        CHECK(o.pa == ip("192.168.10.12"));
+        REQUIRE(o.copies == 3);
+        REQUIRE(sink.out.size() == 3);
+        std::set<std::uint8_t> flows;
+        std::size_t carried = 0;
+        for (const auto& out : sink.out) {
+            CHECK(out.to.to == destination::kind::fabric);
+            std::uint8_t flow = 0;
+            const auto inner = inner_of_nvgre(out.bytes, flow);
+            flows.insert(flow);
+            CHECK(checksum::compute(std::span<const std::byte>(inner).subspan(14, 20)) == 0);
+            carried += inner.size() - 34;
+        }
+        CHECK(flows.size() == 1);
+        CHECK(carried == 8 + 4000);
+    }
+    SUBCASE("TCP with pipeline_config::gso: MSS-sized segments, every checksum recomputed") {
+        tcp_frame_spec s;
+        s.payload_len = 20000;
+        buffer b(tcp_frame(s));
+        vector_sink sink;
+        pipeline_config cfg;
+        CHECK(run(b, red_web, sink, cfg).verdict == verdict::reply);  // without gso: answered
+        buffer again(tcp_frame(s));
+        cfg.gso = true;
+        const auto o = run(again, red_web, sink, cfg);
+        CHECK(o.verdict == verdict::encap);
+        REQUIRE(o.copies == 15);  // ceil(20000 / 1418)
+        std::uint32_t seq = s.seq;
+        for (const auto& out : sink.out) {
+            std::uint8_t flow = 0;
+            const auto inner = inner_of_nvgre(out.bytes, flow);
+            CHECK(inner.size() <= 14 + 1458);
+            CHECK(nvgre::detail::load_be32(inner.data() + 34 + 4) == seq);
+            seq += static_cast<std::uint32_t>(inner.size() - 54);
+            CHECK(l4_checksum_ok(s.src, s.dst, 6, std::span<const std::byte>(inner).subspan(34)));
+        }
+        CHECK(seq == s.seq + 20000);
+    }
+    SUBCASE("TSO from the VM: its segment size, its partial checksum; a size that cannot fit is answered") {
+        tcp_frame_spec s;
+        s.payload_len = 4000;
+        buffer b(tcp_frame(s));
+        make_partial(b, s, 34, 16);
+        b.f.offload.segment_size = 1000;
+        vector_sink sink;
+        const auto o = run(b, red_web, sink);
+        CHECK(o.verdict == verdict::encap);
+        REQUIRE(o.copies == 4);
+        for (const auto& out : sink.out) {
+            std::uint8_t flow = 0;
+            const auto inner = inner_of_nvgre(out.bytes, flow);
+            CHECK(inner.size() == 54 + 1000);
+            CHECK(l4_checksum_ok(s.src, s.dst, 6, std::span<const std::byte>(inner).subspan(34)));
+        }
+        buffer too_big(tcp_frame(s));
+        too_big.f.offload.segment_size = 1448;  // the VM's MSS at MTU 1500 does not fit 1458
+        CHECK(run(too_big, red_web).verdict == verdict::reply);
+    }
+    SUBCASE("a partial checksum is completed before encapsulation; metadata outside the frame are dropped") {
+        tcp_frame_spec s;
+        s.payload_len = 100;
+        const auto full = tcp_frame(s);
+        buffer b(full);
+        make_partial(b, s, 34, 16);
+        CHECK(b.bytes() != full);
+        CHECK(run(b, red_web).verdict == verdict::encap);
+        CHECK(!b.f.offload.checksum_partial);
+        std::uint8_t flow = 0;
+        CHECK(inner_of_nvgre(b.bytes(), flow) == full);
+        buffer bad(full);
+        bad.f.offload.checksum_partial = true;
+        bad.f.offload.checksum_start = 2000;
+        CHECK(run(bad, red_web).reason == drop_reason::bad_offload);
+    }
+    SUBCASE("answers are rate-limited per source") {
+        tcp_frame_spec s;
+        s.payload_len = 1419;
+        icmp_rate_limiter limiter(2, 1);
+        std::uint64_t clock = 1;
+        limiter.use_clock(&clock);
+        pipeline_config cfg;
+        cfg.too_big_limiter = &limiter;
+        vector_sink sink;
+        for (int i = 0; i < 2; ++i) {
+            buffer b(tcp_frame(s));
+            CHECK(run(b, red_web, sink, cfg).verdict == verdict::reply);
+        }
+        buffer third(tcp_frame(s));
+        CHECK(run(third, red_web, sink, cfg).reason == drop_reason::too_big);
+    }
+    SUBCASE("the sending PA's own underlay MTU") {
+        tcp_frame_spec s;
+        s.payload_len = 4000;
+        const std::array<pa_mtu, 1> jumbo{{{ip("192.168.10.11"), 9000}}};
+        pipeline_config cfg;
+        cfg.underlay_mtus = jumbo;
+        buffer b(tcp_frame(s));
+        vector_sink sink;
+        const auto o = run(b, red_web, sink, cfg);
+        CHECK(o.verdict == verdict::encap);
+        CHECK(o.copies == 0);
+        CHECK(b.f.size() == 42 + 14 + 4040);
+    }
 }

@@ -120,3 +120,18 @@ TEST_CASE("datapath/too_big: the rate limiter allows a burst of 10 per source, t
     CHECK(wall_clock.allow(a));
     CHECK_FALSE(wall_clock.allow(a));
 }
+
+TEST_CASE("datapath/too_big: the rate limiter on the embedder's clock") {
+    icmp_rate_limiter limiter(2, 1);
+    std::uint64_t clock = 5'000'000'000;
+    limiter.use_clock(&clock);
+    const ip_address a = ip("10.0.0.5");
+    CHECK(limiter.allow(a));
+    CHECK(limiter.allow(a));
+    CHECK_FALSE(limiter.allow(a));  // however much wall time passes, the clock has not moved
+    clock += 999'999'999;
+    CHECK_FALSE(limiter.allow(a));
+    clock += 1;  // one second on the embedder's clock: one token
+    CHECK(limiter.allow(a));
+    CHECK_FALSE(limiter.allow(a));
+}

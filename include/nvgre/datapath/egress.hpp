@@ -24,6 +24,7 @@
 #include "nvgre/checksum/incremental.hpp"
 #include "nvgre/datapath/encap.hpp"
 #include "nvgre/datapath/frame.hpp"
+#include "nvgre/datapath/mtu.hpp"
 #include "nvgre/datapath/pipeline.hpp"
 #include "nvgre/datapath/proxy.hpp"
 #include "nvgre/datapath/rewrite.hpp"
@@ -137,17 +138,45 @@ constexpr std::size_t outer_ip_len(std::size_t inner_len, const ip_address& pa) 
     return inner_len + wire::nvgre_header_len + (pa.is_v4() ? wire::ipv4_min_header_len : wire::ipv6_header_len);
 }
 
-/// Encapsulates `f` toward `pa` (MTU checked first). The outcome on success is `ok`.
-inline outcome encap_to(const policy::state& s, frame& f, const policy::record_entry& source, const ip_address& pa,
-                        nvgre::vsid vsid, const pipeline_config& cfg, verdict ok) noexcept {
-    if (outer_ip_len(f.size(), pa) > cfg.underlay_mtu) return outcome::dropped(drop_reason::too_big, vsid.value());
+/// The path of a unicast frame to be encapsulated, and what its size asks for (wire rule 7).
+struct encap_decision {
+    encap_params path;
+    oversize_plan size;
+};
+
+/// Decides how the frame `f` of the port's VM reaches PA `pa` encapsulated: the outer path from
+/// the sender's record, and — when the outer packet would exceed the sending PA's underlay MTU,
+/// or the VM asked for segmentation (TSO metadata) — segment, fragment or answer too big
+/// (datapath/mtu.hpp). Decided before the frame is changed, so that an answer quotes what the
+/// VM sent. Empty (drop no-next-hop) when the PA cannot be reached.
+inline std::optional<encap_decision> decide_encap(const policy::state& s, const frame& f,
+                                                  const policy::record_entry& source, const ip_address& pa,
+                                                  nvgre::vsid vsid, const pipeline_config& cfg) noexcept {
     const auto path = outer_path(s, source, pa, vsid, cfg);
-    if (!path) return outcome::dropped(drop_reason::no_next_hop, vsid.value());
-    if (auto r = encapsulate(f, *path); !r) return outcome::dropped(drop_reason_of(r.error().code), vsid.value());
+    if (!path) return std::nullopt;
+    encap_decision d{*path, {}};
+    const std::size_t mtu = underlay_mtu_for(cfg, path->outer_source);
+    if (f.offload.segment_size != 0 || outer_ip_len(f.size(), pa) > mtu)
+        d.size = plan_oversize(f.bytes(), f.offload, mtu, pa.is_v6(), cfg.gso);
+    return d;
+}
+
+/// Encapsulates `f` as decided by decide_encap (its answer already given): whole, or in
+/// segments / fragments through `sink`. A partial checksum of the VM is completed first unless
+/// the NIC will (segments get theirs computed anyway). The outcome on success is `encap`.
+template <replication_sink Sink>
+outcome encap_as_decided(frame& f, const encap_decision& d, Sink& sink, const pipeline_config& cfg) noexcept {
+    const std::uint32_t vsid = d.path.vsid.value();
+    if (d.size.action != oversize_action::segment && !finish_inner_checksum(f, cfg))
+        return outcome::dropped(drop_reason::bad_offload, vsid);
+    if (d.size.action == oversize_action::segment || d.size.action == oversize_action::fragment)
+        return encap_oversize(f, d.size, d.path, sink);
+    f.offload.segment_size = 0;  // a TSO frame that fits is its own single segment
+    if (auto r = encapsulate(f, d.path); !r) return outcome::dropped(drop_reason_of(r.error().code), vsid);
     outcome o;
-    o.verdict = ok;
-    o.vsid = vsid.value();
-    o.pa = pa;
+    o.verdict = verdict::encap;
+    o.vsid = vsid;
+    o.pa = d.path.outer_destination;
     o.to = destination{destination::kind::fabric, {}};
     return o;
 }
@@ -237,13 +266,14 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
     };
     const auto original = std::span<const std::byte>(f.bytes());
     for (const policy::flood_pa& remote : sub.remote_pas) {
-        if (outer_ip_len(original.size(), remote.pa) > cfg.underlay_mtu) {
-            missed(drop_reason::too_big);
-            continue;
-        }
         const auto path = outer_path(s, source, remote.pa, sub.id, cfg);
         if (!path) {
             missed(drop_reason::no_next_hop);
+            continue;
+        }
+        // Copies are not segmented or answered: a flood has no one sender to tell.
+        if (outer_ip_len(original.size(), remote.pa) > underlay_mtu_for(cfg, path->outer_source)) {
+            missed(drop_reason::too_big);
             continue;
         }
         frame* copy = sink.copy(original, recommended_headroom);
@@ -317,8 +347,12 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
         if (source == nullptr) return outcome::dropped(drop_reason::spoofed_source, port->vsid);
     }
 
-    // Rule 7: broadcast / multicast → head-end replication within the VSID.
-    if (destination_mac.is_multicast()) return egress_steps::flood(s, *port, port_mac, *source, f, sink, cfg);
+    // Rule 7: broadcast / multicast → head-end replication within the VSID (the copies
+    // leave finished: a pending partial checksum is completed first).
+    if (destination_mac.is_multicast()) {
+        if (!finish_inner_checksum(f, cfg)) return outcome::dropped(drop_reason::bad_offload, port->vsid);
+        return egress_steps::flood(s, *port, port_mac, *source, f, sink, cfg);
+    }
 
     // Rule 4: route, then the record of (route VSID, destination or next hop).
     const policy::subnet_entry& sub = s.subnet_at(port->subnet);
@@ -328,6 +362,18 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
     const policy::record_entry* dest = s.find_record_in_subnet(route->vsid, target);
     if (dest == nullptr) return outcome::dropped(drop_reason::no_record, route->vsid);
     if (dest->domain != sub.domain) return outcome::dropped(drop_reason::cross_domain, route->vsid);
+
+    // Rule 6 (encap) and wire rule 7, decided before rule 5 changes the frame: the outer path,
+    // and what an encapsulated packet too big for the underlay becomes; a too-big answer goes
+    // back to the VM now, quoting the packet as sent.
+    const bool encap = !dest->local && dest->rule == policy::rule::encap && source->rule == policy::rule::encap;
+    std::optional<egress_steps::encap_decision> to_fabric;
+    if (encap) {
+        auto d = egress_steps::decide_encap(s, f, *source, dest->pa, *nvgre::vsid::make(dest->vsid), cfg);
+        if (!d) return outcome::dropped(drop_reason::no_next_hop, dest->vsid);
+        if (d->size.action == oversize_action::answer) return mtu_steps::answer_too_big(s, *port, f, d->size.inner_mtu, cfg);
+        to_fabric = *d;
+    }
 
     // Rule 5: MAC fix-up; routing between subnets of the domain.
     if (dest->vsid != port->vsid) {
@@ -345,8 +391,8 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
         o.to = destination{destination::kind::vm, dest->mac};
         return o;
     }
-    if (dest->rule == policy::rule::nat || source->rule == policy::rule::nat) return rewrite_egress(s, f, *source, *dest, cfg);
-    return egress_steps::encap_to(s, f, *source, dest->pa, *nvgre::vsid::make(dest->vsid), cfg, verdict::encap);
+    if (!encap) return rewrite_egress(s, f, *source, *dest, cfg);
+    return egress_steps::encap_as_decided(f, *to_fabric, sink, cfg);
 }
 
 namespace egress_fast {

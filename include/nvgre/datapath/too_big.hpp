@@ -178,11 +178,17 @@ public:
         --b.tokens;
         return true;
     }
-    /// The same with the steady clock.
+    /// The same on the limiter's clock: the steady clock, or the embedder's (use_clock).
     bool allow(const ip_address& source) noexcept {
+        if (clock_ns_ != nullptr) return allow(source, *clock_ns_);
         const auto now = std::chrono::steady_clock::now().time_since_epoch();
         return allow(source, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
     }
+
+    /// Reads the time from `*now_ns` (nanoseconds, kept monotonic by the embedder: a receive
+    /// timestamp, a TSC-derived counter, a capture's timestamps) instead of the steady clock;
+    /// null goes back to the steady clock. `*now_ns` must outlive the limiter's use.
+    void use_clock(const std::uint64_t* now_ns) noexcept { clock_ns_ = now_ns; }
 
 private:
     struct bucket {
@@ -203,6 +209,7 @@ private:
 
     std::uint64_t burst_;
     std::uint64_t nanoseconds_per_token_;
+    const std::uint64_t* clock_ns_{nullptr};
     std::array<bucket, slots> buckets_{};
 };
 

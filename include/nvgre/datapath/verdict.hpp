@@ -80,6 +80,7 @@ enum class drop_reason : std::uint8_t {
     nat_unsupported,        ///< IP rewrite cannot translate this packet exactly (datapath/rewrite.hpp says which)
     nat_mismatch,           ///< egress: one end's record is nat, the other's is not (IP rewrite needs both)
     no_buffer,              ///< a replicated copy found no buffer
+    bad_offload,            ///< egress: offload metadata (partial checksum) that point outside the frame
     unsupported,            ///< a frame the pipeline has no rule for (e.g. an ARP reply from a VM)
 };
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::unsupported) + 1;
@@ -123,6 +124,7 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         case drop_reason::nat_unsupported: return "nat-unsupported";
         case drop_reason::nat_mismatch: return "nat-mismatch";
         case drop_reason::no_buffer: return "no-buffer";
+        case drop_reason::bad_offload: return "bad-offload";
         case drop_reason::unsupported: return "unsupported";
     }
     return "unknown";
