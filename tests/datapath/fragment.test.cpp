@@ -117,6 +117,13 @@ TEST_CASE("datapath/fragment: what is not fragmented, and a sink that runs dry")
     const auto original = tcp_frame(s);
     CHECK(plan_ipv4_fragments(original, 20).error().code == errc::bad_value);
     CHECK(plan_ipv4_fragments(std::span<const std::byte>(original).first(30), 1458).error().code == errc::truncated);
+    // A fragment whose data would end past byte 65535 of its datagram: its own fragments'
+    // offsets could not be written in 13 bits (seen while writing the mtu fuzz target).
+    auto far = original;
+    nvgre::detail::store_be16(far.data() + 14 + 6, 0x1fff);  // offset 65528, MF clear
+    nvgre::detail::store_be16(far.data() + 14 + 10, 0);
+    nvgre::detail::store_be16(far.data() + 14 + 10, checksum::compute(std::span<const std::byte>(far).subspan(14, 20)));
+    CHECK(plan_ipv4_fragments(far, 1458).error().code == errc::bad_length);
     auto plan = plan_ipv4_fragments(original, 1458);
     REQUIRE(plan);
     vector_sink dry;

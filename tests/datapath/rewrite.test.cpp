@@ -518,6 +518,27 @@ TEST_CASE("datapath/rewrite: egress drops leave the frame as it was") {
         CHECK(egress_on("hv1", vm::nat1, b).reason == drop_reason::truncated);
         CHECK(b.bytes() == sent);
     }
+    SUBCASE("an EtherType that disagrees with the IP header's version (rewrite_egress / rewrite_ingress called directly)") {
+        bytes sent = vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::udp, udp);
+        nvgre::detail::store_be16(sent.data() + 12, wire::ethertype::ipv6);  // an IPv4 packet behind "IPv6"
+        const policy::state& hv1 = lab("hv1");
+        const policy::record_entry* from = hv1.nat_record(ip("192.168.10.21"));
+        const policy::record_entry* to = hv1.nat_record(ip("192.168.10.22"));
+        REQUIRE((from != nullptr && to != nullptr));
+        buffer b(sent);
+        CHECK(rewrite_egress(hv1, b.f, *from, *to).reason == drop_reason::bad_version);
+        CHECK(b.bytes() == sent);
+        nvgre::detail::store_be16(sent.data() + 12, wire::ethertype::arp);
+        buffer arp(sent);
+        CHECK(rewrite_egress(hv1, arp.f, *from, *to).reason == drop_reason::unsupported_ethertype);
+        const policy::state& hv2 = lab("hv2");
+        const policy::record_entry* local = hv2.nat_record(ip("192.168.10.22"));
+        REQUIRE(local != nullptr);
+        nvgre::detail::store_be16(sent.data() + 12, wire::ethertype::ipv6);
+        buffer in(sent);
+        CHECK(rewrite_ingress(hv2, in.f, *local).reason == drop_reason::bad_version);
+        CHECK(in.bytes() == sent);
+    }
     SUBCASE("an ICMP error quoting a third address") {
         const auto third = [](const ip_address& s, const ip_address&) {
             return icmp_error(3, 1, peer_packet(s, ip("10.0.0.99"), wire::ip_protocol::udp, udp_datagram(8)), 576);

@@ -14,6 +14,7 @@
 // scripts/fuzz.sh runs it before fuzzing; the replay ctests run it as a fixture.
 #include "fuzz_support.hpp"
 #include "support/frames.hpp"
+#include "support/tcp_frames.hpp"
 
 #include "nvgre/checksum/pseudo_header.hpp"
 #include "nvgre/datapath/egress.hpp"
@@ -499,6 +500,63 @@ int main(int argc, char** argv) {
         std::copy(inner.begin(), inner.end(), b.begin() + static_cast<std::ptrdiff_t>(g.header_len()));
         g.fill_checksum(b);
         w.put("gre", "gre-flags-" + std::to_string(flags), b);
+    }
+
+    // rewrite: byte 0 even = what blue-nat1 sends (egress on hv1), odd = what hv1 rewrote,
+    // arriving at hv2 from the fabric.
+    for (const vm_frame& v : vm_frames()) {
+        if (v.port != blue_nat1) continue;
+        bytes out{std::byte{0}};
+        out.insert(out.end(), v.frame.begin(), v.frame.end());
+        w.put("rewrite", v.name, out);
+        test::buffer b(v.frame);
+        fuzz::pool_sink sink;
+        if (datapath::egress(hnv.hosts[0], v.port, b.f, sink).verdict != datapath::verdict::rewrite) continue;
+        bytes in{std::byte{1}};
+        const auto rewritten = b.bytes();
+        in.insert(in.end(), rewritten.begin(), rewritten.end());
+        w.put("rewrite", v.name + "-at-hv2", in);
+    }
+
+    // mtu: 2 bytes MSS, 2 bytes MTU, then a frame to segment and/or fragment: TCP over IPv4
+    // and IPv6, with options and every flag segmentation treats apart, NVGRE-encapsulated
+    // (IPv4 and IPv6 outer), and IPv4 without DF (UDP and TCP) to fragment.
+    {
+        const auto put_mtu = [&w](std::string_view name, std::uint16_t mss, std::uint16_t mtu, const bytes& f) {
+            bytes in{std::byte{static_cast<std::uint8_t>(mss >> 8)}, std::byte{static_cast<std::uint8_t>(mss)},
+                     std::byte{static_cast<std::uint8_t>(mtu >> 8)}, std::byte{static_cast<std::uint8_t>(mtu)}};
+            in.insert(in.end(), f.begin(), f.end());
+            w.put("mtu", name, in);
+        };
+        test::tcp_frame_spec s;
+        s.payload_len = 3000;
+        put_mtu("tcp4-3000-mss1000", 1000, 1458, test::tcp_frame(s));
+        s.flags = 0x80 | 0x10 | 0x08 | 0x01;  // CWR ACK PSH FIN
+        s.tcp_options_len = 12;
+        put_mtu("tcp4-options-cwr-psh-fin-mss536", 536, 576, test::tcp_frame(s));
+        s.dont_fragment = false;
+        put_mtu("tcp4-no-df-mss1406-mtu1000", 1406, 1000, test::tcp_frame(s));
+        test::tcp_frame_spec s6;
+        s6.src = ip("fd00::5");
+        s6.dst = ip("fd00::6");
+        s6.payload_len = 2800;
+        put_mtu("tcp6-2800-mss1400", 1400, 1280, test::tcp_frame(s6));
+        s6.payload_len = 0;
+        put_mtu("tcp6-no-payload", 1400, 1280, test::tcp_frame(s6));
+        test::tcp_frame_spec u;
+        u.protocol = 17;
+        u.dont_fragment = false;
+        u.payload_len = 3000;
+        put_mtu("udp4-no-df-mtu1458", 1000, 1458, test::tcp_frame(u));
+        put_mtu("udp4-no-df-mtu68", 1000, 68, test::tcp_frame(u));
+        test::tcp_frame_spec small;
+        small.payload_len = 2000;
+        put_mtu("nvgre-ipv4-tcp4-mss700", 700, 1500,
+                wrap(test::tcp_frame(small), ip("192.168.10.11"), ip("192.168.10.12"), 5001));
+        put_mtu("nvgre-ipv6-tcp4-mss700", 700, 1500,
+                wrap(test::tcp_frame(small), ip("2001:db8::11"), ip("2001:db8::12"), 5001));
+        put_mtu("nvgre-ipv4-vlan-tcp4-mss700", 700, 1500,
+                wrap(test::tcp_frame(small), ip("192.168.10.11"), ip("192.168.10.12"), 5001, 42));
     }
 
     policy_texts(w);

@@ -67,6 +67,9 @@ struct ipv4_fragment_plan {
     p.header_len = ip->header_len();
     p.data_len = ip->total_len() - p.header_len;
     if (ip->total_len() <= mtu) return make_error(errc::bad_value, layer::ipv4, l3 + 2);
+    // A fragment of a datagram that would end past 65535 bytes (RFC 791: offset and length
+    // bound it) has no fragments of its own: their offsets would not fit 13 bits.
+    if (std::size_t{ip->fragment_offset_units()} * 8 + p.data_len > 65535) return make_error(errc::bad_length, layer::ipv4, l3 + 6);
 
     // The options fragments k > 0 repeat: those with the copied flag (type bit 7).
     const auto options = ip->options();

@@ -277,6 +277,17 @@ inline drop_reason make_plan(std::span<const std::byte> packet, ip_version v, st
     return plan_transport(packet, walk->upper_offset, walk->upper_protocol, true, partial_at, p);
 }
 
+/// Why the IP packet `packet` behind EtherType `ether_type` is no packet to rewrite as what
+/// the EtherType says (none when it is one): unsupported-ethertype for anything but IPv4 and
+/// IPv6, bad-version when the IP header's version is not the EtherType's (parsing by the version
+/// nibble alone would rewrite an "IPv6" frame as IPv4), truncated for no IP byte at all.
+inline drop_reason check_ether_type(std::uint16_t ether_type, std::span<const std::byte> packet) noexcept {
+    if (ether_type != wire::ethertype::ipv4 && ether_type != wire::ethertype::ipv6) return drop_reason::unsupported_ethertype;
+    if (packet.empty()) return drop_reason::truncated;
+    const unsigned version = nvgre::detail::load_u8(packet.data()) >> 4;
+    return version == (ether_type == wire::ethertype::ipv4 ? 4u : 6u) ? drop_reason::none : drop_reason::bad_version;
+}
+
 /// The ones'-complement sum of ~old + new over `n` bytes (n a multiple of 4) at even offsets:
 /// the change RFC 1624 eqn. 3 adds to every checksum covering those words. Unfolded.
 inline std::uint64_t change_of(const std::byte* old_bytes, const std::byte* new_bytes, std::size_t n) noexcept {
@@ -411,6 +422,8 @@ inline outcome rewrite_egress(const policy::state& s, frame& f, const policy::re
     constexpr std::size_t l3 = wire::ethernet_header_len;
     if (bytes.size() <= l3) return outcome::dropped(drop_reason::truncated, vsid);
     const std::span<std::byte> packet = bytes.subspan(l3);
+    if (const auto r = rewrite_steps::check_ether_type(nvgre::detail::load_be16(bytes.data() + 12), packet); r != drop_reason::none)
+        return outcome::dropped(r, vsid);
     rewrite_steps::plan p;
     if (const auto r = rewrite_steps::make_plan(packet, receiver.pa.version(), rewrite_steps::partial_checksum_at(f, l3), p);
         r != drop_reason::none)
@@ -503,6 +516,8 @@ inline outcome rewrite_ingress(const policy::state& s, frame& f, const policy::r
         return outcome::dropped(drop_reason::bad_outer_vlan, vsid);
     const std::size_t l3 = eth->header_len();
     const std::span<std::byte> packet = bytes.subspan(l3);
+    if (const auto r = rewrite_steps::check_ether_type(eth->ether_type(), packet); r != drop_reason::none)
+        return outcome::dropped(r, vsid);
     rewrite_steps::plan p;
     if (const auto r = rewrite_steps::make_plan(packet, to.pa.version(), rewrite_steps::partial_checksum_at(f, l3), p);
         r != drop_reason::none)
