@@ -35,7 +35,7 @@ import sys
 import logging
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 try:
-    from scapy.all import (ARP, GRE, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IP, IPv6,
+    from scapy.all import (ARP, GRE, ICMP, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IP, IPv6,
                            TCP, UDP, Dot1Q, Ether, Raw, rdpcap)
 except ImportError:
     print("scapy is not importable from %s (Debian: apt-get install python3-scapy), skipped" % sys.executable)
@@ -196,9 +196,10 @@ def egress_cases():
     add("1472-byte frame: outer packet exactly 1500", f, "encap", vsid=5001, pa=HV2_PA, outer_dst=HV2_MAC, inner=bytes(f),
         flow="i", ingress_to=DB)
     f = sized(1473)
-    add("1473-byte frame: outer packet 1501 (too big)", f, "drop", reason="too-big", vsid=5001, oversize=True)
+    # One byte more, with DF: not fragmented (wire rule 7), answered ICMP fragmentation needed.
+    add("1473-byte frame: outer packet 1501 (too big, DF: answered)", f, "reply", vsid=5001, oversize=True, too_big_mtu=1458)
     f = sized(3000)
-    add("3000-byte frame (too big)", f, "drop", reason="too-big", vsid=5001, oversize=True)
+    add("3000-byte frame (too big, DF: answered)", f, "reply", vsid=5001, oversize=True, too_big_mtu=1458)
     f = Ether(src=WEB, dst=DB, type=0x0800) / Raw(b"\x45\x00\x00")
     add("IPv4 cut short", f, "drop", reason="truncated", vsid=5001)
     add("10-byte frame", b"\x00" * 10, "drop", reason="truncated")
@@ -369,7 +370,14 @@ def egress_part(tool, policy, work, tshark, check):
             check(gr, out[idx[0]] == c["out"], "%s: local output differs from the sent frame" % tag)
         elif c["verdict"] == "reply" and idx:
             p = Ether(out[idx[0]])
-            if "arp_answer" in c:
+            if "too_big_mtu" in c:
+                ok = check(gr, ICMP in p, "%s: no ICMP in the reply: %s" % (tag, p.summary()))
+                if ok:
+                    check(gr, p.dst == WEB and p.src == RED_ROUTER and p[IP].src == "10.0.0.1" and p[IP].dst == "10.0.0.5",
+                          "%s: too-big answer %s > %s, %s > %s" % (tag, p.src, p.dst, p[IP].src, p[IP].dst))
+                    check(gr, p[ICMP].type == 3 and p[ICMP].code == 4 and p[ICMP].nexthopmtu == c["too_big_mtu"],
+                          "%s: ICMP type %d code %d mtu %d" % (tag, p[ICMP].type, p[ICMP].code, p[ICMP].nexthopmtu))
+            elif "arp_answer" in c:
                 ip, mac = c["arp_answer"]
                 ok = check(gr, ARP in p, "%s: no ARP in the reply: %s" % (tag, p.summary()))
                 if ok:
@@ -460,8 +468,8 @@ def egress_part(tool, policy, work, tshark, check):
         check_counters(check, g, big_lines, r.stderr)
     # The other spelling of the options; an MTU one byte short of the 1473-byte frame's 1501.
     r = run(tool, ["egress", "--policy=" + policy, "--host=hv1", "--underlay-mtu=1500", inp2, outp2])
-    g = "egress --underlay-mtu=1500 (option=value spelling): both still too-big"
-    check(g, r.returncode == 0 and [json.loads(l).get("reason") for l in r.stdout.splitlines()] == ["too-big"] * len(big),
+    g = "egress --underlay-mtu=1500 (option=value spelling): both still answered too big"
+    check(g, r.returncode == 0 and [json.loads(l).get("verdict") for l in r.stdout.splitlines()] == ["reply"] * len(big),
           "exit %d: %s" % (r.returncode, r.stdout.strip()))
     return to_hv2
 
