@@ -12,6 +12,7 @@
 # tests/fuzz/regressions/<target>/ (make test replays it from then on).
 #   FUZZ_SECONDS=N   seconds per target (default 60)
 #   FUZZ_TARGETS="a b"  only these targets (default: all)
+#   FUZZ_JOBS=N      run N targets at once (default 1)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
@@ -26,23 +27,20 @@ fi
 "$bin_dir/nvgre_fuzz_seeds" "$build/seeds" >/dev/null || { echo "fuzz: writing the seeds failed" >&2; exit 1; }
 mkdir -p "$build/artifacts"
 
-ran=0
-found=0
-for bin in "$bin_dir"/fuzz_*; do
-  [ -x "$bin" ] || continue
-  name=$(basename "$bin"); name=${name#fuzz_}
-  if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $name "* ]]; then continue; fi
-  ran=$((ran + 1))
-  work=$build/corpus/$name
+# One target: its libFuzzer run, then its report line in $build/<target>.result; exit status
+# 0 when it found nothing.
+run_target() {
+  local bin=$1 name=$2
+  local work=$build/corpus/$name
   mkdir -p "$work"
-  dict=tests/fuzz/$name.dict
+  local dict=tests/fuzz/$name.dict
   [ -f "$dict" ] || dict=tests/fuzz/frames.dict
-  inputs=("$work")
+  local inputs=("$work")
   [ -d "$build/seeds/$name" ] && inputs+=("$build/seeds/$name")
   [ -d "tests/fuzz/regressions/$name" ] && inputs+=("tests/fuzz/regressions/$name")
-  max_len=4096
-  # Policy texts: the example policies are under 3 KB.
-  log=$build/$name.log
+  local max_len=4096  # every frame target: 4 KB frames; the example policies are under 3 KB
+  local log=$build/$name.log result=$build/$name.result
+  local start rc took execs cov
   start=$(date +%s)
   "$bin" -max_total_time="$seconds" -print_final_stats=1 -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
     -dict="$dict" -artifact_prefix="$build/artifacts/$name-" "${inputs[@]}" >"$log" 2>&1
@@ -53,14 +51,39 @@ for bin in "$bin_dir"/fuzz_*; do
   cov=$(grep -oE " cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*" "$log" | tail -1 | sed -E 's/^ //')
   if [ $rc -eq 0 ]; then
     printf "fuzz %-14s %10s executions in %4ss (%s/s), %s, no finding\n" "$name" "${execs:-?}" "$took" \
-      "$(( ${execs:-0} / took ))" "${cov:-cov ?}"
+      "$(( ${execs:-0} / took ))" "${cov:-cov ?}" >"$result"
   else
-    echo "fuzz $name: FINDING (exit $rc) after ${execs:-?} executions; log $log, input in $build/artifacts/"
-    grep -E "ERROR|invariant broken|runtime error|SUMMARY|Test unit written" "$log" | head -n 12
-    tail -n 25 "$log"
+    {
+      echo "fuzz $name: FINDING (exit $rc) after ${execs:-?} executions; log $log, input in $build/artifacts/"
+      grep -E "ERROR|invariant broken|runtime error|SUMMARY|Test unit written" "$log" | head -n 12
+      tail -n 25 "$log"
+    } >"$result"
+  fi
+  return $rc
+}
+
+# FUZZ_JOBS targets at a time (default 1: each target has the machine to itself).
+jobs_max=${FUZZ_JOBS:-1}
+names=()
+declare -A pid_of=()
+for bin in "$bin_dir"/fuzz_*; do
+  [ -x "$bin" ] || continue
+  name=$(basename "$bin"); name=${name#fuzz_}
+  if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $name "* ]]; then continue; fi
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  names+=("$name")
+  rm -f "$build/$name.result"
+  run_target "$bin" "$name" &
+  pid_of[$name]=$!
+done
+ran=${#names[@]}
+found=0
+for name in "${names[@]}"; do
+  if ! wait "${pid_of[$name]}"; then
     status=1
     found=$((found + 1))
   fi
+  cat "$build/$name.result" 2>/dev/null || { echo "fuzz $name: no report (the run died)"; }
 done
 if [ "$ran" -eq 0 ]; then
   echo "fuzz: no target found in $bin_dir" >&2
