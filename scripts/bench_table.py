@@ -61,6 +61,17 @@ ROWS = [
     ("lpm/ipv4/100K", ("ns", 5), None, None),
     ("lpm/ipv6/100K", ("ns", 12), None, None),
     ("update/records", ("Mps", 5), None, None),
+    ("IP rewrite (vs peer: encap through the same egress), segmentation, checksum completion", None),
+    ("rewrite/ipv4/64B/1M/uniform", None, FLOOR, "rewrite/baseline/encap/ipv4/64B/1M/uniform"),
+    ("rewrite/ipv4/64B/1K/uniform", None, FLOOR, "rewrite/baseline/encap/ipv4/64B/1K/uniform"),
+    ("rewrite/baseline/encap/ipv4/64B/1M/uniform", None, FLOOR, None),
+    ("rewrite/step/ipv4/64B/1M/uniform", None, FLOOR, "encap/ipv4/64B/1M/uniform"),
+    ("rewrite/ingress/ipv4/64B/1M/uniform", None, None, None),
+    ("gso/ipv4/64KB", None, None, "peer/naive/gso/ipv4/64KB"),
+    ("gso/ipv4/64KB/gather", None, None, "peer/naive/gso/ipv4/64KB"),
+    ("peer/naive/gso/ipv4/64KB", None, None, None),
+    ("checksum-complete/1500B", None, None, "peer/naive/checksum-complete/1500B"),
+    ("peer/naive/checksum-complete/1500B", None, None, None),
 ]
 
 
@@ -179,7 +190,9 @@ def main(argv):
                                              ", load %.2f" % load_avg[0] if load_avg else ""))
     print("ns/item: per packet, lookup, header or change; GB/s = 10^9 bytes/s; M/s = million items/s;")
     print("vs floor / vs peer: time ratio ours/theirs (0.25x = 4x faster); floor = %s;" % FLOOR)
-    print("peers: encap/egress %s, checksums DPDK's rte_raw_cksum / rte_ipv4_cksum, lookups %s" % (NAIVE, UMAP))
+    print("peers: encap/egress %s, checksums DPDK's rte_raw_cksum / rte_ipv4_cksum, lookups %s;" % (NAIVE, UMAP))
+    print("rewrite: the same egress pipeline encapsulating instead (rewrite/step: encap/ipv4/64B/1M/uniform, both the")
+    print("step alone after batched lookups); gso, checksum-complete: their naive versions")
     print()
     if md:
         print("| " + " | ".join(header) + " |")
