@@ -317,6 +317,22 @@ std::vector<vm_frame> vm_frames() {
     add("blue-db-to-blue-web", blue_db, tcp_frame(blue_db, blue_web, ip("10.0.0.6"), ip("10.0.0.5")));
     add("blue-nat2-to-blue-nat1", blue_nat2, udp_frame(blue_nat2, blue_nat1, ip("10.0.0.8"), ip("10.0.0.7")));
     add("red-far-to-red-web", red_far, udp_frame(red_far, red_web, ip("10.0.0.9"), ip("10.0.0.5")));
+    // Wire rule 7: too big for the 1500-byte underlay once encapsulated.
+    test::tcp_frame_spec big;
+    big.payload_len = 1460;  // DF: answered too big (or segmented, odd lengths: the target's gso)
+    add("red-web-to-red-db-tcp4-too-big", red_web, test::tcp_frame(big));
+    big.payload_len = 2999;
+    add("red-web-to-red-db-tcp4-segments", red_web, test::tcp_frame(big));
+    test::tcp_frame_spec big6 = big;
+    big6.src = ip("fd00::5");
+    big6.dst = ip("fd00::6");
+    big6.payload_len = 1500;
+    add("red-web-to-red-db-tcp6-too-big", red_web, test::tcp_frame(big6));
+    test::tcp_frame_spec frag;
+    frag.protocol = 17;
+    frag.dont_fragment = false;
+    frag.payload_len = 3000;
+    add("red-web-to-red-db-udp4-fragments", red_web, test::tcp_frame(frag));
     return v;
 }
 
