@@ -5,6 +5,7 @@
 MAKEFLAGS += --no-print-directory
 PREFIX ?= /usr/local
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
 
 test:
 	@scripts/deps.sh test
@@ -35,12 +36,12 @@ bench:
 	  --benchmark_out=build/bench/nvgre-bench.json --benchmark_out_format=json
 	@/usr/bin/python3 scripts/bench_table.py build/bench/nvgre-bench.json
 
-# Every libFuzzer target (tests/fuzz/*.fuzz.cpp, ASan + UBSan) for FUZZ_SECONDS each, one after
-# the other; exit 1 on any finding (scripts/fuzz.sh says where the input went).
+# Every libFuzzer target (tests/fuzz/*.fuzz.cpp, ASan + UBSan) for FUZZ_SECONDS each, FUZZ_JOBS
+# at a time (default 1); exit 1 on any finding (scripts/fuzz.sh says where the input went).
 fuzz:
 	@scripts/deps.sh fuzz
 	@mkdir -p build && cmake --preset fuzz >build/fuzz.log 2>&1 && cmake --build --preset fuzz >>build/fuzz.log 2>&1 || { tail -n 40 build/fuzz.log; exit 1; }
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) scripts/fuzz.sh
 
 # Line and region coverage of the parsers reached by the fuzz corpora (llvm-cov; after make fuzz,
 # its grown corpora count too).
