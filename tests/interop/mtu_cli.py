@@ -23,7 +23,6 @@ Exits 1 on any mismatch, 77 when scapy is missing.
 """
 import json
 import os
-import struct
 import subprocess
 import sys
 
@@ -50,19 +49,13 @@ def check(cond, what):
         print("    FAILED: " + what)
     return cond
 
-
-def write_pcap(path, frames):
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        for i, frame in enumerate(frames):
-            # One microsecond apart: nvgre-pcap's too-big rate limit runs on these timestamps.
-            f.write(struct.pack("<IIII", 1700000000, i, len(frame), len(frame)) + bytes(frame))
+from interop_support import write_pcap  # noqa: E402
 
 
 def egress(name, frames, *options):
     """Runs egress on hv1; returns (JSON lines, output frames)."""
     inp, out = os.path.join(work, name + ".in.pcap"), os.path.join(work, name + ".out.pcap")
-    write_pcap(inp, frames)
+    write_pcap(inp, frames, step_usec=1)  # the too-big rate limit runs on these timestamps
     r = subprocess.run([tool, "egress", "--policy", policy, "--host", "hv1"] + list(options) + [inp, out],
                        capture_output=True, text=True)
     check(r.returncode == 0, f"{name}: exit {r.returncode}: {r.stderr.strip()}")

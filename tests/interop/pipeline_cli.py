@@ -28,7 +28,6 @@ import collections
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 
@@ -51,36 +50,7 @@ WEB, APP, DB, DB2, FAR, GW = ("00:15:5d:00:00:05", "00:15:5d:00:00:07", "00:15:5
 BLUE_WEB, BLUE_DB = "00:15:5d:00:01:05", "00:15:5d:00:01:06"
 BCAST = "ff:ff:ff:ff:ff:ff"
 
-
-class checker:
-    def __init__(self):
-        self.groups = collections.OrderedDict()
-
-    def __call__(self, group, cond, what):
-        g = self.groups.setdefault(group, [0, []])
-        g[0] += 1
-        if not cond:
-            g[1].append(what)
-        return cond
-
-    def report(self, title):
-        failures = checks = 0
-        for name, (n, problems) in self.groups.items():
-            print("%-82s %s" % (name, "ok (%d)" % n if not problems else "FAILED (%d of %d)" % (len(problems), n)))
-            for p in problems[:20]:
-                print("    " + p)
-            failures += len(problems)
-            checks += n
-        print("%s: %d check groups, %d checks, %d failed" % (title, len(self.groups), checks, failures))
-        return failures
-
-
-def write_pcap(path, frames):
-    """A classic pcap (link type Ethernet) of raw frames, whatever their length."""
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        for i, frame in enumerate(frames):
-            f.write(struct.pack("<IIII", 1700000000 + i, 0, len(frame), len(frame)) + bytes(frame))
+from interop_support import checker, write_pcap  # noqa: E402
 
 
 def run(tool, args):

@@ -24,7 +24,6 @@ blue-nat2 (10.0.0.8, PA .22) and blue-v6nat2 (fd00:6001::18, PA 2001:db8::22) on
    pipelines: exit 0, one JSON line each (under ASan/UBSan in the sanitizer build).
 Prints one line per check group; exits 1 on any mismatch, 77 when scapy or tshark is missing.
 """
-import collections
 import json
 import os
 import random
@@ -60,35 +59,7 @@ lookup-record vsid=6001 ca=fd00:6001::17 mac=00:15:5d:00:01:17 pa=2001:db8::21 r
 lookup-record vsid=6001 ca=fd00:6001::18 mac=00:15:5d:00:01:18 pa=2001:db8::22 rule=nat vm=blue-v6nat2
 """ % BLUE
 
-
-class checker:
-    def __init__(self):
-        self.groups = collections.OrderedDict()
-
-    def __call__(self, group, cond, what):
-        g = self.groups.setdefault(group, [0, []])
-        g[0] += 1
-        if not cond:
-            g[1].append(what)
-        return cond
-
-    def report(self, title):
-        failures = checks = 0
-        for name, (n, problems) in self.groups.items():
-            print("%-90s %s" % (name, "ok (%d)" % n if not problems else "FAILED (%d of %d)" % (len(problems), n)))
-            for p in problems[:20]:
-                print("    " + p)
-            failures += len(problems)
-            checks += n
-        print("%s: %d check groups, %d checks, %d failed" % (title, len(self.groups), checks, failures))
-        return failures
-
-
-def write_pcap(path, frames):
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        for i, frame in enumerate(frames):
-            f.write(struct.pack("<IIII", 1700000000 + i, 0, len(frame), len(frame)) + bytes(frame))
+from interop_support import checker, write_pcap  # noqa: E402
 
 
 def read_pcap(path):
@@ -389,7 +360,7 @@ def main():
     policy = os.path.join(work, "nat.policy")
     with open(policy, "w") as f:
         f.write(open(base_policy).read() + EXTRA_POLICY)
-    check = checker()
+    check = checker(width=90)
     r = run(tool, ["policy", policy])
     check("the policy (two-tenants + an IPv6 nat pair) is valid", r.returncode == 0, r.stderr.strip())
     got = egress_and_back(tool, policy, work, tshark, check)
