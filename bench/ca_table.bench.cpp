@@ -1,5 +1,5 @@
 // CA table: (scope, customer address) → record index, per-packet lookups in bursts of 32 and
-// control-plane changes. Target (DESIGN.md): 1M records, batched ≤ 10 ns/lookup, ≤ 3 ns when
+// control-plane changes. Target (docs/performance.md): 1M records, batched ≤ 10 ns/lookup, ≤ 3 ns when
 // the table is L2-resident; ≥ 5 M record changes/s for the whole policy state.
 //
 // Keys: scope = a routing-domain index among 1000, IPv4 CA uniformly random in 10.0.0.0/8

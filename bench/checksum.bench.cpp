@@ -1,6 +1,6 @@
 // Ones'-complement checksum throughput (scalar, SSE2, AVX2, the dispatching sum()) at packet
 // sizes, data in L1/L2; IPv4 header checksum and RFC 1624 incremental updates per call.
-// Targets (DESIGN.md): >= 25 GB/s at 1500 B, >= 50 GB/s at >= 8 KB; IPv4 header <= 1.5 ns,
+// Targets (docs/performance.md): >= 25 GB/s at 1500 B, >= 50 GB/s at >= 8 KB; IPv4 header <= 1.5 ns,
 // incremental <= 0.5 ns. The headline names (checksum/64B, /1500B, /9000B, /ipv4-header,
 // /incremental) are what bench/dpdk.bench.cpp's peers (peer/dpdk/checksum/...) compare with:
 // same data, same loops.
@@ -70,7 +70,7 @@ void sizes(benchmark::internal::Benchmark* b) {
     for (int n : {20, 40, 64, 96, 128, 192, 256, 576, 1500, 9000, 65536}) b->Arg(n);
 }
 
-// Per-packet helpers run over a burst of 32 independent packets (DESIGN.md: bursts of 32);
+// Per-packet helpers run over a burst of 32 independent packets (as the pipelines run: bursts of 32);
 // time per item is reported.
 constexpr int burst = 32;
 

@@ -1,6 +1,6 @@
 // NVGRE encap / decap per packet: header templates (datapath/encap.hpp), decapsulation with
 // full validation, the flow hash, and the floor (the bare header-template write) to compare to.
-// Targets (DESIGN.md): encap <= 10 ns/packet incl. a 1M-record lookup, <= 4 ns when the active
+// Targets (docs/performance.md): encap <= 10 ns/packet incl. a 1M-record lookup, <= 4 ns when the active
 // set fits in L2; decap likewise. No lookup here: these are the encap/decap share of that budget.
 //
 // Bursts of 32 frames, each in its own buffer with 128 bytes of headroom. Between iterations

@@ -5,7 +5,7 @@
 //   1M-entry std::vector<uint64_t>, each modify() a batch of 1, 64 or 4096 element updates;
 //   with_reader runs one reader thread doing bursts of 32 random lookups meanwhile (its bursts/s
 //   are reported as the `reader_bursts` rate).
-// Target (DESIGN.md): policy updates while readers run >= 5 M record changes/s, readers never
+// Target (docs/performance.md): policy updates while readers run >= 5 M record changes/s, readers never
 // blocked.
 #include "nvgre/policy/left_right.hpp"
 

@@ -1,5 +1,5 @@
 // Longest-prefix match (policy/lpm.hpp): random lookups over tables of 1K and 100K prefixes,
-// per family, and the time to build a 100K IPv4 table. Target (DESIGN.md): ≤ 100K prefixes per
+// per family, and the time to build a 100K IPv4 table. Target (docs/performance.md): ≤ 100K prefixes per
 // domain, IPv4 ≤ 5 ns, IPv6 ≤ 12 ns per lookup.
 //
 // Tables are clustered the way tenant and provider routes are: IPv4 prefixes come from 2,000

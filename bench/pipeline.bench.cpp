@@ -1,7 +1,7 @@
 // The per-packet datapath with policy in the loop: lookup + encap, decap + anti-spoof lookup,
 // and the full egress / ingress pipelines, over 1K / 64K / 1M-record policies, with a naive
 // peer (std::unordered_map + field-by-field headers + memmove) and the cost of the buffer reset.
-// Targets (DESIGN.md, one core, bursts of 32): encap <= 10 ns (<= 4 ns L2-resident), decap
+// Targets (docs/performance.md; one core, bursts of 32): encap <= 10 ns (<= 4 ns L2-resident), decap
 // <= 10 / 4 ns, full egress <= 15 / 6 ns. The floor is floor/encap/ipv4/64B (encap.bench.cpp).
 //
 // Policy (as bench/policy.bench.cpp): 100 hosts hv0..hv99 with PAs 192.168.0.(h+1)/16; one

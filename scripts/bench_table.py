@@ -3,11 +3,11 @@
 
     scripts/bench_table.py build/bench/nvgre-bench.json [--markdown]
 
-One row per headline benchmark of issue 6 / DESIGN.md "Performance targets": time per item
+One row per headline benchmark of issue 6 and the performance targets: time per item
 (ns per packet or lookup) or GB/s (10^9 bytes/s) for checksums, millions of items per second,
 the ratios to the floor and to the peer as *time ratios* (ours / theirs: 0.25x = ours takes a
 quarter of the time, i.e. is 4x faster; for the floor, how many floors ours costs), and the
-DESIGN.md target with whether this run meets it. With --repetitions the medians are used.
+target (docs/performance.md) with whether this run meets it. With --repetitions the medians are used.
 Standard library only.
 """
 import json

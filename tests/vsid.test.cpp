@@ -27,7 +27,7 @@ TEST_CASE("vsid: decimal text") {
 TEST_CASE("vsid: the GRE key is VSID << 8 | FlowID") {
     const auto v = *vsid::make(0x123456);
     const std::uint32_t key = nvgre_key(v, flow_id{0x02});
-    CHECK(key == 0x12345602u);  // packetnet gre_nvgre.pcap (../shared/corpus/SOURCES.md)
+    CHECK(key == 0x12345602u);  // packetnet's gre_nvgre.pcap, a capture of the test corpus
     CHECK(key_vsid_bits(key) == 0x123456u);
     CHECK(key_flow_id(key) == flow_id{2});
     // ryu test_gre.py: key 256100 <-> VSID 1000, FlowID 100 (VSID 1000 is reserved, so only bits here).

@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
     outer_ip.destination = host_2_pa;
     outer_ip.protocol = wire::ip_protocol::gre;  // 47
     outer_ip.ttl = 64;
-    outer_ip.dont_fragment = true;  // the outer packet is never fragmented (DESIGN.md rule 7)
+    outer_ip.dont_fragment = true;  // the outer packet is never fragmented (docs/hnv-rules.md, wire rule 7)
     outer_ip.payload_len = static_cast<std::uint16_t>(nvgre_header.header_len() + inner_len);
     wire::ethernet_repr outer_eth{};
     outer_eth.destination = host_2_mac;

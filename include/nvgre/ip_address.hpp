@@ -331,7 +331,7 @@ public:
     constexpr ip_prefix() noexcept = default;
 
     /// Builds a prefix. errc::bad_value if `length` is longer than the address, or if any host
-    /// bit of `address` is set (policy-format.md requires host bits zero).
+    /// bit of `address` is set (docs/policy-format.md requires host bits zero).
     static constexpr result<ip_prefix> make(ip_address address, unsigned length) noexcept {
         const unsigned max = address.is_v4() ? 32u : 128u;
         if (length > max) return make_error(errc::bad_value, layer::text, 0);

@@ -8,7 +8,7 @@
 using namespace nvgre;
 using namespace nvgre::datapath;
 
-TEST_CASE("datapath/verdict: stable, distinct kebab-case names (cli.md)") {
+TEST_CASE("datapath/verdict: stable, distinct kebab-case names (docs/nvgre-pcap.md)") {
     CHECK(to_string(verdict::encap) == "encap");
     CHECK(to_string(verdict::deliver) == "deliver");
     CHECK(to_string(drop_reason::spoofed_source) == "spoofed-source");

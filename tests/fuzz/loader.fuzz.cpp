@@ -1,4 +1,4 @@
-// libFuzzer target: the policy text loader (policy::load_policy_text, policy-format.md) over
+// libFuzzer target: the policy text loader (policy::load_policy_text, docs/policy-format.md) over
 // arbitrary text. Asserts:
 //   - a model if and only if there is no diagnostic; loading the same text again gives the
 //     same diagnostics (nothing depends on memory layout or order of a hash table);

@@ -1,4 +1,4 @@
-// A validated policy model written back as policy text (policy-format.md), every key spelled
+// A validated policy model written back as policy text (docs/policy-format.md), every key spelled
 // out (defaults included), one object per line, in the model's order. Loading the text gives
 // the same model, and writing that model gives the same text: the loader fuzz target and the
 // property tests check exactly that. Test code: the library has no writer of its own.

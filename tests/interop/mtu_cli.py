@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""`nvgre-pcap egress --underlay-mtu N [--gso]` (cli.md, DESIGN.md wire rule 7) against scapy:
+"""`nvgre-pcap egress --underlay-mtu N [--gso]` (docs/nvgre-pcap.md; docs/hnv-rules.md, wire rule 7) against scapy:
 every segment, fragment and ICMP message the library makes is re-dissected and its checksums,
 sizes, flags and contents recomputed by scapy.
 

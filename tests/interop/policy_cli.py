@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""`nvgre-pcap policy` (cli.md) against policy-format.md.
+"""`nvgre-pcap policy` (docs/nvgre-pcap.md) against docs/policy-format.md.
 
   policy_cli.py NVGRE_PCAP EXAMPLE_POLICY WORK_DIR
 
-The example policy prints exactly the counts line of cli.md and exits 0. Broken policies,
-written to WORK_DIR (one per validation rule of policy-format.md, and some with several
+The example policy prints exactly the counts line of docs/nvgre-pcap.md and exits 0. Broken policies,
+written to WORK_DIR (one per validation rule of docs/policy-format.md, and some with several
 errors), exit 1 with exactly the expected `FILE:LINE:COL: error: TEXT` lines on stderr, in line
 order, all of them. An unreadable file and bad arguments exit 1 with one line.
 """
@@ -19,7 +19,7 @@ RED = "{11111111-1111-1111-1111-111111111111}"
 BLUE = "{22222222-2222-2222-2222-222222222222}"
 GREEN = "{33333333-3333-3333-3333-333333333333}"
 
-# The example of policy-format.md (14 lines); broken policies append lines 15, 16, ...
+# The example of docs/policy-format.md (14 lines); broken policies append lines 15, 16, ...
 EXAMPLE = """\
 provider-address host=hv1 pa=192.168.10.11 prefix-length=24 mac=02:00:c0:a8:0a:0b
 provider-address host=hv2 pa=192.168.10.12 prefix-length=24 mac=02:00:c0:a8:0a:0c
@@ -149,7 +149,7 @@ def main(tool, example, work):
             print("    " + p)
         failures += bool(problems)
 
-    # The example: the counts of cli.md.
+    # The example: the counts of docs/nvgre-pcap.md.
     r = run(tool, ["policy", example])
     problems = []
     if r.returncode != 0:
@@ -158,14 +158,14 @@ def main(tool, example, work):
         problems.append("stdout %r, expected %r" % (r.stdout, CLI_MD_COUNTS))
     if r.stderr:
         problems.append("stderr %r" % r.stderr)
-    report("example: counts of cli.md", problems, r.stdout.decode().strip())
+    report("example: counts of docs/nvgre-pcap.md", problems, r.stdout.decode().strip())
 
-    # The policy-format.md example text itself, written here, loads the same.
+    # The docs/policy-format.md example text itself, written here, loads the same.
     path = os.path.join(work, "example.policy")
     with open(path, "w") as f:
         f.write(EXAMPLE)
     r = run(tool, ["policy", path])
-    report("policy-format.md example", [] if r.returncode == 0 and r.stdout.decode() == CLI_MD_COUNTS + "\n"
+    report("docs/policy-format.md example", [] if r.returncode == 0 and r.stdout.decode() == CLI_MD_COUNTS + "\n"
            else ["exit %d, stdout %r, stderr %r" % (r.returncode, r.stdout, r.stderr)], r.stdout.decode().strip())
 
     # Broken policies.

@@ -2,12 +2,12 @@
 """`nvgre-pcap show` against scapy, an independent implementation of the same headers.
 
 Crafts a pcap of many frames with scapy (Debian python3-scapy; run with /usr/bin/python3):
-valid NVGRE in every shape DESIGN.md allows, GRE/NVGRE packets breaking each wire rule,
+valid NVGRE in every shape docs/hnv-rules.md allows, GRE/NVGRE packets breaking each wire rule,
 every truncated prefix of a few frames, lengths that lie, and frames that are not NVGRE at all.
 Runs `nvgre-pcap show` on it, then checks each output line:
   - valid frames: every field against what scapy itself dissects from the same bytes (GRE key ->
     VSID/FlowID, outer addresses, VLAN, TTL/hop limit, DSCP, ECN, inner MACs, ethertype, inner
-    addresses), and the exact key order of cli.md;
+    addresses), and the exact key order of docs/nvgre-pcap.md;
   - invalid frames: an `error` with the expected reason, layer and offset;
   - other frames: the expected short description.
 Prints one line per check group; exits 1 on any mismatch.
@@ -104,7 +104,7 @@ def set_ipv6_payload_len(frame, l3, plen):
 
 
 # ---------------------------------------------------------------------------------------------
-# What scapy says about a frame that should be valid NVGRE: the `show` object cli.md prescribes.
+# What scapy says about a frame that should be valid NVGRE: the `show` object docs/nvgre-pcap.md prescribes.
 def addr(a):
     return ipaddress.ip_address(a)
 
@@ -169,7 +169,7 @@ def build_groups():
     groups = []
 
     valid = []
-    valid.append(("v4 outer, inner ipv4 (cli.md example)", over_v4(inner_v4())))
+    valid.append(("v4 outer, inner ipv4 (docs/nvgre-pcap.md example)", over_v4(inner_v4())))
     valid.append(("v4 outer, inner ipv6", over_v4(inner_v6(), vsid=4096, flow=0)))
     valid.append(("v4 outer, inner arp", over_v4(inner_arp(), vsid=0xFFFFFE, flow=255)))
     valid.append(("v4 outer, inner other ethertype", over_v4(inner_other(), vsid=0x123456, flow=2)))
@@ -346,7 +346,7 @@ def compare_objects(path, want, got, problems):
         problems.append("%s: expected an object, got %r" % (path, got))
         return
     if list(got.keys()) != list(want.keys()):
-        problems.append("%s: keys %s, expected %s (cli.md order)" % (path, list(got.keys()), list(want.keys())))
+        problems.append("%s: keys %s, expected %s (docs/nvgre-pcap.md order)" % (path, list(got.keys()), list(want.keys())))
     for k, v in want.items():
         if k not in got:
             continue
@@ -394,7 +394,7 @@ def main():
             if kind == "nvgre":
                 want = dict(n=n, **scapy_expectation(frame))
                 compare_objects("", want, got, problems)
-                # inner src/dst only for ipv4/ipv6 (cli.md)
+                # inner src/dst only for ipv4/ipv6 (docs/nvgre-pcap.md)
                 if want["inner"]["l3"] in ("arp", "other") and ("src" in got.get("inner", {}) or "dst" in got.get("inner", {})):
                     problems.append("inner src/dst present for l3 %s" % want["inner"]["l3"])
             elif kind == "error":

@@ -15,7 +15,7 @@ using namespace nvgre::policy;
 
 namespace {
 
-// The example of policy-format.md, verbatim: 14 lines, blank lines 3 and 9.
+// The example of docs/policy-format.md, verbatim: 14 lines, blank lines 3 and 9.
 const std::string example =
     "provider-address host=hv1 pa=192.168.10.11 prefix-length=24 mac=02:00:c0:a8:0a:0b\n"
     "provider-address host=hv2 pa=192.168.10.12 prefix-length=24 mac=02:00:c0:a8:0a:0c\n"
@@ -68,7 +68,7 @@ void one_error(const std::string& line, std::string_view needle, std::string_vie
 
 }  // namespace
 
-TEST_CASE("loader: the example of policy-format.md loads with the counts of cli.md") {
+TEST_CASE("loader: the example of docs/policy-format.md loads with the counts of docs/nvgre-pcap.md") {
     const load_result r = load_policy_text(example, "red-blue.policy");
     CAPTURE(r.error_lines());
     REQUIRE(r);
@@ -129,7 +129,7 @@ TEST_CASE("loader: files") {
     }
 }
 
-TEST_CASE("loader: the syntax of policy-format.md") {
+TEST_CASE("loader: the syntax of docs/policy-format.md") {
     SUBCASE("comments, blank lines, blanks, CRLF, keys in any order") {
         std::string t = "# a policy\n\n   \t\n";
         t += "provider-address mac=02-00-C0-A8-0A-0B prefix-length=24 pa=192.168.10.11 host=hv1   # hv1's PA\r\n";

@@ -9,7 +9,7 @@ using namespace nvgre::wire;
 using nvgre::test::from_hex;
 
 // Golden: the inner Ethernet header of Open vSwitch's tunnel-push-pop.at:596 vector
-// (../shared/corpus/HEX_VECTORS.md A1): fe71d883724f -> beb6f4e1494a, IPv4.
+// (vector A1 of the test corpus's HEX_VECTORS.md): fe71d883724f -> beb6f4e1494a, IPv4.
 static const auto plain = from_hex("fe71d883724f beb6f4e1494a 0800");
 // Golden, made with scapy: Ether(dst="00:15:5d:00:00:06", src="00:15:5d:00:00:05")
 //   / Dot1AD(vlan=100) / Dot1Q(prio=5, vlan=200) / IP()

@@ -255,7 +255,7 @@ TEST_CASE("wire/gre: checked() agrees with the wire rules for all 65536 flags wo
     std::size_t mismatches = 0;
     for (std::uint32_t f = 0; f <= 0xffff; ++f) {
         const auto flags = static_cast<std::uint16_t>(f);
-        // Reference classification, written straight from DESIGN.md wire rule 1.
+        // Reference classification, written straight from docs/hnv-rules.md wire rule 1.
         std::optional<errc> expect;
         if ((flags & 0x7) != 0) expect = errc::bad_version;
         else if ((flags & 0x4000) != 0) expect = errc::gre_routing;

@@ -172,7 +172,7 @@ TEST_CASE("wire/nvgre: reserved0 bits 6-12 are ignored") {
 }
 
 TEST_CASE("wire/nvgre: checked() agrees with the wire rules for all 65536 flags words") {
-    // Reference classification written straight from DESIGN.md wire rules 1-3, against which the
+    // Reference classification written straight from docs/hnv-rules.md wire rules 1-3, against which the
     // fast path (one masked compare) and the slow path are both checked.
     std::size_t mismatches = 0;
     for (std::uint32_t f = 0; f <= 0xffff; ++f) {

@@ -1,6 +1,6 @@
 /// @file datapath/encap.hpp
 /// @brief NVGRE encapsulation through per-destination header templates, and decapsulation
-/// (RFC 7637; DESIGN.md wire rules 2, 4, 7-10; ECN by RFC 6040 normal mode).
+/// (RFC 7637; docs/hnv-rules.md, wire rules 2, 4, 7-10; ECN by RFC 6040 normal mode).
 ///
 /// Encap: the control plane builds one `encap_template` per (outer path, VSID) — outer
 /// Ethernet (+ 802.1Q tag), IPv4 or IPv6, NVGRE — once; the data plane applies it per packet:
@@ -50,7 +50,7 @@ inline constexpr std::size_t encap_max_header_len = encap_header_len_ipv6 + wire
 inline constexpr std::size_t max_inner_frame_len_ipv4 = 65535 - 20 - wire::nvgre_header_len;
 inline constexpr std::size_t max_inner_frame_len_ipv6 = 65535 - wire::nvgre_header_len;
 
-/// What an encap template is made from (DESIGN.md wire rules 8 and 10). There is no default
+/// What an encap template is made from (docs/hnv-rules.md, wire rules 8 and 10). There is no default
 /// VSID: one must be chosen, e.g. with designated initializers.
 struct encap_params {
     mac_address outer_source_mac{};       ///< the host's provider-address MAC

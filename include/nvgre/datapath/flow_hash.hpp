@@ -1,5 +1,5 @@
 /// @file datapath/flow_hash.hpp
-/// @brief The NVGRE FlowID (RFC 7637 section 3.2, DESIGN.md wire rule 4): per-flow entropy
+/// @brief The NVGRE FlowID (RFC 7637 section 3.2; docs/hnv-rules.md, wire rule 4): per-flow entropy
 /// taken from the inner frame, so that ECMP in the underlay spreads tenant flows over its paths
 /// while keeping each flow on one path (no reordering). Also the 32-bit hash it comes from,
 /// which fills the outer IPv6 flow label (RFC 6438).

@@ -1,5 +1,5 @@
 /// @file datapath/fragment.hpp
-/// @brief IPv4 fragmentation of an inner packet before encapsulation (DESIGN.md wire rule 7,
+/// @brief IPv4 fragmentation of an inner packet before encapsulation (docs/hnv-rules.md, wire rule 7,
 /// RFC 4459 section 3.1 "fragmentation of the inner packet"): a VM's IPv4 packet without DF
 /// that would not fit the underlay once encapsulated is cut into fragments (RFC 791 section 3.2,
 /// RFC 815's rules for the receiver), each then encapsulated as its own NVGRE packet. The outer

@@ -1,5 +1,5 @@
 /// @file datapath/rewrite.hpp
-/// @brief IP rewrite, HNV's "NAT" rule (DESIGN.md egress rule 6, ingress rule 4): the host
+/// @brief IP rewrite, HNV's "NAT" rule (docs/hnv-rules.md, egress rule 6 and ingress rule 4): the host
 /// swaps customer addresses (CA) for provider addresses (PA) in the IP header instead of
 /// encapsulating, one PA per VM, so the packet keeps its shape and NIC offloads keep working.
 ///
@@ -403,7 +403,7 @@ inline void describe(frame& f, std::size_t l3, const plan& p, std::ptrdiff_t mov
     return drop_reason::none;
 }
 
-/// Egress IP rewrite (DESIGN egress rule 6, rule nat) of `f`, a frame of the VM of local
+/// Egress IP rewrite (docs/hnv-rules.md, egress rule 6, rule nat) of `f`, a frame of the VM of local
 /// record `sender` to remote record `receiver`, after the egress rules before it (an
 /// untagged IPv4/IPv6 Ethernet frame; a routed frame's TTL already decremented). Outcome
 /// `rewrite` toward receiver.pa with `f` changed in place (its IP packet keeps its length;
@@ -469,7 +469,7 @@ inline outcome rewrite_egress(const policy::state& s, frame& f, const policy::re
     return o;
 }
 
-/// The local nat record an IP-rewrite packet from the fabric is for (DESIGN ingress rule 4),
+/// The local nat record an IP-rewrite packet from the fabric is for (docs/hnv-rules.md, ingress rule 4),
 /// or nullptr when `layout` (parse_packet_layout of `frame`) is not one: a frame that is not
 /// valid NVGRE, whose outer IP destination is a nat PA of this host. Among frames that break a
 /// wire rule, only GRE from another nat PA qualifies (a tenant's own GRE, which need not follow
@@ -498,7 +498,7 @@ inline const policy::record_entry* rewrite_destination(const policy::state& s, s
     return to;
 }
 
-/// Ingress IP rewrite (DESIGN ingress rules 4 and 5) of `f`, a frame from the fabric whose IP
+/// Ingress IP rewrite (docs/hnv-rules.md, ingress rules 4 and 5) of `f`, a frame from the fabric whose IP
 /// destination is the PA of local nat record `to` (rewrite_destination). Outcome
 /// `deliver` to to.mac, `f` changed in place: addresses PA -> CA, checksums patched, Ethernet
 /// destination = to.mac, source = the sender's record MAC (the router MAC when the subnets

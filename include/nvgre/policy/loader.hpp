@@ -1,5 +1,5 @@
 /// @file policy/loader.hpp
-/// @brief The policy text format (policy-format.md) on top of policy::builder: one object per
+/// @brief The policy text format (docs/policy-format.md) on top of policy::builder: one object per
 /// line, `kind key=value ...`, `#` comments; every error as `FILE:LINE:COL: error: TEXT`.
 ///
 /// The whole text is read, then validated, so objects may refer to objects on later lines. All
@@ -581,7 +581,7 @@ private:
 
 }  // namespace detail::text_format
 
-/// Reads and validates a policy text (policy-format.md). `file_name` is only used in the
+/// Reads and validates a policy text (docs/policy-format.md). `file_name` is only used in the
 /// diagnostics. O(n log n) in the size of the text.
 [[nodiscard]] inline load_result load_policy_text(std::string_view text, std::string_view file_name) {
     return detail::text_format::loader(text, file_name).run();

@@ -1,5 +1,5 @@
 /// @file policy/model.hpp
-/// @brief The HNV policy objects, as an administrator declares them (policy-format.md; the
+/// @brief The HNV policy objects, as an administrator declares them (docs/policy-format.md; the
 /// names follow the Windows `New-NetVirtualization*` cmdlets).
 ///
 /// These are plain values: the builder (policy/builder.hpp) validates a set of them into a
@@ -20,13 +20,13 @@
 
 namespace nvgre::policy {
 
-/// How traffic to a customer address leaves the host (policy-format.md `rule=`).
+/// How traffic to a customer address leaves the host (docs/policy-format.md `rule=`).
 enum class rule : std::uint8_t {
     encap,  ///< NVGRE: the whole frame wrapped in outer headers to the PA (many VMs share a PA)
     nat,    ///< IP rewrite: CA swapped for PA in the IP header (one PA per CA)
 };
 
-/// What a lookup record stands for (policy-format.md `type=`).
+/// What a lookup record stands for (docs/policy-format.md `type=`).
 enum class record_type : std::uint8_t {
     static_record,     ///< one VM NIC's customer address
     gateway_wildcard,  ///< ca 0.0.0.0 / ::, a gateway that may send from any source address

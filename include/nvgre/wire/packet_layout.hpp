@@ -1,6 +1,6 @@
 /// @file wire/packet_layout.hpp
 /// @brief One pass over a frame: the offset of every header, outer and inner, and its
-/// classification by the wire rules of DESIGN.md (NVGRE, a rule broken, or not GRE at all).
+/// classification by the wire rules of docs/hnv-rules.md (NVGRE, a rule broken, or not GRE at all).
 ///
 /// The parse never reads outside the span and never allocates. It judges wire rules 1-3
 /// (GRE, NVGRE, reserved VSIDs), 5 (no 802.1Q tag on the inner frame) and 6 (outer IPv4/IPv6,
