@@ -11,7 +11,7 @@
       two-tenants.policy next to this checkout) is a valid policy with host hv1.
   cli_checks.py --hello HELLO NVGRE_PCAP WORK_DIR
       hello exits 0 and says the round trip holds; `nvgre-pcap show` on the pcap it wrote prints
-      exactly the example line of cli.md.
+      exactly the example line of docs/nvgre-pcap.md.
 """
 import os
 import struct
@@ -156,10 +156,10 @@ def hello(hello_bin, tool, work):
         failures += 1
     s = subprocess.run([tool, "show", pcap], capture_output=True, text=True)
     if s.returncode != 0 or s.stdout != CLI_MD_EXAMPLE + "\n":
-        print("FAIL: show on hello.pcap printed %r (exit %d), expected the cli.md example line" % (s.stdout, s.returncode))
+        print("FAIL: show on hello.pcap printed %r (exit %d), expected the docs/nvgre-pcap.md example line" % (s.stdout, s.returncode))
         failures += 1
     else:
-        print("show on hello.pcap = the example line of cli.md: ok")
+        print("show on hello.pcap = the example line of docs/nvgre-pcap.md: ok")
     return 1 if failures else 0
 
 
