@@ -47,6 +47,8 @@
 #include "nvgre/datapath/offload.hpp"
 #include "nvgre/datapath/gso.hpp"
 #include "nvgre/datapath/fragment.hpp"
+#include "nvgre/datapath/icmp_answer.hpp"
+#include "nvgre/datapath/router.hpp"
 #include "nvgre/datapath/too_big.hpp"
 #include "nvgre/datapath/mtu.hpp"
 #include "nvgre/datapath/egress.hpp"

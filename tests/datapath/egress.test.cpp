@@ -4,6 +4,7 @@
 #include "support/tcp_frames.hpp"
 #include "support/test_bytes.hpp"
 #include "support/hnv_policy.hpp"
+#include "support/gateway_policy.hpp"
 
 #include "nvgre/checksum/ones_complement.hpp"
 #include "nvgre/checksum/pseudo_header.hpp"
@@ -12,7 +13,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 
@@ -105,14 +109,25 @@ TEST_CASE("datapath/egress rule 3: ARP is answered by the host from policy") {
     }
 }
 
-TEST_CASE("datapath/egress rule 4: no route, no record") {
+TEST_CASE("datapath/egress rule 4: no route; no record goes to the subnet's gateway, else unreachable") {
     buffer b(udp_frame(red_web, red_router, ip("10.0.0.5"), ip("172.16.0.1")));
-    CHECK(run(b, red_web).reason == drop_reason::no_route);
+    const auto ob = run(b, red_web);
+    CHECK(ob.verdict == verdict::reply);  // net unreachable from 10.0.0.1
+    CHECK(ob.reason == drop_reason::no_route);
+    // 10.0.0.77 has no record in 5001: red's gateway red-gw (hv2) takes it.
     buffer c(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.77")));
-    CHECK(run(c, red_web).reason == drop_reason::no_record);
-    // Red has no route to blue's nat VM 10.0.0.8 (a red CA lookup finds nothing there).
+    const auto oc = run(c, red_web);
+    CHECK(oc.verdict == verdict::encap);
+    CHECK(oc.pa == ip("192.168.10.12"));
+    // Blue's nat VM 10.0.0.8 is not a red CA: for red it is outside the tenant, so red-gw too.
     buffer d(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.8")));
-    CHECK(run(d, red_web).reason == drop_reason::no_record);
+    CHECK(run(d, red_web).verdict == verdict::encap);
+    CHECK(wire::ethernet_view::unchecked(d.f.bytes().subspan(42)).destination() == mac("00:15:5d:00:00:fe"));
+    // 10.0.1.99 in 5002 (no gateway record there): host unreachable from 5001's gateway 10.0.0.1.
+    buffer e(udp_frame(red_web, red_router, ip("10.0.0.5"), ip("10.0.1.99")));
+    const auto oe = run(e, red_web);
+    CHECK(oe.verdict == verdict::reply);
+    CHECK(oe.reason == drop_reason::no_record);
 }
 
 TEST_CASE("datapath/egress rules 5 and 6: same subnet, NVGRE to the record's PA") {
@@ -428,7 +443,7 @@ TEST_CASE("datapath/egress wire rule 7: too big for the underlay is segmented, f
         std::uint64_t clock = 1;
         limiter.use_clock(&clock);
         pipeline_config cfg;
-        cfg.too_big_limiter = &limiter;
+        cfg.icmp_limiter = &limiter;
         vector_sink sink;
         for (int i = 0; i < 2; ++i) {
             buffer b(tcp_frame(s));
@@ -449,5 +464,378 @@ TEST_CASE("datapath/egress wire rule 7: too big for the underlay is segmented, f
         CHECK(o.verdict == verdict::encap);
         CHECK(o.copies == 0);
         CHECK(b.f.size() == 42 + 14 + 4040);
+    }
+}
+
+// ---- gateways, next hops and the router's answers (examples/policies/gateways.policy) ----
+
+namespace {
+outcome run_gw(buffer& b, const mac_address& port, const pipeline_config& cfg = {}, std::string_view host = "hv1") {
+    vector_sink sink;
+    return egress(gateway_state(host), port, b.f, sink, cfg);
+}
+/// The inner Ethernet and IP header of an encapsulated output frame.
+struct inner_of {
+    wire::packet_layout l;
+    mac_address src_mac, dst_mac;
+    std::uint8_t ttl{0};
+    ip_address dst;
+    explicit inner_of(std::span<const std::byte> b) : l(wire::parse_packet_layout(b)) {
+        REQUIRE(l.kind == wire::frame_kind::nvgre);
+        const auto eth = wire::ethernet_view::unchecked(b.subspan(l.inner_l2_offset));
+        src_mac = eth.source();
+        dst_mac = eth.destination();
+        if (l.inner_l3 == wire::l3_kind::ipv4) {
+            const auto ip4 = wire::ipv4_view::unchecked(b.subspan(l.inner_l3_offset));
+            CHECK(ip4.header_checksum_ok());
+            ttl = ip4.ttl();
+            dst = ip4.destination();
+        } else {
+            const auto ip6 = wire::ipv6_view::unchecked(b.subspan(l.inner_l3_offset));
+            ttl = ip6.hop_limit();
+            dst = ip6.destination();
+        }
+    }
+};
+}  // namespace
+
+TEST_CASE("datapath/egress rule 4: no record on an on-link route goes to a gateway; the flow hash picks one of several") {
+    using namespace gw_vm;
+    std::set<std::string> pas;
+    for (int i = 1; i <= 64; ++i) {
+        const ip_address internet = ip("203.0.113." + std::to_string(i));
+        const auto frame = udp_frame(red_web, red_router, ip("10.0.0.5"), internet, 20, 64);
+        buffer b(frame);
+        const auto o = run_gw(b, red_web);
+        REQUIRE(o.verdict == verdict::encap);
+        CHECK(o.vsid == 5001);
+        const inner_of in(b.f.bytes());
+        // Routed to the gateway: router MAC as source, the gateway's MAC, TTL decremented,
+        // the destination address unchanged.
+        CHECK(in.src_mac == red_router);
+        CHECK(in.ttl == 63);
+        CHECK(in.dst == internet);
+        if (o.pa == ip("192.168.10.12")) CHECK(in.dst_mac == red_gw1);
+        else if (o.pa == ip("192.168.10.13")) CHECK(in.dst_mac == red_gw2);
+        else FAIL("a PA that holds no gateway: " << o.pa.to_string());
+        pas.insert(o.pa.to_string());
+        // The same flow always takes the same gateway.
+        for (int again = 0; again < 3; ++again) {
+            buffer c(frame);
+            CHECK(run_gw(c, red_web).pa == o.pa);
+        }
+    }
+    CHECK(pas.size() == 2);  // 64 flows spread over both gateways
+
+    // IPv6: only red-gw1 is a gateway for IPv6.
+    buffer v6(udp_frame(red_web, red_router, ip("fd00::5"), ip("2001:db8::10"), 20, 64));
+    const auto o6 = run_gw(v6, red_web);
+    REQUIRE(o6.verdict == verdict::encap);
+    CHECK(o6.pa == ip("192.168.10.12"));
+    const inner_of in6(v6.f.bytes());
+    CHECK(in6.dst_mac == red_gw1);
+    CHECK(in6.ttl == 63);
+}
+
+TEST_CASE("datapath/egress rules 4 and 5: a next-hop route goes to the next hop's record, routed") {
+    using namespace gw_vm;
+    buffer b(udp_frame(red_web, red_router, ip("10.0.0.5"), ip("172.16.4.4"), 20, 64));
+    const auto o = run_gw(b, red_web);
+    REQUIRE(o.verdict == verdict::encap);
+    CHECK(o.pa == ip("192.168.10.12"));
+    const inner_of in(b.f.bytes());
+    CHECK(in.dst_mac == red_fw);
+    CHECK(in.src_mac == red_router);
+    CHECK(in.ttl == 63);
+    CHECK(in.dst == ip("172.16.4.4"));  // the inner destination never changes
+
+    // A next hop that no VM holds: the VSID's gateway.
+    buffer c(udp_frame(red_web, red_router, ip("10.0.0.5"), ip("172.17.0.9"), 20, 64));
+    const auto oc = run_gw(c, red_web);
+    REQUIRE(oc.verdict == verdict::encap);
+    const inner_of inc(c.f.bytes());
+    CHECK((inc.dst_mac == red_gw1 || inc.dst_mac == red_gw2));
+
+    // Switched within the subnet: the source MAC and TTL stay as sent (the fast path's case).
+    buffer d(udp_frame(red_web, red_router, ip("10.0.0.5"), ip("10.0.0.6"), 20, 64));
+    REQUIRE(run_gw(d, red_web).verdict == verdict::encap);
+    const inner_of ind(d.f.bytes());
+    CHECK(ind.src_mac == red_web);
+    CHECK(ind.dst_mac == red_db);
+    CHECK(ind.ttl == 64);
+}
+
+TEST_CASE("datapath/egress rule 8: echo replies from the gateway addresses; anything else to them is dropped") {
+    using namespace gw_vm;
+    for (const char* gw : {"10.0.0.1", "fd00::1"}) {
+        CAPTURE(gw);
+        const ip_address src = ip(gw).is_v6() ? ip("fd00::5") : ip("10.0.0.5");
+        const auto request = echo_request(red_web, red_router, src, ip(gw), 0x4242, 9, 64, 40);
+        buffer b(request);
+        const auto o = run_gw(b, red_web);
+        REQUIRE(o.verdict == verdict::reply);
+        CHECK(o.reason == drop_reason::none);
+        CHECK(o.to.to == destination::kind::sender);
+        const auto out = b.bytes();
+        REQUIRE(out.size() == request.size());
+        CHECK(mac_address::from_bytes(std::span(out).subspan(0, 6)) == red_web);
+        CHECK(mac_address::from_bytes(std::span(out).subspan(6, 6)) == red_router);
+        const bool v6 = ip(gw).is_v6();
+        const std::size_t l4 = v6 ? 54 : 34;
+        CHECK(std::to_integer<int>(out[l4]) == (v6 ? 129 : 0));
+        CHECK(nvgre::detail::load_be16(out.data() + l4 + 4) == 0x4242);
+        CHECK(nvgre::detail::load_be16(out.data() + l4 + 6) == 9);
+        CHECK(std::equal(out.begin() + static_cast<std::ptrdiff_t>(l4 + 8), out.end(), request.begin() + static_cast<std::ptrdiff_t>(l4 + 8)));
+        if (v6) {
+            const auto ip6 = wire::ipv6_view::unchecked(std::span<const std::byte>(out).subspan(14));
+            CHECK(ip_address{ip6.source()} == ip(gw));
+            CHECK(ip_address{ip6.destination()} == src);
+            CHECK(l4_checksum_ok(ip(gw), src, 58, std::span<const std::byte>(out).subspan(l4)));
+        } else {
+            const auto ip4 = wire::ipv4_view::unchecked(std::span<const std::byte>(out).subspan(14));
+            CHECK(ip_address{ip4.source()} == ip(gw));
+            CHECK(ip_address{ip4.destination()} == src);
+            CHECK(ip4.header_checksum_ok());
+            CHECK(checksum::verify(std::span<const std::byte>(out).subspan(l4)));
+        }
+    }
+    buffer udp(udp_frame(red_web, red_router, ip("10.0.0.5"), ip("10.0.0.1")));
+    CHECK(run_gw(udp, red_web).reason == drop_reason::to_router);
+    // Blue's gateway answers from blue's router MAC.
+    buffer blue(echo_request(blue_web, blue_router, ip("10.0.0.5"), ip("10.0.0.1")));
+    REQUIRE(run_gw(blue, blue_web).verdict == verdict::reply);
+    CHECK(mac_address::from_bytes(std::span<const std::byte>(blue.bytes()).subspan(6, 6)) == blue_router);
+}
+
+namespace {
+/// Checks that `out` is ICMP error (type, code) from `from` to `to`, quoting `sent` (from its IP header).
+void check_icmp_error(const std::vector<std::byte>& out, const std::vector<std::byte>& sent, const ip_address& from,
+                      const ip_address& to, int type, int code, const mac_address& router) {
+    CHECK(mac_address::from_bytes(std::span(out).subspan(6, 6)) == router);
+    CHECK(mac_address::from_bytes(std::span(out).subspan(0, 6)) == mac_address::from_bytes(std::span(sent).subspan(6, 6)));
+    const bool v6 = from.is_v6();
+    const std::size_t l4 = v6 ? 54 : 34;
+    REQUIRE(out.size() > l4 + 8);
+    CHECK(std::to_integer<int>(out[l4]) == type);
+    CHECK(std::to_integer<int>(out[l4 + 1]) == code);
+    const auto icmp = std::span<const std::byte>(out).subspan(l4);
+    if (v6) {
+        const auto ip6 = wire::ipv6_view::unchecked(std::span<const std::byte>(out).subspan(14));
+        CHECK(ip_address{ip6.source()} == from);
+        CHECK(ip_address{ip6.destination()} == to);
+        CHECK(l4_checksum_ok(from, to, 58, icmp));
+    } else {
+        const auto ip4 = wire::ipv4_view::unchecked(std::span<const std::byte>(out).subspan(14));
+        CHECK(ip_address{ip4.source()} == from);
+        CHECK(ip_address{ip4.destination()} == to);
+        CHECK(ip4.header_checksum_ok());
+        CHECK(checksum::verify(icmp));
+    }
+    // The quote: the packet as the VM sent it (TTL not decremented).
+    const std::size_t quoted = out.size() - l4 - 8;
+    CHECK(std::equal(icmp.begin() + 8, icmp.end(), sent.begin() + 14));
+    CHECK(quoted == std::min<std::size_t>(sent.size() - 14, (v6 ? 1280u : 576u) - (v6 ? 48u : 28u)));
+}
+}  // namespace
+
+TEST_CASE("datapath/egress rule 8: time exceeded and destination unreachable from the router") {
+    using namespace gw_vm;
+    SUBCASE("TTL 1 toward a gateway: time exceeded from 10.0.0.1, quoting the packet as sent") {
+        const auto sent = udp_frame(red_web, red_router, ip("10.0.0.5"), ip("203.0.113.10"), 30, 1);
+        buffer b(sent);
+        const auto o = run_gw(b, red_web);
+        REQUIRE(o.verdict == verdict::reply);
+        CHECK(o.reason == drop_reason::ttl_expired);
+        check_icmp_error(b.bytes(), sent, ip("10.0.0.1"), ip("10.0.0.5"), 11, 0, red_router);
+    }
+    SUBCASE("hop limit 1, IPv6: time exceeded from fd00::1") {
+        const auto sent = udp_frame(red_web, red_router, ip("fd00::5"), ip("2001:db8::1"), 30, 1);
+        buffer b(sent);
+        const auto o = run_gw(b, red_web);
+        REQUIRE(o.verdict == verdict::reply);
+        CHECK(o.reason == drop_reason::ttl_expired);
+        check_icmp_error(b.bytes(), sent, ip("fd00::1"), ip("fd00::5"), 3, 0, red_router);
+    }
+    SUBCASE("switched packets keep TTL 1 (no router in the way)") {
+        buffer b(udp_frame(red_web, red_router, ip("10.0.0.5"), ip("10.0.0.6"), 30, 1));
+        CHECK(run_gw(b, red_web).verdict == verdict::encap);
+    }
+    SUBCASE("no route: net unreachable (blue has no default route)") {
+        const auto sent = udp_frame(blue_web, blue_router, ip("10.0.0.5"), ip("8.8.8.8"), 30, 64);
+        buffer b(sent);
+        const auto o = run_gw(b, blue_web);
+        REQUIRE(o.verdict == verdict::reply);
+        CHECK(o.reason == drop_reason::no_route);
+        check_icmp_error(b.bytes(), sent, ip("10.0.0.1"), ip("10.0.0.5"), 3, 0, blue_router);
+    }
+    SUBCASE("a route but no record and no gateway: host unreachable") {
+        const auto sent = udp_frame(blue_web, blue_router, ip("10.0.0.5"), ip("10.0.0.77"), 30, 64);
+        buffer b(sent);
+        const auto o = run_gw(b, blue_web);
+        REQUIRE(o.verdict == verdict::reply);
+        CHECK(o.reason == drop_reason::no_record);
+        check_icmp_error(b.bytes(), sent, ip("10.0.0.1"), ip("10.0.0.5"), 3, 1, blue_router);
+    }
+    SUBCASE("a subnet without a gateway address answers nothing: the drop keeps its reason") {
+        buffer b(udp_frame(red_lab, red_router, ip("10.0.3.5"), ip("10.0.3.77"), 30, 64));
+        const auto o = run_gw(b, red_lab);
+        CHECK(o.verdict == verdict::drop);
+        CHECK(o.reason == drop_reason::no_record);
+    }
+    SUBCASE("never an answer to an ICMP error, a non-first fragment or a multicast") {
+        auto error = echo_request(blue_web, blue_router, ip("10.0.0.5"), ip("8.8.8.8"));
+        error[34] = std::byte{3};  // destination unreachable: an ICMP error
+        error[36] = error[37] = std::byte{0};
+        nvgre::detail::store_be16(error.data() + 36, checksum::compute(std::span<const std::byte>(error).subspan(34)));
+        buffer e(error);
+        const auto oe = run_gw(e, blue_web);
+        CHECK(oe.verdict == verdict::drop);
+        CHECK(oe.reason == drop_reason::no_route);
+        auto fragment = udp_frame(blue_web, blue_router, ip("10.0.0.5"), ip("8.8.8.8"), 30, 64);
+        nvgre::detail::store_be16(fragment.data() + 14 + 6, 0x0010);  // offset 128 bytes, no DF
+        nvgre::detail::store_be16(fragment.data() + 14 + 10, 0);
+        nvgre::detail::store_be16(fragment.data() + 14 + 10, checksum::ipv4_header_checksum(std::span<const std::byte>(fragment).subspan(14, 20)));
+        buffer fr(fragment);
+        const auto of = run_gw(fr, blue_web);
+        CHECK(of.verdict == verdict::drop);
+        CHECK(of.reason == drop_reason::no_route);
+    }
+    SUBCASE("one rate limit per source for every answer") {
+        icmp_rate_limiter limiter(10, 1);
+        std::uint64_t now = 1'000'000'000;
+        limiter.use_clock(&now);
+        pipeline_config cfg;
+        cfg.icmp_limiter = &limiter;
+        std::vector<verdict> v;
+        for (int i = 0; i < 8; ++i) {
+            buffer b(udp_frame(blue_web, blue_router, ip("10.0.0.5"), ip("8.8.8.8"), 30, 64));
+            v.push_back(run_gw(b, blue_web, cfg).verdict);
+        }
+        for (int i = 0; i < 4; ++i) {
+            buffer b(echo_request(blue_web, blue_router, ip("10.0.0.5"), ip("10.0.0.1")));
+            const auto o = run_gw(b, blue_web, cfg);
+            v.push_back(o.verdict);
+            if (o.verdict == verdict::drop) CHECK(o.reason == drop_reason::to_router);
+        }
+        CHECK(std::count(v.begin(), v.end(), verdict::reply) == 10);
+        CHECK(std::count(v.begin(), v.end(), verdict::drop) == 2);
+        // Red's 10.0.0.5 is another source (another routing domain): its own budget.
+        buffer r(echo_request(red_web, red_router, ip("10.0.0.5"), ip("10.0.0.1")));
+        CHECK(run_gw(r, red_web, cfg).verdict == verdict::reply);
+    }
+}
+
+TEST_CASE("datapath/egress rule 1: a gateway sends from outside addresses, never in a tenant VM's name") {
+    using namespace gw_vm;
+    // red-gw1 on hv2 forwards a packet from the Internet to red-web: switched in 5001.
+    buffer b(udp_frame(red_gw1, red_web, ip("203.0.113.10"), ip("10.0.0.5"), 20, 60));
+    const auto o = run_gw(b, red_gw1, {}, "hv2");
+    REQUIRE(o.verdict == verdict::encap);
+    CHECK(o.pa == ip("192.168.10.11"));
+    const auto outer = wire::ipv4_view::unchecked(b.f.bytes().subspan(14));
+    CHECK(ip_address{outer.source()} == ip("192.168.10.12"));  // the gateway record's PA
+    const inner_of in(b.f.bytes());
+    CHECK(in.src_mac == red_gw1);
+    CHECK(in.ttl == 60);
+    // Into another subnet of the domain (5003, no gateway there): routed.
+    buffer lab(udp_frame(red_gw1, red_router, ip("203.0.113.10"), ip("10.0.3.5"), 20, 60));
+    const auto ol = run_gw(lab, red_gw1, {}, "hv2");
+    REQUIRE(ol.verdict == verdict::encap);
+    CHECK(ol.vsid == 5003);
+    // From its own CA, fine; from red-web's CA (a record of the domain): spoofed.
+    buffer own(udp_frame(red_gw1, red_web, ip("10.0.0.241"), ip("10.0.0.5")));
+    CHECK(run_gw(own, red_gw1, {}, "hv2").verdict == verdict::encap);
+    buffer spoof(udp_frame(red_gw1, red_web, ip("10.0.0.6"), ip("10.0.0.5")));
+    CHECK(run_gw(spoof, red_gw1, {}, "hv2").reason == drop_reason::spoofed_source);
+    // red-gw2 holds no IPv6 gateway record: an IPv6 source outside the tenant is spoofed.
+    buffer v6(udp_frame(red_gw2, red_web, ip("2001:db8::9"), ip("fd00::5")));
+    CHECK(run_gw(v6, red_gw2, {}, "hv3").reason == drop_reason::spoofed_source);
+    // A tenant VM without a gateway record cannot send from outside addresses.
+    buffer vm(udp_frame(red_web, red_db, ip("203.0.113.10"), ip("10.0.0.6")));
+    CHECK(run_gw(vm, red_web).reason == drop_reason::spoofed_source);
+}
+
+namespace {
+/// Frames from every local port of `host` toward a mix of destinations: tenant CAs of both
+/// subnets and domains, gateway addresses, next hops, the Internet, unknown CAs; UDP and echo;
+/// TTL 64, 2 and 1; unicast and broadcast. Deterministic (seeded).
+std::vector<std::pair<mac_address, std::vector<std::byte>>> mixed_egress_frames(const policy::state& s, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::vector<mac_address> ports;
+    s.for_each_record([&](const policy::record_entry& r, policy::record_id) {
+        if (r.local && std::find(ports.begin(), ports.end(), r.mac) == ports.end()) ports.push_back(r.mac);
+    });
+    std::vector<ip_address> sources4, sources6;
+    s.for_each_record([&](const policy::record_entry& r, policy::record_id) {
+        if (r.local && r.type == policy::record_type::static_record) (r.ca.is_v4() ? sources4 : sources6).push_back(r.ca);
+    });
+    const char* dst4[] = {"10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.9", "10.0.1.8", "10.0.1.1", "10.0.0.1", "10.0.0.20",
+                          "10.0.0.66", "10.0.3.5", "10.0.3.77", "172.16.4.4", "172.17.0.9", "203.0.113.10", "8.8.8.8",
+                          "10.0.0.255"};
+    const char* dst6[] = {"fd00::5", "fd00::6", "fd00::1", "fd00::77", "2001:db8::10"};
+    std::vector<std::pair<mac_address, std::vector<std::byte>>> out;
+    for (int i = 0; i < 300 && !ports.empty(); ++i) {
+        const mac_address port = ports[rng() % ports.size()];
+        const policy::local_port* p = s.port(port);
+        // The port's own address mostly; sometimes any local address (spoofed) or an outside one.
+        const bool v6 = rng() % 4 == 0 && !sources6.empty();
+        const auto& pool = v6 ? sources6 : sources4;
+        ip_address src = pool.empty() ? ip("10.0.0.5") : pool[rng() % pool.size()];
+        for (const policy::record_id id : p->records)
+            if (rng() % 2 == 0 && s.record(id).ca.version() == src.version() && !s.record(id).ca.is_unspecified()) src = s.record(id).ca;
+        if (rng() % 10 == 0) src = v6 ? ip("2001:db8::99") : ip("203.0.113.99");
+        const ip_address dst = v6 ? ip(dst6[rng() % std::size(dst6)]) : ip(dst4[rng() % std::size(dst4)]);
+        const std::uint8_t ttl = std::array<std::uint8_t, 3>{64, 2, 1}[rng() % 3];
+        const mac_address dst_mac = rng() % 8 == 0 ? mac_address::broadcast() : mac("02:00:5e:00:01:01");
+        const bool ping = rng() % 3 == 0;
+        out.emplace_back(port, ping ? echo_request(port, dst_mac, src, dst, static_cast<std::uint16_t>(i), 1, ttl)
+                                    : udp_frame(port, dst_mac, src, dst, 10 + rng() % 40, ttl));
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("datapath/egress: egress_burst gives what egress() gives, byte for byte (both policies, every host)") {
+    for (const bool gateways : {false, true}) {
+        for (const char* host : {"hv1", "hv2", "hv3"}) {
+            CAPTURE(gateways);
+            CAPTURE(host);
+            const policy::state& s = gateways ? gateway_state(host) : hnv_state(host);
+            const auto frames = mixed_egress_frames(s, gateways ? 7u : 11u);
+            std::vector<std::unique_ptr<buffer>> single, burst;
+            std::vector<frame> burst_frames;
+            std::vector<mac_address> ports;
+            vector_sink single_sink, burst_sink;
+            std::vector<outcome> want;
+            for (const auto& [port, bytes] : frames) {
+                single.push_back(std::make_unique<buffer>(bytes));
+                want.push_back(egress(s, port, single.back()->f, single_sink));
+                burst.push_back(std::make_unique<buffer>(bytes));
+                burst_frames.push_back(burst.back()->f);
+                ports.push_back(port);
+            }
+            std::vector<outcome> got(frames.size());
+            counters count;
+            egress_burst(s, std::span<frame>(burst_frames), std::span<const mac_address>(ports), std::span<outcome>(got),
+                         burst_sink, count);
+            std::set<verdict> seen;
+            for (std::size_t i = 0; i < frames.size(); ++i) {
+                CAPTURE(i);
+                seen.insert(want[i].verdict);
+                CHECK(got[i].verdict == want[i].verdict);
+                CHECK(got[i].reason == want[i].reason);
+                CHECK(got[i].vsid == want[i].vsid);
+                CHECK(got[i].pa == want[i].pa);
+                CHECK(got[i].to.to == want[i].to.to);
+                CHECK(got[i].to.vm_mac == want[i].to.vm_mac);
+                CHECK(got[i].copies == want[i].copies);
+                const auto a = single[i]->bytes();
+                const auto b = std::vector<std::byte>(burst_frames[i].bytes().begin(), burst_frames[i].bytes().end());
+                CHECK(a == b);
+            }
+            REQUIRE(single_sink.out.size() == burst_sink.out.size());
+            for (std::size_t i = 0; i < single_sink.out.size(); ++i) CHECK(single_sink.out[i].bytes == burst_sink.out[i].bytes);
+            if (host == std::string_view("hv1")) CHECK(seen.size() >= 4);  // encap, local/reply, flood, drop at least
+        }
     }
 }

@@ -4,9 +4,12 @@
 
 #include "support/frames.hpp"
 #include "support/hnv_policy.hpp"
+#include "support/gateway_policy.hpp"
 
 #include <doctest/doctest.h>
 
+#include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -101,8 +104,12 @@ TEST_CASE("datapath/ingress rule 3: unicast to one local VM, broadcast to all of
         CHECK(run(wrap(to_db, "192.168.10.11", "192.168.10.11", 5001)).reason == drop_reason::not_local_destination);
         const auto wrong_mac = udp_frame(red_db, red_app, ip("10.0.0.6"), ip("10.0.0.5"));
         CHECK(run(wrap(wrong_mac, "192.168.10.12", "192.168.10.11", 5001)).reason == drop_reason::wrong_destination_mac);
+        // No record: red's gateway red-gw would take it (rule 3 (b)), but it runs on hv2.
         const auto nobody = udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.0.0.44"));
-        CHECK(run(wrap(nobody, "192.168.10.12", "192.168.10.11", 5001)).reason == drop_reason::no_record);
+        CHECK(run(wrap(nobody, "192.168.10.12", "192.168.10.11", 5001)).reason == drop_reason::not_local_destination);
+        // No route at all (10.9.9.9 is outside every prefix of red): no record.
+        const auto unrouted = udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.9.9.9"));
+        CHECK(run(wrap(unrouted, "192.168.10.12", "192.168.10.11", 5001)).reason == drop_reason::no_record);
     }
     SUBCASE("broadcast: a copy to each local VM of the VSID") {
         const auto inner = udp_frame(red_db, mac_address::broadcast(), ip("10.0.0.6"), ip("10.0.0.255"));
@@ -198,7 +205,10 @@ TEST_CASE("datapath: random frames never cross routing domains and never pass a 
     // are delivered only when the PA owns the CA.
     const std::vector<std::pair<mac_address, std::string>> senders = {
         {red_web, "10.0.0.5"}, {red_app, "10.0.0.7"}, {mac("00:15:5d:00:01:05"), "10.0.0.5"}};
-    const std::set<std::string> red_macs = {"00:15:5d:00:00:05", "00:15:5d:00:00:06", "00:15:5d:00:00:07", "00:15:5d:00:00:08"};
+    // (red-gw, 00:15:5d:00:00:fe, holds red's gateway-wildcard record: what red sends outside its
+    // records goes there.)
+    const std::set<std::string> red_macs = {"00:15:5d:00:00:05", "00:15:5d:00:00:06", "00:15:5d:00:00:07", "00:15:5d:00:00:08",
+                                            "00:15:5d:00:00:fe"};
     const std::set<std::string> blue_macs = {"00:15:5d:00:01:05", "00:15:5d:00:01:06", "00:15:5d:00:01:07", "00:15:5d:00:01:08"};
     std::mt19937 rng(4242);
     vector_sink sink;
@@ -227,13 +237,13 @@ TEST_CASE("datapath: random frames never cross routing domains and never pass a 
         const auto o = run(wrap(inner, from, "192.168.10.11", vsid));
         if (o.verdict != verdict::deliver) continue;
         ++accepted;
-        // The PA must own the source CA in the VSID's domain (or hold its gateway wildcard).
+        // The PA must own the source CA in the VSID's domain, or — for a source outside the
+        // tenant — be the PA of one of the domain's gateways.
         const auto& s = hnv_state("hv1");
         const auto* sub = s.subnet(vsid);
         REQUIRE(sub != nullptr);
         const auto* r = s.find_record(sub->domain, ip(src));
-        const auto* w = s.gateway_wildcard(vsid, ip_version::v4);
-        CHECK(((r != nullptr && r->pa == ip(from)) || (w != nullptr && w->pa == ip(from))));
+        CHECK(((r != nullptr && r->pa == ip(from)) || (r == nullptr && s.is_gateway_pa(sub->domain, ip(from)))));
     }
     CHECK(accepted > 10);
 }
@@ -327,6 +337,161 @@ TEST_CASE("datapath: random policies — egress then ingress never crosses domai
             outer.set_source(ip("192.168.0." + std::to_string(liar + 1)).v4());
             outer.fill_header_checksum();
             CHECK(ingress(states[static_cast<std::size_t>(to.host)], again.f, sink).reason == drop_reason::spoofed_source);
+        }
+    }
+}
+
+// ---- gateways and next hops end to end (examples/policies/gateways.policy) ----
+
+namespace {
+/// `frame` from the port `port` of host `from` through egress, then through ingress on the host
+/// of the PA it was encapsulated to. The ingress outcome; `out` receives the delivered frame.
+outcome egress_then_ingress(std::string_view from, const mac_address& port, const std::vector<std::byte>& frame,
+                            std::vector<std::byte>& out, std::string* to_host = nullptr) {
+    vector_sink sink;
+    buffer b(frame);
+    const auto e = egress(gateway_state(from), port, b.f, sink);
+    REQUIRE(e.verdict == verdict::encap);
+    const std::string host = e.pa == ip("192.168.10.11") ? "hv1" : e.pa == ip("192.168.10.12") ? "hv2" : "hv3";
+    if (to_host != nullptr) *to_host = host;
+    buffer in(b.bytes());
+    const auto o = ingress(gateway_state(host), in.f, sink);
+    out = in.bytes();
+    return o;
+}
+}  // namespace
+
+TEST_CASE("datapath/ingress rules 3 and 5: delivery to a gateway or next-hop VM, routed") {
+    using namespace gw_vm;
+    std::set<std::string> hosts;
+    for (int i = 1; i <= 32; ++i) {
+        std::vector<std::byte> out;
+        std::string host;
+        const auto o = egress_then_ingress("hv1", red_web,
+                                           udp_frame(red_web, red_router, ip("10.0.0.5"), ip("203.0.113." + std::to_string(i))),
+                                           out, &host);
+        REQUIRE(o.verdict == verdict::deliver);
+        hosts.insert(host);
+        CHECK(o.to.vm_mac == (host == "hv2" ? red_gw1 : red_gw2));
+        CHECK(mac_address::from_bytes(std::span(out).subspan(0, 6)) == o.to.vm_mac);
+        CHECK(mac_address::from_bytes(std::span(out).subspan(6, 6)) == red_router);  // routed
+    }
+    CHECK(hosts == std::set<std::string>{"hv2", "hv3"});
+    std::vector<std::byte> out;
+    const auto fw = egress_then_ingress("hv1", red_web, udp_frame(red_web, red_router, ip("10.0.0.5"), ip("172.16.4.4")), out);
+    REQUIRE(fw.verdict == verdict::deliver);
+    CHECK(fw.to.vm_mac == red_fw);
+    CHECK(mac_address::from_bytes(std::span(out).subspan(6, 6)) == red_router);
+    // Switched: the sender's MAC stays.
+    const auto db = egress_then_ingress("hv1", red_web, udp_frame(red_web, red_router, ip("10.0.0.5"), ip("10.0.0.6")), out);
+    REQUIRE(db.verdict == verdict::deliver);
+    CHECK(mac_address::from_bytes(std::span(out).subspan(6, 6)) == red_web);
+}
+
+TEST_CASE("datapath/ingress rules 2 and 5: traffic from outside the tenant only from a gateway's PA") {
+    using namespace gw_vm;
+    std::vector<std::byte> out;
+    // red-gw1 (hv2) → red-web (hv1), same VSID: the gateway's MAC as source.
+    const auto o = egress_then_ingress("hv2", red_gw1, udp_frame(red_gw1, red_web, ip("203.0.113.10"), ip("10.0.0.5")), out);
+    REQUIRE(o.verdict == verdict::deliver);
+    CHECK(o.to.vm_mac == red_web);
+    CHECK(mac_address::from_bytes(std::span(out).subspan(6, 6)) == red_gw1);
+    // ... into VSID 5003, where no gateway record has that PA: the router MAC.
+    const auto lab = egress_then_ingress("hv2", red_gw1, udp_frame(red_gw1, red_router, ip("203.0.113.10"), ip("10.0.3.5")), out);
+    REQUIRE(lab.verdict == verdict::deliver);
+    CHECK(lab.to.vm_mac == red_lab);
+    CHECK(mac_address::from_bytes(std::span(out).subspan(6, 6)) == red_router);
+    // The same outside source from a PA that holds no gateway record (hv1 → hv2): spoofed.
+    vector_sink sink;
+    const auto inner = udp_frame(red_web, red_db, ip("203.0.113.10"), ip("10.0.0.6"));
+    buffer from_hv1(wrap(inner, "192.168.10.11", "192.168.10.12", 5001));
+    CHECK(ingress(gateway_state("hv2"), from_hv1.f, sink).reason == drop_reason::spoofed_source);
+    // A tenant CA sent from a gateway's PA that is not its record's PA: spoofed.
+    const auto tenant = udp_frame(red_gw1, red_web, ip("10.0.0.6"), ip("10.0.0.5"));
+    buffer from_gw(wrap(tenant, "192.168.10.13", "192.168.10.11", 5001));
+    CHECK(ingress(gateway_state("hv1"), from_gw.f, sink).reason == drop_reason::spoofed_source);
+    // Blue has no gateway: nothing from outside is accepted in blue.
+    buffer blue(wrap(udp_frame(red_gw1, blue_web, ip("203.0.113.10"), ip("10.0.0.5")), "192.168.10.12", "192.168.10.11", 6001));
+    CHECK(ingress(gateway_state("hv1"), blue.f, sink).reason == drop_reason::spoofed_source);
+}
+
+TEST_CASE("datapath/ingress rule 3: a gateway-bound frame needs a local gateway's MAC") {
+    using namespace gw_vm;
+    vector_sink sink;
+    const auto to_internet = [&](const mac_address& dst_mac) {
+        return wrap(udp_frame(red_router, dst_mac, ip("10.0.0.5"), ip("203.0.113.7")), "192.168.10.11", "192.168.10.12", 5001);
+    };
+    buffer ok(to_internet(red_gw1));
+    CHECK(ingress(gateway_state("hv2"), ok.f, sink).verdict == verdict::deliver);
+    buffer wrong(to_internet(red_db));
+    CHECK(ingress(gateway_state("hv2"), wrong.f, sink).reason == drop_reason::wrong_destination_mac);
+    buffer remote(to_internet(red_gw2));  // red-gw2 runs on hv3
+    CHECK(ingress(gateway_state("hv2"), remote.f, sink).reason == drop_reason::wrong_destination_mac);
+    // hv1 runs no gateway: red-db (hv2) toward the Internet, arriving at hv1.
+    buffer none(wrap(udp_frame(red_router, red_gw1, ip("10.0.0.6"), ip("203.0.113.7")), "192.168.10.12", "192.168.10.11", 5001));
+    CHECK(ingress(gateway_state("hv1"), none.f, sink).reason == drop_reason::not_local_destination);
+}
+
+TEST_CASE("datapath/ingress: ingress_burst gives what ingress() gives, byte for byte (both policies, every host)") {
+    for (const bool gateways : {false, true}) {
+        CAPTURE(gateways);
+        const auto state_of = [&](std::string_view h) -> const policy::state& { return gateways ? gateway_state(h) : hnv_state(h); };
+        // What each host's VMs send, encapsulated by egress: unicast to records, gateways and
+        // next hops, and flood copies; then the same frames claimed by the wrong host (spoofs).
+        std::map<std::string, std::vector<std::vector<std::byte>>> arriving;
+        std::mt19937 rng(5);
+        const char* dst4[] = {"10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.1.8", "10.0.0.20", "10.0.3.5", "172.16.4.4",
+                              "203.0.113.10", "10.0.0.255", "10.0.0.66"};
+        for (const char* from : {"hv1", "hv2", "hv3"}) {
+            const policy::state& s = state_of(from);
+            s.for_each_record([&](const policy::record_entry& r, policy::record_id) {
+                if (!r.local) return;
+                for (const char* d : dst4) {
+                    const ip_address src = r.ca.is_v4() && !r.ca.is_unspecified() ? r.ca : ip("203.0.113.50");
+                    const mac_address dst_mac = std::string_view(d) == "10.0.0.255" ? mac_address::broadcast() : r.mac;
+                    buffer b(udp_frame(r.mac, dst_mac, src, ip(d), 8 + rng() % 30, 64));
+                    vector_sink sink;
+                    const auto o = egress(s, r.mac, b.f, sink);
+                    std::vector<std::vector<std::byte>> outs;
+                    if (o.verdict == verdict::encap && o.copies == 0) outs.push_back(b.bytes());
+                    for (const auto& sent : sink.out)
+                        if (sent.to.to == destination::kind::fabric) outs.push_back(sent.bytes);
+                    for (auto& f : outs) {
+                        for (const char* host : {"hv1", "hv2", "hv3"}) arriving[host].push_back(f);
+                    }
+                }
+            });
+        }
+        for (auto& [host, frames] : arriving) {
+            CAPTURE(host);
+            const policy::state& s = state_of(host);
+            std::vector<std::unique_ptr<buffer>> single, burst;
+            std::vector<frame> burst_frames;
+            vector_sink single_sink, burst_sink;
+            std::vector<outcome> want;
+            for (const auto& bytes : frames) {
+                single.push_back(std::make_unique<buffer>(bytes));
+                want.push_back(ingress(s, single.back()->f, single_sink));
+                burst.push_back(std::make_unique<buffer>(bytes));
+                burst_frames.push_back(burst.back()->f);
+            }
+            std::vector<outcome> got(frames.size());
+            counters count;
+            ingress_burst(s, std::span<frame>(burst_frames), std::span<outcome>(got), burst_sink, count);
+            std::size_t delivered = 0;
+            for (std::size_t i = 0; i < frames.size(); ++i) {
+                CAPTURE(i);
+                delivered += want[i].verdict == verdict::deliver;
+                CHECK(got[i].verdict == want[i].verdict);
+                CHECK(got[i].reason == want[i].reason);
+                CHECK(got[i].vsid == want[i].vsid);
+                CHECK(got[i].to.vm_mac == want[i].to.vm_mac);
+                CHECK(got[i].copies == want[i].copies);
+                CHECK(single[i]->bytes() == std::vector<std::byte>(burst_frames[i].bytes().begin(), burst_frames[i].bytes().end()));
+            }
+            CHECK(delivered > 0);
+            REQUIRE(single_sink.out.size() == burst_sink.out.size());
+            for (std::size_t i = 0; i < single_sink.out.size(); ++i) CHECK(single_sink.out[i].bytes == burst_sink.out[i].bytes);
         }
     }
 }

@@ -462,7 +462,7 @@ TEST_CASE("datapath/rewrite: mixed policies pick encap or rewrite per destinatio
         {vm::web, vm::nat2, "10.0.0.5", "10.0.0.8", verdict::drop, drop_reason::nat_mismatch},
         {vm::nat1, vm::db, "10.0.0.7", "10.0.0.6", verdict::drop, drop_reason::nat_mismatch},
         {vm::nat1, vm::web, "10.0.0.7", "10.0.0.5", verdict::local, drop_reason::none},
-        {vm::nat1, vm::nat3, "10.0.0.7", "10.0.2.9", verdict::drop, drop_reason::ttl_expired},  // sent with TTL 1, below
+        {vm::nat1, vm::nat3, "10.0.0.7", "10.0.2.9", verdict::reply, drop_reason::ttl_expired},  // sent with TTL 1, below: time exceeded
         {vm::nat1, vm::nat2, "10.0.0.7", "172.16.1.1", verdict::drop, drop_reason::nat_unsupported},
         {vm::nat1, mac("00:15:5d:00:01:40"), "10.0.0.7", "10.0.0.40", verdict::drop, drop_reason::no_next_hop},
         {vm::v6nat1, vm::v6nat2, "fd00:6001::17", "fd00:6001::18", verdict::rewrite, drop_reason::none},

@@ -3,7 +3,8 @@
 // the encap and the rewrite paths run. The input is one Ethernet frame; on each of hv1, hv2
 // and hv3 it enters through the VM port whose MAC is its source MAC when that VM runs there,
 // else through one of the host's ports chosen by the input's length (a spoofed frame). Asserts:
-//   - a drop names its reason; other verdicts have none (a flood names its first lost copy);
+//   - a drop names its reason; a reply only the reason of a packet the router answers with an
+//     ICMP error; other verdicts none (a flood names its first lost copy);
 //   - the frame stays inside its buffer; copies went through the sink's own buffers;
 //   - encap: the output is valid NVGRE by every wire rule (checksums included), from a PA of
 //     this host to the outcome's PA, in the outcome's VSID, toward a record of the sender's
@@ -16,7 +17,8 @@
 //     through the sink, is NVGRE as above with the outcome's PA and VSID and fits the 1500-byte
 //     underlay; the input frame itself is not sent;
 //   - local: to a VM port of this host in the sender's routing domain;
-//   - reply: back to the sending port (ARP/ND answers and ICMP / ICMPv6 too-big answers);
+//   - reply: back to the sending port (ARP/ND answers, the router's echo replies and ICMP /
+//     ICMPv6 errors);
 //   - flood: NVGRE copies in the port's VSID and VM copies to other ports of that VSID.
 #include "fuzz_support.hpp"
 
@@ -108,7 +110,7 @@ void run(std::size_t host, std::span<const std::byte> input) {
     limiter.use_clock(&clock);
     pipeline_config cfg;
     cfg.gso = (input.size() & 1u) != 0;
-    cfg.too_big_limiter = &limiter;
+    cfg.icmp_limiter = &limiter;
     const outcome o = egress(s, port_mac, fr.f, sink, cfg);
     fuzz::check_outcome_reason(o);
     NVGRE_FUZZ_CHECK(fr.intact());

@@ -150,8 +150,13 @@ inline const rdid* domain_of_port(const policy::state& s, const mac_address& mac
 /// flood, whose reason names the first copy that could not be made).
 inline void check_outcome_reason(const datapath::outcome& o) noexcept {
     using datapath::verdict;
-    if (o.verdict == verdict::drop) NVGRE_FUZZ_CHECK(o.reason != datapath::drop_reason::none);
-    else if (o.verdict != verdict::flood) NVGRE_FUZZ_CHECK(o.reason == datapath::drop_reason::none);
+    using datapath::drop_reason;
+    if (o.verdict == verdict::drop) NVGRE_FUZZ_CHECK(o.reason != drop_reason::none);
+    // A reply names the reason of the packet it answers only for the router's ICMP errors.
+    else if (o.verdict == verdict::reply)
+        NVGRE_FUZZ_CHECK(o.reason == drop_reason::none || o.reason == drop_reason::no_route || o.reason == drop_reason::no_record ||
+                         o.reason == drop_reason::ttl_expired || o.reason == drop_reason::too_big);
+    else if (o.verdict != verdict::flood) NVGRE_FUZZ_CHECK(o.reason == drop_reason::none);
     NVGRE_FUZZ_CHECK(static_cast<std::size_t>(o.verdict) < datapath::verdict_count);
     NVGRE_FUZZ_CHECK(static_cast<std::size_t>(o.reason) < datapath::drop_reason_count);
     NVGRE_FUZZ_CHECK(datapath::to_string(o.reason) != "unknown");

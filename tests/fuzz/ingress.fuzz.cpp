@@ -91,9 +91,9 @@ void check_delivery_source(const policy::state& s, std::span<const std::byte> in
         NVGRE_FUZZ_CHECK(inner.has_value());
         const policy::subnet_entry* sub = s.subnet(vsid);
         const policy::record_entry* r = s.find_record(sub->domain, inner->source);
-        const policy::record_entry* w = s.gateway_wildcard(vsid, inner->source.version());
         const bool owner = r != nullptr && r->pa == outer.source;
-        const bool wildcard = w != nullptr && w->pa == outer.source;
+        // A source outside the tenant (no record in the domain) only from a gateway's PA.
+        const bool wildcard = r == nullptr && s.is_gateway_pa(sub->domain, outer.source);
         const bool link_scope = multicast && inner->source.is_v6() &&
                                 (inner->source.v6().is_link_local() || inner->source.v6().is_unspecified()) &&
                                 std::any_of(sub->remote_pas.begin(), sub->remote_pas.end(),

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""`nvgre-pcap egress` / `ingress` (cli.md) end to end, against scapy and tshark.
+"""`nvgre-pcap egress` / `ingress` (docs/nvgre-pcap.md) end to end, against scapy and tshark.
 
   pipeline_cli.py NVGRE_PCAP POLICY WORK_DIR       (POLICY: examples/policies/two-tenants.policy)
 
@@ -34,7 +34,7 @@ import sys
 import logging
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 try:
-    from scapy.all import (ARP, GRE, ICMP, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IP, IPv6,
+    from scapy.all import (ARP, GRE, ICMP, IPerror, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IP, IPv6,
                            TCP, UDP, Dot1Q, Ether, Raw, rdpcap)
 except ImportError:
     print("scapy is not importable from %s (Debian: apt-get install python3-scapy), skipped" % sys.executable)
@@ -150,11 +150,14 @@ def egress_cases():
     f = Ether(src=WEB, dst="01:80:c2:00:00:0e", type=0x88CC) / Raw(bytes.fromhex("020704001122334455040301") + b"\x00\x00")
     add("LLDP", f, "drop", reason="unsupported-ethertype", vsid=5001)
     f = udp4(WEB, RED_ROUTER, "10.0.0.5", "10.9.9.9")
-    add("no route (10.9.9.9)", f, "drop", reason="no-route", vsid=5001)
+    add("no route (10.9.9.9): net unreachable from the router", f, "reply", reason="no-route", vsid=5001,
+        icmp_error=(3, 0, "10.0.0.1"))
     f = udp4(WEB, DB, "10.0.0.5", "10.0.0.66")
-    add("no record (10.0.0.66)", f, "drop", reason="no-record", vsid=5001)
+    add("no record (10.0.0.66): to the gateway red-gw, routed", f, "encap", vsid=5001, pa=HV2_PA, outer_dst=HV2_MAC,
+        inner=routed(f, RED_ROUTER, GW), flow="gw", ingress_to=GW)
     f = udp4(WEB, RED_ROUTER, "10.0.0.5", "10.0.1.8", ttl=1)
-    add("routed with TTL 1", f, "drop", reason="ttl-expired", vsid=5002)
+    add("routed with TTL 1: time exceeded from the router", f, "reply", reason="ttl-expired", vsid=5001,
+        icmp_error=(11, 0, "10.0.0.1"))
     # (The FlowID hashes the inner flow only: blue's copy of red's 5-tuple would get red's FlowID.)
     f = udp4(BLUE_WEB, BLUE_DB, "10.0.0.5", "10.0.0.6", 4322, 8080)
     add("blue-web -> blue-db 10.0.0.6 (same CA as red-db)", f, "encap", vsid=6001, pa=HV2_PA, outer_dst=HV2_MAC,
@@ -179,7 +182,7 @@ def egress_cases():
 def json_keys_ok(line, verdict):
     keys = list(line.keys())
     want = ["n", "verdict"]
-    if verdict == "drop":
+    if verdict == "drop" or (verdict == "reply" and "reason" in line):
         want.append("reason")
     if "vsid" in line:
         want.append("vsid")
@@ -204,12 +207,14 @@ def check_counters(check, group, lines, stderr):
     verdicts, drops, bad = parse_counters(stderr)
     check(group, not bad, "lines that are not counters: %r" % bad)
     want_v = collections.Counter(l["verdict"] for l in lines)
-    want_d = collections.Counter(l["reason"] for l in lines if l["verdict"] == "drop")
+    # A reply that answers a packet which went no further carries (and counts) its reason.
+    want_d = collections.Counter(l["reason"] for l in lines if l["verdict"] == "drop" or "reason" in l)
     check(group, verdicts == dict(want_v), "verdict counters %r, JSON lines say %r" % (verdicts, dict(want_v)))
     check(group, drops == dict(want_d), "drop counters %r, JSON lines say %r" % (drops, dict(want_d)))
     check(group, sum(verdicts.values()) == len(lines), "verdicts add up to %d, %d frames" % (sum(verdicts.values()), len(lines)))
-    check(group, sum(drops.values()) == verdicts.get("drop", 0), "drop reasons add up to %d, verdict drop %d"
-          % (sum(drops.values()), verdicts.get("drop", 0)))
+    answered = sum(1 for l in lines if l["verdict"] == "reply" and "reason" in l)
+    check(group, sum(drops.values()) == verdicts.get("drop", 0) + answered,
+          "drop reasons add up to %d, verdict drop %d + %d answered" % (sum(drops.values()), verdicts.get("drop", 0), answered))
     check(group, all(v > 0 for v in list(verdicts.values()) + list(drops.values())), "a zero counter printed")
 
 
@@ -292,14 +297,14 @@ def egress_part(tool, policy, work, tshark, check):
     out = [bytes(p) for p in rdpcap(outp)] if os.path.getsize(outp) > 24 else []
     check_counters(check, "egress: counters on stderr = the JSON lines, adding up to the frames", lines, r.stderr)
 
-    g = "egress JSON lines: n, verdict, reason, vsid, pa, out (cli.md keys and order)"
+    g = "egress JSON lines: n, verdict, reason, vsid, pa, out (docs/nvgre-pcap.md keys and order)"
     used = []
     for i, (c, l) in enumerate(zip(cases, lines)):
         tag = "frame %d (%s)" % (i + 1, c["name"])
         check(g, l.get("n") == i + 1, "%s: n %r" % (tag, l.get("n")))
         check(g, l.get("verdict") == c["verdict"], "%s: verdict %r, expected %r (line %s)" % (tag, l.get("verdict"), c["verdict"], json.dumps(l)))
         check(g, json_keys_ok(l, l.get("verdict")), "%s: keys %s" % (tag, list(l.keys())))
-        if c["verdict"] == "drop":
+        if c["verdict"] == "drop" or "reason" in c:
             check(g, l.get("reason") == c["reason"], "%s: reason %r, expected %r" % (tag, l.get("reason"), c["reason"]))
         check(g, l.get("vsid") == c.get("vsid"), "%s: vsid %r, expected %r" % (tag, l.get("vsid"), c.get("vsid")))
         if c["verdict"] in ("encap", "rewrite"):
@@ -347,6 +352,20 @@ def egress_part(tool, policy, work, tshark, check):
                           "%s: too-big answer %s > %s, %s > %s" % (tag, p.src, p.dst, p[IP].src, p[IP].dst))
                     check(gr, p[ICMP].type == 3 and p[ICMP].code == 4 and p[ICMP].nexthopmtu == c["too_big_mtu"],
                           "%s: ICMP type %d code %d mtu %d" % (tag, p[ICMP].type, p[ICMP].code, p[ICMP].nexthopmtu))
+            elif "icmp_error" in c:
+                typ, code, src = c["icmp_error"]
+                sent = Ether(c["frame"])
+                ok = check(gr, ICMP in p and IPerror in p, "%s: no ICMP error in the reply: %s" % (tag, p.summary()))
+                if ok:
+                    check(gr, p.dst == WEB and p.src == RED_ROUTER and p[IP].src == src and p[IP].dst == "10.0.0.5",
+                          "%s: router answer %s > %s, %s > %s" % (tag, p.src, p.dst, p[IP].src, p[IP].dst))
+                    check(gr, p[ICMP].type == typ and p[ICMP].code == code, "%s: ICMP type %d code %d" % (tag, p[ICMP].type, p[ICMP].code))
+                    check(gr, ipv4_checksum_ok(p[IP]), "%s: IPv4 header checksum" % tag)
+                    again = Ether(out[idx[0]])
+                    want = again[ICMP].chksum
+                    del again[ICMP].chksum
+                    check(gr, Ether(bytes(again))[ICMP].chksum == want, "%s: ICMP checksum wrong" % tag)
+                    check(gr, bytes(p[IPerror]) == bytes(sent[IP]), "%s: the quote is not the packet as sent" % tag)
             elif "arp_answer" in c:
                 ip, mac = c["arp_answer"]
                 ok = check(gr, ARP in p, "%s: no ARP in the reply: %s" % (tag, p.summary()))

@@ -30,7 +30,7 @@ customer_route route(const rdid& d, std::uint32_t v, const char* p, const char* 
     return customer_route{d, vs(v), prefix(p), ip(nh), metric};
 }
 
-/// The red/blue example of policy-format.md, objects tagged with their line numbers there.
+/// The red/blue example of docs/policy-format.md, objects tagged with their line numbers there.
 builder red_blue() {
     builder b;
     b.add(pa_of("hv1", "192.168.10.11", 24, "02:00:c0:a8:0a:0b"), 1);
@@ -358,12 +358,21 @@ TEST_CASE("builder: one CA per routing domain, except the wildcard of gateway-wi
         b.add(gw(5001, "0.0.0.0", "00:15:5d:00:00:fd"), 21);
         b.add(gw(5001, "::", "00:15:5d:00:00:fe"), 22);
         b.add(gw(5001, "::", "00:15:5d:00:00:fd"), 23);
-        b.add(record(5001, "0.0.0.0", "00:15:5d:00:00:fc", "192.168.10.12"), 24);
-        CHECK(b.build());  // one static 0.0.0.0 next to wildcards: fine
-        b.add(record(5001, "0.0.0.0", "00:15:5d:00:00:fb", "192.168.10.12"), 25);
-        const auto d = only_diagnostic(b);
-        CHECK(d.object.tag == 25);
-        CHECK(d.related->tag == 24);
+        CHECK(b.build());  // two gateways side by side, each IP version
+        SUBCASE("a static record cannot hold 0.0.0.0 (the host state could not find it)") {
+            b.add(record(5001, "0.0.0.0", "00:15:5d:00:00:fc", "192.168.10.12"), 24);
+            const auto d = only_diagnostic(b);
+            CHECK(d.object.tag == 24);
+            CHECK(d.field == "ca");
+            CHECK_FALSE(d.cross_object);
+        }
+        SUBCASE("one gateway-wildcard record per NIC, VSID and IP version") {
+            b.add(gw(5001, "0.0.0.0", "00:15:5d:00:00:fd"), 24);
+            const auto d = only_diagnostic(b);
+            CHECK(d.object.tag == 24);
+            CHECK(d.related->tag == 21);
+            CHECK(d.message == "mac 00:15:5d:00:00:fd already has a gateway-wildcard record for IPv4 in virtual subnet 5001");
+        }
     }
 }
 

@@ -16,7 +16,7 @@ using namespace nvgre::policy;
 
 namespace {
 
-// The red/blue example of policy-format.md, plus a second red subnet behind the distributed
+// The red/blue example of docs/policy-format.md, plus a second red subnet behind the distributed
 // router, IPv6 CAs, a provider route and a nat pair.
 constexpr std::string_view red_blue = R"(
 provider-address host=hv1 pa=192.168.10.11 prefix-length=24 mac=02:00:c0:a8:0a:0b
@@ -125,10 +125,12 @@ TEST_CASE("policy/state: the red/blue policy indexed for hv1") {
         CHECK(sub->gateway_v6 == ipv6_address::parse("fd00::1").value());
         CHECK(s.domain(sub->domain).router_mac == default_router_mac);
         CHECK(s.domain(blue).router_mac == mac("02:00:5e:00:02:02"));
-        const auto* wild = s.gateway_wildcard(5001, ip_version::v4);
-        REQUIRE(wild != nullptr);
-        CHECK(wild->pa == ip("192.168.10.12"));
-        CHECK(s.gateway_wildcard(5001, ip_version::v6) == nullptr);
+        const auto wild = s.gateway_wildcards(5001, ip_version::v4);
+        REQUIRE(wild.size() == 1);
+        CHECK(s.record(wild[0]).pa == ip("192.168.10.12"));
+        CHECK(s.gateway_wildcards(5001, ip_version::v6).empty());
+        CHECK(s.is_gateway_pa(sub->domain, ip("192.168.10.12")));
+        CHECK_FALSE(s.is_gateway_pa(sub->domain, ip("192.168.10.11")));
         CHECK(s.find_record(red, ip("0.0.0.0")) == nullptr);
     }
     SUBCASE("flood lists: distinct remote PAs and local NICs per subnet") {

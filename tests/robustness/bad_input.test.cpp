@@ -734,7 +734,9 @@ TEST_CASE("bad input: frames from a VM (egress)") {
     CHECK(egress_of(udp_frame(red_web, red_db, ip("10.0.0.7"), ip("10.0.0.6"))).reason == drop_reason::spoofed_source);
     CHECK(egress_of(udp_frame(red_web, red_router, ip("10.0.0.5"), ip("10.0.1.8"), 18, 1)).reason == drop_reason::ttl_expired);
     CHECK(egress_of(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("172.16.0.1"))).reason == drop_reason::no_route);
-    CHECK(egress_of(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.99"))).reason == drop_reason::no_record);
+    // No record: red's gateway red-gw takes it; no record and no gateway: host unreachable.
+    CHECK(egress_of(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.99"))).verdict == verdict::encap);
+    CHECK(egress_of(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.1.99"))).reason == drop_reason::no_record);
     // Too little headroom for the outer headers: dropped, not reallocated.
     buffer tight(f, 10);
     vector_sink sink;

@@ -48,6 +48,10 @@ bool inside(const frame& f) { return f.data_offset() <= f.buffer().size() && f.s
 
 void check_reason(const outcome& o) {
     if (o.verdict == verdict::drop) CHECK(o.reason != drop_reason::none);
+    // A reply names a reason only when the router answers a packet that went no further.
+    else if (o.verdict == verdict::reply)
+        CHECK((o.reason == drop_reason::none || o.reason == drop_reason::no_route || o.reason == drop_reason::no_record ||
+               o.reason == drop_reason::ttl_expired || o.reason == drop_reason::too_big));
     else if (o.verdict != verdict::flood) CHECK(o.reason == drop_reason::none);
     CHECK(to_string(o.reason) != "unknown");
 }
@@ -172,6 +176,7 @@ struct random_policy {
     std::vector<rdid> domains;
     std::vector<ip_address> pas;
     std::vector<std::string> hosts;
+    std::vector<std::pair<mac_address, std::size_t>> gateways;  ///< gateway NICs and their domains
 };
 
 random_policy make_random_policy(std::mt19937_64& rng) {
@@ -244,9 +249,20 @@ random_policy make_random_policy(std::mt19937_64& rng) {
         if (rng() % 3 == 0) {
             // A gateway that may send from any address of its subnet's IP version.
             const std::size_t h = rng() % hosts;
-            b.add(policy::lookup_record{*nvgre::vsid::make(vsids[0]), ip("0.0.0.0"),
-                                        mac_address{{0, 0x15, 0x5d, static_cast<std::uint8_t>(d), 0xff, 0xfe}},
-                                        host_pas[h][0], policy::rule::encap, policy::record_type::gateway_wildcard, "gw"});
+            const mac_address gw{{0, 0x15, 0x5d, static_cast<std::uint8_t>(d), 0xff, 0xfe}};
+            b.add(policy::lookup_record{*nvgre::vsid::make(vsids[0]), ip("0.0.0.0"), gw, host_pas[h][0], policy::rule::encap,
+                                        policy::record_type::gateway_wildcard, "gw"});
+            p.gateways.emplace_back(gw, d);
+            if (rng() % 2 == 0) {
+                // A second gateway side by side (another NIC), on any host; sometimes for IPv6 too.
+                const mac_address gw2{{0, 0x15, 0x5d, static_cast<std::uint8_t>(d), 0xff, 0xfd}};
+                const std::size_t h2 = rng() % hosts;
+                b.add(policy::lookup_record{*nvgre::vsid::make(vsids[0]), ip("0.0.0.0"), gw2, host_pas[h2][0],
+                                            policy::rule::encap, policy::record_type::gateway_wildcard, "gw2"});
+                b.add(policy::lookup_record{*nvgre::vsid::make(vsids[0]), ip("::"), gw2, host_pas[h2][0],
+                                            policy::rule::encap, policy::record_type::gateway_wildcard, "gw2"});
+                p.gateways.emplace_back(gw2, d);
+            }
         }
     }
     auto built = b.build();
@@ -260,6 +276,8 @@ random_policy make_random_policy(std::mt19937_64& rng) {
 std::optional<std::size_t> domain_of_mac(const random_policy& p, const mac_address& mac) {
     for (const auto& v : p.vms)
         if (v.mac == mac) return v.domain;
+    for (const auto& [gw, domain] : p.gateways)
+        if (gw == mac) return domain;
     return std::nullopt;
 }
 
@@ -294,6 +312,31 @@ TEST_CASE("property: random valid policies — text round trip; egress then ingr
 
         std::map<std::string, policy::state> states;
         for (const auto& h : p.hosts) states.emplace(h, policy::state::build(p.model, h));
+        // The host state holds exactly the model's records, each reachable through its lookups.
+        for (const auto& [host, st] : states) {
+            CHECK(st.record_count() == p.model.lookup_records().size());
+            for (const auto& r : p.model.lookup_records()) {
+                const auto* sub = p.model.find_subnet(r.subnet);
+                REQUIRE(sub != nullptr);
+                const auto domain = st.domain_index(sub->domain);
+                REQUIRE(domain.has_value());
+                const bool gateway_pa = st.is_gateway_pa(*domain, r.pa);
+                if (r.type == policy::record_type::static_record) {
+                    const auto* found = st.find_record(*domain, r.ca);
+                    REQUIRE(found != nullptr);
+                    CHECK((found->mac == r.mac && found->pa == r.pa && found->vsid == r.subnet.value() && found->rule == r.rule));
+                } else {
+                    CHECK(gateway_pa);
+                    const auto g = st.gateway_wildcards(r.subnet.value(), r.ca.version());
+                    CHECK(std::count_if(g.begin(), g.end(), [&](policy::record_id id) {
+                              return st.record(id).mac == r.mac && st.record(id).pa == r.pa;
+                          }) == 1);
+                    CHECK(std::is_sorted(g.begin(), g.end(), [&](policy::record_id a, policy::record_id c) {
+                        return st.record(a).mac.to_string() < st.record(c).mac.to_string();
+                    }));
+                }
+            }
+        }
         for (int i = 0; i < 30; ++i) {
             const auto& from = p.vms[rng() % p.vms.size()];
             const auto& to = p.vms[rng() % p.vms.size()];

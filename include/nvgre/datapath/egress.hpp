@@ -1,33 +1,43 @@
 /// @file datapath/egress.hpp
 /// @brief The egress pipeline: a frame sent by a VM attached to this host → a verdict
-/// (DESIGN.md, "HNV policy semantics", Egress rules 1-7).
+/// (docs/hnv-rules.md, egress rules 1-8).
 ///
 /// Per frame, in order:
 ///  1. the port: the VM NIC whose MAC the embedder received the frame on; the Ethernet
 ///     source must be that MAC, and an IP source (ARP sender) one of the VM's CAs in its VSID
-///     unless it holds a gateway-wildcard record (else spoofed-source);
+///     — or, for a VM holding a gateway-wildcard record of that IP version, any address that
+///     has no record in the routing domain (a gateway forwards traffic from outside the tenant,
+///     never in a tenant VM's name); else spoofed-source;
 ///  2. VLAN-tagged frames and ethertypes other than IPv4, IPv6 and ARP are dropped;
 ///  3. ARP requests and neighbor solicitations are answered in place from policy (proxy);
-///  4. unicast IP: longest-prefix match over the routing domain's customer routes, then the
-///     record of (route VSID, destination CA or next hop);
-///  5. same subnet: inner destination MAC := the record's MAC; another subnet of the domain
-///     (distributed router): source MAC := router MAC, destination MAC := record's MAC,
-///     TTL / hop limit decremented (checksum patched), VSID := the destination's;
+///  4. unicast IP: a gateway address of the domain is the router's own (rule 8); otherwise
+///     longest-prefix match over the routing domain's customer routes, then the record of
+///     (route VSID, destination CA) for an on-link route or (route VSID, next-hop CA), else the
+///     VSID's gateway-wildcard record of the packet's IP version (several: the inner flow hash
+///     picks one, so a flow keeps its gateway); no route / no record → ICMP unreachable;
+///  5. switched (the destination CA's own record in the sender's VSID): inner destination
+///     MAC := the record's MAC; routed (another VSID, a next hop, a gateway): source MAC :=
+///     router MAC, destination MAC := record's MAC, TTL / hop limit decremented (checksum
+///     patched; at 0: ICMP time exceeded), VSID := the record's;
 ///  6. record local → delivered without encapsulation; rule encap → NVGRE to the record's PA
 ///     from the sending VM's PA; rule nat → IP rewrite (datapath/rewrite.hpp: the sender's
 ///     record must be nat too, else nat-mismatch);
 ///  7. broadcast / multicast → one encapsulated copy per remote PA of the VSID and one copy
-///     per other local VM of the VSID (through the replication sink).
+///     per other local VM of the VSID (through the replication sink);
+///  8. the distributed router answers (datapath/router.hpp): echo replies for its gateway
+///     addresses, unreachable, time exceeded and too big, as verdict `reply`.
 /// Never allocates, never throws; every drop has a reason.
 #pragma once
 
 #include "nvgre/checksum/incremental.hpp"
 #include "nvgre/datapath/encap.hpp"
+#include "nvgre/datapath/flow_hash.hpp"
 #include "nvgre/datapath/frame.hpp"
 #include "nvgre/datapath/mtu.hpp"
 #include "nvgre/datapath/pipeline.hpp"
 #include "nvgre/datapath/proxy.hpp"
 #include "nvgre/datapath/rewrite.hpp"
+#include "nvgre/datapath/router.hpp"
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/policy/state.hpp"
 #include "nvgre/wire/ethernet.hpp"
@@ -80,18 +90,18 @@ inline bool is_link_scope_source(const ip_address& a) noexcept {
     return a.is_v6() && (a.v6().is_link_local() || a.v6().is_unspecified());
 }
 
-/// True if the port's VM may send from `source`: a CA of its own in its VSID, or anything
-/// when it holds a gateway-wildcard record of that IP version (rule 1). `record` receives the
-/// record that vouches for it (its PA is the outer source of encapsulated frames).
+/// True if the port's VM may send from `source` (rule 1): a CA of its own in its VSID, or —
+/// when it holds a gateway-wildcard record of that IP version — an address that no record of
+/// the routing domain holds. `record` receives the record that vouches for it (its PA is the
+/// outer source of encapsulated frames).
 inline bool source_allowed(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
                            const ip_address& source, const policy::record_entry*& record) noexcept {
-    const policy::subnet_entry& sub = s.subnet_at(port.subnet);
-    if (const policy::record_entry* r = s.find_record(sub.domain, source);
-        r != nullptr && r->vsid == port.vsid && r->mac == port_mac) {
+    if (const policy::record_entry* r = s.find_record(port.domain, source); r != nullptr) {
+        if (r->vsid != port.vsid || r->mac != port_mac) return false;
         record = r;
         return true;
     }
-    if (const policy::record_entry* w = s.gateway_wildcard(port.vsid, source.version()); w != nullptr && w->mac == port_mac) {
+    if (const policy::record_entry* w = s.gateway_wildcard_of_port(port, source.version()); w != nullptr) {
         record = w;
         return true;
     }
@@ -103,23 +113,50 @@ inline const policy::record_entry* any_record_of(const policy::state& s, const p
     return port.records.empty() ? nullptr : &s.record(port.records.front());
 }
 
+/// True if routing the packet at `l3` would take its IPv4 TTL / IPv6 hop limit to 0: the
+/// router drops it and answers time exceeded (RFC 1812 5.3.1 / RFC 8200 3).
+inline bool ttl_expires(std::span<const std::byte> l3, bool v6) noexcept {
+    return v6 ? wire::ipv6_view::unchecked(l3).hop_limit() <= 1 : wire::ipv4_view::unchecked(l3).ttl() <= 1;
+}
+
 /// Decrements the IPv4 TTL / IPv6 hop limit of the packet at `l3` (checksum patched, RFC 1624).
-/// False when it would reach 0 (the router drops it; RFC 1812 5.3.1 / RFC 8200 3).
+/// False (nothing changed) when it would reach 0 (ttl_expires).
 inline bool decrement_ttl(std::span<std::byte> l3, bool v6) noexcept {
+    if (ttl_expires(l3, v6)) return false;
     if (v6) {
         auto ip = wire::mutable_ipv6_view::unchecked(l3);
-        if (ip.hop_limit() <= 1) return false;
         ip.set_hop_limit(static_cast<std::uint8_t>(ip.hop_limit() - 1));
         return true;
     }
     auto ip = wire::mutable_ipv4_view::unchecked(l3);
-    if (ip.ttl() <= 1) return false;
     // TTL shares a 16-bit word with the protocol: patch the checksum for that word.
     const std::uint16_t old_word = static_cast<std::uint16_t>(ip.ttl() << 8 | ip.protocol());
     ip.set_ttl(static_cast<std::uint8_t>(ip.ttl() - 1));
     const std::uint16_t new_word = static_cast<std::uint16_t>(ip.ttl() << 8 | ip.protocol());
     ip.set_header_checksum(checksum::update16(ip.header_checksum(), old_word, new_word));
     return true;
+}
+
+/// The record a unicast packet to `destination` goes to along `route` (rule 4): the record of
+/// (route VSID, destination CA) for an on-link route or (route VSID, next-hop CA) for a next
+/// hop; when that CA has no static record, a gateway-wildcard record of the route's VSID in the
+/// packet's IP version, picked among several by the flow hash of `frame` (so every packet of a
+/// flow takes the same gateway). nullptr when there is none.
+inline const policy::record_entry* choose_record(const policy::state& s, const policy::route_entry& route,
+                                                 const ip_address& destination, std::span<const std::byte> frame) noexcept {
+    if (const policy::record_entry* r = s.find_record_in_subnet(route.vsid, route.on_link() ? destination : route.next_hop))
+        return r;
+    const auto gateways = s.gateway_wildcards(route.vsid, destination.version());
+    if (gateways.empty()) return nullptr;
+    if (gateways.size() == 1) return &s.record(gateways.front());  // no hash needed
+    return s.gateway_for_flow(route.vsid, destination.version(), flow_hash32(frame));
+}
+
+/// True if a packet to `destination` delivered to `dest` is switched (rule 5): `dest` is the
+/// destination CA's own static record in the sender's VSID. Anything else is routed.
+inline bool is_switched(const policy::record_entry& dest, const policy::local_port& port,
+                        const ip_address& destination) noexcept {
+    return dest.type == policy::record_type::static_record && dest.vsid == port.vsid && same_address(dest.ca, destination);
 }
 
 /// The outer path from local record `source` (its PA) to provider address `destination_pa`.
@@ -354,14 +391,23 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
         return egress_steps::flood(s, *port, port_mac, *source, f, sink, cfg);
     }
 
-    // Rule 4: route, then the record of (route VSID, destination or next hop).
+    // Rule 4: route, then the record of (route VSID, destination or next hop), else a gateway;
+    // rule 8: a gateway address is the router's own, and what goes no further is answered.
     const policy::subnet_entry& sub = s.subnet_at(port->subnet);
     const policy::route_entry* route = s.route(sub.domain, ends->destination);
-    if (route == nullptr) return outcome::dropped(drop_reason::no_route, port->vsid);
-    const ip_address target = route->on_link() ? ends->destination : route->next_hop;
-    const policy::record_entry* dest = s.find_record_in_subnet(route->vsid, target);
-    if (dest == nullptr) return outcome::dropped(drop_reason::no_record, route->vsid);
+    if (router_steps::is_router_address(s, sub, route, ends->destination))
+        return router_steps::answer_to_router(s, *port, f, cfg);
+    if (route == nullptr)
+        return router_steps::answer_error(s, *port, f, router_error::net_unreachable, drop_reason::no_route, cfg);
+    const policy::record_entry* dest = egress_steps::choose_record(s, *route, ends->destination, bytes);
+    if (dest == nullptr)
+        return router_steps::answer_error(s, *port, f, router_error::host_unreachable, drop_reason::no_record, cfg);
     if (dest->domain != sub.domain) return outcome::dropped(drop_reason::cross_domain, route->vsid);
+    // Rule 5: switched or routed; a routed packet whose TTL runs out is answered (rule 8)
+    // before anything else is decided, quoting it as sent.
+    const bool routed = !egress_steps::is_switched(*dest, *port, ends->destination);
+    if (routed && egress_steps::ttl_expires(bytes.subspan(ends->l3_offset), ends->v6))
+        return router_steps::answer_error(s, *port, f, router_error::time_exceeded, drop_reason::ttl_expired, cfg);
 
     // Rule 6 (encap) and wire rule 7, decided before rule 5 changes the frame: the outer path,
     // and what an encapsulated packet too big for the underlay becomes; a too-big answer goes
@@ -375,10 +421,9 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
         to_fabric = *d;
     }
 
-    // Rule 5: MAC fix-up; routing between subnets of the domain.
-    if (dest->vsid != port->vsid) {
-        if (!egress_steps::decrement_ttl(bytes.subspan(ends->l3_offset), ends->v6))
-            return outcome::dropped(drop_reason::ttl_expired, dest->vsid);
+    // Rule 5: MAC fix-up; a routed packet leaves the router (TTL checked above).
+    if (routed) {
+        (void)egress_steps::decrement_ttl(bytes.subspan(ends->l3_offset), ends->v6);
         eth->set_source(s.domain(sub.domain).router_mac);
     }
     eth->set_destination(dest->mac);
@@ -398,7 +443,8 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
 namespace egress_fast {
 
 // egress_burst's fast path: the common frame — unicast IPv4/IPv6 from a port's own static
-// address to a record of the same subnet, delivered locally or encapsulated — decided in three
+// address to the destination CA's own record in the same subnet (switched: an on-link route,
+// not a gateway address), delivered locally or encapsulated — decided in three
 // passes over the burst so that the cache misses of its 32 destination lookups overlap. Any
 // frame it cannot decide exactly as egress() would (anything else: ARP, ND, floods, routing
 // between subnets, IP rewrite, wildcard or link-local sources, drops) goes to egress()
@@ -453,9 +499,11 @@ inline bool plan_unicast(const policy::state& s, const mac_address& port_mac, co
     if (src == nullptr) return false;
     // Rule 4: the route. (Its subnet is in this domain: state refuses other customer routes,
     // subnet-not-in-domain, so egress()'s cross-domain check cannot fire here.)
+    // Switched frames only: an on-link route (a next hop is routed), not to the router.
     const std::uint32_t domain = port->domain;
     const policy::route_entry* route = s.route(domain, destination);
-    if (route == nullptr) return false;
+    if (route == nullptr || !route->on_link()) return false;
+    if (router_steps::is_router_address(s, s.subnet_at(port->subnet), route, destination)) return false;
     pl = plan{port, src, route};
     key.scope = domain;
     std::construct_at(&key.address, route->on_link() ? destination : route->next_hop);
@@ -467,7 +515,8 @@ inline bool plan_unicast(const policy::state& s, const mac_address& port_mac, co
 /// decide.
 inline bool finish_unicast(const policy::state& s, frame& f, const plan& pl, const policy::record_ref* dest,
                            const pipeline_config& cfg, outcome& o) noexcept {
-    // The same subnet only (routing between subnets decrements the TTL: egress()).
+    // The destination CA's own record in the same subnet only (routing decrements the TTL,
+    // a missing record goes to a gateway or is answered: egress()).
     if (dest == nullptr || dest->vsid != pl.route->vsid || dest->vsid != pl.port->vsid) return false;
     // Offload metadata to complete or segment, per-PA MTUs: egress() decides.
     if (f.offload.checksum_partial || f.offload.segment_size != 0 || !cfg.underlay_mtus.empty()) return false;

@@ -1,24 +1,29 @@
 /// @file datapath/ingress.hpp
 /// @brief The ingress pipeline: a frame arriving at this host from the fabric → a verdict
-/// (DESIGN.md, "HNV policy semantics", Ingress rules 1-5).
+/// (docs/hnv-rules.md, ingress rules 1-6).
 ///
 /// Per frame, in order:
 ///  1. valid NVGRE by every wire rule (wire::parse_packet_layout), outer destination one of
 ///     this host's PAs, VSID known;
-///  2. anti-spoofing: the record of the inner source CA (ARP sender address) in the VSID's
-///     routing domain — or the VSID's gateway-wildcard record — has PA = outer source;
-///  3. unicast: the record of (VSID, inner destination CA) is local, with MAC = inner
-///     destination MAC → delivered to that VM; broadcast / multicast → a copy to each local VM
-///     of the VSID (through the replication sink);
+///  2. anti-spoofing, within the VSID's routing domain: the record of the inner source CA (ARP
+///     sender address) has PA = outer source; a source no record of the domain holds (outside
+///     the tenant) must come from the PA of one of the domain's gateway-wildcard records;
+///  3. unicast: delivered to the local VM of the VSID whose MAC is the inner destination MAC
+///     when it holds the inner destination CA, or is the record egress rule 4 chooses for it (a
+///     route's next hop, or any of the VSID's gateways); broadcast / multicast → a copy to each
+///     local VM of the VSID (through the replication sink);
 ///  4. IP-rewrite packets (not NVGRE, a local nat PA as IP destination): PA → CA for both
 ///     addresses, the source PA being the nat PA of a remote VM of the domain
 ///     (datapath/rewrite.hpp);
-///  5. the delivered frame's source MAC is the source record's MAC (the router MAC when the
-///     VSIDs differ); decapsulation applies RFC 6040 (outer CE on Not-ECT inner → drop).
+///  5. the delivered frame's source MAC: the source record's MAC when switched (same VSID,
+///     delivered to the destination CA's own record), the router MAC when routed; from outside
+///     the tenant, the MAC of the VSID's gateway-wildcard record with the outer source PA, else
+///     the router MAC. Decapsulation applies RFC 6040 (outer CE on Not-ECT inner → drop).
 /// Never allocates, never throws; every drop has a reason.
 #pragma once
 
 #include "nvgre/datapath/encap.hpp"
+#include "nvgre/datapath/fabric_proxy.hpp"
 #include "nvgre/datapath/frame.hpp"
 #include "nvgre/datapath/pipeline.hpp"
 #include "nvgre/datapath/rewrite.hpp"
@@ -81,6 +86,40 @@ inline void inner_addresses(std::span<const std::byte> bytes, const wire::packet
     }
 }
 
+/// The local VM a unicast packet of `vsid` to `destination` (inner destination MAC `mac`) is
+/// delivered to (rule 3), or the drop reason: the destination CA's own record in the VSID;
+/// else the record egress rule 4 would choose — the next hop of the route, or a gateway of the
+/// VSID whose MAC the frame carries (the flow hash aside: any of them will do). `own` tells
+/// which of the two it was (rule 5: only the CA's own record is switched).
+struct delivery {
+    const policy::record_entry* record{nullptr};
+    drop_reason reason{drop_reason::none};
+    bool own{false};
+};
+inline delivery deliver_to(const policy::state& s, const policy::subnet_entry& sub, std::uint32_t vsid,
+                           const ip_address& destination, const mac_address& mac) noexcept {
+    const auto local_with_mac = [&](const policy::record_entry* r, bool own) {
+        if (r == nullptr) return delivery{nullptr, drop_reason::no_record, false};
+        if (!r->local) return delivery{nullptr, drop_reason::not_local_destination, false};
+        if (r->mac != mac) return delivery{nullptr, drop_reason::wrong_destination_mac, false};
+        return delivery{r, drop_reason::none, own};
+    };
+    if (const policy::record_entry* r = s.find_record_in_subnet(vsid, destination)) return local_with_mac(r, true);
+    const policy::route_entry* route = s.route(sub.domain, destination);
+    if (route == nullptr || route->vsid != vsid) return delivery{nullptr, drop_reason::no_record, false};
+    if (!route->on_link())
+        if (const policy::record_entry* hop = s.find_record_in_subnet(vsid, route->next_hop)) return local_with_mac(hop, false);
+    // A gateway of the VSID: the one with the frame's MAC, else say why none will do.
+    const auto gateways = s.gateway_wildcards(vsid, destination.version());
+    const policy::record_entry* best = nullptr;
+    for (const policy::record_id id : gateways) {
+        const policy::record_entry& g = s.record(id);
+        if (g.local && g.mac == mac) return delivery{&g, drop_reason::none, false};
+        if (best == nullptr || (g.local && !best->local)) best = &g;
+    }
+    return local_with_mac(best, false);
+}
+
 }  // namespace ingress_steps
 
 /// Runs one frame that arrived from the fabric through the ingress pipeline, given its
@@ -89,7 +128,7 @@ inline void inner_addresses(std::span<const std::byte> bytes, const wire::packet
 /// multicast `deliver` the copies went through `sink`. Never allocates.
 template <replication_sink Sink>
 outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet_layout& layout, Sink& sink,
-                            const pipeline_config& = {}) noexcept {
+                            const pipeline_config& cfg = {}) noexcept {
     using wire::frame_kind;
     const auto bytes = std::span<const std::byte>(f.bytes());
     if (layout.kind != frame_kind::nvgre) {
@@ -99,6 +138,8 @@ outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet
         if (layout.kind == frame_kind::error)
             return outcome::dropped(layout.error.where == layer::inner_arp ? drop_reason::bad_arp
                                                                            : drop_reason_of(layout.error.code));
+        // The fabric port is an IP endpoint for our PAs: ARP / ND for them (datapath/fabric_proxy.hpp).
+        if (auto answered = answer_provider_question(s, f, layout)) return *answered;
         return outcome::dropped(drop_reason::not_nvgre);
     }
 
@@ -113,17 +154,22 @@ outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet
         layout.inner_l3 != wire::l3_kind::arp)
         return outcome::dropped(drop_reason::unsupported_ethertype, vsid);
 
-    // Rule 2: the outer source owns the inner source CA (within the VSID's routing domain).
+    // Rule 2: the outer source owns the inner source CA (within the VSID's routing domain), or
+    // is a gateway of the domain for a source outside the tenant.
     ip_address inner_src, inner_dst;
     ingress_steps::inner_addresses(bytes, layout, inner_src, inner_dst);
     const auto inner_eth = wire::ethernet_view::unchecked(bytes.subspan(layout.inner_l2_offset));
     const mac_address inner_dst_mac = inner_eth.destination();
+    const mac_address& router_mac = s.domain(sub->domain).router_mac;
+    const policy::record_entry* src = s.find_record(sub->domain, inner_src);
+    // Rule 5's source MAC: the source record's when switched (decided with the destination
+    // below), the router's when routed; from outside the tenant, the gateway's in this VSID.
     std::optional<mac_address> source_mac;
-    if (const policy::record_entry* r = s.find_record(sub->domain, inner_src); r != nullptr && r->pa == outer_src) {
-        source_mac = r->vsid == vsid ? r->mac : s.domain(sub->domain).router_mac;
-    } else if (const policy::record_entry* w = s.gateway_wildcard(vsid, inner_src.version());
-               w != nullptr && w->pa == outer_src) {
-        source_mac = w->mac;
+    if (src != nullptr && src->pa == outer_src) {
+        source_mac = src->vsid == vsid ? src->mac : router_mac;
+    } else if (src == nullptr && s.is_gateway_pa(sub->domain, outer_src)) {
+        const policy::record_entry* w = s.gateway_wildcard_with_pa(vsid, inner_src.version(), outer_src);
+        source_mac = w != nullptr ? w->mac : router_mac;
     } else if (inner_src.is_v6() && (inner_src.v6().is_link_local() || inner_src.v6().is_unspecified()) &&
                inner_dst_mac.is_multicast() &&
                std::any_of(sub->remote_pas.begin(), sub->remote_pas.end(),
@@ -135,14 +181,19 @@ outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet
         return outcome::dropped(drop_reason::spoofed_source, vsid);
     }
 
+    // Rule 6: ARP requests and neighbor solicitations through the tunnel are answered from
+    // policy, back to the sender's PA, and never delivered (datapath/fabric_proxy.hpp).
+    if (auto answered = answer_tunnelled_question(s, f, layout, *sub, outer_src, outer_dst, cfg)) return *answered;
+
     // Rule 3: where it goes.
     const policy::record_entry* dest = nullptr;
     if (!inner_dst_mac.is_multicast()) {
         if (layout.inner_l3 == wire::l3_kind::arp) return outcome::dropped(drop_reason::unsupported, vsid);
-        dest = s.find_record_in_subnet(vsid, inner_dst);
-        if (dest == nullptr) return outcome::dropped(drop_reason::no_record, vsid);
-        if (!dest->local) return outcome::dropped(drop_reason::not_local_destination, vsid);
-        if (dest->mac != inner_dst_mac) return outcome::dropped(drop_reason::wrong_destination_mac, vsid);
+        const auto to = ingress_steps::deliver_to(s, *sub, vsid, inner_dst, inner_dst_mac);
+        if (to.record == nullptr) return outcome::dropped(to.reason, vsid);
+        dest = to.record;
+        // Rule 5: delivered through a next hop or to a gateway is routed, whatever the VSIDs.
+        if (!to.own && src != nullptr) source_mac = router_mac;
     } else if (sub->local_macs.empty()) {
         return outcome::dropped(drop_reason::not_local_destination, vsid);
     }
@@ -200,6 +251,8 @@ inline bool plan_unicast(const policy::state& s, std::span<const std::byte> byte
     if (l.kind != wire::frame_kind::nvgre || (l.inner_l3 != wire::l3_kind::ipv4 && l.inner_l3 != wire::l3_kind::ipv6) ||
         (nvgre::detail::load_u8(bytes.data() + l.inner_l2_offset) & 0x01u) != 0)
         return false;
+    // ICMPv6 may be a unicast neighbor solicitation (unreachability detection): rule 6 answers it.
+    if (l.inner_l3 == wire::l3_kind::ipv6 && l.inner_protocol == wire::ip_protocol::icmpv6) return false;
     ip_address outer_dst;
     ingress_steps::outer_addresses(bytes, l, pl.outer_source, outer_dst);
     if (!s.is_local_pa(outer_dst)) return false;

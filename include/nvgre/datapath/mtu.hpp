@@ -1,6 +1,6 @@
 /// @file datapath/mtu.hpp
-/// @brief What egress does with a frame too big for the underlay once encapsulated (DESIGN.md
-/// wire rule 7, RFC 4459): the outer packet is never fragmented; instead
+/// @brief What egress does with a frame too big for the underlay once encapsulated
+/// (docs/hnv-rules.md, wire rule 7; RFC 4459): the outer packet is never fragmented; instead
 ///  1. a TCP segment the sender asked to have segmented (offload_info::segment_size, TSO) whose
 ///     segments fit — or any oversize TCP segment when the pipeline is configured with `gso` —
 ///     is cut in software (datapath/gso.hpp) and each segment encapsulated with one template;
@@ -22,6 +22,7 @@
 #include "nvgre/datapath/gso.hpp"
 #include "nvgre/datapath/offload.hpp"
 #include "nvgre/datapath/pipeline.hpp"
+#include "nvgre/datapath/router.hpp"
 #include "nvgre/datapath/too_big.hpp"
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/policy/state.hpp"
@@ -102,25 +103,8 @@ namespace mtu_steps {
 /// none), rate-limited per source. Drop too-big when it may not or cannot be answered.
 inline outcome answer_too_big(const policy::state& s, const policy::local_port& port, frame& f, std::size_t inner_mtu,
                               const pipeline_config& cfg) noexcept {
-    const auto bytes = f.bytes();
-    if (!too_big_answerable(bytes)) return outcome::dropped(drop_reason::too_big, port.vsid);
-    const bool v6 = nvgre::detail::load_be16(bytes.data() + 12) == wire::ethertype::ipv6;
-    const auto l3 = std::span<const std::byte>(bytes).subspan(wire::ethernet_header_len);
-    const ip_address vm = v6 ? ip_address{ipv6_address::from_bytes(l3.subspan(8, 16))}
-                             : ip_address{ipv4_address::from_bytes(l3.subspan(12, 4))};
-    if (cfg.too_big_limiter != nullptr && !cfg.too_big_limiter->allow(vm)) return outcome::dropped(drop_reason::too_big, port.vsid);
-    const policy::subnet_entry& sub = s.subnet_at(port.subnet);
-    ip_address from = v6 ? ip_address{ipv6_address::from_bytes(l3.subspan(24, 16))}
-                         : ip_address{ipv4_address::from_bytes(l3.subspan(16, 4))};
-    if (v6 && sub.gateway_v6) from = *sub.gateway_v6;
-    if (!v6 && sub.gateway_v4) from = *sub.gateway_v4;
-    const too_big_params params{s.domain(sub.domain).router_mac, from, static_cast<std::uint32_t>(inner_mtu)};
-    if (!make_too_big(f, params)) return outcome::dropped(drop_reason::too_big, port.vsid);
-    outcome o;
-    o.verdict = verdict::reply;
-    o.vsid = port.vsid;
-    o.to = destination{destination::kind::sender, port.mac};
-    return o;
+    return router_steps::answer_error(s, port, f, router_error::too_big, drop_reason::too_big, cfg,
+                                      static_cast<std::uint32_t>(inner_mtu));
 }
 
 /// Encapsulates each piece `cut` makes of `f` (segments or fragments, from `sink` buffers)

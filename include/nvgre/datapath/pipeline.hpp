@@ -16,7 +16,7 @@
 
 namespace nvgre::datapath {
 
-class icmp_rate_limiter;  // datapath/too_big.hpp
+class icmp_rate_limiter;  // datapath/icmp_answer.hpp
 
 /// The underlay MTU of one provider address (the NIC behind it), overriding the default.
 struct pa_mtu {
@@ -26,7 +26,7 @@ struct pa_mtu {
 
 /// Settings of a host's pipelines.
 struct pipeline_config {
-    std::uint8_t outer_ttl{64};                   ///< outer TTL / hop limit (DESIGN wire rule 8)
+    std::uint8_t outer_ttl{64};                   ///< outer TTL / hop limit (docs/hnv-rules.md, wire rule 8)
     std::size_t underlay_mtu{1500};               ///< outer IP MTU (wire rule 7), for PAs not listed below
     std::span<const pa_mtu> underlay_mtus{};     ///< per-PA underlay MTUs (the sending PA's applies)
     bool outer_ipv4_checksum_by_hardware{false};  ///< leave the outer IPv4 checksum to the NIC
@@ -36,9 +36,10 @@ struct pipeline_config {
     /// Leave partial TCP/UDP checksums from VMs (offload metadata) to the NIC; otherwise
     /// egress completes them in software (datapath/offload.hpp).
     bool inner_checksum_by_hardware{false};
-    /// Rate limit of ICMP too-big answers per source (datapath/too_big.hpp); null: unlimited.
-    /// One per datapath thread (it is not thread-safe).
-    icmp_rate_limiter* too_big_limiter{nullptr};
+    /// Rate limit of the distributed router's ICMP answers (echo replies, time exceeded,
+    /// unreachable, too big: datapath/router.hpp), one budget per (routing domain, source CA)
+    /// shared by all of them; null: unlimited. One per datapath thread (it is not thread-safe).
+    icmp_rate_limiter* icmp_limiter{nullptr};
 };
 
 /// Where replicated frames come from and go to. The pipelines never allocate: a copy is a

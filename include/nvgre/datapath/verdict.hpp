@@ -14,12 +14,12 @@
 
 namespace nvgre::datapath {
 
-/// The fate of one input frame (cli.md names).
+/// The fate of one input frame (names as in docs/nvgre-pcap.md and docs/hnv-rules.md).
 enum class verdict : std::uint8_t {
     encap,    ///< NVGRE-encapsulated toward a remote PA (also each segment/fragment of one frame)
     rewrite,  ///< IP rewrite (rule nat) toward a remote PA
     local,    ///< delivered to a VM on this host without encapsulation (egress)
-    reply,    ///< answered to the sender: ARP/ND proxy, ICMP too big
+    reply,    ///< answered to the sender: ARP/ND proxy, the router's ICMP answers (datapath/router.hpp)
     flood,    ///< replicated: one copy per remote PA of the VSID plus one per other local VM
     deliver,  ///< ingress: handed to the local VM(s)
     drop,     ///< see drop_reason
@@ -82,8 +82,9 @@ enum class drop_reason : std::uint8_t {
     no_buffer,              ///< a replicated copy found no buffer
     bad_offload,            ///< egress: offload metadata (partial checksum) that point outside the frame
     unsupported,            ///< a frame the pipeline has no rule for (e.g. an ARP reply from a VM)
+    to_router,              ///< egress: addressed to a gateway address, for the router itself, and not an echo request
 };
-inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::unsupported) + 1;
+inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::to_router) + 1;
 
 [[nodiscard]] constexpr std::string_view to_string(drop_reason r) noexcept {
     switch (r) {
@@ -126,6 +127,7 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         case drop_reason::no_buffer: return "no-buffer";
         case drop_reason::bad_offload: return "bad-offload";
         case drop_reason::unsupported: return "unsupported";
+        case drop_reason::to_router: return "to-router";
     }
     return "unknown";
 }
@@ -171,8 +173,9 @@ struct destination {
 /// The outcome of one frame through a pipeline.
 struct outcome {
     datapath::verdict verdict{verdict::drop};
-    /// Why, when verdict == drop; for flood, the first copy that could not be made (none if
-    /// every copy went).
+    /// Why, when verdict == drop; for reply, why the packet that was answered went no further
+    /// (an ICMP error: no-route, no-record, ttl-expired, too-big; none for proxy and echo
+    /// answers); for flood, the first copy that could not be made (none if every copy went).
     drop_reason reason{drop_reason::none};
     std::uint32_t vsid{0};                  ///< the (destination) VSID, when known
     ip_address pa{};                        ///< the destination PA (encap, rewrite)
@@ -194,9 +197,12 @@ struct counters {
     std::array<std::uint64_t, verdict_count> verdicts{};
     std::array<std::uint64_t, drop_reason_count> drops{};
 
+    /// Counts the verdict, and the reason of a drop or of a reply that answers a packet which
+    /// went no further (that packet was dropped too: an answered no-route is still a no-route).
     void count(const outcome& o) noexcept {
         ++verdicts[static_cast<std::size_t>(o.verdict)];
-        if (o.verdict == verdict::drop) ++drops[static_cast<std::size_t>(o.reason)];
+        if (o.verdict == verdict::drop || (o.verdict == verdict::reply && o.reason != drop_reason::none))
+            ++drops[static_cast<std::size_t>(o.reason)];
     }
     [[nodiscard]] std::uint64_t of(verdict v) const noexcept { return verdicts[static_cast<std::size_t>(v)]; }
     [[nodiscard]] std::uint64_t of(drop_reason r) const noexcept { return drops[static_cast<std::size_t>(r)]; }

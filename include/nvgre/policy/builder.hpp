@@ -1,12 +1,12 @@
 /// @file policy/builder.hpp
 /// @brief Validates a set of policy objects (policy/model.hpp) into a `policy::model`, or
-/// reports every problem of the set (policy-format.md, "Validation").
+/// reports every problem of the set (docs/policy-format.md, "Validation").
 ///
 /// An embedder hands objects to a `builder` one by one; each `add` checks the object's own
 /// values at once, and `build()` checks the whole set (duplicates, references, conflicts) and
 /// returns either a validated `model` or all diagnostics. A diagnostic names the object (kind,
 /// index among the objects of its kind, and the caller's tag, e.g. a line number), the field
-/// (the key name of policy-format.md, so a text loader can point at its column) and a message.
+/// (the key name of docs/policy-format.md, so a text loader can point at its column) and a message.
 /// A conflict between two objects is reported at the later one, with the earlier as `related`.
 ///
 /// Control plane: allocates (std::vector, std::string, std::map); never throws by itself.
@@ -32,7 +32,7 @@
 
 namespace nvgre::policy {
 
-/// The six object kinds, in the order of policy-format.md's table.
+/// The six object kinds, in the order of docs/policy-format.md's table.
 enum class object_kind : std::uint8_t {
     provider_address,
     provider_route,
@@ -55,7 +55,7 @@ enum class object_kind : std::uint8_t {
     return "unknown";
 }
 
-/// True for a policy-format.md NAME: one or more letters, digits, '-', '_' or '.' (ASCII).
+/// True for a NAME of docs/policy-format.md: one or more letters, digits, '-', '_' or '.' (ASCII).
 [[nodiscard]] constexpr bool is_valid_name(std::string_view s) noexcept {
     if (s.empty()) return false;
     for (const char c : s) {
@@ -92,7 +92,7 @@ inline std::string quoted(std::string_view text) {
     return out;
 }
 
-/// "{xxxxxxxx-...}": how policy-format.md writes a GUID.
+/// "{xxxxxxxx-...}": how docs/policy-format.md writes a GUID.
 inline std::string braced(const rdid& id) { return "{" + id.to_string() + "}"; }
 
 inline std::string_view version_name(const ip_address& a) noexcept { return a.is_v4() ? "IPv4" : "IPv6"; }
@@ -120,7 +120,7 @@ struct object_ref {
 /// One problem of a policy.
 struct diagnostic {
     object_ref object;            ///< where it is reported (for a conflict: the later object)
-    std::string_view field;       ///< the key name of policy-format.md, e.g. "vsid"; a literal, never empty
+    std::string_view field;       ///< the key name of docs/policy-format.md, e.g. "vsid"; a literal, never empty
     std::string message;          ///< e.g. "virtual subnet 5001 is not declared"
     /// false: a value of the object itself is wrong (a loader points at the value);
     /// true: a reference or a conflict with other objects (a loader points at the key).
@@ -152,7 +152,7 @@ struct model_counts {
 
 class builder;
 
-/// A validated policy: every rule of policy-format.md holds. Only a builder makes a non-empty
+/// A validated policy: every rule of docs/policy-format.md holds. Only a builder makes a non-empty
 /// one; the default model is the (valid) empty policy. Immutable; copy and move freely (the
 /// pointers the find functions return point into the model they were called on).
 class model {
@@ -225,7 +225,7 @@ struct build_result {
     [[nodiscard]] explicit operator bool() const noexcept { return validated.has_value(); }
 };
 
-/// Collects policy objects and validates them (policy-format.md). Typical use:
+/// Collects policy objects and validates them (docs/policy-format.md). Typical use:
 /// ```
 /// policy::builder b;
 /// b.add(policy::routing_domain{red, "red"});
@@ -290,6 +290,9 @@ public:
         if (v.type == record_type::gateway_wildcard && !v.ca.is_unspecified()) {
             ok = value_error(ref, "ca",
                              "a gateway-wildcard record needs ca 0.0.0.0 or ::, not " + v.ca.to_string());
+        } else if (v.type == record_type::static_record && v.ca.is_unspecified()) {
+            ok = value_error(ref, "ca",
+                             "ca " + v.ca.to_string() + " is only for gateway-wildcard records (type=gateway-wildcard)");
         }
         if (v.rule == rule::nat && v.type == record_type::gateway_wildcard) {
             ok = value_error(ref, "rule", "a gateway-wildcard record cannot have rule=nat");
@@ -430,6 +433,7 @@ public:
         std::map<ip_address, std::size_t> first_record_of_pa;                   // pa -> first record
         std::map<ip_address, std::size_t> first_nat_record_of_pa;               // pa -> first nat record
         std::map<std::pair<std::string, mac_address>, std::size_t> mac_index;   // (host, mac) -> record
+        std::map<std::tuple<std::uint32_t, bool, mac_address>, std::size_t> gateway_index;  // (vsid, v6, mac) -> record
         for (std::size_t i = 0; i < lookup_records_.size(); ++i) {
             const auto& e = lookup_records_[i];
             const lookup_record& r = e.value;
@@ -440,9 +444,20 @@ public:
             if (pa_it == pa_index.end() && assumed_pas_.count(r.pa) == 0)
                 conflict(e, "pa", "pa " + r.pa.to_string() + " is not a declared provider address");
 
+            // One gateway-wildcard record per (VSID, IP version, NIC): several gateways of a
+            // VSID are several NICs.
+            const bool wildcard = r.type == record_type::gateway_wildcard && r.ca.is_unspecified();
+            if (wildcard) {
+                const auto [it, inserted] = gateway_index.emplace(std::tuple{r.subnet.value(), r.ca.is_v6(), r.mac}, i);
+                if (!inserted) {
+                    conflict(e, "mac",
+                             "mac " + r.mac.to_string() + " already has a gateway-wildcard record for " +
+                                 std::string(detail::version_name(r.ca)) + " in virtual subnet " + vsid_text,
+                             lookup_records_[it->second].ref);
+                }
+            }
             // One CA per routing domain, except the 0.0.0.0 / :: of gateway-wildcard records.
             const rdid* domain = subnet_domain(r.subnet);
-            const bool wildcard = r.type == record_type::gateway_wildcard && r.ca.is_unspecified();
             if (domain != nullptr && !wildcard) {
                 const auto [it, inserted] = ca_index.emplace(std::pair{*domain, r.ca}, i);
                 if (!inserted) {

@@ -5,7 +5,7 @@
 ///
 /// A `state` is built from a validated `model` for host NAME (`state::build`). Queries are
 /// `const noexcept` and never allocate; changes (`apply`) are control plane: they validate
-/// against the current state exactly as the builder validates a file (policy-format.md) and
+/// against the current state exactly as the builder validates a file (docs/policy-format.md) and
 /// either apply completely or not at all. A `state` is not synchronised: policy/live_policy.hpp
 /// keeps two of them behind a left-right scheme so that readers never see one being changed.
 ///
@@ -118,11 +118,13 @@ struct subnet_entry {
     std::optional<ipv6_address> gateway_v6;
     std::vector<flood_pa> remote_pas;  ///< distinct remote PAs hosting VMs of this subnet
     std::vector<flood_mac> local_macs; ///< distinct local VM NICs of this subnet
-    record_id wildcard_v4{no_record};  ///< its gateway-wildcard records, if any
-    record_id wildcard_v6{no_record};
+    /// Its gateway-wildcard records of each IP version (gateways side by side), ordered by MAC
+    /// so that every host numbers them alike (egress picks one by flow hash).
+    std::vector<record_id> gateways_v4;
+    std::vector<record_id> gateways_v6;
 
-    [[nodiscard]] record_id gateway_wildcard(ip_version v) const noexcept {
-        return v == ip_version::v4 ? wildcard_v4 : wildcard_v6;
+    [[nodiscard]] const std::vector<record_id>& gateways(ip_version v) const noexcept {
+        return v == ip_version::v4 ? gateways_v4 : gateways_v6;
     }
 };
 
@@ -189,10 +191,12 @@ enum class change_status : std::uint8_t {
 struct set_record {
     lookup_record record;
 };
-/// Remove the lookup record (VSID, CA).
+/// Remove the lookup record (VSID, CA); for a gateway-wildcard record (CA 0.0.0.0 / ::), the
+/// one of the NIC with `mac` (without a MAC: the subnet's only gateway of that IP version).
 struct remove_record {
     nvgre::vsid subnet;
     ip_address ca;
+    std::optional<mac_address> mac{};
 };
 /// Add a customer route, or replace the one with the same (domain, prefix, metric).
 struct set_customer_route {
@@ -258,7 +262,7 @@ public:
         return (r != nullptr && r->vsid == vsid) ? r : nullptr;
     }
     /// Starts loading the index slot of find_record(domain, ca): a burst prefetches every
-    /// frame's lookup first, then probes (DESIGN: hash all, prefetch all, then probe).
+    /// frame's lookup first, then probes them all, so the memory latencies overlap.
     void prefetch_record(std::uint32_t domain, const ip_address& ca) const noexcept {
         ca_index_.prefetch(ca_key{domain, ca});
     }
@@ -287,12 +291,38 @@ public:
     /// The VM name of a record ("" when the policy gave none). Not for the per-packet path.
     [[nodiscard]] std::string_view vm_name(record_id id) const noexcept { return vm_names_[id]; }
 
-    /// The gateway-wildcard record of subnet `vsid` for addresses of version `v`, or nullptr.
-    [[nodiscard]] const record_entry* gateway_wildcard(std::uint32_t vsid, ip_version v) const noexcept {
+    /// The gateway-wildcard records of subnet `vsid` for addresses of version `v`, ordered by
+    /// MAC; empty when it has none or `vsid` is not declared. O(1).
+    [[nodiscard]] std::span<const record_id> gateway_wildcards(std::uint32_t vsid, ip_version v) const noexcept {
         const subnet_entry* s = subnet(vsid);
-        if (s == nullptr) return nullptr;
-        const record_id id = s->gateway_wildcard(v);
-        return id == no_record ? nullptr : &records_[id];
+        if (s == nullptr) return {};
+        return s->gateways(v);
+    }
+    /// The gateway of subnet `vsid` for version `v` that a flow with hash `flow_hash` takes
+    /// (gateway_wildcards()[flow_hash % n]), or nullptr when there is none. O(1).
+    [[nodiscard]] const record_entry* gateway_for_flow(std::uint32_t vsid, ip_version v, std::uint32_t flow_hash) const noexcept {
+        const auto g = gateway_wildcards(vsid, v);
+        return g.empty() ? nullptr : &records_[g[flow_hash % g.size()]];
+    }
+    /// The first (by MAC) gateway-wildcard record of subnet `vsid` for version `v` whose PA is
+    /// `pa`, or nullptr. O(gateways of the subnet).
+    [[nodiscard]] const record_entry* gateway_wildcard_with_pa(std::uint32_t vsid, ip_version v,
+                                                               const ip_address& pa) const noexcept {
+        for (const record_id id : gateway_wildcards(vsid, v))
+            if (records_[id].pa == pa) return &records_[id];
+        return nullptr;
+    }
+    /// The gateway-wildcard record of version `v` that the NIC of `port` holds in its VSID, or
+    /// nullptr (a port holds at most one per version). O(gateways of the subnet).
+    [[nodiscard]] const record_entry* gateway_wildcard_of_port(const local_port& port, ip_version v) const noexcept {
+        for (const record_id id : subnets_[port.subnet].gateways(v))
+            if (records_[id].mac == port.mac) return &records_[id];
+        return nullptr;
+    }
+    /// True if `pa` is the PA of a gateway-wildcard record of some subnet of routing domain
+    /// `domain` (either IP version): traffic from outside the tenant may come from it. O(1).
+    [[nodiscard]] bool is_gateway_pa(std::uint32_t domain, const ip_address& pa) const noexcept {
+        return gateway_pas_.find(ca_key{domain, pa}) != nullptr;
     }
 
     /// The virtual subnet `vsid`, or nullptr when it is not declared. O(1): one cache line.
@@ -392,7 +422,7 @@ public:
 
     // ---- changes (control plane) --------------------------------------------------------
 
-    /// Validates `c` against this state (the rules of policy-format.md) and applies it
+    /// Validates `c` against this state (the rules of docs/policy-format.md) and applies it
     /// completely, or returns why not and changes nothing. Deterministic: the same change on
     /// two equal states gives equal states (live_policy relies on it).
     change_status apply(const change& c) {
@@ -524,7 +554,8 @@ private:
         std::uint32_t old_provider = 0;
         mac_address old_mac;
         if (wildcard) {
-            existing = sub.gateway_wildcard(r.ca.version());
+            // A gateway-wildcard record's identity is (VSID, IP version, MAC).
+            existing = gateway_with_mac(sub, r.ca.version(), r.mac);
             if (existing != no_record) {
                 old_provider = records_[existing].provider;
                 old_mac = records_[existing].mac;
@@ -589,7 +620,10 @@ private:
         if (sub == nullptr) return change_status::unknown_vsid;
         record_id id = no_record;
         if (c.ca.is_unspecified()) {
-            id = sub->gateway_wildcard(c.ca.version());
+            // Several gateways: the MAC says which; without one, only a lone gateway is meant.
+            const auto& gateways = sub->gateways(c.ca.version());
+            if (c.mac) id = gateway_with_mac(*sub, c.ca.version(), *c.mac);
+            else if (gateways.size() == 1) id = gateways.front();
         } else if (const record_ref* p = ca_index_.find(ca_key{sub->domain, c.ca}); p != nullptr && p->vsid == c.subnet.value()) {
             id = p->id;
         }
@@ -613,7 +647,12 @@ private:
         const record_entry& e = records_[id];
         subnet_entry& sub = subnets_[e.subnet];
         if (e.type == record_type::gateway_wildcard) {
-            (e.ca.is_v4() ? sub.wildcard_v4 : sub.wildcard_v6) = id;
+            auto& gateways = e.ca.is_v4() ? sub.gateways_v4 : sub.gateways_v6;
+            const auto at = std::lower_bound(gateways.begin(), gateways.end(), mac_key(e.mac),
+                                             [this](record_id g, std::uint64_t key) { return mac_key(records_[g].mac) < key; });
+            gateways.insert(at, id);
+            if (std::uint32_t* n = gateway_pas_.find(ca_key{e.domain, e.pa})) ++*n;
+            else gateway_pas_.insert_or_assign(ca_key{e.domain, e.pa}, 1u);
         } else if (!keep_slot) {
             ca_index_.insert_or_assign(ca_key{e.domain, e.ca}, ref_of(id));
         }
@@ -651,7 +690,10 @@ private:
         const record_entry& e = records_[id];
         subnet_entry& sub = subnets_[e.subnet];
         if (e.type == record_type::gateway_wildcard) {
-            (e.ca.is_v4() ? sub.wildcard_v4 : sub.wildcard_v6) = no_record;
+            auto& gateways = e.ca.is_v4() ? sub.gateways_v4 : sub.gateways_v6;
+            gateways.erase(std::remove(gateways.begin(), gateways.end(), id), gateways.end());
+            if (std::uint32_t* n = gateway_pas_.find(ca_key{e.domain, e.pa}); n != nullptr && --*n == 0)
+                gateway_pas_.erase(ca_key{e.domain, e.pa});
         } else if (!keep_slot) {
             ca_index_.erase(ca_key{e.domain, e.ca});
         }
@@ -678,6 +720,13 @@ private:
         } else {
             drop(sub.remote_pas, flood_pa{e.pa, e.provider, 0});
         }
+    }
+
+    /// The gateway-wildcard record of `sub` for version `v` held by the NIC with `mac`, or no_record.
+    [[nodiscard]] record_id gateway_with_mac(const subnet_entry& sub, ip_version v, const mac_address& mac) const noexcept {
+        for (const record_id id : sub.gateways(v))
+            if (records_[id].mac == mac) return id;
+        return no_record;
     }
 
     /// The port of `mac`, created empty if new.
@@ -813,6 +862,7 @@ private:
     ca_table<pa_usage> pa_usage_;           // (0, PA) -> records using it, nat record
     ca_table<mac_usage> mac_usage_;         // (host, MAC) -> VSID, see host_mac_key
     ca_table<std::uint32_t> port_index_;    // port_key(MAC) -> index in ports_
+    ca_table<std::uint32_t> gateway_pas_;   // (domain, PA) -> gateway-wildcard records with that PA
     std::vector<local_port> ports_;         // this host's VM ports (free slots: empty records)
     std::vector<std::uint32_t> free_ports_;
 
