@@ -9,7 +9,8 @@ live=(python3 iproute2 iputils-ping ethtool procps util-linux)
 case "${1:-test}" in
   # live demo (also run by make test as root): namespaces, ping, NIC offloads off, captures
   # valgrind: memcheck over the nvgre-pcap runs; clang-tidy: the checked-in .clang-tidy
-  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy valgrind clang-tidy "${live[@]}") ;;
+  # openvswitch-switch: the live interop test against OVS's userspace GRE (interop_ovs)
+  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy valgrind clang-tidy openvswitch-switch "${live[@]}") ;;
   demo)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}") ;;
   bench) pkgs=("${common[@]}" libbenchmark-dev libdpdk-dev python3-minimal) ;;
   fuzz)  pkgs=("${common[@]}" clang libclang-rt-14-dev) ;;

@@ -5,7 +5,8 @@
 //   nvgre-switch --policy FILE --host NAME --fabric IFACE --vm IFACE=VM [--vm IFACE=VM ...]
 //                [--underlay-mtu N]
 //
-//   --fabric IFACE   the physical NIC: NVGRE (and IP-rewrite) packets in and out
+//   --fabric IFACE   the physical NIC: NVGRE (and IP-rewrite) packets in and out; the switch
+//                    answers ARP / neighbor solicitations for its PAs there itself
 //   --vm IFACE=VM    a VM port: the interface the VM's NIC is plugged into, and that NIC's MAC
 //                    (or its vm= name in the policy). The port is bound to the lookup record
 //                    with that MAC, so its VSID and customer addresses come from the policy.
@@ -238,6 +239,9 @@ private:
 
         for (std::size_t i = 0; i < count; ++i) {
             const dp::outcome& o = out[i];
+            // Answers ingress gives on the fabric: ARP / ND for our PAs (no VSID), and ingress
+            // rule 6's, through the tunnel (both go back out of the fabric port).
+            if (vm == nullptr && o.verdict == dp::verdict::reply) ++(o.vsid == 0 ? fabric_answers_pa_ : fabric_answers_tunnel_);
             // Dropped, or already replicated through the sink (flood, multicast delivery).
             if (o.verdict == dp::verdict::drop || o.verdict == dp::verdict::flood || o.copies > 0) continue;
             transmit(frames[i], o.to, vm);
@@ -315,6 +319,8 @@ private:
         for (std::size_t r = 1; r < dp::drop_reason_count; ++r)
             text += "drop " + std::string(dp::to_string(static_cast<dp::drop_reason>(r))) + " " +
                     std::to_string(counters_.drops[r]) + "\n";
+        text += "fabric-answer pa " + std::to_string(fabric_answers_pa_) + "\n";
+        text += "fabric-answer tunnel " + std::to_string(fabric_answers_tunnel_) + "\n";
         text += "rx-truncated " + std::to_string(rx_truncated_) + "\n";
         text += "tx-no-port " + std::to_string(tx_no_port_) + "\n";
         text += "tx-error " + std::to_string(tx_errors_) + "\n";
@@ -332,6 +338,8 @@ private:
     std::vector<std::byte> scratch_;  // the replication copy
     dp::frame scratch_frame_{};
     dp::counters counters_{};
+    std::uint64_t fabric_answers_pa_{0};
+    std::uint64_t fabric_answers_tunnel_{0};
     std::uint64_t rx_truncated_{0};
     std::uint64_t tx_no_port_{0};
     std::uint64_t tx_errors_{0};
@@ -424,8 +432,8 @@ int main(int argc, char** argv) {
     cfg.underlay_mtu = a.underlay_mtu != 0 ? a.underlay_mtu : interface_mtu(a.fabric);
     // Too-big answers to VMs (path-MTU discovery), at most a burst of 10 and then 10 a second
     // per source; one limiter, since the switch is one datapath thread.
-    dp::icmp_rate_limiter too_big_limiter;
-    cfg.too_big_limiter = &too_big_limiter;
+    dp::icmp_rate_limiter icmp_limiter;
+    cfg.icmp_limiter = &icmp_limiter;
     std::string ready = "nvgre-switch " + a.host + ": ready: fabric " + a.fabric + " (underlay MTU " +
                         std::to_string(cfg.underlay_mtu) + ")";
     for (const port& p : vms) {
