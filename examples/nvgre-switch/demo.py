@@ -7,8 +7,18 @@ PASS/FAIL line. Needs root (network namespaces); touches nothing outside its own
     red-web  10.0.0.5 fd00::5  (VSID 5001)     red-db   10.0.0.6 fd00::6  (VSID 5001)
     blue-web 10.0.0.5 fd00::5  (VSID 6001)     blue-db  10.0.0.6 fd00::6  (VSID 6001)
                                                red-db2  10.0.1.8          (VSID 5002)
+                                               red-gw   10.0.0.254 fd00::fe (VSID 5001, and
+                                                        5001's gateway-wildcard records)
+                                                 wan0 203.0.113.1 2001:db8:113::1 (forwarding)
+                                                   | veth: not virtualized, no switch
+                                               internet 203.0.113.10 2001:db8:113::10
     nvgre-switch --host hv1                    nvgre-switch --host hv2
        fab0 192.168.10.11 <---- veth pair (MTU 1500) ----> fab0 192.168.10.12
+
+red-web's default routes (via 10.0.0.1 and fd00::1: the distributed router on hv1) meet the
+policy's on-link 0.0.0.0/0 and ::/0 of VSID 5001; no record holds 203.0.113.10, so hv1 sends
+it to the VSID's gateway-wildcard record, red-gw on hv2, whose kernel forwards it to the
+internet namespace. The internet routes 10.0.0.0/16 and fd00::/64 back through red-gw.
 
 Usage: demo.py --switch PATH [--policy FILE] [--out DIR] [--test]
   --test: exit 77 (ctest's "skipped") with a message when not root or when namespaces can't be
@@ -34,15 +44,23 @@ NS = "nvgre-demo-"  # every namespace of the demo starts with this
 DEADLINE_SECONDS = 110
 VM_MTU = 1500  # as the fabric's: the switch answers too big (path-MTU discovery) and segments TSO
 HOSTS = {"hv1": "02:00:c0:a8:0a:0b", "hv2": "02:00:c0:a8:0a:0c"}  # fabric NIC MACs (policy PA MACs)
-# name, host, MAC, IPv4/len, IPv4 gateway, IPv6 (or None): as in examples/policies/demo.policy
+# name, host, MAC, IPv4/len, IPv4 default gateway, IPv6 (or None), IPv6 default gateway (or
+# None): as in examples/policies/demo.policy. red-gw, the gateway, has no default route: its
+# way out is its other NIC (wan0, to the internet namespace).
 VMS = [
-    ("red-web", "hv1", "00:15:5d:00:00:05", "10.0.0.5/24", "10.0.0.1", "fd00::5"),
-    ("blue-web", "hv1", "00:15:5d:00:01:05", "10.0.0.5/24", "10.0.0.1", "fd00::5"),
-    ("red-db", "hv2", "00:15:5d:00:00:06", "10.0.0.6/24", "10.0.0.1", "fd00::6"),
-    ("blue-db", "hv2", "00:15:5d:00:01:06", "10.0.0.6/24", "10.0.0.1", "fd00::6"),
-    ("red-db2", "hv2", "00:15:5d:00:00:08", "10.0.1.8/24", "10.0.1.1", None),
+    ("red-web", "hv1", "00:15:5d:00:00:05", "10.0.0.5/24", "10.0.0.1", "fd00::5", "fd00::1"),
+    ("blue-web", "hv1", "00:15:5d:00:01:05", "10.0.0.5/24", "10.0.0.1", "fd00::5", None),
+    ("red-db", "hv2", "00:15:5d:00:00:06", "10.0.0.6/24", "10.0.0.1", "fd00::6", None),
+    ("blue-db", "hv2", "00:15:5d:00:01:06", "10.0.0.6/24", "10.0.0.1", "fd00::6", None),
+    ("red-db2", "hv2", "00:15:5d:00:00:08", "10.0.1.8/24", "10.0.1.1", None, None),
+    ("red-gw", "hv2", "00:15:5d:00:00:fe", "10.0.0.254/24", None, "fd00::fe", None),
 ]
-RED_MACS = {"00:15:5d:00:00:05", "00:15:5d:00:00:06", "00:15:5d:00:00:08", "02:00:5e:00:01:01"}
+RED_MACS = {"00:15:5d:00:00:05", "00:15:5d:00:00:06", "00:15:5d:00:00:08", "00:15:5d:00:00:fe",
+            "02:00:5e:00:01:01"}  # red's VMs and red's distributed router (the default router-mac)
+# The internet behind red-gw: TEST-NET-3 and an IPv6 documentation prefix, on a veth between
+# red-gw's wan0 and the internet namespace's eth0, outside the virtual network (no switch).
+GW_WAN = ("203.0.113.1", "2001:db8:113::1")
+INTERNET = ("203.0.113.10", "2001:db8:113::10")
 TCP_BYTES = 10 * 1024 * 1024
 TCP_PORT = 5201
 
@@ -133,7 +151,7 @@ class Switch(Background):
 
 
 def setup(switch_path, policy, out):
-    for name in ["hv1", "hv2"] + [vm[0] for vm in VMS]:
+    for name in ["hv1", "hv2"] + [vm[0] for vm in VMS] + ["internet"]:
         run("ip", "netns", "add", ns(name))
     for host, mac in HOSTS.items():
         # The hosts' own kernels stay silent: no IPv6 (no router solicitations, no MLD), no
@@ -143,7 +161,7 @@ def setup(switch_path, policy, out):
         "peer", "name", "fab0", "address", HOSTS["hv2"], "netns", ns("hv2"))
     for host in HOSTS:
         run("ip", "link", "set", "fab0", "up", netns=host)
-    for name, host, mac, v4, gw4, v6 in VMS:
+    for name, host, mac, v4, gw4, v6, gw6 in VMS:
         run("ip", "link", "add", name, "netns", ns(host), "type", "veth",
             "peer", "name", "eth0", "address", mac, "netns", ns(name))
         run("ip", "link", "set", name, "up", netns=host)
@@ -154,9 +172,27 @@ def setup(switch_path, policy, out):
         # and segments them in software, and answers too big for what cannot fit.
         run("ethtool", "-K", "eth0", "tx", "on", "tso", "on", "gso", "on", netns=name)
         run("ip", "addr", "add", v4, "dev", "eth0", netns=name)
-        run("ip", "route", "add", "default", "via", gw4, netns=name)
+        if gw4:
+            run("ip", "route", "add", "default", "via", gw4, netns=name)
         if v6:
             run("ip", "-6", "addr", "add", v6 + "/64", "dev", "eth0", "nodad", netns=name)
+        if gw6:
+            run("ip", "-6", "route", "add", "default", "via", gw6, netns=name)
+    # The gateway VM red-gw: a Linux router between its VM NIC (eth0, VSID 5001) and wan0, a
+    # veth to the internet namespace. The internet routes red's addresses back through it, and
+    # red-gw reaches red's other subnets through the distributed router (10.0.0.1).
+    run("ip", "link", "add", "wan0", "netns", ns("red-gw"), "type", "veth", "peer", "name", "eth0", "netns", ns("internet"))
+    run("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", netns="red-gw")
+    run("ip", "link", "set", "wan0", "up", netns="red-gw")
+    run("ip", "addr", "add", GW_WAN[0] + "/24", "dev", "wan0", netns="red-gw")
+    run("ip", "-6", "addr", "add", GW_WAN[1] + "/64", "dev", "wan0", "nodad", netns="red-gw")
+    run("ip", "route", "add", "10.0.0.0/16", "via", "10.0.0.1", netns="red-gw")
+    run("ip", "link", "set", "lo", "up", netns="internet")
+    run("ip", "link", "set", "eth0", "up", netns="internet")
+    run("ip", "addr", "add", INTERNET[0] + "/24", "dev", "eth0", netns="internet")
+    run("ip", "-6", "addr", "add", INTERNET[1] + "/64", "dev", "eth0", "nodad", netns="internet")
+    run("ip", "route", "add", "10.0.0.0/16", "via", GW_WAN[0], netns="internet")
+    run("ip", "-6", "route", "add", "fd00::/64", "via", GW_WAN[1], netns="internet")
     switches = {}
     for host in HOSTS:
         ports = [arg for vm in VMS if vm[1] == host for arg in ("--vm", f"{vm[0]}={vm[0]}")]
@@ -272,6 +308,7 @@ def run_checks(switches, out, c):
         c.check(got == 3, f"blue-web -> blue-db ping 10.0.0.6: {got}/3 replies (same addresses as red, VSID 6001)")
         got, ttls = ping("blue-web", "fd00::6", v6=True)
         c.check(got == 3, f"blue-web -> blue-db ping6 fd00::6: {got}/3 replies")
+        gateway_checks(switches, out, c)
         time.sleep(0.3)
     finally:
         fabric.stop()
@@ -303,6 +340,59 @@ def run_checks(switches, out, c):
     c.check(frames and largest <= 1514,
             f"fabric MTU: the largest frame on the fabric is {largest} bytes (1500-byte IP MTU + 14 Ethernet)")
     return pcap
+
+
+def first_from(ping_output):
+    """The first "From ADDRESS icmp_seq=N TEXT" line of a ping's output (an ICMP error), or None."""
+    m = re.search(r"^From (\S+) icmp_seq=\d+ (.+)$", ping_output, re.M)
+    return (m.group(1), m.group(2).strip()) if m else None
+
+
+def gateway_checks(switches, out, c):
+    """The distributed router's own answers, and the way out of red: red-gw and the internet."""
+    # Echo requests to the gateway addresses are for the router itself (egress rule 8): hv1
+    # answers them (verdict reply) and nothing crosses the fabric.
+    before = switches["hv1"].counters()["verdict reply"]
+    got4, ttls4 = ping("red-web", "10.0.0.1")
+    got6, ttls6 = ping("red-web", "fd00::1", v6=True)
+    answered = switches["hv1"].counters()["verdict reply"] - before
+    c.check(got4 == 3 and got6 == 3 and answered >= 6,
+            f"red-web -> its gateways: ping 10.0.0.1 {got4}/3, ping6 fd00::1 {got6}/3 echo replies, from the "
+            f"distributed router on hv1 (verdict reply +{answered})")
+
+    internet = capture("internet", "eth0", os.path.join(out, "internet.pcap"))
+    try:
+        got4, ttls4 = ping("red-web", INTERNET[0])
+        got6, ttls6 = ping("red-web", INTERNET[1], v6=True)
+        # A probe that the first router must expire: the distributed router on hv1 (egress
+        # rule 5) answers time exceeded from the sender's gateway address; the probe never
+        # reaches red-gw or the internet.
+        expired_before = switches["hv1"].counters()["drop ttl-expired"]
+        probe4 = run("ping", "-4", "-c", "1", "-t", "1", "-W", "2", INTERNET[0], netns="red-web", check=False).stdout
+        probe6 = run("ping", "-6", "-c", "1", "-t", "1", "-W", "2", INTERNET[1], netns="red-web", check=False).stdout
+        expired = switches["hv1"].counters()["drop ttl-expired"] - expired_before
+        time.sleep(0.3)
+    finally:
+        internet.stop()
+    # What the internet host received: red-web's own source address (no NAT anywhere), each
+    # request routed twice on its way (the distributed router, then red-gw's kernel).
+    seen4 = tshark(internet.pcap, "-Y", f"icmp.type == 8 && ip.src == 10.0.0.5 && ip.dst == {INTERNET[0]}",
+                   "-T", "fields", "-e", "ip.ttl")
+    seen6 = tshark(internet.pcap, "-Y", f"icmpv6.type == 128 && ipv6.src == fd00::5 && ipv6.dst == {INTERNET[1]}",
+                   "-T", "fields", "-e", "ipv6.hlim")
+    c.check(got4 == 3 and ttls4 == ["63"] and len(seen4) == 3 and set(seen4) == {"62"},
+            f"red-web -> internet ping {INTERNET[0]} (0.0.0.0/0 on-link: VSID 5001's gateway-wildcard record, red-gw "
+            f"on hv2): {got4}/3 replies (ttl {','.join(ttls4)}); the internet got {len(seen4)} requests from 10.0.0.5 "
+            f"(ttl {','.join(sorted(set(seen4)))}: routed by hv1, then red-gw)")
+    c.check(got6 == 3 and ttls6 == ["63"] and len(seen6) == 3 and set(seen6) == {"62"},
+            f"red-web -> internet ping6 {INTERNET[1]} (::/0 on-link, the IPv6 wildcard record): {got6}/3 replies "
+            f"(hop limit {','.join(ttls6)}); the internet got {len(seen6)} requests from fd00::5 "
+            f"(hop limit {','.join(sorted(set(seen6)))})")
+    from4, from6 = first_from(probe4), first_from(probe6)
+    c.check(from4 == ("10.0.0.1", "Time to live exceeded") and from6 == ("fd00::1", "Time exceeded: Hop limit")
+            and expired == 2,
+            f"TTL 1 toward {INTERNET[0]}: {'From %s: %s' % from4 if from4 else 'no ICMP error'}; hop limit 1 toward "
+            f"{INTERNET[1]}: {'From %s: %s' % from6 if from6 else 'no ICMP error'} (hv1: drop ttl-expired +{expired})")
 
 
 # --- Helpers run inside a VM namespace (demo.py _tcp_server | _tcp_client | _forge).
@@ -395,7 +485,7 @@ def main():
     signal.alarm(DEADLINE_SECONDS)
 
     started = time.time()
-    print(f"nvgre live demo: hosts hv1 and hv2, VMs {', '.join(vm[0] for vm in VMS)} "
+    print(f"nvgre live demo: hosts hv1 and hv2, VMs {', '.join(vm[0] for vm in VMS)}, the internet behind red-gw "
           f"(policy {os.path.relpath(a.policy)})", flush=True)
     c = Checks()
     switches = {}
@@ -420,10 +510,11 @@ def main():
             code = sw.stop()  # SIGTERM: the switch prints its final counters
             if code != 0:
                 c.check(False, f"nvgre-switch on {host} exited with status {code} (log {sw.log_path})")
+        made = len(demo_namespaces())  # the hosts, the VMs and the internet, when setup got that far
         left = remove_namespaces()
         running = [host for host, sw in switches.items() if sw.proc.poll() is None]
         c.check(not left and not running,
-                f"teardown: {len(left)} namespaces and {len(running)} switch processes left behind")
+                f"teardown: {len(left)} of {made} namespaces and {len(running)} switch processes left behind")
         fcntl.flock(lock, fcntl.LOCK_UN)
     if interrupted:
         print(f"demo: {interrupted}", flush=True)
