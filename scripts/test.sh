@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # `make test`: every build configuration of the test suites, then one summary line.
 #   gcc      g++ -Wall -Wextra -Wpedantic -Werror: unit suites, every header alone, ODR check,
-#            consumer projects (find_package against a real install, add_subdirectory), interop,
-#            the live demo (examples/nvgre-switch/demo.py; as root, else SKIPPED), and the
-#            interop runs again with nvgre-pcap under valgrind memcheck (memcheck_*)
-#   clang    clang++ with the same warnings: unit suites, headers alone, interop, live demo,
-#            clang-tidy (.clang-tidy) over every public header and example (clang_tidy)
-#   asan     clang++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit suites, interop, live demo
-#   noexcept g++ -fno-exceptions: unit suites, headers alone, live demo
+#            consumer projects (find_package against a real install, add_subdirectory), interop
+#            (scapy, tshark, the corpus), the live tests as root (else SKIPPED): the demo
+#            (examples/nvgre-switch/demo.py) and the Open vSwitch interop (tests/interop/
+#            ovs_interop.py), and the frame-carrying interop runs again with nvgre-pcap under
+#            valgrind memcheck (memcheck_*)
+#   clang    clang++ with the same warnings: unit suites, clang-tidy (.clang-tidy) over every
+#            public header and example (clang_tidy)
+#   asan     clang++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit suites, interop,
+#            the live demo
+#   noexcept g++ -fno-exceptions: unit suites, and every example built without exceptions
 #   tsan     clang++ with ThreadSanitizer: the concurrency suites (readers and writers of live policy)
+# Each kind of check runs where it finds something: interop and live tests once plain (gcc) and
+# once under the sanitizers (asan), not again under every compiler (NVGRE_SYSTEM_TESTS=OFF).
+# ctest runs two tests at a time (the live tests alone: RUN_SERIAL).
 # All but tsan also replay every fuzz target's seeds and committed regressions (fuzz_replay_*),
 # with -D_GLIBCXX_ASSERTIONS as everywhere.
 set -uo pipefail
