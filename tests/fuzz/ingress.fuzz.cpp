@@ -2,13 +2,17 @@
 // fixed policy examples/policies/two-tenants.policy (hv1, hv2, hv3; red and blue with the same
 // addresses, IPv6, a distributed router, a gateway-wildcard record, and IP-rewrite records, so
 // the IP-rewrite ingress path runs too). Every input is run through all three hosts. Asserts:
-//   - the verdict is deliver or drop; a drop names its reason, a delivery has none;
+//   - the verdict is deliver, reply or drop; a drop names its reason, a delivery has none;
+//   - a reply (ARP/ND for a PA of this host, or ingress rule 6's answer through the tunnel)
+//     goes back to the fabric: a plain answer from one of this host's PA MACs, or NVGRE from
+//     one of this host's PAs to the outcome's PA in the outcome's VSID;
 //   - the frame stays inside its buffer, copies went through the sink's own buffers;
 //   - a unicast delivery goes to a VM port of this host, in the frame's VSID, whose MAC is
 //     the delivered frame's destination; a broadcast / multicast delivery only to VM ports of
 //     that VSID; never to a VM of another routing domain;
 //   - anti-spoofing: an NVGRE frame is delivered only when its outer source PA owns the inner
-//     source CA in the VSID's routing domain (or holds its gateway-wildcard record, or it is
+//     source CA in the VSID's routing domain (or, for a source outside the tenant, holds one of
+//     the domain's gateway-wildcard records, or it is
 //     link-scope multicast from a host of that VSID); an IP-rewrite packet only from the nat
 //     PA of a VM of the destination's routing domain.
 // Checksum verification stays on: the seeds carry valid outer IPv4 and GRE checksums.
@@ -117,9 +121,27 @@ void run(const policy::state& s, std::span<const std::byte> input, const wire::p
     const outcome o = ingress(s, fr.f, sink);
     fuzz::check_outcome_reason(o);
     NVGRE_FUZZ_CHECK(fr.intact());
-    NVGRE_FUZZ_CHECK(o.verdict == verdict::deliver || o.verdict == verdict::drop);
+    NVGRE_FUZZ_CHECK(o.verdict == verdict::deliver || o.verdict == verdict::reply || o.verdict == verdict::drop);
     for (const auto& sent : sink.out) NVGRE_FUZZ_CHECK(sent.intact && sent.to.to == destination::kind::vm);
     if (o.verdict == verdict::drop) return;
+    if (o.verdict == verdict::reply) {
+        NVGRE_FUZZ_CHECK(o.to.to == destination::kind::fabric && sink.out.empty());
+        const auto out = std::span<const std::byte>(fr.f.bytes());
+        const auto l = wire::parse_packet_layout(out);
+        if (o.vsid == 0) {
+            // An answer for one of our PAs: from that PA's MAC.
+            auto eth = wire::ethernet_view::checked(out);
+            NVGRE_FUZZ_CHECK(eth.has_value());
+            bool ours = false;
+            for (const std::uint32_t i : s.local_pa_indices()) ours = ours || s.provider_at(i).mac == eth->source();
+            NVGRE_FUZZ_CHECK(ours);
+        } else {
+            NVGRE_FUZZ_CHECK(l.kind == wire::frame_kind::nvgre && l.vsid_bits() == o.vsid);
+            const auto outer = outer_of(out, l);
+            NVGRE_FUZZ_CHECK(s.is_local_pa(outer.source) && outer.destination == o.pa);
+        }
+        return;
+    }
 
     const rdid* domain = fuzz::domain_of(s, o.vsid);
     NVGRE_FUZZ_CHECK(domain != nullptr);
