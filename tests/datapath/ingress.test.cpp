@@ -462,7 +462,9 @@ TEST_CASE("datapath/ingress: ingress_burst gives what ingress() gives, byte for 
                 }
             });
         }
-        for (auto& [host, frames] : arriving) {
+        for (const auto& arrival : arriving) {
+            const std::string& host = arrival.first;  // (no structured binding: CAPTURE's lambda reads it)
+            const auto& frames = arrival.second;
             CAPTURE(host);
             const policy::state& s = state_of(host);
             std::vector<std::unique_ptr<buffer>> single, burst;

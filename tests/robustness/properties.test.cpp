@@ -313,7 +313,8 @@ TEST_CASE("property: random valid policies — text round trip; egress then ingr
         std::map<std::string, policy::state> states;
         for (const auto& h : p.hosts) states.emplace(h, policy::state::build(p.model, h));
         // The host state holds exactly the model's records, each reachable through its lookups.
-        for (const auto& [host, st] : states) {
+        for (const auto& host_state : states) {
+            const policy::state& st = host_state.second;  // (no structured binding: the lambdas below read it)
             CHECK(st.record_count() == p.model.lookup_records().size());
             for (const auto& r : p.model.lookup_records()) {
                 const auto* sub = p.model.find_subnet(r.subnet);
