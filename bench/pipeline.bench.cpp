@@ -168,7 +168,7 @@ enum class pages : std::uint8_t { huge, small };
 /// built once.
 const pol::state& state_of(table t, underlay u = underlay::v4, pages pg = pages::huge) {
     auto build = [u](table x) {
-        auto s = std::make_unique<pol::state>(pol::state::build(make_model(records_of(x), u), "hv0"));
+        auto s = std::make_unique<pol::state>(pol::state::build(make_model(records_of(x), u), "hv0").value());
         if (s->record_count() != records_of(x)) die("state lost records");
         // The generators below take domain index = subnet number: check it.
         for (std::uint32_t sub = 0; sub < (records_of(x) + records_per_subnet - 1) / records_per_subnet; ++sub) {
@@ -353,7 +353,7 @@ const fabric_generator& fabric(std::size_t inner) {
         dp::no_replication_sink sink;
         for (std::size_t z = 0; z < n_sizes; ++z) all[z] = std::make_unique<fabric_generator>(fabric_sizes[z]);
         for (std::uint32_t h = 1; h < hosts; ++h) {
-            const pol::state s = pol::state::build(m, "hv" + std::to_string(h));
+            const pol::state s = pol::state::build(m, "hv" + std::to_string(h)).value();
             for (std::size_t z = 0; z < n_sizes; ++z) {
                 fabric_generator* gen = all[z].get();
                 const std::size_t size = gen->inner;

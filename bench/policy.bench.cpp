@@ -68,7 +68,7 @@ void policy_load(benchmark::State& st) {
     const auto n = static_cast<std::uint32_t>(st.range(0));
     for (auto _ : st) {
         auto m = make_model(n);
-        auto s = state::build(m, "hv0");
+        auto s = state::build(m, "hv0").value();
         benchmark::DoNotOptimize(s.record_count());
         st.counters["record_bytes"] = static_cast<double>(s.record_memory_bytes()) / n;
     }
@@ -78,7 +78,7 @@ BENCHMARK(policy_load)->Name("policy/load/1M")->Arg(1'000'000)->Unit(benchmark::
 
 // Per-packet lookups through the state: (domain, CA) for uniformly random records, bursts of 32.
 void policy_lookup(benchmark::State& st) {
-    static const state s = state::build(model_1m(), "hv0");
+    static const state s = state::build(model_1m(), "hv0").value();
     std::mt19937 rng(42);
     std::vector<ca_key> keys(1 << 16);
     for (auto& k : keys) {
@@ -104,7 +104,7 @@ BENCHMARK(policy_lookup)->Name("policy/lookup/1M/uniform");
 // writer may yield while it waits for the reader, which CPU time would not count).
 // `reader_bursts`: the reader's bursts of 32 lookups per second meanwhile (never blocked).
 void update_records(benchmark::State& st, std::size_t batch) {
-    static live_policy live(model_1m(), "hv0");
+    static live_policy live(state::build(model_1m(), "hv0").value());
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> bursts{0};
     std::thread reader([&] {

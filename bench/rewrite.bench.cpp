@@ -117,7 +117,7 @@ const pol::state& state_of(table t, bool nat = true) {
                                      nat ? pol::rule::nat : pol::rule::encap, pol::record_type::static_record, ""});
         auto m = b.build();
         if (!m) die("policy refused");
-        auto s = std::make_unique<pol::state>(pol::state::build(*m.validated, "hv0"));
+        auto s = std::make_unique<pol::state>(pol::state::build(*m.validated, "hv0").value());
         if (s->record_count() != records) die("state lost records");
         return s;
     };

@@ -475,7 +475,10 @@ int cmd_run(std::string_view command, const std::vector<std::string_view>& args)
         }
         return 1;
     }
-    const nvgre::policy::state state = nvgre::policy::state::build(*loaded.validated, a.host);
+    auto built = nvgre::policy::state::build(*loaded.validated, a.host);
+    if (!built)
+        return fail(cmd + ": " + a.policy + ": cannot index for host '" + a.host + "': " + nvgre::policy::to_string(*built.error));
+    const nvgre::policy::state state = std::move(built).value();
     if (state.local_pa_indices().empty())
         return fail(cmd + ": host '" + a.host + "' owns no provider address in " + a.policy);
 

@@ -409,7 +409,9 @@ int main(int argc, char** argv) {
         for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
         return 1;
     }
-    const nvgre::policy::state policy = nvgre::policy::state::build(*loaded.validated, a.host);
+    auto built = nvgre::policy::state::build(*loaded.validated, a.host);
+    if (!built) return fail(a.policy + ": cannot index for host '" + a.host + "': " + nvgre::policy::to_string(*built.error));
+    const nvgre::policy::state policy = std::move(built).value();
     if (policy.local_pa_indices().empty()) return fail("host '" + a.host + "' owns no provider address in " + a.policy);
 
     port fabric{a.fabric};

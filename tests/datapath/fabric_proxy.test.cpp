@@ -45,7 +45,7 @@ const policy::state& endpoint_state() {
         auto r = policy::load_policy_text(endpoint_policy, "endpoint.policy");
         for (const auto& d : r.diagnostics) MESSAGE(d.to_string());
         REQUIRE(r);
-        return policy::state::build(*r.validated, "hv1");
+        return policy::state::build(*r.validated, "hv1").value();
     }();
     return s;
 }

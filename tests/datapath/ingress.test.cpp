@@ -293,7 +293,7 @@ TEST_CASE("datapath: random policies — egress then ingress never crosses domai
         for (const auto& d : built.diagnostics) MESSAGE(policy::to_string(d));
         REQUIRE(built);
         std::vector<policy::state> states;
-        for (int h = 0; h < 3; ++h) states.push_back(policy::state::build(*built.validated, "hv" + std::to_string(h)));
+        for (int h = 0; h < 3; ++h) states.push_back(policy::state::build(*built.validated, "hv" + std::to_string(h)).value());
 
         vector_sink sink;
         for (int i = 0; i < 400; ++i) {

@@ -77,7 +77,7 @@ const policy::state& lab(std::string_view host) {
         auto r = policy::load_policy_text(nat_lab, "nat-lab.policy");
         for (const auto& d : r.diagnostics) MESSAGE(d.to_string());
         REQUIRE(r);
-        return std::make_pair(policy::state::build(*r.validated, "hv1"), policy::state::build(*r.validated, "hv2"));
+        return std::make_pair(policy::state::build(*r.validated, "hv1").value(), policy::state::build(*r.validated, "hv2").value());
     }();
     return host == "hv1" ? states.first : states.second;
 }

@@ -124,7 +124,7 @@ private:
         h.model = *r.validated;
         const char* names[] = {"hv1", "hv2", "hv3"};
         for (std::size_t i = 0; i < h.hosts.size(); ++i) {
-            h.hosts[i] = policy::state::build(h.model, names[i]);
+            h.hosts[i] = policy::state::build(h.model, names[i]).value();
             h.hosts[i].for_each_record([&](const policy::record_entry& e, policy::record_id) {
                 if (e.local && std::find(h.ports[i].begin(), h.ports[i].end(), e.mac) == h.ports[i].end())
                     h.ports[i].push_back(e.mac);

@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const policy::model& m = *r.validated;
     for (const auto& host : m.hosts()) {
-        const auto s = policy::state::build(m, host);
+        const auto s = policy::state::build(m, host).value();
         NVGRE_FUZZ_CHECK(s.host() == host);
         NVGRE_FUZZ_CHECK(s.subnet_count() == m.virtual_subnets().size());
         NVGRE_FUZZ_CHECK(s.domain_count() == m.routing_domains().size());

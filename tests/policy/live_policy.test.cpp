@@ -45,7 +45,7 @@ std::vector<change> place_vm(int i, bool on_hv2) {
 }  // namespace
 
 TEST_CASE("policy/live_policy: batches report per-change status and apply atomically") {
-    live_policy live(load(two_hosts), "hv1");
+    live_policy live(state::build(load(two_hosts), "hv1").value());
     auto r = live.make_reader();
     std::vector<change> batch = place_vm(1, false);
     batch.push_back(remove_record{vs(5001), ip("10.0.9.9")});  // not there: refused, skipped
@@ -63,7 +63,7 @@ TEST_CASE("policy/live_policy: batches report per-change status and apply atomic
     CHECK(live.inspect([](const state& s) { return s.record_count(); }) == 1);
 
     // A whole new policy: the records go, the host changes.
-    live.replace(load(two_hosts), "hv2");
+    CHECK_FALSE(live.replace(load(two_hosts), "hv2"));
     auto g = r.read();
     CHECK(g->record_count() == 0);
     CHECK(g->host() == "hv2");
@@ -72,7 +72,7 @@ TEST_CASE("policy/live_policy: batches report per-change status and apply atomic
 TEST_SUITE("concurrency") {
 TEST_CASE("policy/live_policy: readers never see a VM half-migrated while a writer moves VMs") {
     constexpr int vms = 64;
-    live_policy live(load(two_hosts), "hv1");
+    live_policy live(state::build(load(two_hosts), "hv1").value());
     {
         std::vector<change> all;
         for (int i = 0; i < vms; ++i)
@@ -129,7 +129,7 @@ TEST_CASE("policy/live_policy: whole-policy replacement while readers run") {
                        (i < 16 ? "0" : "") + [&] { char b[3]; std::snprintf(b, 3, "%x", i); return std::string(b); }() +
                        " pa=192.168.10.12\n";
     const auto bigger = load(bigger_text);
-    live_policy live(small, "hv1");
+    live_policy live(state::build(small, "hv1").value());
     std::atomic<bool> stop{false};
     std::atomic<long> bad{0};
     std::thread reader([&] {
@@ -144,7 +144,9 @@ TEST_CASE("policy/live_policy: whole-policy replacement while readers run") {
             if (!ok) bad.fetch_add(1);
         }
     });
-    for (int i = 0; i < 60; ++i) live.replace(i % 2 == 0 ? bigger : small, "hv1");
+    int refused = 0;
+    for (int i = 0; i < 60; ++i) refused += live.replace(i % 2 == 0 ? bigger : small, "hv1").has_value() ? 1 : 0;
+    CHECK(refused == 0);
     stop = true;
     reader.join();
     CHECK(bad.load() == 0);

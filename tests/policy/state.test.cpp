@@ -69,7 +69,7 @@ lookup_record rec(std::uint32_t v, std::string_view ca, std::string_view m, std:
 }  // namespace
 
 TEST_CASE("policy/state: the red/blue policy indexed for hv1") {
-    const auto s = state::build(load(red_blue), "hv1");
+    const auto s = state::build(load(red_blue), "hv1").value();
     CHECK(s.host() == "hv1");
     CHECK(s.record_count() == 10);
     const auto red = *s.domain_index(red_id());
@@ -160,7 +160,7 @@ TEST_CASE("policy/state: the red/blue policy indexed for hv1") {
 }
 
 TEST_CASE("policy/state: the same policy seen from hv2") {
-    const auto s = state::build(load(red_blue), "hv2");
+    const auto s = state::build(load(red_blue), "hv2").value();
     const auto red = *s.domain_index(red_id());
     CHECK(s.find_record(red, ip("10.0.0.6"))->local);
     CHECK_FALSE(s.find_record(red, ip("10.0.0.5"))->local);
@@ -173,7 +173,7 @@ TEST_CASE("policy/state: the same policy seen from hv2") {
 }
 
 TEST_CASE("policy/state: record changes keep every index consistent") {
-    auto s = state::build(load(red_blue), "hv1");
+    auto s = state::build(load(red_blue), "hv1").value();
     const auto red = *s.domain_index(red_id());
 
     SUBCASE("add, migrate, remove") {
@@ -309,7 +309,7 @@ TEST_CASE("policy/state: random policies and changes agree with a naive referenc
         }
         auto built = b.build();
         REQUIRE(built);
-        auto s = state::build(*built.validated, "hv0");
+        auto s = state::build(*built.validated, "hv0").value();
 
         reference ref;
         for (std::uint32_t v = 0; v < 6; ++v) ref.domain_of_vsid[5000 + v] = *s.domain_index(ids[v / 2]);
@@ -473,7 +473,7 @@ void check_per_packet_copies(const state& s) {
 
 TEST_CASE("policy/state: index slots, port sources and next hops follow every change") {
     for (const char* host : {"hv1", "hv2", "hv3"}) {
-        auto s = state::build(load(red_blue), host);
+        auto s = state::build(load(red_blue), host).value();
         check_per_packet_copies(s);
         // Not a local PA: the precomputed table has no row (callers ask next_hop_mac).
         for (std::uint32_t p = 0; p < 5; ++p) {

@@ -311,7 +311,7 @@ TEST_CASE("property: random valid policies — text round trip; egress then ingr
         CHECK(to_policy_text(*back.validated) == text);
 
         std::map<std::string, policy::state> states;
-        for (const auto& h : p.hosts) states.emplace(h, policy::state::build(p.model, h));
+        for (const auto& h : p.hosts) states.emplace(h, policy::state::build(p.model, h).value());
         // The host state holds exactly the model's records, each reachable through its lookups.
         for (const auto& host_state : states) {
             const policy::state& st = host_state.second;  // (no structured binding: the lambdas below read it)

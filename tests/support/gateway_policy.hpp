@@ -40,9 +40,9 @@ inline const mac_address blue_router = mac("02:00:5e:00:02:02");
 
 /// The state of gateways.policy for host hv1, hv2 or hv3.
 inline const policy::state& gateway_state(std::string_view host) {
-    static const policy::state hv1 = policy::state::build(gateway_model(), "hv1");
-    static const policy::state hv2 = policy::state::build(gateway_model(), "hv2");
-    static const policy::state hv3 = policy::state::build(gateway_model(), "hv3");
+    static const policy::state hv1 = policy::state::build(gateway_model(), "hv1").value();
+    static const policy::state hv2 = policy::state::build(gateway_model(), "hv2").value();
+    static const policy::state hv3 = policy::state::build(gateway_model(), "hv3").value();
     return host == "hv1" ? hv1 : host == "hv2" ? hv2 : hv3;
 }
 

@@ -32,9 +32,9 @@ inline constexpr mac_address red_router = policy::default_router_mac;
 }  // namespace hnv_vm
 
 inline const policy::state& hnv_state(std::string_view host) {
-    static const policy::state hv1 = policy::state::build(hnv_model(), "hv1");
-    static const policy::state hv2 = policy::state::build(hnv_model(), "hv2");
-    static const policy::state hv3 = policy::state::build(hnv_model(), "hv3");
+    static const policy::state hv1 = policy::state::build(hnv_model(), "hv1").value();
+    static const policy::state hv2 = policy::state::build(hnv_model(), "hv2").value();
+    static const policy::state hv3 = policy::state::build(hnv_model(), "hv3").value();
     return host == "hv1" ? hv1 : host == "hv2" ? hv2 : hv3;
 }
 

@@ -15,6 +15,7 @@
 #include "nvgre/ip_address.hpp"
 #include "nvgre/mac_address.hpp"
 #include "nvgre/policy/model.hpp"
+#include "nvgre/policy/validator.hpp"
 #include "nvgre/rdid.hpp"
 #include "nvgre/vsid.hpp"
 
@@ -53,17 +54,6 @@ enum class object_kind : std::uint8_t {
         case object_kind::lookup_record: return "lookup-record";
     }
     return "unknown";
-}
-
-/// True for a NAME of docs/policy-format.md: one or more letters, digits, '-', '_' or '.' (ASCII).
-[[nodiscard]] constexpr bool is_valid_name(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    for (const char c : s) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '_' || c == '.';
-        if (!ok) return false;
-    }
-    return true;
 }
 
 /// Highest VLAN id a provider address may carry (4095 is reserved by IEEE 802.1Q).
@@ -126,6 +116,10 @@ struct diagnostic {
     /// true: a reference or a conflict with other objects (a loader points at the key).
     bool cross_object{false};
     std::optional<object_ref> related;  ///< the earlier object of a conflict
+    /// For lookup records and customer routes: the rule broken (policy/validator.hpp), the
+    /// status `state::apply` gives the same object. change_status::ok for the other kinds,
+    /// whose rules only the builder checks.
+    change_status status{change_status::ok};
 };
 
 /// "lookup-record #3 (tag 12): pa: message (see lookup-record #1 (tag 7))", for logs and tests.
@@ -273,36 +267,13 @@ public:
     }
     bool add(customer_route v, tag_type tag = 0) {
         const object_ref ref = next_ref(object_kind::customer_route, customer_routes_.size(), tag);
-        bool ok = true;
-        if (v.next_hop.version() != v.prefix.version()) {
-            ok = value_error(ref, "next-hop",
-                             "next-hop " + v.next_hop.to_string() + " is " +
-                                 std::string(detail::version_name(v.next_hop)) + " but prefix " +
-                                 v.prefix.to_string() + " is " +
-                                 std::string(detail::version_name(v.prefix.address())));
-        }
+        const bool ok = check_values<object_ref>(v, [&](const violation<object_ref>& x) { own_error(ref, v, x); });
         customer_routes_.push_back({std::move(v), ref, sequence_++});
         return ok;
     }
     bool add(lookup_record v, tag_type tag = 0) {
         const object_ref ref = next_ref(object_kind::lookup_record, lookup_records_.size(), tag);
-        bool ok = true;
-        if (v.type == record_type::gateway_wildcard && !v.ca.is_unspecified()) {
-            ok = value_error(ref, "ca",
-                             "a gateway-wildcard record needs ca 0.0.0.0 or ::, not " + v.ca.to_string());
-        } else if (v.type == record_type::static_record && v.ca.is_unspecified()) {
-            ok = value_error(ref, "ca",
-                             "ca " + v.ca.to_string() + " is only for gateway-wildcard records (type=gateway-wildcard)");
-        }
-        if (v.rule == rule::nat && v.type == record_type::gateway_wildcard) {
-            ok = value_error(ref, "rule", "a gateway-wildcard record cannot have rule=nat");
-        } else if (v.rule == rule::nat && v.ca.version() != v.pa.version()) {
-            ok = value_error(ref, "pa",
-                             "a nat record needs ca and pa of one IP version (ca " + v.ca.to_string() + " is " +
-                                 std::string(detail::version_name(v.ca)) + ", pa " + v.pa.to_string() + " is " +
-                                 std::string(detail::version_name(v.pa)) + ")");
-        }
-        ok = check_name(ref, "vm", v.vm, true) && ok;
+        const bool ok = check_values<object_ref>(v, [&](const violation<object_ref>& x) { own_error(ref, v, x); });
         lookup_records_.push_back({std::move(v), ref, sequence_++});
         return ok;
     }
@@ -334,11 +305,14 @@ public:
 
         // Provider addresses: one declaration per PA; hosts in order of first appearance.
         std::vector<std::string> hosts;
-        std::set<std::string, std::less<>> host_set;
+        std::map<std::string, std::uint32_t, std::less<>> host_set;  // host -> index in hosts
+        std::vector<std::uint32_t> pa_host;                           // provider index -> index in hosts
         std::map<ip_address, std::size_t> pa_index;
         for (std::size_t i = 0; i < provider_addresses_.size(); ++i) {
             const auto& e = provider_addresses_[i];
-            if (host_set.insert(e.value.host).second) hosts.push_back(e.value.host);
+            const auto [h, new_host] = host_set.try_emplace(e.value.host, static_cast<std::uint32_t>(hosts.size()));
+            if (new_host) hosts.push_back(e.value.host);
+            pa_host.push_back(h->second);
             const auto [it, inserted] = pa_index.emplace(e.value.pa, i);
             if (!inserted) {
                 const auto& first = provider_addresses_[it->second];
@@ -393,110 +367,25 @@ public:
                 conflict(e, "vsid", std::move(m), first.ref);
             }
         }
-        // The domain of a VSID: nullopt when undeclared; a null rdid pointer when only assumed.
-        const auto subnet_declared = [&](nvgre::vsid v) {
-            return subnet_index.count(v.value()) != 0 || assumed_subnets_.count(v.value()) != 0;
-        };
-        const auto subnet_domain = [&](nvgre::vsid v) -> const rdid* {
-            const auto it = subnet_index.find(v.value());
-            return it == subnet_index.end() ? nullptr : &virtual_subnets_[it->second].value.domain;
-        };
-
-        // Customer routes: declared domain and VSID, the VSID in that domain; one route per
-        // (domain, prefix, metric) so that "lowest metric wins" always has one winner.
-        std::map<std::tuple<rdid, ip_prefix, std::uint32_t>, std::size_t> customer_route_index;
+        // Customer routes and lookup records: the rules of policy/validator.hpp, in the order
+        // the objects were added, each checked against the ones before it that passed (as the
+        // host state applies them).
+        file_index index(*this, domain_index, subnet_index, pa_index, hosts, std::move(pa_host));
         for (std::size_t i = 0; i < customer_routes_.size(); ++i) {
             const auto& e = customer_routes_[i];
-            const bool domain_ok = domain_declared(e.value.domain);
-            if (!domain_ok)
-                conflict(e, "rdid", "routing domain " + detail::braced(e.value.domain) + " is not declared");
-            if (!subnet_declared(e.value.subnet)) {
-                conflict(e, "vsid", "virtual subnet " + std::to_string(e.value.subnet.value()) + " is not declared");
-            } else if (const rdid* d = subnet_domain(e.value.subnet); domain_ok && d != nullptr && *d != e.value.domain) {
-                conflict(e, "vsid",
-                         "virtual subnet " + std::to_string(e.value.subnet.value()) + " is in routing domain " +
-                             detail::braced(*d) + ", not in " + detail::braced(e.value.domain),
-                         virtual_subnets_[subnet_index.find(e.value.subnet.value())->second].ref);
-            }
-            const auto [it, inserted] =
-                customer_route_index.emplace(std::tuple{e.value.domain, e.value.prefix, e.value.metric}, i);
-            if (!inserted) {
-                conflict(e, "prefix",
-                         "routing domain " + detail::braced(e.value.domain) + " already has a route to " +
-                             e.value.prefix.to_string() + " with metric " + std::to_string(e.value.metric),
-                         customer_routes_[it->second].ref);
-            }
+            const bool own_ok = check_values<object_ref>(e.value, [](const auto&) {});
+            const bool ok = check_route(index, e.value, identity::unique, [&](const violation<object_ref>& v) {
+                found.push_back({e.sequence, diagnostic{e.ref, v.field, index.message(e.value, v), true, v.related, v.status}});
+            });
+            if (own_ok && ok) index.add_route(i);
         }
-
-        // Lookup records.
-        std::map<std::pair<rdid, ip_address>, std::size_t> ca_index;           // (domain, ca) -> record
-        std::map<ip_address, std::size_t> first_record_of_pa;                   // pa -> first record
-        std::map<ip_address, std::size_t> first_nat_record_of_pa;               // pa -> first nat record
-        std::map<std::pair<std::string, mac_address>, std::size_t> mac_index;   // (host, mac) -> record
-        std::map<std::tuple<std::uint32_t, bool, mac_address>, std::size_t> gateway_index;  // (vsid, v6, mac) -> record
         for (std::size_t i = 0; i < lookup_records_.size(); ++i) {
             const auto& e = lookup_records_[i];
-            const lookup_record& r = e.value;
-            const std::string vsid_text = std::to_string(r.subnet.value());
-            if (!subnet_declared(r.subnet)) conflict(e, "vsid", "virtual subnet " + vsid_text + " is not declared");
-
-            const auto pa_it = pa_index.find(r.pa);
-            if (pa_it == pa_index.end() && assumed_pas_.count(r.pa) == 0)
-                conflict(e, "pa", "pa " + r.pa.to_string() + " is not a declared provider address");
-
-            // One gateway-wildcard record per (VSID, IP version, NIC): several gateways of a
-            // VSID are several NICs.
-            const bool wildcard = r.type == record_type::gateway_wildcard && r.ca.is_unspecified();
-            if (wildcard) {
-                const auto [it, inserted] = gateway_index.emplace(std::tuple{r.subnet.value(), r.ca.is_v6(), r.mac}, i);
-                if (!inserted) {
-                    conflict(e, "mac",
-                             "mac " + r.mac.to_string() + " already has a gateway-wildcard record for " +
-                                 std::string(detail::version_name(r.ca)) + " in virtual subnet " + vsid_text,
-                             lookup_records_[it->second].ref);
-                }
-            }
-            // One CA per routing domain, except the 0.0.0.0 / :: of gateway-wildcard records.
-            const rdid* domain = subnet_domain(r.subnet);
-            if (domain != nullptr && !wildcard) {
-                const auto [it, inserted] = ca_index.emplace(std::pair{*domain, r.ca}, i);
-                if (!inserted) {
-                    const auto& first = lookup_records_[it->second];
-                    std::string m = "ca " + r.ca.to_string() + " is already used in ";
-                    m += first.value.subnet == r.subnet ? "virtual subnet " + vsid_text
-                                                        : "routing domain " + detail::braced(*domain) +
-                                                              " (virtual subnet " +
-                                                              std::to_string(first.value.subnet.value()) + ")";
-                    conflict(e, "ca", std::move(m), first.ref);
-                }
-            }
-
-            // A nat PA stands for exactly one CA: no other record may use it.
-            const auto earlier = first_record_of_pa.find(r.pa);
-            const auto earlier_nat = first_nat_record_of_pa.find(r.pa);
-            if (r.rule == rule::nat && earlier != first_record_of_pa.end()) {
-                conflict(e, "pa",
-                         "pa " + r.pa.to_string() + " of a nat record is already used by another lookup record",
-                         lookup_records_[earlier->second].ref);
-            } else if (r.rule != rule::nat && earlier_nat != first_nat_record_of_pa.end()) {
-                conflict(e, "pa", "pa " + r.pa.to_string() + " is already the pa of a nat record",
-                         lookup_records_[earlier_nat->second].ref);
-            }
-            first_record_of_pa.emplace(r.pa, i);
-            if (r.rule == rule::nat) first_nat_record_of_pa.emplace(r.pa, i);
-
-            // A port has one VSID: one MAC in one VSID per host.
-            if (pa_it != pa_index.end()) {
-                const std::string& host = provider_addresses_[pa_it->second].value.host;
-                const auto [it, inserted] = mac_index.emplace(std::pair{host, r.mac}, i);
-                if (!inserted && lookup_records_[it->second].value.subnet != r.subnet) {
-                    const auto& first = lookup_records_[it->second];
-                    conflict(e, "mac",
-                             "mac " + r.mac.to_string() + " is already in virtual subnet " +
-                                 std::to_string(first.value.subnet.value()) + " on host " + host,
-                             first.ref);
-                }
-            }
+            const bool own_ok = check_values<object_ref>(e.value, [](const auto&) {});
+            const auto check = check_record(index, e.value, identity::unique, [&](const violation<object_ref>& v) {
+                found.push_back({e.sequence, diagnostic{e.ref, v.field, index.message(e.value, v), true, v.related, v.status}});
+            });
+            if (own_ok && check.ok) index.add_record(i);
         }
 
         build_result out;
@@ -540,6 +429,196 @@ private:
 
     static object_ref next_ref(object_kind kind, std::size_t index, tag_type tag) noexcept {
         return object_ref{kind, index, tag};
+    }
+
+    /// The builder's answers to the questions of policy/validator.hpp (policy_index), over the
+    /// objects of the set: declarations from the maps build() made, routes and records as they
+    /// pass their rules. Also words the diagnostics of those rules.
+    class file_index {
+    public:
+        using domain_id = rdid;
+        using handle = std::size_t;  ///< index in lookup_records_
+        using ref = object_ref;
+
+        file_index(const builder& b, const std::map<rdid, std::size_t>& domains,
+                   const std::map<std::uint32_t, std::size_t>& subnets, const std::map<ip_address, std::size_t>& pas,
+                   const std::vector<std::string>& hosts, std::vector<std::uint32_t> pa_host)
+            : b_(b), domains_(domains), subnets_(subnets), pas_(pas), hosts_(hosts), pa_host_(std::move(pa_host)) {}
+
+        [[nodiscard]] declared<rdid, object_ref> subnet_domain(nvgre::vsid v) const {
+            if (const auto it = subnets_.find(v.value()); it != subnets_.end()) {
+                const auto& e = b_.virtual_subnets_[it->second];
+                return declared<rdid, object_ref>::of(e.value.domain, e.ref);
+            }
+            return b_.assumed_subnets_.count(v.value()) != 0 ? declared<rdid, object_ref>::assumed()
+                                                              : declared<rdid, object_ref>::absent();
+        }
+        [[nodiscard]] declared<rdid, object_ref> domain(const rdid& id) const {
+            if (const auto it = domains_.find(id); it != domains_.end())
+                return declared<rdid, object_ref>::of(id, b_.routing_domains_[it->second].ref);
+            return b_.assumed_domains_.count(id) != 0 ? declared<rdid, object_ref>::assumed()
+                                                       : declared<rdid, object_ref>::absent();
+        }
+        [[nodiscard]] declared<std::uint32_t, object_ref> provider(const ip_address& pa) const {
+            if (const auto it = pas_.find(pa); it != pas_.end())
+                return declared<std::uint32_t, object_ref>::of(static_cast<std::uint32_t>(it->second),
+                                                               b_.provider_addresses_[it->second].ref);
+            return b_.assumed_pas_.count(pa) != 0 ? declared<std::uint32_t, object_ref>::assumed()
+                                                   : declared<std::uint32_t, object_ref>::absent();
+        }
+        [[nodiscard]] std::uint32_t host_of(std::uint32_t provider) const { return pa_host_[provider]; }
+        [[nodiscard]] std::optional<held_record<handle>> record_with_ca(const rdid& d, const ip_address& ca) const {
+            const auto it = cas_.find(std::pair{d, ca});
+            if (it == cas_.end()) return std::nullopt;
+            return held(it->second);
+        }
+        [[nodiscard]] std::optional<held_record<handle>> gateway_with_mac(nvgre::vsid v, ip_version version,
+                                                                          const mac_address& mac) const {
+            const auto it = gateways_.find(std::tuple{v.value(), version == ip_version::v6, mac});
+            if (it == gateways_.end()) return std::nullopt;
+            return held(it->second);
+        }
+        [[nodiscard]] object_ref ref_of(const handle& h) const { return b_.lookup_records_[h].ref; }
+        [[nodiscard]] pa_use<object_ref> pa_usage(std::uint32_t provider) const {
+            const auto it = pa_uses_.find(provider);
+            return it == pa_uses_.end() ? pa_use<object_ref>{} : it->second;
+        }
+        [[nodiscard]] std::optional<mac_use<object_ref>> mac_usage(std::uint32_t host, const mac_address& mac) const {
+            const auto it = mac_uses_.find(std::pair{host, mac});
+            if (it == mac_uses_.end()) return std::nullopt;
+            return it->second;
+        }
+        [[nodiscard]] std::optional<object_ref> route_exists(const rdid& d, const ip_prefix& p, std::uint32_t metric) const {
+            const auto it = routes_.find(std::tuple{d, p, metric});
+            if (it == routes_.end()) return std::nullopt;
+            return it->second;
+        }
+
+        /// Route `i` passed its rules: later ones are checked against it.
+        void add_route(std::size_t i) {
+            const auto& e = b_.customer_routes_[i];
+            routes_.emplace(std::tuple{e.value.domain, e.value.prefix, e.value.metric}, e.ref);
+        }
+        /// Record `i` passed its rules: later ones are checked against it.
+        void add_record(std::size_t i) {
+            const lookup_record& r = b_.lookup_records_[i].value;
+            const object_ref ref = b_.lookup_records_[i].ref;
+            if (r.type == record_type::gateway_wildcard) {
+                gateways_.emplace(std::tuple{r.subnet.value(), r.ca.is_v6(), r.mac}, i);
+            } else if (const auto d = subnet_domain(r.subnet); d.value) {
+                cas_.emplace(std::pair{*d.value, r.ca}, i);
+            }
+            const auto pa = pas_.find(r.pa);
+            if (pa == pas_.end()) return;  // only assumed: its uses are not known
+            auto& use = pa_uses_[static_cast<std::uint32_t>(pa->second)];
+            ++use.records;
+            if (!use.first) use.first = ref;
+            if (r.rule == rule::nat) {
+                use.nat = true;
+                use.nat_record = ref;
+            }
+            auto [m, inserted] = mac_uses_.try_emplace(std::pair{pa_host_[pa->second], r.mac});
+            if (inserted) m->second = mac_use<object_ref>{r.subnet.value(), 0, ref};
+            ++m->second.records;
+        }
+
+        /// The text of a diagnostic of record `r`.
+        [[nodiscard]] std::string message(const lookup_record& r, const violation<object_ref>& v) const {
+            const std::string vsid_text = std::to_string(r.subnet.value());
+            const lookup_record* first = v.related ? &b_.lookup_records_[v.related->index].value : nullptr;
+            switch (v.status) {
+                case change_status::unknown_vsid: return "virtual subnet " + vsid_text + " is not declared";
+                case change_status::unknown_pa: return "pa " + r.pa.to_string() + " is not a declared provider address";
+                case change_status::duplicate_gateway:
+                    return "mac " + r.mac.to_string() + " already has a gateway-wildcard record for " +
+                           std::string(detail::version_name(r.ca)) + " in virtual subnet " + vsid_text;
+                case change_status::duplicate_ca: {
+                    std::string m = "ca " + r.ca.to_string() + " is already used in ";
+                    if (first == nullptr || first->subnet == r.subnet) return m + "virtual subnet " + vsid_text;
+                    const auto d = subnet_domain(r.subnet);
+                    return m + "routing domain " + (d.value ? detail::braced(*d.value) : std::string("?")) +
+                           " (virtual subnet " + std::to_string(first->subnet.value()) + ")";
+                }
+                case change_status::nat_pa_shared:
+                    return r.rule == rule::nat
+                               ? "pa " + r.pa.to_string() + " of a nat record is already used by another lookup record"
+                               : "pa " + r.pa.to_string() + " is already the pa of a nat record";
+                case change_status::mac_in_two_subnets: {
+                    const auto pa = pas_.find(r.pa);
+                    const std::string host = pa == pas_.end() ? std::string("?") : hosts_[pa_host_[pa->second]];
+                    return "mac " + r.mac.to_string() + " is already in virtual subnet " +
+                           (first == nullptr ? std::string("?") : std::to_string(first->subnet.value())) + " on host " +
+                           host;
+                }
+                default: return value_message(r, v.status);
+            }
+        }
+        /// The text of a diagnostic of route `r`.
+        [[nodiscard]] std::string message(const customer_route& r, const violation<object_ref>& v) const {
+            switch (v.status) {
+                case change_status::unknown_domain: return "routing domain " + detail::braced(r.domain) + " is not declared";
+                case change_status::unknown_vsid:
+                    return "virtual subnet " + std::to_string(r.subnet.value()) + " is not declared";
+                case change_status::subnet_not_in_domain: {
+                    const auto d = subnet_domain(r.subnet);
+                    return "virtual subnet " + std::to_string(r.subnet.value()) + " is in routing domain " +
+                           (d.value ? detail::braced(*d.value) : std::string("?")) + ", not in " +
+                           detail::braced(r.domain);
+                }
+                case change_status::duplicate_route:
+                    return "routing domain " + detail::braced(r.domain) + " already has a route to " +
+                           r.prefix.to_string() + " with metric " + std::to_string(r.metric);
+                default: return value_message(r, v.status);
+            }
+        }
+
+    private:
+        [[nodiscard]] held_record<handle> held(std::size_t i) const {
+            const lookup_record& r = b_.lookup_records_[i].value;
+            const auto pa = pas_.find(r.pa);
+            const auto provider = pa == pas_.end() ? ~std::uint32_t{0} : static_cast<std::uint32_t>(pa->second);
+            return held_record<handle>{i, r.subnet.value(), provider, r.mac, r.rule};
+        }
+
+        const builder& b_;
+        const std::map<rdid, std::size_t>& domains_;
+        const std::map<std::uint32_t, std::size_t>& subnets_;
+        const std::map<ip_address, std::size_t>& pas_;
+        const std::vector<std::string>& hosts_;
+        std::vector<std::uint32_t> pa_host_;  // provider index -> index in hosts_
+        std::map<std::tuple<rdid, ip_prefix, std::uint32_t>, object_ref> routes_;
+        std::map<std::pair<rdid, ip_address>, std::size_t> cas_;
+        std::map<std::tuple<std::uint32_t, bool, mac_address>, std::size_t> gateways_;
+        std::map<std::uint32_t, pa_use<object_ref>> pa_uses_;
+        std::map<std::pair<std::uint32_t, mac_address>, mac_use<object_ref>> mac_uses_;
+    };
+
+    /// The text of a diagnostic of a record's own values (check_values).
+    [[nodiscard]] static std::string value_message(const lookup_record& r, change_status s) {
+        switch (s) {
+            case change_status::bad_wildcard:
+                return r.type == record_type::gateway_wildcard
+                           ? "a gateway-wildcard record needs ca 0.0.0.0 or ::, not " + r.ca.to_string()
+                           : "ca " + r.ca.to_string() + " is only for gateway-wildcard records (type=gateway-wildcard)";
+            case change_status::wildcard_nat: return "a gateway-wildcard record cannot have rule=nat";
+            case change_status::nat_version_mismatch:
+                return "a nat record needs ca and pa of one IP version (ca " + r.ca.to_string() + " is " +
+                       std::string(detail::version_name(r.ca)) + ", pa " + r.pa.to_string() + " is " +
+                       std::string(detail::version_name(r.pa)) + ")";
+            case change_status::bad_name: return detail::bad_name_message("vm", r.vm);
+            default: return std::string(to_string(s));
+        }
+    }
+    /// The text of a diagnostic of a route's own values (check_values).
+    [[nodiscard]] static std::string value_message(const customer_route& r, change_status s) {
+        if (s != change_status::next_hop_version) return std::string(to_string(s));
+        return "next-hop " + r.next_hop.to_string() + " is " + std::string(detail::version_name(r.next_hop)) +
+               " but prefix " + r.prefix.to_string() + " is " + std::string(detail::version_name(r.prefix.address()));
+    }
+    /// Records a diagnostic of an object's own values found by check_values.
+    template <class T>
+    void own_error(const object_ref& ref, const T& value, const violation<object_ref>& v) {
+        own_.push_back({sequence_, diagnostic{ref, v.field, value_message(value, v.status), false, std::nullopt, v.status}});
     }
 
     /// Records a diagnostic about the object's own value; returns false (for `ok = ...`).

@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -41,11 +42,8 @@ public:
     using reader = left_right<state>::reader;
     using read_guard = left_right<state>::read_guard;
 
-    /// Starts from `initial` (two copies are made).
+    /// Starts from `initial` (two copies are made), e.g. `live_policy live(state::build(m, host).value())`.
     explicit live_policy(const state& initial) : lr_(initial) {}
-    /// Starts from validated model `m`, indexed for host `host`.
-    live_policy(const model& m, std::string_view host) : lr_(state::build(m, host), state::build(m, host)) {}
-
     /// Registers a datapath thread (control plane).
     [[nodiscard]] reader make_reader() { return lr_.make_reader(); }
 
@@ -82,9 +80,13 @@ public:
     }
 
     /// Installs a whole new policy: validated model `m` for host `host`. Readers see the old
-    /// policy or the new one, never a mix.
-    void replace(const model& m, std::string_view host) {
-        lr_.replace([&m, host] { return state::build(m, host); });
+    /// policy or the new one, never a mix. When the state cannot be built (state::build), the
+    /// policy stays as it was and the error is returned.
+    std::optional<state_build_error> replace(const model& m, std::string_view host) {
+        state_build_result r = state::build(m, host);
+        if (!r) return r.error;
+        lr_.assign(*r.built);
+        return std::nullopt;
     }
 
     /// Runs f(const state&) on the current state, serialised with writers (control plane).

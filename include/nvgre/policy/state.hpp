@@ -27,6 +27,7 @@
 #include "nvgre/policy/lpm.hpp"
 #include "nvgre/policy/memory.hpp"
 #include "nvgre/policy/model.hpp"
+#include "nvgre/policy/validator.hpp"
 #include "nvgre/rdid.hpp"
 #include "nvgre/vsid.hpp"
 
@@ -40,6 +41,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -153,40 +155,6 @@ struct local_port {
     std::uint8_t source_count{0};
 };
 
-/// Why a change was refused. Stable kebab-case names via to_string().
-enum class change_status : std::uint8_t {
-    ok = 0,
-    unknown_vsid,        ///< the record's or route's VSID is not declared
-    unknown_domain,      ///< the route's routing domain is not declared
-    subnet_not_in_domain,///< a customer route whose VSID is in another routing domain
-    unknown_pa,          ///< the record's PA is not a declared provider address
-    duplicate_ca,        ///< the CA is already held in this routing domain by another subnet
-    bad_wildcard,        ///< a gateway-wildcard record whose CA is not 0.0.0.0 / ::, or a static one that is
-    nat_pa_shared,       ///< a nat record's PA is used by another record, or a record uses a nat PA
-    nat_version_mismatch,///< a nat record whose CA and PA are of different IP versions
-    mac_in_two_subnets,  ///< the MAC already has a record in another VSID on that host
-    not_found,           ///< removing something that is not there
-    too_many_records,    ///< record ids exhausted (2^32 - 1)
-};
-
-[[nodiscard]] constexpr std::string_view to_string(change_status s) noexcept {
-    switch (s) {
-        case change_status::ok: return "ok";
-        case change_status::unknown_vsid: return "unknown-vsid";
-        case change_status::unknown_domain: return "unknown-domain";
-        case change_status::subnet_not_in_domain: return "subnet-not-in-domain";
-        case change_status::unknown_pa: return "unknown-pa";
-        case change_status::duplicate_ca: return "duplicate-ca";
-        case change_status::bad_wildcard: return "bad-wildcard";
-        case change_status::nat_pa_shared: return "nat-pa-shared";
-        case change_status::nat_version_mismatch: return "nat-version-mismatch";
-        case change_status::mac_in_two_subnets: return "mac-in-two-subnets";
-        case change_status::not_found: return "not-found";
-        case change_status::too_many_records: return "too-many-records";
-    }
-    return "unknown";
-}
-
 /// Add a lookup record, or replace the one with the same (VSID, CA) (e.g. a VM migrated: new PA).
 struct set_record {
     lookup_record record;
@@ -211,33 +179,23 @@ struct remove_customer_route {
 /// One change a live policy applies.
 using change = std::variant<set_record, remove_record, set_customer_route, remove_customer_route>;
 
+struct state_build_result;
+
 /// A validated policy indexed for one host. See the file comment.
 class state {
 public:
     state() = default;
 
+    /// Most hosts a state can number (the "one VSID per MAC per host" index packs the host
+    /// number into 16 bits).
+    static constexpr std::size_t max_hosts = std::size_t{1} << 16;
+
     /// Indexes `m` for host `host` (which need not own a PA: a host with no PA sees no local
-    /// VMs). O(size of the policy). Precondition: `m` came from builder::build (validated).
-    [[nodiscard]] static state build(const model& m, std::string_view host) {
-        state s;
-        s.host_ = std::string(host);
-        for (const auto& pa : m.provider_addresses()) s.add_provider_address(pa);
-        for (const auto& r : m.provider_routes())
-            if (r.host == host) s.add_provider_route(r);
-        for (const auto& d : m.routing_domains()) s.add_domain(d);
-        for (const auto& v : m.virtual_subnets()) s.add_subnet(v);
-        for (const auto& r : m.customer_routes()) {
-            [[maybe_unused]] const auto st = s.apply(set_customer_route{r});
-        }
-        s.ca_index_.reserve(m.lookup_records().size());
-        for (const auto& r : m.lookup_records()) {
-            // A validated model never fails here; a failure would be a bug in one of the two
-            // validators, and the record is then left out rather than half-applied.
-            [[maybe_unused]] const auto st = s.apply(set_record{r});
-        }
-        s.index_next_hops();
-        return s;
-    }
+    /// VMs). O(size of the policy). Every customer route and record goes through the rules of
+    /// policy/validator.hpp, as in the builder, so a model from builder::build always indexes
+    /// whole; what can still fail is a limit of the state (max_hosts, 2^32 - 1 records), and
+    /// then the result names the object and the status instead of leaving anything out.
+    [[nodiscard]] static state_build_result build(const model& m, std::string_view host);
 
     // ---- per-packet queries (const, noexcept, no allocation) ----------------------------
 
@@ -535,55 +493,107 @@ private:
 
     // -- records --
 
-    change_status apply_one(const set_record& c) {
-        const lookup_record& r = c.record;
-        const std::uint32_t* sit = subnet_index_.find(vsid_key(r.subnet.value()));
-        if (sit == nullptr) return change_status::unknown_vsid;
-        const std::uint32_t subnet_idx = *sit;
+    /// The state's answers to the questions of policy/validator.hpp (policy_index). Holds the
+    /// state mutably so that the handle of a static record is its CA index slot, which a
+    /// replacement rewrites in place.
+    class change_index {
+    public:
+        using domain_id = std::uint32_t;  ///< index in domains_
+        struct handle {
+            record_id id{no_record};
+            record_ref* slot{nullptr};    ///< its CA index slot (static records)
+        };
+        struct ref {};                    ///< the state reports no related objects
+
+        explicit change_index(state& s) noexcept : s_(s) {}
+
+        [[nodiscard]] declared<std::uint32_t, ref> subnet_domain(nvgre::vsid v) const {
+            const std::uint32_t* it = s_.subnet_index_.find(vsid_key(v.value()));
+            if (it == nullptr) return declared<std::uint32_t, ref>::absent();
+            return declared<std::uint32_t, ref>::of(s_.subnets_[*it].domain);
+        }
+        [[nodiscard]] declared<std::uint32_t, ref> domain(const rdid& id) const {
+            const auto d = s_.domain_index(id);
+            return d ? declared<std::uint32_t, ref>::of(*d) : declared<std::uint32_t, ref>::absent();
+        }
+        [[nodiscard]] declared<std::uint32_t, ref> provider(const ip_address& pa) const {
+            const std::uint32_t* it = s_.pa_index_.find(ca_key{0, pa});
+            return it == nullptr ? declared<std::uint32_t, ref>::absent() : declared<std::uint32_t, ref>::of(*it);
+        }
+        [[nodiscard]] std::uint32_t host_of(std::uint32_t provider) const { return s_.host_index_of(provider); }
+        [[nodiscard]] std::optional<held_record<handle>> record_with_ca(std::uint32_t domain, const ip_address& ca) const {
+            record_ref* slot = s_.ca_index_.find(ca_key{domain, ca});
+            if (slot == nullptr) return std::nullopt;
+            return held_record<handle>{handle{slot->id, slot}, slot->vsid, slot->provider, slot->mac, slot->rule};
+        }
+        [[nodiscard]] std::optional<held_record<handle>> gateway_with_mac(nvgre::vsid v, ip_version version,
+                                                                          const mac_address& mac) const {
+            const subnet_entry* sub = s_.subnet(v.value());
+            if (sub == nullptr) return std::nullopt;
+            const record_id id = s_.gateway_with_mac(*sub, version, mac);
+            if (id == no_record) return std::nullopt;
+            const record_entry& e = s_.records_[id];
+            return held_record<handle>{handle{id, nullptr}, e.vsid, e.provider, e.mac, e.rule};
+        }
+        [[nodiscard]] ref ref_of(const handle&) const { return {}; }
+        [[nodiscard]] pa_use<ref> pa_usage(std::uint32_t provider) const {
+            const state::pa_usage* u = s_.pa_usage_.find(ca_key{0, s_.provider_addresses_[provider].pa});
+            if (u == nullptr) return {};
+            return pa_use<ref>{u->records, u->nat != no_record, std::nullopt, std::nullopt};
+        }
+        [[nodiscard]] std::optional<mac_use<ref>> mac_usage(std::uint32_t host, const mac_address& mac) const {
+            const state::mac_usage* m = s_.mac_usage_.find(host_mac_key(host, mac));
+            if (m == nullptr) return std::nullopt;
+            return mac_use<ref>{m->vsid, m->records, std::nullopt};
+        }
+        [[nodiscard]] std::optional<ref> route_exists(std::uint32_t domain, const ip_prefix& p, std::uint32_t metric) const {
+            const auto& candidates = s_.domains_[domain].candidates;
+            const auto it = candidates.find(p);
+            if (it == candidates.end()) return std::nullopt;
+            for (const route_entry& r : it->second)
+                if (r.metric == metric) return ref{};
+            return std::nullopt;
+        }
+
+    private:
+        state& s_;
+    };
+
+    /// The first rule `r` breaks (check_values, then check_record), or ok; `replaces`: the
+    /// record with its identity (identity::replace).
+    template <class Record>
+    change_status check(const Record& r, identity mode, std::optional<held_record<change_index::handle>>* replaces) {
+        change_status first = change_status::ok;
+        const auto keep_first = [&first](const violation<change_index::ref>& v) {
+            if (first == change_status::ok) first = v.status;
+        };
+        if (!check_values<change_index::ref>(r, keep_first)) return first;
+        const change_index ix(*this);
+        if constexpr (std::is_same_v<Record, lookup_record>) {
+            auto c = check_record(ix, r, mode, keep_first);
+            if (replaces != nullptr) *replaces = c.replaces;
+        } else {
+            (void)check_route(ix, r, mode, keep_first);
+        }
+        return first;
+    }
+
+    change_status apply_one(const set_record& c) { return put_record(c.record, identity::replace); }
+
+    /// Adds record `r` (identity::unique: state::build) or adds or replaces it
+    /// (identity::replace: a change), after the rules of policy/validator.hpp.
+    change_status put_record(const lookup_record& r, identity mode) {
+        std::optional<held_record<change_index::handle>> same;
+        if (const change_status st = check(r, mode, &same); st != change_status::ok) return st;
+        const std::uint32_t subnet_idx = *subnet_index_.find(vsid_key(r.subnet.value()));
         const subnet_entry& sub = subnets_[subnet_idx];
-        const std::uint32_t* pa_idx = pa_index_.find(ca_key{0, r.pa});
-        if (pa_idx == nullptr) return change_status::unknown_pa;
-        const bool wildcard = r.type == record_type::gateway_wildcard;
-        if (wildcard != r.ca.is_unspecified()) return change_status::bad_wildcard;
-        if (r.rule == rule::nat && r.ca.version() != r.pa.version()) return change_status::nat_version_mismatch;
-
-        // The record this one replaces, if any: same (VSID, CA). Its provider and MAC are read
-        // from its index slot (record_ref), not from the record (one cache miss less).
-        record_id existing = no_record;
-        record_ref* slot = nullptr;
-        std::uint32_t old_provider = 0;
-        mac_address old_mac;
-        if (wildcard) {
-            // A gateway-wildcard record's identity is (VSID, IP version, MAC).
-            existing = gateway_with_mac(sub, r.ca.version(), r.mac);
-            if (existing != no_record) {
-                old_provider = records_[existing].provider;
-                old_mac = records_[existing].mac;
-            }
-        } else if ((slot = ca_index_.find(ca_key{sub.domain, r.ca})) != nullptr) {
-            if (slot->vsid != r.subnet.value()) return change_status::duplicate_ca;
-            existing = slot->id;
-            old_provider = slot->provider;
-            old_mac = slot->mac;
-        }
-
-        // nat: one PA per CA, both ways. (The same PA is the same provider index.)
-        if (const pa_usage* u = pa_usage_.find(ca_key{0, r.pa})) {
-            const std::uint32_t others = u->records - (existing != no_record && old_provider == *pa_idx ? 1 : 0);
-            const bool nat_elsewhere = u->nat != no_record && u->nat != existing;
-            if (nat_elsewhere || (r.rule == rule::nat && others > 0)) return change_status::nat_pa_shared;
-        }
-        // One VSID per MAC per host.
-        const ca_key hm = host_mac_key(host_index_of(*pa_idx), r.mac);
-        if (const mac_usage* m = mac_usage_.find(hm); m != nullptr && m->vsid != r.subnet.value()) {
-            const bool only_existing = existing != no_record && m->records == 1 && old_mac == r.mac &&
-                                       host_index_of(old_provider) == host_index_of(*pa_idx);
-            if (!only_existing) return change_status::mac_in_two_subnets;
-        }
+        const std::uint32_t provider = *pa_index_.find(ca_key{0, r.pa});
 
         // Valid: replace = remove the old record, then add the new one in its slot. A static
         // record keeps its CA index slot (same key): its value is rewritten in place, no
         // erase and re-insert.
+        const record_id existing = same ? same->handle.id : no_record;
+        record_ref* slot = same ? same->handle.slot : nullptr;
         if (existing == no_record && free_records_.empty() && records_.size() >= no_record) return change_status::too_many_records;
         record_id id = existing;
         const bool keep_slot = slot != nullptr;
@@ -602,12 +612,12 @@ private:
         e.pa = r.pa;
         e.mac = r.mac;
         e.vsid = r.subnet.value();
-        e.provider = *pa_idx;
+        e.provider = provider;
         e.domain = sub.domain;
         e.subnet = subnet_idx;
         e.rule = r.rule;
         e.type = r.type;
-        e.local = host_index_of(*pa_idx) == local_host_;
+        e.local = host_index_of(provider) == local_host_;
         e.in_use = true;
         vm_names_[id] = r.vm;
         link(id, keep_slot);
@@ -797,16 +807,17 @@ private:
 
     // -- customer routes --
 
-    change_status apply_one(const set_customer_route& c) {
-        const customer_route& r = c.route;
-        const auto d = domain_index(r.domain);
-        if (!d) return change_status::unknown_domain;
-        const std::uint32_t* sit = subnet_index_.find(vsid_key(r.subnet.value()));
-        if (sit == nullptr) return change_status::unknown_vsid;
-        if (subnets_[*sit].domain != *d) return change_status::subnet_not_in_domain;
-        domain_entry& dom = domains_[*d];
+    change_status apply_one(const set_customer_route& c) { return put_route(c.route, identity::replace); }
+
+    /// Adds customer route `r` (identity::unique: state::build) or adds or replaces it
+    /// (identity::replace: a change), after the rules of policy/validator.hpp.
+    change_status put_route(const customer_route& r, identity mode) {
+        if (const change_status st = check(r, mode, nullptr); st != change_status::ok) return st;
+        const std::uint32_t d = *domain_index(r.domain);
+        const std::uint32_t sit = *subnet_index_.find(vsid_key(r.subnet.value()));
+        domain_entry& dom = domains_[d];
         auto& list = dom.candidates[r.prefix];
-        const route_entry entry{r.subnet.value(), *sit, r.next_hop, r.metric};
+        const route_entry entry{r.subnet.value(), sit, r.next_hop, r.metric};
         auto same = std::find_if(list.begin(), list.end(), [&](const route_entry& x) { return x.metric == r.metric; });
         if (same != list.end()) *same = entry;
         else list.push_back(entry);
@@ -876,5 +887,64 @@ private:
     std::vector<std::uint32_t> next_hop_row_;
     std::vector<next_hop> next_hops_;
 };
+
+/// Why state::build refused a model: the object (its kind, and its index among the objects of
+/// that kind in the model) and the status.
+struct state_build_error {
+    object_kind kind{object_kind::lookup_record};
+    std::size_t index{0};
+    change_status status{change_status::ok};
+};
+
+/// What state::build returns: the state, or why there is none.
+struct state_build_result {
+    std::optional<state> built;              ///< set if and only if `error` is empty
+    std::optional<state_build_error> error;
+
+    [[nodiscard]] explicit operator bool() const noexcept { return built.has_value(); }
+    /// The state. Precondition: no error (aborts otherwise, like result<T>::value()).
+    [[nodiscard]] state& value() & noexcept {
+        if (!built) nvgre::detail::result_precondition_failed();
+        return *built;
+    }
+    [[nodiscard]] const state& value() const& noexcept {
+        if (!built) nvgre::detail::result_precondition_failed();
+        return *built;
+    }
+    [[nodiscard]] state&& value() && noexcept {
+        if (!built) nvgre::detail::result_precondition_failed();
+        return std::move(*built);
+    }
+};
+
+/// "lookup-record #3: duplicate-ca", for logs.
+[[nodiscard]] inline std::string to_string(const state_build_error& e) {
+    return std::string(to_string(e.kind)) + " #" + std::to_string(e.index) + ": " + std::string(to_string(e.status));
+}
+
+inline state_build_result state::build(const model& m, std::string_view host) {
+    const auto fail = [](object_kind kind, std::size_t index, change_status st) {
+        return state_build_result{std::nullopt, state_build_error{kind, index, st}};
+    };
+    if (m.hosts().size() > max_hosts) return fail(object_kind::provider_address, 0, change_status::too_many_hosts);
+    state s;
+    s.host_ = std::string(host);
+    for (const auto& pa : m.provider_addresses()) s.add_provider_address(pa);
+    for (const auto& r : m.provider_routes())
+        if (r.host == host) s.add_provider_route(r);
+    for (const auto& d : m.routing_domains()) s.add_domain(d);
+    for (const auto& v : m.virtual_subnets()) s.add_subnet(v);
+    for (std::size_t i = 0; i < m.customer_routes().size(); ++i) {
+        const change_status st = s.put_route(m.customer_routes()[i], identity::unique);
+        if (st != change_status::ok) return fail(object_kind::customer_route, i, st);
+    }
+    s.ca_index_.reserve(m.lookup_records().size());
+    for (std::size_t i = 0; i < m.lookup_records().size(); ++i) {
+        const change_status st = s.put_record(m.lookup_records()[i], identity::unique);
+        if (st != change_status::ok) return fail(object_kind::lookup_record, i, st);
+    }
+    s.index_next_hops();
+    return state_build_result{std::move(s), std::nullopt};
+}
 
 }  // namespace nvgre::policy
