@@ -20,7 +20,7 @@
 /// libwiretap (libwiretap-dev), which reads all Wireshark writes, is GPL-2.0-or-later (it would
 /// put these Apache-2.0 programs under the GPL), pulls in GLib and Wireshark's plugin set-up,
 /// and its API is Wireshark's internal one, changed from release to release. The block reader
-/// is bounds-checked field by field and fuzzed (tests/interop/pcapng_reader_fuzz/). A
+/// is bounds-checked field by field and fuzzed (tests/fuzz/pcapng_reader.fuzz.cpp). A
 /// pcapng file read from stdin ("-") or a pipe cannot be pre-scanned, so it is libpcap's alone.
 #pragma once
 

@@ -9,7 +9,7 @@
 /// block is skipped whole. Every length taken from the file is checked against the block that
 /// holds it before it is used; a block is read whole into one buffer (at most max_block_len
 /// bytes), so no field is read outside it. Malformed input ends the file with one-line error
-/// text, never with a crash. No libpcap: tests/interop/pcapng_reader_fuzz/ fuzzes it alone.
+/// text, never with a crash. No libpcap: tests/fuzz/pcapng_reader.fuzz.cpp fuzzes it alone.
 #pragma once
 
 #include <cstddef>
@@ -124,6 +124,8 @@ public:
     }
 
     [[nodiscard]] const std::string& error() const noexcept { return error_; }
+    /// The interfaces of the current section: a packet's interface_id indexes these.
+    [[nodiscard]] const std::vector<interface_info>& section_interfaces() const noexcept { return interfaces_; }
     /// Every interface described so far, in every section, in file order.
     [[nodiscard]] const std::vector<interface_info>& all_interfaces() const noexcept { return all_interfaces_; }
 

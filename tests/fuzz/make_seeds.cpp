@@ -32,6 +32,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <string>
@@ -411,6 +412,121 @@ void address_texts(writer& w) {
     for (const char* t : texts) w.put("text", "text", std::string_view(t));
 }
 
+
+/// pcapng files for the pcapng_reader target, built block by block: the shapes nvgre-pcap
+/// meets (Wireshark's interfaces with different snapshot lengths and link types, tcpdump's
+/// RAW and cooked captures, both byte orders, simple and obsolete packet blocks, timestamp
+/// resolutions and offsets, several sections) and a few broken ones.
+void pcapng_files(writer& w) {
+    struct file {
+        bool big{false};
+        std::vector<std::byte> b;
+        void u8(std::uint8_t v) { b.push_back(std::byte{v}); }
+        void u16(std::uint16_t v) {
+            for (int i = 0; i < 2; ++i) u8(static_cast<std::uint8_t>(big ? v >> (8 * (1 - i)) : v >> (8 * i)));
+        }
+        void u32(std::uint32_t v) {
+            for (int i = 0; i < 4; ++i) u8(static_cast<std::uint8_t>(big ? v >> (8 * (3 - i)) : v >> (8 * i)));
+        }
+        void u64(std::uint64_t v) {
+            u32(static_cast<std::uint32_t>(big ? v >> 32 : v));
+            u32(static_cast<std::uint32_t>(big ? v : v >> 32));
+        }
+        /// A block: type, length, body (padded to 4), length.
+        void block(std::uint32_t type, const std::vector<std::byte>& body) {
+            const auto padded = static_cast<std::uint32_t>((body.size() + 3) & ~std::size_t{3});
+            u32(type);
+            u32(12 + padded);
+            b.insert(b.end(), body.begin(), body.end());
+            for (std::size_t i = body.size(); i < padded; ++i) u8(0);
+            u32(12 + padded);
+        }
+        std::vector<std::byte> body(const std::function<void(file&)>& fill) const {
+            file f{big, {}};
+            fill(f);
+            return f.b;
+        }
+        void section() {
+            block(0x0A0D0D0Au, body([](file& f) {
+                f.u32(0x1A2B3C4Du);
+                f.u16(1);
+                f.u16(0);
+                f.u64(~std::uint64_t{0});
+            }));
+        }
+        void interface(std::uint16_t link_type, std::uint32_t snaplen, int tsresol = -1, std::int64_t tsoffset = 0) {
+            block(1, body([&](file& f) {
+                f.u16(link_type);
+                f.u16(0);
+                f.u32(snaplen);
+                if (tsresol >= 0) {
+                    f.u16(9);
+                    f.u16(1);
+                    f.u8(static_cast<std::uint8_t>(tsresol));
+                    f.u8(0), f.u8(0), f.u8(0);
+                }
+                if (tsoffset != 0) {
+                    f.u16(14);
+                    f.u16(8);
+                    f.u64(static_cast<std::uint64_t>(tsoffset));
+                }
+                f.u16(0), f.u16(0);
+            }));
+        }
+        void packet(std::uint32_t iface, std::span<const std::byte> data, std::uint64_t ts = 1'700'000'000'000'000ull) {
+            block(6, body([&](file& f) {
+                f.u32(iface);
+                f.u32(static_cast<std::uint32_t>(ts >> 32));
+                f.u32(static_cast<std::uint32_t>(ts));
+                f.u32(static_cast<std::uint32_t>(data.size()));
+                f.u32(static_cast<std::uint32_t>(data.size()));
+                f.b.insert(f.b.end(), data.begin(), data.end());
+            }));
+        }
+        void simple(std::span<const std::byte> data) {
+            block(3, body([&](file& f) {
+                f.u32(static_cast<std::uint32_t>(data.size()));
+                f.b.insert(f.b.end(), data.begin(), data.end());
+            }));
+        }
+    };
+    const bytes ether = test::udp_frame(test::mac("00:15:5d:00:00:05"), test::mac("00:15:5d:00:00:06"),
+                                        ip("10.0.0.5"), ip("10.0.0.6"));
+    const std::span<const std::byte> l3 = std::span<const std::byte>(ether).subspan(14);
+
+    file wireshark;  // two interfaces, different snapshot lengths and link types
+    wireshark.section();
+    wireshark.interface(1, 262144);
+    wireshark.interface(101, 65535, 9);
+    wireshark.packet(0, ether);
+    wireshark.packet(1, l3);
+    w.put("pcapng_reader", "two-interfaces", wireshark.b);
+
+    file swapped{true, {}};  // big-endian writer, cooked capture, offset timestamps
+    swapped.section();
+    swapped.interface(276, 0, 0x80 | 20, 3600);
+    swapped.packet(0, ether);
+    swapped.simple(ether);
+    w.put("pcapng_reader", "big-endian-sll2", swapped.b);
+
+    file sections;  // two sections: interface ids count from 0 again
+    sections.section();
+    sections.interface(1, 128);
+    sections.simple(ether);
+    sections.section();
+    sections.interface(113, 96, 6);
+    sections.packet(0, ether);
+    sections.block(0x0BADu, std::vector<std::byte>(5, std::byte{0x11}));  // unknown block: skipped
+    w.put("pcapng_reader", "two-sections", sections.b);
+
+    file bad_interface = wireshark;  // a packet naming an interface that is not there
+    bad_interface.packet(7, ether);
+    w.put("pcapng_reader", "bad-interface", bad_interface.b);
+
+    std::vector<std::byte> cut = wireshark.b;  // cut inside the last block
+    cut.resize(cut.size() - 5);
+    w.put("pcapng_reader", "cut-short", cut);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -577,6 +693,7 @@ int main(int argc, char** argv) {
 
     policy_texts(w);
     address_texts(w);
+    pcapng_files(w);
 
     if (!w.ok()) {
         std::fprintf(stderr, "make_seeds: cannot write under %s\n", argv[1]);
