@@ -4,7 +4,9 @@
 #  - clang_tidy (clang configuration only): .clang-tidy over every public header and every
 #    example source (scripts/tidy.sh), clean or failed;
 #  - valgrind memcheck over the nvgre-pcap interop runs: tests/interop/CMakeLists.txt.
-include(${CMAKE_CURRENT_LIST_DIR}/fuzz/replay.cmake)
+if(NVGRE_FUZZ_REPLAY)
+  include(${CMAKE_CURRENT_LIST_DIR}/fuzz/replay.cmake)
+endif()
 
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND NOT NVGRE_SANITIZE)
   add_test(NAME clang_tidy COMMAND ${PROJECT_SOURCE_DIR}/scripts/tidy.sh ${CMAKE_CURRENT_BINARY_DIR}/tidy)

@@ -1,5 +1,6 @@
 # Included by tests/CMakeLists.txt: the fuzz targets as plain programs (tests/fuzz/replay_main.cpp
-# instead of libFuzzer's main) in every test configuration but ThreadSanitizer's, each a ctest
+# instead of libFuzzer's main) in the test configurations with NVGRE_FUZZ_REPLAY (gcc, asan;
+# not again under plain clang++ or -fno-exceptions, nor ThreadSanitizer), each a ctest
 # that replays its committed regressions (tests/fuzz/regressions/<target>/: every finding, and
 # hand-made edge cases) and the seed corpus that nvgre_fuzz_seeds writes (fixture fuzz_seeds).
 # A target's invariants abort, so a finding that comes back fails `make test`. Seconds in all.
@@ -20,7 +21,7 @@ file(GLOB _nvgre_fuzz_sources CONFIGURE_DEPENDS ${_nvgre_fuzz_dir}/*.fuzz.cpp)
 foreach(src IN LISTS _nvgre_fuzz_sources)
   get_filename_component(name ${src} NAME_WE)
   add_executable(fuzz_replay_${name} ${src} ${_nvgre_fuzz_dir}/replay_main.cpp)
-  target_include_directories(fuzz_replay_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_include_directories(fuzz_replay_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/examples)
   target_compile_definitions(fuzz_replay_${name} PRIVATE NVGRE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   target_link_libraries(fuzz_replay_${name} PRIVATE nvgre::nvgre nvgre_project_options)
   # A target without committed inputs replays its seeds alone (and one without either fails:

@@ -5,7 +5,7 @@ For every .pcap/.pcapng file:
   - show reads the file as it is, whatever its link type (raw IP too) and however its pcapng
     interfaces differ (snapshot lengths: libpcap 1.10 refuses those, nvgre-pcap's own block
     reader takes them): exit 0, nothing on stderr, exactly one JSON line per frame, as many as
-    tshark counts (`tshark -r FILE -T fields -e frame.number`), `n` counting from 1, exactly one
+    tshark counts (its `-T fields` rows, one per frame), `n` counting from 1, exactly one
     of nvgre/error/other;
   - cross-check of the readers and of the offsets: a file that is not a classic Ethernet pcap
     (raw IP, a pcapng libpcap refuses) is also rewritten here as one (raw IP behind a 14-byte
@@ -22,6 +22,7 @@ When the corpus directory is absent: prints "corpus not found, skipped" and exit
 
 usage: corpus_show.py NVGRE_PCAP CORPUS_DIR WORK_DIR
 """
+import hashlib
 import json
 import os
 import re
@@ -274,22 +275,32 @@ class Checker:
             objs.append(o)
         return objs
 
-    def tshark_count(self, path):
-        """tshark's frame count (`tshark -r FILE -T fields -e frame.number | wc -l`), or None."""
+    def tshark_fields(self, path):
+        """tshark's rows for `path` (one per frame: protocols, first IPv4 checksum status), or
+        None without tshark or when tshark fails. One tshark run per file, kept in a cache
+        beside the work directory (keyed by the file's bytes), which the memcheck twin of this
+        test shares: tshark's start-up, not nvgre-pcap, was most of this test's time."""
         if self.tshark is None:
             return None
-        r = subprocess.run([self.tshark, "-r", path, "-T", "fields", "-e", "frame.number"], capture_output=True, text=True)
-        return len(r.stdout.splitlines()) if r.returncode == 0 else None
-
-    def tshark_view(self, path):
-        if self.tshark is None:
-            return None
-        r = subprocess.run([self.tshark, "-r", path, "-o", "ip.check_checksum:TRUE", "-T", "fields",
-                            "-e", "frame.protocols", "-e", "ip.checksum.status"], capture_output=True, text=True)
-        if r.returncode != 0:
+        data = open(path, "rb").read()
+        cache_dir = os.path.join(os.path.dirname(os.path.abspath(self.work)), "tshark-cache")
+        os.makedirs(cache_dir, exist_ok=True)
+        cached = os.path.join(cache_dir, hashlib.sha256(data).hexdigest() + ".json")
+        if os.path.exists(cached):
+            with open(cached, encoding="utf-8") as f:
+                rc, out = json.load(f)
+        else:
+            r = subprocess.run([self.tshark, "-r", path, "-o", "ip.check_checksum:TRUE", "-T", "fields",
+                                "-e", "frame.protocols", "-e", "ip.checksum.status"], capture_output=True, text=True)
+            rc, out = r.returncode, r.stdout
+            tmp = "%s.%d.tmp" % (cached, os.getpid())
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump([rc, out], f)
+            os.replace(tmp, cached)  # atomic: a concurrent twin reads the whole file or none
+        if rc != 0:
             return None
         rows = []
-        for line in r.stdout.splitlines():
+        for line in out.splitlines():
             parts = line.split("\t")
             rows.append((parts[0], parts[1].split(",")[0] if len(parts) > 1 else ""))
         return rows
@@ -358,11 +369,12 @@ class Checker:
         """Shows `path` (a capture holding `frames`), then checks it all; its frame count must
         also be tshark's."""
         run = self.show(path)
-        counted = self.tshark_count(path)
+        rows = self.tshark_fields(path)
+        counted = None if rows is None else len(rows)
         if counted is not None and counted != len(frames):
             self.fail("%s: tshark counts %d frames, this test's reader %d" % (key, counted, len(frames)))
         objs = self.parse_lines(key, run, len(frames) if counted is None else counted)
-        self.cross_check(key, objs, self.tshark_view(path))
+        self.cross_check(key, objs, rows)
         n_known = self.known(key, objs)
         self.files += 1
         self.frames += len(frames)
