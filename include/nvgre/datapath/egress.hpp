@@ -460,7 +460,7 @@ struct plan {
 /// First pass: true if `f` (from the VM of `port_mac`, whose port is `port`: s.port(port_mac))
 /// is a candidate, with `key` the destination record's key. Reads the frame, the port and the
 /// route; writes nothing.
-inline bool plan_unicast(const policy::state& s, const mac_address& port_mac, const policy::local_port* port,
+[[gnu::always_inline]] inline bool plan_unicast(const policy::state& s, const mac_address& port_mac, const policy::local_port* port,
                          const frame& f, plan& pl, policy::ca_key& key) noexcept {
     using nvgre::detail::load_be16;
     using nvgre::detail::load_u8;
@@ -550,6 +550,14 @@ inline bool finish_unicast(const policy::state& s, frame& f, const plan& pl, con
     return true;
 }
 
+/// egress() for a frame the fast path leaves alone, kept out of line so that the burst loop
+/// stays small enough for the compiler to inline the fast path's steps into it.
+template <replication_sink Sink>
+[[gnu::noinline]] outcome slow(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink,
+                               const pipeline_config& cfg) noexcept {
+    return egress(s, port_mac, f, sink, cfg);
+}
+
 }  // namespace egress_fast
 
 /// Runs a burst through egress, with the outcomes egress() gives each frame, counted. The
@@ -592,7 +600,7 @@ void egress_burst(const policy::state& s, std::span<frame> frames, std::span<con
                 done = egress_fast::finish_unicast(s, frames[base + i], plans[j], refs[j], cfg, o);
                 ++j;
             }
-            if (!done) o = egress(s, ports[base + i], frames[base + i], sink, cfg);
+            if (!done) o = egress_fast::slow(s, ports[base + i], frames[base + i], sink, cfg);
             count.count(o);
         }
     }

@@ -39,16 +39,22 @@ namespace nvgre::datapath::router_steps {
     return sub.gateway_v4 ? std::optional<ip_address>(*sub.gateway_v4) : std::nullopt;
 }
 
+/// True if `a` is subnet `sub`'s gateway address of its IP version (no optional built: this
+/// runs for every frame of egress_burst's fast path).
+[[nodiscard]] inline bool is_gateway_of(const policy::subnet_entry& sub, const ip_address& a) noexcept {
+    if (a.is_v6()) return sub.gateway_v6 && a.v6() == *sub.gateway_v6;
+    return sub.gateway_v4 && a.v4() == *sub.gateway_v4;
+}
+
 /// True if `destination` is a gateway address of the routing domain: the sender's subnet's
 /// (`own`), or that of the subnet its longest-prefix route leads to (`route`, may be null). A
 /// gateway address outside every prefix of its own subnet is seen only from that subnet.
 [[nodiscard]] inline bool is_router_address(const policy::state& s, const policy::subnet_entry& own,
                                             const policy::route_entry* route, const ip_address& destination) noexcept {
-    const bool v6 = destination.is_v6();
-    if (const auto g = gateway_address(own, v6); g && *g == destination) return true;
+    if (is_gateway_of(own, destination)) return true;
     if (route == nullptr) return false;
-    const auto g = gateway_address(s.subnet_at(route->subnet), v6);
-    return g && *g == destination;
+    const policy::subnet_entry& other = s.subnet_at(route->subnet);
+    return &other != &own && is_gateway_of(other, destination);
 }
 
 /// The IP source of the packet in `frame` (untagged Ethernet, validated IP header at 14).
