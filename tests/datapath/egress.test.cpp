@@ -311,6 +311,28 @@ TEST_CASE("datapath/egress: bursts count every verdict and reason") {
     for (std::size_t i = 0; i < out.size(); ++i) CHECK((out[i].verdict == verdict::encap) == (i % 4 != 0));
 }
 
+TEST_CASE("datapath/egress: a burst whose spans differ in size decides the common prefix and touches nothing else") {
+    std::vector<std::unique_ptr<buffer>> bufs;
+    std::vector<frame> frames;
+    for (int i = 0; i < 40; ++i) {
+        bufs.push_back(std::make_unique<buffer>(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6"))));
+        frames.push_back(bufs.back()->f);
+    }
+    const std::vector<std::byte> untouched = bufs.back()->bytes();
+    // Exact-size heap vectors: a read or write past one is an ASan report.
+    std::vector<mac_address> ports(35, red_web);
+    std::vector<outcome> out(37);
+    vector_sink sink;
+    counters c;
+    const std::size_t decided = egress_burst(hnv_state("hv1"), std::span<frame>(frames), std::span<const mac_address>(ports),
+                                             std::span<outcome>(out), sink, c);
+    CHECK(decided == 35);
+    CHECK(c.of(verdict::encap) == 35);
+    for (std::size_t i = 0; i < 35; ++i) CHECK(out[i].verdict == verdict::encap);
+    for (std::size_t i = 35; i < out.size(); ++i) CHECK(out[i].verdict == outcome{}.verdict);
+    CHECK(bufs.back()->bytes() == untouched);  // frames past the prefix are not changed
+}
+
 namespace {
 // The inner frame of an NVGRE frame hv1 sent (IPv4 PA: 42 outer bytes), checked on the way.
 std::vector<std::byte> inner_of_nvgre(const std::vector<std::byte>& outer, std::uint8_t& flow) {

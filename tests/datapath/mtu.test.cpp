@@ -86,3 +86,21 @@ TEST_CASE("datapath/mtu: partial checksums are completed unless the NIC will") {
     b.f.offload.checksum_start = 9999;
     CHECK_FALSE(finish_inner_checksum(b.f, {}));
 }
+
+TEST_CASE("datapath/mtu: plan_oversize on frames shorter than their headers, over any underlay") {
+    // Each frame in a heap block of exactly its size (a read past it is an ASan report).
+    tcp_frame_spec spec;
+    spec.dont_fragment = false;  // the fragment branch reads the IPv4 flags: the one that read past 14 + 6
+    const auto ipv4 = tcp_frame(spec);
+    for (std::size_t len = 0; len <= 40; ++len) {
+        std::vector<std::byte> f(ipv4.begin(), ipv4.begin() + static_cast<std::ptrdiff_t>(std::min(len, ipv4.size())));
+        for (const std::size_t mtu : {std::size_t{0}, std::size_t{20}, std::size_t{42}, std::size_t{43}, std::size_t{62}, std::size_t{1500}}) {
+            CAPTURE(len);
+            CAPTURE(mtu);
+            const auto p = plan_oversize(f, offload_info{}, mtu, false, true);
+            if (len < 14) CHECK(p.action == oversize_action::fits);
+            if (len >= 14 && len - 14 <= p.inner_mtu) CHECK(p.action == oversize_action::fits);
+            static_cast<void>(plan_oversize(f, offload_info{}, mtu, true, false));
+        }
+    }
+}

@@ -78,7 +78,7 @@ void nvgre_agreement(std::span<const std::byte> bytes) {
     auto g = wire::gre_view::checked(bytes);
     const bool gre_says_nvgre = g.has_value() && g->key_present() && !g->checksum_present() && !g->sequence_present() &&
                                 g->protocol_type() == wire::ethertype::transparent_ethernet_bridging &&
-                                vsid::is_tenant(g->key() >> 8);
+                                vsid::is_tenant(*g->key() >> 8);
     NVGRE_FUZZ_CHECK(nv.has_value() == gre_says_nvgre);
     if (!nv) {
         const error& e = nv.error();

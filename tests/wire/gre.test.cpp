@@ -484,7 +484,7 @@ TEST_CASE("wire/gre: corpus PcapPlusPlus GreEditTest checksum recomputations (HE
         REQUIRE(back);
         CHECK(back->checksum_ok());
         CHECK(gre_repr::parse(*back) == r);
-        return r.checksum_present ? back->checksum() : std::uint16_t{0};
+        return back->checksum().value_or(0);
     };
     gre_repr r = gre_repr::parse(*v);
     r.sequence = 1234;
@@ -590,4 +590,36 @@ TEST_CASE("wire/gre: corpus real traffic is accepted") {
     CHECK(d5->header_len() == 8);
     CHECK(d5->sequence_number() == 0);
     CHECK(d5->payload().size() == 22);
+}
+
+TEST_CASE("wire/gre: the optional words of a header without them are empty, and their setters write nothing") {
+    // A 4-byte header (no C, K or S) and nothing behind it: every optional accessor would read
+    // past the span if it trusted its caller.
+    std::vector<std::byte> bare{std::byte{0x00}, std::byte{0x00}, std::byte{0x65}, std::byte{0x58}};
+    auto v = mutable_gre_view::checked(std::span<std::byte>(bare));
+    REQUIRE(v);
+    CHECK(v->header_len() == 4);
+    CHECK_FALSE(v->checksum());
+    CHECK_FALSE(v->reserved1());
+    CHECK_FALSE(v->key());
+    CHECK_FALSE(v->sequence_number());
+    CHECK_FALSE(v->computed_checksum());
+    CHECK_FALSE(v->set_checksum(0xffff));
+    CHECK_FALSE(v->set_key(0xffffffff));
+    CHECK_FALSE(v->set_sequence_number(0xffffffff));
+    CHECK_FALSE(v->fill_checksum());
+    CHECK(bare == std::vector<std::byte>{std::byte{0x00}, std::byte{0x00}, std::byte{0x65}, std::byte{0x58}});
+
+    // K only: the key is there (8 bytes), checksum and sequence are not.
+    std::vector<std::byte> keyed{std::byte{0x20}, std::byte{0x00}, std::byte{0x65}, std::byte{0x58},
+                                 std::byte{0x00}, std::byte{0x13}, std::byte{0x89}, std::byte{0x2a}};
+    auto k = mutable_gre_view::checked(std::span<std::byte>(keyed));
+    REQUIRE(k);
+    CHECK(k->key() == 0x0013892au);
+    CHECK_FALSE(k->sequence_number());
+    CHECK_FALSE(k->checksum());
+    CHECK(k->set_key(0x01020304));
+    CHECK(k->key() == 0x01020304u);
+    CHECK_FALSE(k->set_sequence_number(7));
+    CHECK(keyed.size() == 8);
 }

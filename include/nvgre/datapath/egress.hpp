@@ -565,10 +565,14 @@ template <replication_sink Sink>
 /// passes — ports and routes, then the destination lookups of the whole burst (hash all,
 /// prefetch all, then probe: one cache line each), then the frames — so that the lookups'
 /// cache misses overlap; every other frame goes through egress().
-/// Preconditions: `frames`, `ports` and `out` have the same size. Never allocates.
+/// `frames`, `ports` and `out` should have the same size; if they do not, only the first
+/// min(sizes) frames are decided (nothing past any of the three spans is read or written) and
+/// that number is returned. Never allocates.
 template <replication_sink Sink>
-void egress_burst(const policy::state& s, std::span<frame> frames, std::span<const mac_address> ports,
-                  std::span<outcome> out, Sink& sink, counters& count, const pipeline_config& cfg = {}) noexcept {
+std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::span<const mac_address> ports,
+                         std::span<outcome> out, Sink& sink, counters& count, const pipeline_config& cfg = {}) noexcept {
+    const std::size_t decided = std::min({frames.size(), ports.size(), out.size()});
+    frames = frames.first(decided);
     constexpr std::size_t chunk = 32;
     egress_fast::plan plans[chunk];
     policy::ca_key keys[chunk];
@@ -604,6 +608,7 @@ void egress_burst(const policy::state& s, std::span<frame> frames, std::span<con
             count.count(o);
         }
     }
+    return decided;
 }
 
 }  // namespace nvgre::datapath

@@ -296,10 +296,14 @@ inline bool finish_unicast(const policy::state& s, frame& f, const wire::packet_
 /// passes — the source and destination lookups of the whole burst (hash all, prefetch all,
 /// then probe: one cache line each), then the frames — so that their cache misses overlap;
 /// every other frame goes through ingress_with_layout().
-/// Preconditions: `frames` and `out` have the same size. Never allocates.
+/// `frames` and `out` should have the same size; if they do not, only the first min(sizes)
+/// frames are decided (nothing past either span is read or written) and that number is
+/// returned. Never allocates.
 template <replication_sink Sink>
-void ingress_burst(const policy::state& s, std::span<frame> frames, std::span<outcome> out, Sink& sink,
-                   counters& count, const pipeline_config& cfg = {}) noexcept {
+std::size_t ingress_burst(const policy::state& s, std::span<frame> frames, std::span<outcome> out, Sink& sink,
+                          counters& count, const pipeline_config& cfg = {}) noexcept {
+    const std::size_t decided = std::min(frames.size(), out.size());
+    frames = frames.first(decided);
     constexpr std::size_t chunk = 32;
     wire::packet_layout layouts[chunk];
     ingress_fast::plan plans[chunk];
@@ -329,6 +333,7 @@ void ingress_burst(const policy::state& s, std::span<frame> frames, std::span<ou
             count.count(o);
         }
     }
+    return decided;
 }
 
 }  // namespace nvgre::datapath

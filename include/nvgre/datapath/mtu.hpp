@@ -70,7 +70,8 @@ struct oversize_plan {
                                                  std::size_t underlay_mtu, bool outer_v6, bool gso) noexcept {
     oversize_plan p;
     p.inner_mtu = inner_ip_mtu(underlay_mtu, outer_v6);
-    if (frame.size() - wire::ethernet_header_len <= p.inner_mtu) return p;
+    // A frame without room for its Ethernet header has no packet to be too big.
+    if (frame.size() < wire::ethernet_header_len || frame.size() - wire::ethernet_header_len <= p.inner_mtu) return p;
     if (auto tcp = plan_tcp_segments(frame, 1); tcp && !tcp->encapsulated) {
         const std::size_t headers = tcp->headers_len - tcp->inner_l3;  // inner IP + TCP headers
         if (p.inner_mtu > headers) {
@@ -87,7 +88,8 @@ struct oversize_plan {
             }
         }
     }
-    if (nvgre::detail::load_be16(frame.data() + 12) == wire::ethertype::ipv4 &&
+    if (frame.size() >= wire::ethernet_header_len + wire::ipv4_min_header_len &&
+        nvgre::detail::load_be16(frame.data() + 12) == wire::ethertype::ipv4 &&
         (nvgre::detail::load_u8(frame.data() + wire::ethernet_header_len + 6) & 0x40u) == 0 && o.segment_size == 0) {
         p.action = oversize_action::fragment;
         return p;

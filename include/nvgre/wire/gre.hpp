@@ -112,16 +112,27 @@ public:
     }
     /// The EtherType of the payload (RFC 2784 section 2.4), e.g. 0x6558 for NVGRE.
     [[nodiscard]] std::uint16_t protocol_type() const noexcept { return detail::load_be16(packet_.data() + 2); }
-    /// Precondition: checksum_present().
-    [[nodiscard]] std::uint16_t checksum() const noexcept { return detail::load_be16(packet_.data() + checksum_offset); }
-    /// Precondition: checksum_present(). Sent as 0 (RFC 2784 section 2.6); not checked on receipt.
-    [[nodiscard]] std::uint16_t reserved1() const noexcept {
+    // The optional words exist only when their flag is set: their accessors say so with an
+    // empty optional rather than read the bytes behind a shorter header.
+
+    /// The checksum field; empty without the C bit.
+    [[nodiscard]] std::optional<std::uint16_t> checksum() const noexcept {
+        if (!checksum_present()) return std::nullopt;
+        return detail::load_be16(packet_.data() + checksum_offset);
+    }
+    /// Reserved1, sent as 0 (RFC 2784 section 2.6), not checked on receipt; empty without the C bit.
+    [[nodiscard]] std::optional<std::uint16_t> reserved1() const noexcept {
+        if (!checksum_present()) return std::nullopt;
         return detail::load_be16(packet_.data() + checksum_offset + 2);
     }
-    /// Precondition: key_present().
-    [[nodiscard]] std::uint32_t key() const noexcept { return detail::load_be32(packet_.data() + key_offset()); }
-    /// Precondition: sequence_present().
-    [[nodiscard]] std::uint32_t sequence_number() const noexcept {
+    /// The key; empty without the K bit.
+    [[nodiscard]] std::optional<std::uint32_t> key() const noexcept {
+        if (!key_present()) return std::nullopt;
+        return detail::load_be32(packet_.data() + key_offset());
+    }
+    /// The sequence number; empty without the S bit.
+    [[nodiscard]] std::optional<std::uint32_t> sequence_number() const noexcept {
+        if (!sequence_present()) return std::nullopt;
         return detail::load_be32(packet_.data() + sequence_offset());
     }
     /// Header bytes: 4, 8, 12 or 16.
@@ -138,8 +149,9 @@ public:
         return checksum::verify(std::span<const std::byte>(packet_));
     }
     /// The checksum the header should carry: computed over header and payload as if the
-    /// checksum field were zero, whatever it holds now. Precondition: checksum_present(). O(n).
-    [[nodiscard]] std::uint16_t computed_checksum() const noexcept {
+    /// checksum field were zero, whatever it holds now; empty without the C bit. O(n).
+    [[nodiscard]] std::optional<std::uint16_t> computed_checksum() const noexcept {
+        if (!checksum_present()) return std::nullopt;
         const std::span<const std::byte> all(packet_);
         // The field sits at an even offset, so summing around it is exact.
         const std::uint32_t before = checksum::sum(all.first(checksum_offset));
@@ -149,19 +161,33 @@ public:
     void set_protocol_type(std::uint16_t type) noexcept requires is_mutable {
         detail::store_be16(packet_.data() + 2, type);
     }
-    /// Precondition: checksum_present().
-    void set_checksum(std::uint16_t sum) noexcept requires is_mutable {
+    // The setters of the optional words write nothing and return false when the flag is not
+    // set (the header has no such field).
+
+    /// Stores the checksum field; false without the C bit.
+    bool set_checksum(std::uint16_t sum) noexcept requires is_mutable {
+        if (!checksum_present()) return false;
         detail::store_be16(packet_.data() + checksum_offset, sum);
+        return true;
     }
-    /// Precondition: key_present(). Changing the key invalidates a present checksum.
-    void set_key(std::uint32_t key) noexcept requires is_mutable { detail::store_be32(packet_.data() + key_offset(), key); }
-    /// Precondition: sequence_present(). Changing it invalidates a present checksum.
-    void set_sequence_number(std::uint32_t seq) noexcept requires is_mutable {
+    /// Stores the key; false without the K bit. Changing the key invalidates a present checksum.
+    bool set_key(std::uint32_t key) noexcept requires is_mutable {
+        if (!key_present()) return false;
+        detail::store_be32(packet_.data() + key_offset(), key);
+        return true;
+    }
+    /// Stores the sequence number; false without the S bit. Invalidates a present checksum.
+    bool set_sequence_number(std::uint32_t seq) noexcept requires is_mutable {
+        if (!sequence_present()) return false;
         detail::store_be32(packet_.data() + sequence_offset(), seq);
+        return true;
     }
-    /// Computes the checksum over header and payload (field taken as zero) and stores it.
-    /// Call it last, once the payload is in place. Precondition: checksum_present(). O(n).
-    void fill_checksum() noexcept requires is_mutable { set_checksum(computed_checksum()); }
+    /// Computes the checksum over header and payload (field taken as zero) and stores it;
+    /// false without the C bit. Call it last, once the payload is in place. O(n).
+    bool fill_checksum() noexcept requires is_mutable {
+        const auto sum = computed_checksum();
+        return sum && set_checksum(*sum);
+    }
 
 private:
     static constexpr std::size_t checksum_offset = 4;
@@ -195,8 +221,8 @@ struct gre_repr {
     [[nodiscard]] static gre_repr parse(const basic_gre_view<Byte>& v) noexcept {
         gre_repr r;
         r.checksum_present = v.checksum_present();
-        if (v.key_present()) r.key = v.key();
-        if (v.sequence_present()) r.sequence = v.sequence_number();
+        r.key = v.key();
+        r.sequence = v.sequence_number();
         r.protocol_type = v.protocol_type();
         return r;
     }
@@ -227,7 +253,7 @@ struct gre_repr {
     /// when !checksum_present. Precondition: `packet` starts with the header emit() wrote and
     /// ends where the GRE payload ends. O(n).
     void fill_checksum(std::span<std::byte> packet) const noexcept {
-        if (checksum_present) mutable_gre_view::unchecked(packet).fill_checksum();
+        if (checksum_present) static_cast<void>(mutable_gre_view::unchecked(packet).fill_checksum());
     }
     friend constexpr bool operator==(const gre_repr&, const gre_repr&) noexcept = default;
 };
