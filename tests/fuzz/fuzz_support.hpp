@@ -147,7 +147,8 @@ inline const rdid* domain_of_port(const policy::state& s, const mac_address& mac
 }
 
 /// Invariants every outcome keeps: a drop names its reason, nothing else has one (but a
-/// flood, whose reason names the first copy that could not be made).
+/// flood, whose reason names the first copy that could not be made, and encap in pieces,
+/// no-buffer when the sink ran dry).
 inline void check_outcome_reason(const datapath::outcome& o) noexcept {
     using datapath::verdict;
     using datapath::drop_reason;
@@ -156,6 +157,9 @@ inline void check_outcome_reason(const datapath::outcome& o) noexcept {
     else if (o.verdict == verdict::reply)
         NVGRE_FUZZ_CHECK(o.reason == drop_reason::none || o.reason == drop_reason::no_route || o.reason == drop_reason::no_record ||
                          o.reason == drop_reason::ttl_expired || o.reason == drop_reason::too_big);
+    // Encap in pieces names no-buffer when the sink ran dry before the last piece.
+    else if (o.verdict == verdict::encap)
+        NVGRE_FUZZ_CHECK(o.reason == drop_reason::none || o.reason == drop_reason::no_buffer);
     else if (o.verdict != verdict::flood) NVGRE_FUZZ_CHECK(o.reason == drop_reason::none);
     NVGRE_FUZZ_CHECK(static_cast<std::size_t>(o.verdict) < datapath::verdict_count);
     NVGRE_FUZZ_CHECK(static_cast<std::size_t>(o.reason) < datapath::drop_reason_count);

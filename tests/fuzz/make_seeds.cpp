@@ -30,6 +30,7 @@
 #include "nvgre/wire/packet_layout.hpp"
 #include "nvgre/wire/tcp.hpp"
 
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -537,13 +538,17 @@ int main(int argc, char** argv) {
     writer w{std::filesystem::path(argv[1])};
     const auto& hnv = fuzz::hnv::get();
 
-    // egress: VM frames; ingress / decap / packet_layout / gre: what egress makes of them.
+    // egress: VM frames; ingress / decap / packet_layout / gre: what egress makes of them;
+    // burst: the same, as whole bursts per host (byte 0: host, bit 7 ingress; byte 1: config).
+    std::array<std::vector<bytes>, 3> egress_bursts, ingress_bursts;
     for (const vm_frame& v : vm_frames()) {
         w.put("egress", v.name, v.frame);
         w.put_view(0, v.name, v.frame);
         w.put_view(8, v.name, v.frame);
-        for (const policy::state& s : hnv.hosts) {
+        for (std::size_t h = 0; h < hnv.hosts.size(); ++h) {
+            const policy::state& s = hnv.hosts[h];
             if (s.port(v.port) == nullptr) continue;
+            egress_bursts[h].push_back(v.frame);
             test::buffer b(v.frame);
             fuzz::pool_sink sink;
             const auto o = datapath::egress(s, v.port, b.f, sink);
@@ -552,6 +557,8 @@ int main(int argc, char** argv) {
             for (const auto& sent : sink.out)
                 if (sent.to.to == datapath::destination::kind::fabric) outputs.push_back(sent.bytes);
             for (const bytes& out : outputs) {
+                for (std::size_t peer = 0; peer < hnv.hosts.size(); ++peer)
+                    if (&hnv.hosts[peer] == hnv.host_of(o.pa)) ingress_bursts[peer].push_back(out);
                 const std::string name = v.name + "-" + std::string(datapath::to_string(o.verdict));
                 w.put("ingress", name, out);
                 w.put("decap", name, out);
@@ -632,6 +639,28 @@ int main(int argc, char** argv) {
         std::copy(inner.begin(), inner.end(), b.begin() + static_cast<std::ptrdiff_t>(g.header_len()));
         g.fill_checksum(b);
         w.put("gre", "gre-flags-" + std::to_string(flags), b);
+    }
+
+    // burst: each host's VM frames (egress) and what reaches it from the others (ingress), in
+    // bursts of at most 48, with the default configuration and with gso over a 1280-byte underlay.
+    const auto put_burst = [&](std::uint8_t head, std::uint8_t config, const std::vector<bytes>& frames,
+                               std::string_view name) {
+        bytes in{std::byte{head}, std::byte{config}};
+        for (std::size_t i = 0; i < frames.size() && i < 48; ++i) {
+            const std::size_t len = std::min<std::size_t>(frames[i].size(), 2047);
+            in.push_back(std::byte{static_cast<std::uint8_t>(len >> 8)});
+            in.push_back(std::byte{static_cast<std::uint8_t>(len)});
+            in.insert(in.end(), frames[i].begin(), frames[i].begin() + static_cast<std::ptrdiff_t>(len));
+        }
+        w.put("burst", name, in);
+    };
+    for (std::uint8_t h = 0; h < 3; ++h) {
+        const std::string host = "hv" + std::to_string(h + 1);
+        if (!egress_bursts[h].empty()) {
+            put_burst(h, 0, egress_bursts[h], "egress-" + host);
+            put_burst(h, 0x03, egress_bursts[h], "egress-gso-1280-" + host);
+        }
+        if (!ingress_bursts[h].empty()) put_burst(static_cast<std::uint8_t>(0x80 | h), 0, ingress_bursts[h], "ingress-" + host);
     }
 
     // rewrite: byte 0 even = what blue-nat1 sends (egress on hv1), odd = what hv1 rewrote,

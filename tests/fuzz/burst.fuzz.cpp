@@ -1,0 +1,128 @@
+// libFuzzer target: the burst entry points against the single-frame ones, on the hosts of
+// examples/policies/two-tenants.policy. egress_burst / ingress_burst decide the common frame
+// on a staged fast path and hand every other frame to egress() / ingress_with_layout(); this
+// target holds the two to each other on whole bursts. Input: byte 0 picks the host (mod 3)
+// and the direction (bit 7: ingress); byte 1 the configuration (bit 0: gso; bits 1-2: the
+// underlay MTU 1500, 1280, 9000 or 100); then frames, each a 2-byte big-endian length (mod
+// 2048) and its bytes, at most 48 (bursts cross the 32-frame chunk). Egress enters each frame
+// through the VM port of its source MAC when that VM runs on the host, else through one of the
+// host's ports chosen by its length. Asserts, frame by frame, that the burst and the single-frame
+// calls give:
+//   - the same outcome (verdict, reason, VSID, PA, destination, copies);
+//   - the same frame: the same bytes at the same offset in its buffer;
+//   - the same traffic through the replication sink, in the same order (bytes and destination);
+//   - the same counters;
+// and that egress_burst / ingress_burst report every frame decided.
+#include "fuzz_support.hpp"
+
+#include "nvgre/datapath/egress.hpp"
+#include "nvgre/datapath/ingress.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+using namespace nvgre;
+using namespace nvgre::datapath;
+
+namespace {
+
+constexpr std::size_t max_frames = 48;
+constexpr std::size_t underlay_mtus[] = {1500, 1280, 9000, 100};
+
+bool same(const outcome& a, const outcome& b) {
+    return a.verdict == b.verdict && a.reason == b.reason && a.vsid == b.vsid && a.pa == b.pa && a.to.to == b.to.to &&
+           a.to.vm_mac == b.to.vm_mac && a.copies == b.copies;
+}
+
+void same_traffic(const fuzz::pool_sink& a, const fuzz::pool_sink& b) {
+    NVGRE_FUZZ_CHECK(a.copies_asked == b.copies_asked);
+    NVGRE_FUZZ_CHECK(a.out.size() == b.out.size());
+    for (std::size_t i = 0; i < a.out.size(); ++i) {
+        NVGRE_FUZZ_CHECK(a.out[i].bytes == b.out[i].bytes);
+        NVGRE_FUZZ_CHECK(a.out[i].to.to == b.out[i].to.to && a.out[i].to.vm_mac == b.out[i].to.vm_mac);
+        NVGRE_FUZZ_CHECK(a.out[i].intact == b.out[i].intact);
+    }
+}
+
+void same_counters(const counters& a, const counters& b) {
+    for (std::size_t v = 0; v < verdict_count; ++v) NVGRE_FUZZ_CHECK(a.verdicts[v] == b.verdicts[v]);
+    for (std::size_t r = 0; r < drop_reason_count; ++r) NVGRE_FUZZ_CHECK(a.drops[r] == b.drops[r]);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    static_cast<void>(fuzz::hnv::get());
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 2) return 0;
+    const auto& h = fuzz::hnv::get();
+    const std::size_t host = data[0] % 3;
+    const bool is_ingress = (data[0] & 0x80u) != 0;
+    const policy::state& s = h.hosts[host];
+    pipeline_config cfg;
+    cfg.gso = (data[1] & 1u) != 0;
+    cfg.underlay_mtu = underlay_mtus[(data[1] >> 1) & 3u];
+
+    // The frames, each in two buffers of exactly headroom + its size: one for each path.
+    std::deque<fuzz::framed> burst_buffers, single_buffers;
+    std::vector<mac_address> ports;
+    for (std::size_t at = 2; at + 2 <= size && burst_buffers.size() < max_frames;) {
+        std::size_t len = (std::size_t{data[at]} << 8 | data[at + 1]) % 2048;
+        at += 2;
+        len = std::min(len, size - at);
+        const auto bytes = fuzz::bytes_of(data + at, len);
+        at += len;
+        burst_buffers.emplace_back(bytes, recommended_headroom, 0);
+        single_buffers.emplace_back(bytes, recommended_headroom, 0);
+        const auto& own = h.ports[host];
+        mac_address port = own[len % own.size()];
+        if (len >= 12) {
+            const mac_address source = mac_address::from_bytes(std::span<const std::byte>(bytes).subspan(6, 6));
+            if (std::find(own.begin(), own.end(), source) != own.end()) port = source;
+        }
+        ports.push_back(port);
+    }
+    if (burst_buffers.empty()) return 0;
+    const std::size_t n = burst_buffers.size();
+
+    std::vector<frame> burst_frames;
+    for (const auto& b : burst_buffers) burst_frames.push_back(b.f);
+    std::vector<outcome> burst_out(n), single_out(n);
+    fuzz::pool_sink burst_sink, single_sink;
+    counters burst_count, single_count;
+
+    if (is_ingress) {
+        NVGRE_FUZZ_CHECK(ingress_burst(s, std::span<frame>(burst_frames), std::span<outcome>(burst_out), burst_sink,
+                                       burst_count, cfg) == n);
+        for (std::size_t i = 0; i < n; ++i) {
+            single_out[i] = ingress(s, single_buffers[i].f, single_sink, cfg);
+            single_count.count(single_out[i]);
+        }
+    } else {
+        NVGRE_FUZZ_CHECK(egress_burst(s, std::span<frame>(burst_frames), std::span<const mac_address>(ports),
+                                      std::span<outcome>(burst_out), burst_sink, burst_count, cfg) == n);
+        for (std::size_t i = 0; i < n; ++i) {
+            single_out[i] = egress(s, ports[i], single_buffers[i].f, single_sink, cfg);
+            single_count.count(single_out[i]);
+        }
+    }
+
+    for (std::size_t i = 0; i < n; ++i) {
+        fuzz::check_outcome_reason(burst_out[i]);
+        NVGRE_FUZZ_CHECK(same(burst_out[i], single_out[i]));
+        const frame& a = burst_frames[i];
+        const frame& b = single_buffers[i].f;
+        NVGRE_FUZZ_CHECK(a.data_offset() == b.data_offset());
+        NVGRE_FUZZ_CHECK(std::ranges::equal(a.bytes(), b.bytes()));
+        NVGRE_FUZZ_CHECK(a.buffer().data() == burst_buffers[i].storage.data());
+    }
+    same_traffic(burst_sink, single_sink);
+    same_counters(burst_count, single_count);
+    return 0;
+}
