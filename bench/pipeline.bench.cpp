@@ -57,6 +57,8 @@
 #include "nvgre/wire/ipv4.hpp"
 #include "nvgre/wire/nvgre.hpp"
 
+#include "instructions.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -465,7 +467,10 @@ void timed_bursts(benchmark::State& st, const std::string& name, cursor& c, Rese
     std::uint64_t ok = 0;
     for (auto _ : st) {
         reset(c.next());
-        ok += run();
+        {
+            const nvgre::bench::measured_section measured(burst);
+            ok += run();
+        }
         benchmark::ClobberMemory();
     }
     expect_all(ok, st.iterations() * burst, name, what);
@@ -613,7 +618,10 @@ void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, 
     dp::counters count;
     for (auto _ : st) {
         b.reset(c.next());
-        dp::egress_burst(s, b.f, b.port, out, sink, count);
+        {
+            const nvgre::bench::measured_section measured(burst);
+            dp::egress_burst(s, b.f, b.port, out, sink, count);
+        }
         benchmark::ClobberMemory();
     }
     expect_all(count.of(dp::verdict::encap), st.iterations() * burst, name, "get verdict encap");
@@ -648,7 +656,10 @@ void bm_ingress(benchmark::State& st, const std::string& name, std::size_t size,
     dp::counters count;
     for (auto _ : st) {
         b.reset(c.next());
-        dp::ingress_burst(s, b.f, out, sink, count);
+        {
+            const nvgre::bench::measured_section measured(burst);
+            dp::ingress_burst(s, b.f, out, sink, count);
+        }
         benchmark::ClobberMemory();
     }
     expect_all(count.of(dp::verdict::deliver), st.iterations() * burst, name, "get verdict deliver");

@@ -12,7 +12,8 @@ case "${1:-test}" in
   # openvswitch-switch: the live interop test against OVS's userspace GRE (interop_ovs)
   test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy valgrind clang-tidy openvswitch-switch "${live[@]}") ;;
   demo)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}") ;;
-  bench) pkgs=("${common[@]}" libbenchmark-dev libdpdk-dev python3-minimal) ;;
+  # valgrind: callgrind and its client-request header for `make instructions`
+  bench) pkgs=("${common[@]}" libbenchmark-dev libdpdk-dev python3-minimal valgrind) ;;
   fuzz)  pkgs=("${common[@]}" clang libclang-rt-14-dev) ;;
   # llvm-14: llvm-profdata and llvm-cov for the coverage of the fuzz corpora (make coverage)
   coverage) pkgs=("${common[@]}" clang libclang-rt-14-dev llvm-14 doctest-dev) ;;
