@@ -277,13 +277,15 @@ class Checker:
 
     def tshark_fields(self, path):
         """tshark's rows for `path` (one per frame: protocols, first IPv4 checksum status), or
-        None without tshark or when tshark fails. One tshark run per file, kept in a cache
-        beside the work directory (keyed by the file's bytes), which the memcheck twin of this
-        test shares: tshark's start-up, not nvgre-pcap, was most of this test's time."""
+        None without tshark or when tshark fails. One tshark run per file, kept in a cache keyed
+        by the file's bytes: $NVGRE_TSHARK_CACHE (make test: build/tshark-cache, shared by every
+        configuration and the memcheck twin), else beside the work directory. tshark's start-up,
+        not nvgre-pcap, was most of this test's time."""
         if self.tshark is None:
             return None
         data = open(path, "rb").read()
-        cache_dir = os.path.join(os.path.dirname(os.path.abspath(self.work)), "tshark-cache")
+        cache_dir = os.environ.get("NVGRE_TSHARK_CACHE") or \
+            os.path.join(os.path.dirname(os.path.abspath(self.work)), "tshark-cache")
         os.makedirs(cache_dir, exist_ok=True)
         cached = os.path.join(cache_dir, hashlib.sha256(data).hexdigest() + ".json")
         if os.path.exists(cached):
