@@ -73,13 +73,24 @@ bool same_identity(const customer_route& a, const customer_route& b) {
     return a.domain == b.domain && a.prefix == b.prefix && a.metric == b.metric;
 }
 
+/// True if `list` holds an object of `x`'s identity.
+template <class T>
+bool has_identity(const std::vector<T>& list, const T& x) {
+    return std::any_of(list.begin(), list.end(), [&](const T& y) { return same_identity(x, y); });
+}
+/// `list` without the object of `x`'s identity.
+template <class T>
+std::vector<T> without(std::vector<T> list, const T& x) {
+    list.erase(std::remove_if(list.begin(), list.end(), [&](const T& y) { return same_identity(x, y); }), list.end());
+    return list;
+}
 /// `list` without the object of `x`'s identity, and `x` last (so that the builder reports
 /// every conflict of `x` at `x`, the later object).
 template <class T>
-std::vector<T> with_last(std::vector<T> list, const T& x) {
-    list.erase(std::remove_if(list.begin(), list.end(), [&](const T& y) { return same_identity(x, y); }), list.end());
-    list.push_back(x);
-    return list;
+std::vector<T> with_last(const std::vector<T>& list, const T& x) {
+    std::vector<T> out = without(list, x);
+    out.push_back(x);
+    return out;
 }
 
 struct generator {
@@ -148,6 +159,19 @@ TEST_CASE("policy/validator: every change the state takes or refuses is the buil
     std::vector<lookup_record> records;
     state s = state::build(*build_of(routes, records).validated, "hv1").value();
     std::map<change_status, int> seen;  // statuses of refused changes: the run must meet every rule
+    // A set change: the state's status must be what the builder says of the policy the change
+    // would leave (the object last, so that every conflict of it is reported at it).
+    const auto set_and_compare = [&](auto& list, const auto& x, object_kind kind, const change& c, const auto& build) {
+        const auto candidate = with_last(list, x);
+        const build_result verdict = build(candidate);
+        const change_status expected = first_status_at(verdict, kind, candidate.size() - 1);
+        // The rest of the candidate is the current, valid policy: only the new object can fail.
+        CHECK(verdict.diagnostics.empty() == (expected == change_status::ok));
+        const change_status got = s.apply(c);
+        CHECK(to_string(got) == to_string(expected));
+        ++seen[got];
+        if (got == change_status::ok) list = candidate;
+    };
 
     for (int step = 0; step < 3000; ++step) {
         CAPTURE(step);
@@ -158,49 +182,28 @@ TEST_CASE("policy/validator: every change the state takes or refuses is the buil
             CAPTURE(r.mac.to_string());
             CAPTURE(r.pa.to_string());
             CAPTURE(r.subnet.value());
-            const auto candidate = with_last(records, r);
-            const build_result verdict = build_of(routes, candidate);
-            const change_status expected = first_status_at(verdict, object_kind::lookup_record, candidate.size() - 1);
-            // The rest of the candidate is the current, valid policy: only the new record can fail.
-            CHECK(verdict.diagnostics.empty() == (expected == change_status::ok));
-            const change_status got = s.apply(set_record{r});
-            CHECK(to_string(got) == to_string(expected));
-            ++seen[got];
-            if (got == change_status::ok) records = candidate;
+            set_and_compare(records, r, object_kind::lookup_record, set_record{r},
+                            [&](const auto& candidate) { return build_of(routes, candidate); });
         } else if (kind < 15) {
             // Remove a record that is there (usually) or one that may not be.
             lookup_record r = !records.empty() && g.chance(0.8) ? g.pick(records) : g.record();
-            const bool present =
-                std::any_of(records.begin(), records.end(), [&](const lookup_record& x) { return same_identity(x, r); });
+            const bool present = has_identity(records, r);
             const bool wildcard = r.type == record_type::gateway_wildcard && r.ca.is_unspecified();
             remove_record c{r.subnet, r.ca, wildcard ? std::optional<mac_address>(r.mac) : std::nullopt};
             if (!wildcard && r.ca.is_unspecified()) continue;  // a static 0.0.0.0 names a gateway: not this test's point
             const change_status got = s.apply(c);
             CHECK((got == change_status::ok) == present);
-            if (present)
-                records.erase(std::remove_if(records.begin(), records.end(),
-                                             [&](const lookup_record& x) { return same_identity(x, r); }),
-                              records.end());
+            if (present) records = without(records, r);
         } else if (kind < 19) {
             const customer_route r = g.route();
-            const auto candidate = with_last(routes, r);
-            const build_result verdict = build_of(candidate, records);
-            const change_status expected = first_status_at(verdict, object_kind::customer_route, candidate.size() - 1);
-            CHECK(verdict.diagnostics.empty() == (expected == change_status::ok));
-            const change_status got = s.apply(set_customer_route{r});
-            CHECK(to_string(got) == to_string(expected));
-            ++seen[got];
-            if (got == change_status::ok) routes = candidate;
+            set_and_compare(routes, r, object_kind::customer_route, set_customer_route{r},
+                            [&](const auto& candidate) { return build_of(candidate, records); });
         } else {
             const customer_route r = !routes.empty() && g.chance(0.8) ? g.pick(routes) : g.route();
-            const bool present =
-                std::any_of(routes.begin(), routes.end(), [&](const customer_route& x) { return same_identity(x, r); });
+            const bool present = has_identity(routes, r);
             const change_status got = s.apply(remove_customer_route{r.domain, r.prefix, r.metric});
             CHECK((got == change_status::ok) == present);
-            if (present)
-                routes.erase(std::remove_if(routes.begin(), routes.end(),
-                                            [&](const customer_route& x) { return same_identity(x, r); }),
-                             routes.end());
+            if (present) routes = without(routes, r);
         }
 
         if (step % 100 == 99) {

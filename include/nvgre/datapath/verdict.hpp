@@ -168,6 +168,7 @@ struct destination {
     };
     kind to{kind::fabric};
     mac_address vm_mac{};
+    friend bool operator==(const destination&, const destination&) = default;
 };
 
 /// The outcome of one frame through a pipeline.
@@ -191,6 +192,8 @@ struct outcome {
         o.vsid = vsid;
         return o;
     }
+    /// Field by field: what the differential tests compare (burst against single frames).
+    friend bool operator==(const outcome&, const outcome&) = default;
 };
 
 /// Counters of every verdict and drop reason. Single-writer (one per datapath thread); sum

@@ -268,13 +268,13 @@ public:
     bool add(customer_route v, tag_type tag = 0) {
         const object_ref ref = next_ref(object_kind::customer_route, customer_routes_.size(), tag);
         const bool ok = check_values<object_ref>(v, [&](const violation<object_ref>& x) { own_error(ref, v, x); });
-        customer_routes_.push_back({std::move(v), ref, sequence_++});
+        customer_routes_.push_back({std::move(v), ref, sequence_++, ok});
         return ok;
     }
     bool add(lookup_record v, tag_type tag = 0) {
         const object_ref ref = next_ref(object_kind::lookup_record, lookup_records_.size(), tag);
         const bool ok = check_values<object_ref>(v, [&](const violation<object_ref>& x) { own_error(ref, v, x); });
-        lookup_records_.push_back({std::move(v), ref, sequence_++});
+        lookup_records_.push_back({std::move(v), ref, sequence_++, ok});
         return ok;
     }
 
@@ -373,19 +373,17 @@ public:
         file_index index(*this, domain_index, subnet_index, pa_index, hosts, std::move(pa_host));
         for (std::size_t i = 0; i < customer_routes_.size(); ++i) {
             const auto& e = customer_routes_[i];
-            const bool own_ok = check_values<object_ref>(e.value, [](const auto&) {});
             const bool ok = check_route(index, e.value, identity::unique, [&](const violation<object_ref>& v) {
                 found.push_back({e.sequence, diagnostic{e.ref, v.field, index.message(e.value, v), true, v.related, v.status}});
             });
-            if (own_ok && ok) index.add_route(i);
+            if (e.own_ok && ok) index.add_route(i);
         }
         for (std::size_t i = 0; i < lookup_records_.size(); ++i) {
             const auto& e = lookup_records_[i];
-            const bool own_ok = check_values<object_ref>(e.value, [](const auto&) {});
             const auto check = check_record(index, e.value, identity::unique, [&](const violation<object_ref>& v) {
                 found.push_back({e.sequence, diagnostic{e.ref, v.field, index.message(e.value, v), true, v.related, v.status}});
             });
-            if (own_ok && check.ok) index.add_record(i);
+            if (e.own_ok && check.ok) index.add_record(i);
         }
 
         build_result out;
@@ -417,6 +415,7 @@ private:
         T value;
         object_ref ref;
         std::size_t sequence;  ///< order of the add among all kinds: diagnostics come out in it
+        bool own_ok{true};     ///< its own values passed add()'s checks (records and routes)
     };
 
     template <class T>
