@@ -9,9 +9,11 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace nvgre {
 
@@ -91,6 +93,18 @@ public:
     }
 
     friend constexpr auto operator<=>(const mac_address&, const mac_address&) noexcept = default;
+    /// As a 4-byte and a 2-byte word: the defaulted comparison of the array is a memcmp call,
+    /// which the per-packet paths make several times a frame.
+    friend constexpr bool operator==(const mac_address& a, const mac_address& b) noexcept {
+        if (std::is_constant_evaluated()) return a.octets_ == b.octets_;
+        std::uint32_t a4 = 0, b4 = 0;
+        std::uint16_t a2 = 0, b2 = 0;
+        std::memcpy(&a4, a.octets_.data(), 4);
+        std::memcpy(&b4, b.octets_.data(), 4);
+        std::memcpy(&a2, a.octets_.data() + 4, 2);
+        std::memcpy(&b2, b.octets_.data() + 4, 2);
+        return ((a4 ^ b4) | static_cast<std::uint32_t>(a2 ^ b2)) == 0;
+    }
 
 private:
     std::array<std::uint8_t, size> octets_{};

@@ -39,6 +39,7 @@
 #include "nvgre/datapath/rewrite.hpp"
 #include "nvgre/datapath/router.hpp"
 #include "nvgre/datapath/verdict.hpp"
+#include "nvgre/detail/burst_storage.hpp"
 #include "nvgre/policy/state.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/icmpv6.hpp"
@@ -56,27 +57,32 @@ namespace nvgre::datapath {
 
 namespace egress_steps {
 
-/// The source and destination addresses of an IP frame, its version, and where its IP header is.
-struct ip_endpoints {
-    ip_address source;
-    ip_address destination;
-    std::size_t l3_offset{0};
-    bool v6{false};
-};
-
-/// Reads the IP addresses of an untagged IPv4/IPv6 Ethernet frame. The IP view's error (offset
-/// from the frame's start) when the header is cut short, lies about its length or has the wrong
-/// version: the drop then names that (truncated, bad-length, bad-header-length, bad-version).
-inline result<ip_endpoints> ip_endpoints_of(std::span<const std::byte> frame, std::uint16_t ether_type) noexcept {
+/// Reads the IP addresses of an untagged IPv4/IPv6 Ethernet frame into `source` and
+/// `destination`. False when the IP view refuses the header — cut short, lying about its length
+/// or of the wrong version — with `why` the drop that names it (truncated, bad-length,
+/// bad-header-length, bad-version). (A bool and out-parameters rather than a result: the
+/// addresses are built where the caller keeps them, with no copy on the per-packet path.)
+inline bool read_ip_endpoints(std::span<const std::byte> frame, bool v6, ip_address& source, ip_address& destination,
+                              drop_reason& why) noexcept {
     const auto l3 = frame.subspan(wire::ethernet_header_len);
-    if (ether_type == wire::ethertype::ipv4) {
+    if (!v6) {
         auto ip = wire::ipv4_view::checked(l3);
-        if (!ip) return ip.error().rebased(wire::ethernet_header_len);
-        return ip_endpoints{ip->source(), ip->destination(), wire::ethernet_header_len, false};
+        if (!ip) [[unlikely]] {
+            why = drop_reason_of(ip.error().code);
+            return false;
+        }
+        std::construct_at(&source, ip->source());
+        std::construct_at(&destination, ip->destination());
+        return true;
     }
     auto ip = wire::ipv6_view::checked(l3);
-    if (!ip) return ip.error().rebased(wire::ethernet_header_len);
-    return ip_endpoints{ip->source(), ip->destination(), wire::ethernet_header_len, true};
+    if (!ip) [[unlikely]] {
+        why = drop_reason_of(ip.error().code);
+        return false;
+    }
+    std::construct_at(&source, ip->source());
+    std::construct_at(&destination, ip->destination());
+    return true;
 }
 
 /// True for an IPv6 link-local address (fe80::/10): it never leaves the link, so it is not a
@@ -90,27 +96,44 @@ inline bool is_link_scope_source(const ip_address& a) noexcept {
     return a.is_v6() && (a.v6().is_link_local() || a.v6().is_unspecified());
 }
 
+/// The record a frame of a port's VM is sent from (rule 1): what egress needs of it after
+/// the source check — its PA (the outer source of encapsulated frames) and its rule.
+struct sender {
+    policy::record_id id{policy::no_record};
+    std::uint32_t provider{0};  ///< its PA: provider_at(provider)
+    policy::rule rule{policy::rule::encap};
+};
+
 /// True if the port's VM may send from `source` (rule 1): a CA of its own in its VSID, or —
 /// when it holds a gateway-wildcard record of that IP version — an address that no record of
-/// the routing domain holds. `record` receives the record that vouches for it (its PA is the
-/// outer source of encapsulated frames).
+/// the routing domain holds. `from` receives the record that vouches for it. The port's first
+/// static records are held in the port itself (local_port::sources): a source found there is
+/// what find_record would return, without the table probe.
 inline bool source_allowed(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
-                           const ip_address& source, const policy::record_entry*& record) noexcept {
+                           const ip_address& source, sender& from) noexcept {
+    for (std::size_t k = 0; k < port.source_count; ++k)
+        if (same_address(port.sources[k].ca, source)) {
+            from = sender{port.sources[k].id, port.sources[k].provider, port.sources[k].rule};
+            return true;
+        }
     if (const policy::record_entry* r = s.find_record(port.domain, source); r != nullptr) {
         if (r->vsid != port.vsid || r->mac != port_mac) return false;
-        record = r;
+        from = sender{s.id_of(*r), r->provider, r->rule};
         return true;
     }
     if (const policy::record_entry* w = s.gateway_wildcard_of_port(port, source.version()); w != nullptr) {
-        record = w;
+        from = sender{s.id_of(*w), w->provider, w->rule};
         return true;
     }
     return false;
 }
 
-/// Any record of the port in the version of `v` (the outer source PA of its flooded copies).
-inline const policy::record_entry* any_record_of(const policy::state& s, const policy::local_port& port) noexcept {
-    return port.records.empty() ? nullptr : &s.record(port.records.front());
+/// Any record of the port (the outer source PA of the flooded copies of a link-scope source).
+inline bool any_record_of(const policy::state& s, const policy::local_port& port, sender& from) noexcept {
+    if (port.records.empty()) return false;
+    const policy::record_entry& r = s.record(port.records.front());
+    from = sender{port.records.front(), r.provider, r.rule};
+    return true;
 }
 
 /// True if routing the packet at `l3` would take its IPv4 TTL / IPv6 hop limit to 0: the
@@ -137,37 +160,62 @@ inline bool decrement_ttl(std::span<std::byte> l3, bool v6) noexcept {
     return true;
 }
 
-/// The record a unicast packet to `destination` goes to along `route` (rule 4): the record of
-/// (route VSID, destination CA) for an on-link route or (route VSID, next-hop CA) for a next
-/// hop; when that CA has no static record, a gateway-wildcard record of the route's VSID in the
-/// packet's IP version, picked among several by the flow hash of `frame` (so every packet of a
-/// flow takes the same gateway). nullptr when there is none.
-inline const policy::record_entry* choose_record(const policy::state& s, const policy::route_entry& route,
-                                                 const ip_address& destination, std::span<const std::byte> frame) noexcept {
-    if (const policy::record_entry* r = s.find_record_in_subnet(route.vsid, route.on_link() ? destination : route.next_hop))
-        return r;
+/// The CA a unicast packet to `destination` goes to along `route` (rule 4): the destination
+/// itself for an on-link route, the next hop otherwise; its record is looked up in `domain`
+/// (the route's subnet's) and must be in the route's VSID.
+inline policy::ca_key route_key(std::uint32_t domain, const policy::route_entry& route,
+                                const ip_address& destination) noexcept {
+    return policy::ca_key{domain, route.on_link() ? destination : route.next_hop};
+}
+
+/// The record a unicast packet goes to along `route`, as chosen by choose_record.
+struct chosen_record {
+    policy::record_ref ref;
+    bool indexed{false};  ///< the static record of route_key's CA (not a gateway-wildcard record)
+};
+
+/// The record a unicast packet to `destination` goes to along `route` (rule 4), given `found`
+/// (the CA index's answer for route_key): that record when it is in the route's VSID; else a
+/// gateway-wildcard record of the route's VSID in the packet's IP version, picked among several
+/// by the flow hash of `frame` (so every packet of a flow takes the same gateway). Empty when
+/// there is none.
+inline std::optional<chosen_record> choose_record(const policy::state& s, const policy::route_entry& route,
+                                                  const policy::record_ref* found, const ip_address& destination,
+                                                  std::span<const std::byte> frame) noexcept {
+    if (found != nullptr && found->vsid == route.vsid) return chosen_record{*found, true};
     const auto gateways = s.gateway_wildcards(route.vsid, destination.version());
-    if (gateways.empty()) return nullptr;
-    if (gateways.size() == 1) return &s.record(gateways.front());  // no hash needed
-    return s.gateway_for_flow(route.vsid, destination.version(), flow_hash32(frame));
+    if (gateways.empty()) return std::nullopt;
+    if (gateways.size() == 1) return chosen_record{s.ref_of(gateways.front()), false};  // no hash needed
+    const policy::record_entry* g = s.gateway_for_flow(route.vsid, destination.version(), flow_hash32(frame));
+    return chosen_record{s.ref_of(s.id_of(*g)), false};
 }
 
-/// True if a packet to `destination` delivered to `dest` is switched (rule 5): `dest` is the
-/// destination CA's own static record in the sender's VSID. Anything else is routed.
-inline bool is_switched(const policy::record_entry& dest, const policy::local_port& port,
+/// True if a packet to `destination` delivered to `dest`, chosen for `key`, is switched (rule
+/// 5): `dest` is the destination CA's own static record in the sender's VSID. Anything else is
+/// routed.
+inline bool is_switched(const chosen_record& dest, const policy::ca_key& key, const policy::local_port& port,
                         const ip_address& destination) noexcept {
-    return dest.type == policy::record_type::static_record && dest.vsid == port.vsid && same_address(dest.ca, destination);
+    return dest.indexed && dest.ref.vsid == port.vsid && same_address(key.address, destination);
 }
 
-/// The outer path from local record `source` (its PA) to provider address `destination_pa`.
-inline std::optional<encap_params> outer_path(const policy::state& s, const policy::record_entry& source,
-                                              const ip_address& destination_pa, nvgre::vsid vsid,
-                                              const pipeline_config& cfg) noexcept {
-    const policy::provider_address& src = s.provider_at(source.provider);
-    const auto next_hop = s.next_hop_mac(src, destination_pa);
-    if (!next_hop) return std::nullopt;
-    return encap_params{src.mac, *next_hop, src.vlan, src.pa, destination_pa, vsid, cfg.outer_ttl,
-                        cfg.outer_ipv4_checksum_by_hardware};
+/// The outer path from local provider address `source` (the index of the sending record's PA:
+/// every record a port sends from is local) to provider address `destination` for VSID `vsid`
+/// (a tenant VSID of the policy), into `path`; false when no next hop reaches it. O(1): the next
+/// hop was computed when the state was built.
+inline bool outer_path(const policy::state& s, std::uint32_t source, std::uint32_t destination, std::uint32_t vsid,
+                       const pipeline_config& cfg, encap_params& path) noexcept {
+    const mac_address* next_hop = s.next_hop_mac_between(source, destination);
+    if (next_hop == nullptr) return false;
+    const policy::provider_address& from = s.provider_at(source);
+    path.outer_source_mac = from.mac;
+    path.outer_destination_mac = *next_hop;
+    path.vlan = from.vlan;
+    std::construct_at(&path.outer_source, from.pa);
+    std::construct_at(&path.outer_destination, s.provider_at(destination).pa);
+    path.vsid = nvgre::vsid::make(vsid).value();
+    path.ttl = cfg.outer_ttl;
+    path.outer_ipv4_checksum_by_hardware = cfg.outer_ipv4_checksum_by_hardware;
+    return true;
 }
 
 /// Bytes of the outer IP packet for an inner frame of `inner_len` bytes.
@@ -181,28 +229,27 @@ struct encap_decision {
     oversize_plan size;
 };
 
-/// Decides how the frame `f` of the port's VM reaches PA `pa` encapsulated: the outer path from
-/// the sender's record, and — when the outer packet would exceed the sending PA's underlay MTU,
+/// Decides how the frame `f` of the port's VM reaches provider address `destination` (an index)
+/// encapsulated: the outer path from the sender's PA `source`, and — when the outer packet would exceed the sending PA's underlay MTU,
 /// or the VM asked for segmentation (TSO metadata) — segment, fragment or answer too big
 /// (datapath/mtu.hpp). Decided before the frame is changed, so that an answer quotes what the
-/// VM sent. Empty (drop no-next-hop) when the PA cannot be reached.
-inline std::optional<encap_decision> decide_encap(const policy::state& s, const frame& f,
-                                                  const policy::record_entry& source, const ip_address& pa,
-                                                  nvgre::vsid vsid, const pipeline_config& cfg) noexcept {
-    const auto path = outer_path(s, source, pa, vsid, cfg);
-    if (!path) return std::nullopt;
-    encap_decision d{*path, {}};
-    const std::size_t mtu = underlay_mtu_for(cfg, path->outer_source);
+/// VM sent. Into `d`; false (drop no-next-hop) when the PA cannot be reached.
+inline bool decide_encap(const policy::state& s, const frame& f, std::uint32_t source, std::uint32_t destination,
+                         std::uint32_t vsid, const pipeline_config& cfg, encap_decision& d) noexcept {
+    if (!outer_path(s, source, destination, vsid, cfg, d.path)) return false;
+    const ip_address& pa = d.path.outer_destination;
+    const std::size_t mtu = underlay_mtu_for(cfg, d.path.outer_source);
+    d.size = oversize_plan{};
     if (f.offload.segment_size != 0 || outer_ip_len(f.size(), pa) > mtu)
         d.size = plan_oversize(f.bytes(), f.offload, mtu, pa.is_v6(), cfg.gso);
-    return d;
+    return true;
 }
 
 /// Encapsulates `f` as decided by decide_encap (its answer already given): whole, or in
 /// segments / fragments through `sink`. A partial checksum of the VM is completed first unless
 /// the NIC will (segments get theirs computed anyway). The outcome on success is `encap`.
 template <replication_sink Sink>
-outcome encap_as_decided(frame& f, const encap_decision& d, Sink& sink, const pipeline_config& cfg) noexcept {
+[[gnu::always_inline]] inline outcome encap_as_decided(frame& f, const encap_decision& d, Sink& sink, const pipeline_config& cfg) noexcept {
     const std::uint32_t vsid = d.path.vsid.value();
     if (d.size.action != oversize_action::segment && !finish_inner_checksum(f, cfg))
         return outcome::dropped(drop_reason::bad_offload, vsid);
@@ -225,7 +272,7 @@ inline outcome proxy_arp(const policy::state& s, const policy::local_port& port,
     // bad_protocol: an ARP that asks nothing (a reply, an unknown op) — the host answers for
     // everyone, so VMs have no one to reply to; anything else is malformed.
     if (!q) return outcome::dropped(q.error().code == errc::bad_protocol ? drop_reason::unsupported : drop_reason::bad_arp, port.vsid);
-    const policy::record_entry* self = nullptr;
+    sender self;
     if (q->sender_mac != port_mac || !source_allowed(s, port, port_mac, q->sender_ip, self))
         return outcome::dropped(drop_reason::spoofed_source, port.vsid);
     const policy::subnet_entry& sub = s.subnet_at(port.subnet);
@@ -259,7 +306,7 @@ inline outcome proxy_nd(const policy::state& s, const policy::local_port& port, 
                         frame& f) noexcept {
     auto q = parse_neighbor_solicitation(f.bytes());
     if (!q) return outcome::dropped(drop_reason::bad_arp, port.vsid);  // failed an RFC 4861 7.1.1 validity check
-    const policy::record_entry* self = nullptr;
+    sender self;
     const bool dad = q->dad;
     // The source must be the VM's: its MAC, and a CA of its own (or link-local, or :: for DAD).
     if (q->source_mac != port_mac) return outcome::dropped(drop_reason::spoofed_source, port.vsid);
@@ -293,7 +340,7 @@ inline outcome proxy_nd(const policy::state& s, const policy::local_port& port, 
 /// not be made (none when all went).
 template <replication_sink Sink>
 outcome flood(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
-              const policy::record_entry& source, const frame& f, Sink& sink, const pipeline_config& cfg) noexcept {
+              std::uint32_t source_provider, const frame& f, Sink& sink, const pipeline_config& cfg) noexcept {
     const policy::subnet_entry& sub = s.subnet_at(port.subnet);
     outcome o;
     o.verdict = verdict::flood;
@@ -303,13 +350,13 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
     };
     const auto original = std::span<const std::byte>(f.bytes());
     for (const policy::flood_pa& remote : sub.remote_pas) {
-        const auto path = outer_path(s, source, remote.pa, sub.id, cfg);
-        if (!path) {
+        encap_params path;
+        if (!outer_path(s, source_provider, remote.provider, sub.id.value(), cfg, path)) {
             missed(drop_reason::no_next_hop);
             continue;
         }
         // Copies are not segmented or answered: a flood has no one sender to tell.
-        if (outer_ip_len(original.size(), remote.pa) > underlay_mtu_for(cfg, path->outer_source)) {
+        if (outer_ip_len(original.size(), remote.pa) > underlay_mtu_for(cfg, path.outer_source)) {
             missed(drop_reason::too_big);
             continue;
         }
@@ -318,7 +365,7 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
             missed(drop_reason::no_buffer);
             return o;
         }
-        if (auto r = encapsulate(*copy, *path); !r) {
+        if (auto r = encapsulate(*copy, path); !r) {
             missed(drop_reason_of(r.error().code));
             continue;
         }
@@ -338,251 +385,244 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
     return o;
 }
 
+/// What egress's first stage (plan_frame) found for a frame, and what is left to do.
+enum class egress_step : std::uint8_t {
+    drop,       ///< dropped for `reason` (nothing to do)
+    arp,        ///< an ARP request: answered from policy (rule 3)
+    nd,         ///< a neighbor solicitation: answered from policy (rule 3)
+    flood,      ///< broadcast / multicast: head-end replication (rule 7)
+    to_router,  ///< addressed to a gateway address: the router answers (rule 8)
+    no_route,   ///< no customer route: net unreachable (rule 8)
+    unicast,    ///< routed or switched toward the record of `key` (rules 4-6)
+};
+
+/// The first stage of egress for one frame: everything decided before the destination record
+/// is looked up. Reads the frame, the port and the routes; changes nothing, so a burst plans
+/// every frame first and then looks all their destinations up at once.
+struct egress_plan {
+    egress_step step{egress_step::drop};
+    drop_reason reason{drop_reason::none};
+    std::uint32_t vsid{0};                    ///< of a drop
+    const policy::local_port* port{nullptr};  ///< the sender's port (all steps but some drops)
+    sender from;                              ///< flood, unicast: the record sent from
+    const policy::route_entry* route{nullptr};  ///< unicast
+    policy::ca_key key;                       ///< unicast: the destination record's key (route_key)
+    ip_address destination;                   ///< unicast: the IP destination
+    bool v6{false};                           ///< unicast: IPv6 (the IP header follows the 14-byte Ethernet header)
+};
+
+/// Makes `p` a plan that drops the frame for `r` (plan_frame returns its one named plan on every
+/// path, so that the plan is built in place, never copied).
+inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noexcept {
+    p.step = egress_step::drop;
+    p.reason = r;
+    p.vsid = vsid;
+}
+
+/// Stage 1 of egress (rules 1, 2, 4 and the dispatch of 3, 7 and 8) for frame `f` received on
+/// the port of `port_mac`, whose port is `port` (s.port(port_mac), looked up by the caller so
+/// that a burst can overlap those lookups).
+[[gnu::always_inline]] inline egress_plan plan_frame(const policy::state& s, const mac_address& port_mac, const policy::local_port* port,
+                              const frame& f) noexcept {
+    egress_plan p;
+    const auto bytes = f.bytes();
+    auto eth = wire::ethernet_view::checked(bytes);
+    if (!eth) {
+        drop_plan(p, drop_reason::truncated);
+        return p;
+    }
+    if (port == nullptr) {
+        drop_plan(p, drop_reason::unknown_port);
+        return p;
+    }
+    // Rule 1: the frame's source MAC is the port's VM.
+    if (eth->source() != port_mac) {
+        drop_plan(p, drop_reason::spoofed_source, port->vsid);
+        return p;
+    }
+    // Rule 2: no VLAN tags from VMs; IPv4, IPv6 and ARP only.
+    if (eth->tag_count() != 0) {
+        drop_plan(p, drop_reason::vlan_tagged, port->vsid);
+        return p;
+    }
+    p.port = port;
+    const std::uint16_t type = eth->ether_type();
+    if (type == wire::ethertype::arp) {
+        p.step = egress_step::arp;
+        return p;
+    }
+    if (type != wire::ethertype::ipv4 && type != wire::ethertype::ipv6) {
+        drop_plan(p, drop_reason::unsupported_ethertype, port->vsid);
+        return p;
+    }
+
+    // Rule 3 (IPv6): neighbor solicitations are answered; other ND messages stay local.
+    std::uint8_t nd_type = 0;
+    if (type == wire::ethertype::ipv6 && is_neighbor_discovery(bytes.subspan(wire::ethernet_header_len), nd_type)) {
+        if (nd_type != wire::icmpv6_type::neighbor_solicitation) {
+            drop_plan(p, drop_reason::unsupported, port->vsid);
+            return p;
+        }
+        p.step = egress_step::nd;
+        return p;
+    }
+
+    const bool v6 = type == wire::ethertype::ipv6;
+    ip_address source;
+    drop_reason why = drop_reason::none;
+    if (!read_ip_endpoints(bytes, v6, source, p.destination, why)) {
+        drop_plan(p, why, port->vsid);
+        return p;
+    }
+    const bool multicast = eth->destination().is_multicast();
+
+    // Rule 1: the source address is the VM's (IPv6 link-local or :: only for link-scope multicast).
+    if (!source_allowed(s, *port, port_mac, source, p.from)) {
+        const bool link_scope = is_link_scope_source(source) && multicast;
+        if (!link_scope || !any_record_of(s, *port, p.from)) {
+            drop_plan(p, drop_reason::spoofed_source, port->vsid);
+            return p;
+        }
+    }
+
+    // Rule 7: broadcast / multicast → head-end replication within the VSID.
+    if (multicast) {
+        p.step = egress_step::flood;
+        return p;
+    }
+
+    // Rule 4: the route; rule 8: a gateway address is the router's own.
+    const policy::subnet_entry& sub = s.subnet_at(port->subnet);
+    const policy::route_entry* route = s.route(sub.domain, p.destination);
+    if (router_steps::is_router_address(s, sub, route, p.destination)) {
+        p.step = egress_step::to_router;
+        return p;
+    }
+    if (route == nullptr) {
+        p.step = egress_step::no_route;
+        return p;
+    }
+    p.step = egress_step::unicast;
+    p.route = route;
+    p.key = route_key(s.subnet_at(route->subnet).domain, *route, p.destination);
+    p.v6 = v6;
+    return p;
+}
+
+/// Stage 2 of a planned unicast frame (rules 4-6), `found` being the CA index's answer for its
+/// key (state::find_ref).
+template <replication_sink Sink>
+[[gnu::always_inline]] inline outcome decide_unicast(const policy::state& s, const egress_plan& p, const policy::record_ref* found, frame& f,
+                       Sink& sink, const pipeline_config& cfg) noexcept {
+    const policy::local_port& port = *p.port;
+    const policy::route_entry& route = *p.route;
+    const auto bytes = f.bytes();
+    // Rule 4: the record of (route VSID, destination or next hop), else a gateway; rule 8:
+    // what goes no further is answered.
+    const auto dest = choose_record(s, route, found, p.destination, bytes);
+    if (!dest) return router_steps::answer_error(s, port, f, router_error::host_unreachable, drop_reason::no_record, cfg);
+    const std::uint32_t domain = s.subnet_at(port.subnet).domain;
+    if (p.key.scope != domain) return outcome::dropped(drop_reason::cross_domain, dest->ref.vsid);
+    // Rule 5: switched or routed; a routed packet whose TTL runs out is answered (rule 8)
+    // before anything else is decided, quoting it as sent.
+    const bool routed = !is_switched(*dest, p.key, port, p.destination);
+    const auto l3 = bytes.subspan(wire::ethernet_header_len);
+    if (routed && ttl_expires(l3, p.v6))
+        return router_steps::answer_error(s, port, f, router_error::time_exceeded, drop_reason::ttl_expired, cfg);
+
+    // Rule 6 (encap) and wire rule 7, decided before rule 5 changes the frame: the outer path,
+    // and what an encapsulated packet too big for the underlay becomes; a too-big answer goes
+    // back to the VM now, quoting the packet as sent.
+    const policy::record_ref& to = dest->ref;
+    const bool encap = !to.local && to.rule == policy::rule::encap && p.from.rule == policy::rule::encap;
+    encap_decision to_fabric;
+    if (encap) {
+        if (!decide_encap(s, f, p.from.provider, to.provider, to.vsid, cfg, to_fabric))
+            return outcome::dropped(drop_reason::no_next_hop, to.vsid);
+        if (to_fabric.size.action == oversize_action::answer)
+            return mtu_steps::answer_too_big(s, port, f, to_fabric.size.inner_mtu, cfg);
+    }
+
+    // Rule 5: MAC fix-up; a routed packet leaves the router (TTL checked above).
+    auto eth = wire::mutable_ethernet_view::unchecked(bytes);
+    if (routed) {
+        (void)decrement_ttl(l3, p.v6);
+        eth.set_source(s.domain(domain).router_mac);
+    }
+    eth.set_destination(to.mac);
+
+    // Rule 6: local delivery, NVGRE, or IP rewrite.
+    if (to.local) {
+        outcome o;
+        o.verdict = verdict::local;
+        o.vsid = to.vsid;
+        o.to = destination{destination::kind::vm, to.mac};
+        return o;
+    }
+    if (!encap) return rewrite_egress(s, f, s.record(p.from.id), s.record(to.id), cfg);
+    return encap_as_decided(f, to_fabric, sink, cfg);
+}
+
+/// Stage 2 of egress: carries out plan `p` of frame `f` (received on the port of `port_mac`),
+/// `found` being state::find_ref(p.key) for a unicast plan (ignored otherwise).
+template <replication_sink Sink>
+[[gnu::always_inline]] inline outcome decide(const policy::state& s, const mac_address& port_mac, const egress_plan& p,
+               const policy::record_ref* found, frame& f, Sink& sink, const pipeline_config& cfg) noexcept {
+    switch (p.step) {
+        case egress_step::drop: return outcome::dropped(p.reason, p.vsid);
+        case egress_step::arp: return proxy_arp(s, *p.port, port_mac, f);
+        case egress_step::nd: return proxy_nd(s, *p.port, port_mac, f);
+        case egress_step::flood:
+            // The copies leave finished: a pending partial checksum is completed first.
+            if (!finish_inner_checksum(f, cfg)) return outcome::dropped(drop_reason::bad_offload, p.port->vsid);
+            return flood(s, *p.port, port_mac, p.from.provider, f, sink, cfg);
+        case egress_step::to_router: return router_steps::answer_to_router(s, *p.port, f, cfg);
+        case egress_step::no_route:
+            return router_steps::answer_error(s, *p.port, f, router_error::net_unreachable, drop_reason::no_route, cfg);
+        case egress_step::unicast: return decide_unicast(s, p, found, f, sink, cfg);
+    }
+    return outcome::dropped(drop_reason::unsupported, p.vsid);  // unreachable: every step is handled above
+}
+
 }  // namespace egress_steps
 
 /// Runs one frame sent by the VM whose NIC has `port_mac` (the port the embedder received it
-/// on) through the egress pipeline. On `encap`, `local`, `reply` (and `rewrite`) the frame is
-/// changed in place and goes to `outcome::to`; on `flood` the copies went through `sink` and
+/// on) through the egress pipeline: plan_frame, the destination lookup, decide — the stages
+/// egress_burst runs over a whole burst. On `encap`, `local`, `reply` (and `rewrite`) the frame
+/// is changed in place and goes to `outcome::to`; on `flood` the copies went through `sink` and
 /// the original is no longer needed; on `drop` the frame may have been partly changed.
 /// Preconditions: `f` holds an Ethernet frame without FCS, with recommended_headroom (66+)
 /// bytes in front for encapsulation (less: drop no-headroom). Never allocates.
 template <replication_sink Sink>
 outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink,
                const pipeline_config& cfg = {}) noexcept {
-    using egress_steps::ip_endpoints_of;
-    const auto bytes = f.bytes();
-    auto eth = wire::mutable_ethernet_view::checked(bytes);
-    if (!eth) return outcome::dropped(drop_reason::truncated);
-    const policy::local_port* port = s.port(port_mac);
-    if (port == nullptr) return outcome::dropped(drop_reason::unknown_port);
-    // Rule 1: the frame's source MAC is the port's VM.
-    if (eth->source() != port_mac) return outcome::dropped(drop_reason::spoofed_source, port->vsid);
-    // Rule 2: no VLAN tags from VMs; IPv4, IPv6 and ARP only.
-    if (eth->tag_count() != 0) return outcome::dropped(drop_reason::vlan_tagged, port->vsid);
-    const std::uint16_t type = eth->ether_type();
-    if (type == wire::ethertype::arp) return egress_steps::proxy_arp(s, *port, port_mac, f);
-    if (type != wire::ethertype::ipv4 && type != wire::ethertype::ipv6)
-        return outcome::dropped(drop_reason::unsupported_ethertype, port->vsid);
-
-    // Rule 3 (IPv6): neighbor solicitations are answered here; other ND messages stay local.
-    std::uint8_t nd_type = 0;
-    if (type == wire::ethertype::ipv6 && egress_steps::is_neighbor_discovery(bytes.subspan(wire::ethernet_header_len), nd_type)) {
-        if (nd_type == wire::icmpv6_type::neighbor_solicitation) return egress_steps::proxy_nd(s, *port, port_mac, f);
-        return outcome::dropped(drop_reason::unsupported, port->vsid);
-    }
-
-    const auto ends = ip_endpoints_of(bytes, type);
-    if (!ends) return outcome::dropped(drop_reason_of(ends.error().code), port->vsid);
-    const mac_address destination_mac = eth->destination();
-
-    // Rule 1: the source address is the VM's (IPv6 link-local or :: only for link-scope multicast).
-    const policy::record_entry* source = nullptr;
-    if (!egress_steps::source_allowed(s, *port, port_mac, ends->source, source)) {
-        const bool link_scope = egress_steps::is_link_scope_source(ends->source) && destination_mac.is_multicast();
-        if (!link_scope) return outcome::dropped(drop_reason::spoofed_source, port->vsid);
-        source = egress_steps::any_record_of(s, *port);
-        if (source == nullptr) return outcome::dropped(drop_reason::spoofed_source, port->vsid);
-    }
-
-    // Rule 7: broadcast / multicast → head-end replication within the VSID (the copies
-    // leave finished: a pending partial checksum is completed first).
-    if (destination_mac.is_multicast()) {
-        if (!finish_inner_checksum(f, cfg)) return outcome::dropped(drop_reason::bad_offload, port->vsid);
-        return egress_steps::flood(s, *port, port_mac, *source, f, sink, cfg);
-    }
-
-    // Rule 4: route, then the record of (route VSID, destination or next hop), else a gateway;
-    // rule 8: a gateway address is the router's own, and what goes no further is answered.
-    const policy::subnet_entry& sub = s.subnet_at(port->subnet);
-    const policy::route_entry* route = s.route(sub.domain, ends->destination);
-    if (router_steps::is_router_address(s, sub, route, ends->destination))
-        return router_steps::answer_to_router(s, *port, f, cfg);
-    if (route == nullptr)
-        return router_steps::answer_error(s, *port, f, router_error::net_unreachable, drop_reason::no_route, cfg);
-    const policy::record_entry* dest = egress_steps::choose_record(s, *route, ends->destination, bytes);
-    if (dest == nullptr)
-        return router_steps::answer_error(s, *port, f, router_error::host_unreachable, drop_reason::no_record, cfg);
-    if (dest->domain != sub.domain) return outcome::dropped(drop_reason::cross_domain, route->vsid);
-    // Rule 5: switched or routed; a routed packet whose TTL runs out is answered (rule 8)
-    // before anything else is decided, quoting it as sent.
-    const bool routed = !egress_steps::is_switched(*dest, *port, ends->destination);
-    if (routed && egress_steps::ttl_expires(bytes.subspan(ends->l3_offset), ends->v6))
-        return router_steps::answer_error(s, *port, f, router_error::time_exceeded, drop_reason::ttl_expired, cfg);
-
-    // Rule 6 (encap) and wire rule 7, decided before rule 5 changes the frame: the outer path,
-    // and what an encapsulated packet too big for the underlay becomes; a too-big answer goes
-    // back to the VM now, quoting the packet as sent.
-    const bool encap = !dest->local && dest->rule == policy::rule::encap && source->rule == policy::rule::encap;
-    std::optional<egress_steps::encap_decision> to_fabric;
-    if (encap) {
-        auto d = egress_steps::decide_encap(s, f, *source, dest->pa, *nvgre::vsid::make(dest->vsid), cfg);
-        if (!d) return outcome::dropped(drop_reason::no_next_hop, dest->vsid);
-        if (d->size.action == oversize_action::answer) return mtu_steps::answer_too_big(s, *port, f, d->size.inner_mtu, cfg);
-        to_fabric = *d;
-    }
-
-    // Rule 5: MAC fix-up; a routed packet leaves the router (TTL checked above).
-    if (routed) {
-        (void)egress_steps::decrement_ttl(bytes.subspan(ends->l3_offset), ends->v6);
-        eth->set_source(s.domain(sub.domain).router_mac);
-    }
-    eth->set_destination(dest->mac);
-
-    // Rule 6: local delivery, NVGRE, or IP rewrite.
-    if (dest->local) {
-        outcome o;
-        o.verdict = verdict::local;
-        o.vsid = dest->vsid;
-        o.to = destination{destination::kind::vm, dest->mac};
-        return o;
-    }
-    if (!encap) return rewrite_egress(s, f, *source, *dest, cfg);
-    return egress_steps::encap_as_decided(f, *to_fabric, sink, cfg);
+    const egress_steps::egress_plan p = egress_steps::plan_frame(s, port_mac, s.port(port_mac), f);
+    const policy::record_ref* found =
+        p.step == egress_steps::egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
+    return egress_steps::decide(s, port_mac, p, found, f, sink, cfg);
 }
 
-namespace egress_fast {
-
-// egress_burst's fast path: the common frame — unicast IPv4/IPv6 from a port's own static
-// address to the destination CA's own record in the same subnet (switched: an on-link route,
-// not a gateway address), delivered locally or encapsulated — decided in three
-// passes over the burst so that the cache misses of its 32 destination lookups overlap. Any
-// frame it cannot decide exactly as egress() would (anything else: ARP, ND, floods, routing
-// between subnets, IP rewrite, wildcard or link-local sources, drops) goes to egress()
-// untouched: nothing is written to a frame before the fast path is sure of the outcome.
-
-/// What the first pass found for a frame.
-struct plan {
-    const policy::local_port* port{nullptr};
-    const policy::port_source* source{nullptr};
-    const policy::route_entry* route{nullptr};
-};
-
-/// First pass: true if `f` (from the VM of `port_mac`, whose port is `port`: s.port(port_mac))
-/// is a candidate, with `key` the destination record's key. Reads the frame, the port and the
-/// route; writes nothing.
-[[gnu::always_inline]] inline bool plan_unicast(const policy::state& s, const mac_address& port_mac, const policy::local_port* port,
-                         const frame& f, plan& pl, policy::ca_key& key) noexcept {
-    using nvgre::detail::load_be16;
-    using nvgre::detail::load_u8;
-    const std::span<const std::byte> b = f.bytes();
-    const std::byte* p = b.data();
-    const std::size_t n = b.size();
-    if (n < wire::ethernet_header_len + wire::ipv4_min_header_len || (load_u8(p) & 0x01u) != 0) return false;
-    if (port == nullptr || mac_address::from_bytes(b.subspan(6, 6)) != port_mac) return false;
-    // An untagged IPv4 (no options) or IPv6 (not ICMPv6: ND is answered by egress()) packet
-    // that passes the views' checks.
-    ip_address source, destination;
-    const std::uint16_t type = load_be16(p + 12);
-    if (type == wire::ethertype::ipv4) {
-        const std::size_t total = load_be16(p + 16);
-        if (load_u8(p + 14) != 0x45 || total < wire::ipv4_min_header_len || total > n - wire::ethernet_header_len)
-            return false;
-        source = ipv4_address::from_bytes(b.subspan(26, 4));
-        destination = ipv4_address::from_bytes(b.subspan(30, 4));
-    } else if (type == wire::ethertype::ipv6) {
-        if (n < wire::ethernet_header_len + wire::ipv6_header_len || (load_u8(p + 14) >> 4) != 6 ||
-            wire::ipv6_header_len + load_be16(p + 18) > n - wire::ethernet_header_len ||
-            load_u8(p + 20) == wire::ip_protocol::icmpv6)
-            return false;
-        source = ipv6_address::from_bytes(b.subspan(22, 16));
-        destination = ipv6_address::from_bytes(b.subspan(38, 16));
-    } else {
-        return false;
-    }
-    // Rule 1 by the port's inline sources: what find_record(domain, source) would return.
-    const policy::port_source* src = nullptr;
-    for (std::size_t k = 0; k < port->source_count; ++k)
-        if (same_address(port->sources[k].ca, source)) {
-            src = &port->sources[k];
-            break;
-        }
-    if (src == nullptr) return false;
-    // Rule 4: the route. (Its subnet is in this domain: state refuses other customer routes,
-    // subnet-not-in-domain, so egress()'s cross-domain check cannot fire here.)
-    // Switched frames only: an on-link route (a next hop is routed), not to the router.
-    const std::uint32_t domain = port->domain;
-    const policy::route_entry* route = s.route(domain, destination);
-    if (route == nullptr || !route->on_link()) return false;
-    if (router_steps::is_router_address(s, s.subnet_at(port->subnet), route, destination)) return false;
-    pl = plan{port, src, route};
-    key.scope = domain;
-    std::construct_at(&key.address, route->on_link() ? destination : route->next_hop);
-    return true;
-}
-
-/// Last pass: the outcome egress() gives a planned frame whose destination record is `dest`,
-/// with the frame changed as egress() changes it; false (frame untouched) when egress() must
-/// decide.
-inline bool finish_unicast(const policy::state& s, frame& f, const plan& pl, const policy::record_ref* dest,
-                           const pipeline_config& cfg, outcome& o) noexcept {
-    // The destination CA's own record in the same subnet only (routing decrements the TTL,
-    // a missing record goes to a gateway or is answered: egress()).
-    if (dest == nullptr || dest->vsid != pl.route->vsid || dest->vsid != pl.port->vsid) return false;
-    // Offload metadata to complete or segment, per-PA MTUs: egress() decides.
-    if (f.offload.checksum_partial || f.offload.segment_size != 0 || !cfg.underlay_mtus.empty()) return false;
-    if (dest->local) {
-        dest->mac.to_bytes(f.bytes().subspan(0, 6));
-        o = outcome{};
-        o.verdict = verdict::local;
-        o.vsid = dest->vsid;
-        o.to = destination{destination::kind::vm, dest->mac};
-        return true;
-    }
-    if (dest->rule != policy::rule::encap || pl.source->rule != policy::rule::encap) return false;
-    const policy::provider_address& to = s.provider_at(dest->provider);
-    if (egress_steps::outer_ip_len(f.size(), to.pa) > cfg.underlay_mtu) return false;
-    const mac_address* next_hop = s.next_hop_mac_between(pl.source->provider, dest->provider);
-    if (next_hop == nullptr) return false;
-    const policy::provider_address& from = s.provider_at(pl.source->provider);
-    const nvgre::vsid vsid = *nvgre::vsid::make(dest->vsid);
-    dest->mac.to_bytes(f.bytes().subspan(0, 6));
-    if (auto r = encapsulate(f, encap_params{from.mac, *next_hop, from.vlan, from.pa, to.pa, vsid, cfg.outer_ttl,
-                                             cfg.outer_ipv4_checksum_by_hardware});
-        !r) {
-        o = outcome::dropped(drop_reason_of(r.error().code), dest->vsid);
-        return true;
-    }
-    o = outcome{};
-    o.verdict = verdict::encap;
-    o.vsid = dest->vsid;
-    o.pa = to.pa;
-    o.to = destination{destination::kind::fabric, {}};
-    return true;
-}
-
-/// egress() for a frame the fast path leaves alone, kept out of line so that the burst loop
-/// stays small enough for the compiler to inline the fast path's steps into it.
-template <replication_sink Sink>
-[[gnu::noinline]] outcome slow(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink,
-                               const pipeline_config& cfg) noexcept {
-    return egress(s, port_mac, f, sink, cfg);
-}
-
-}  // namespace egress_fast
-
-/// Runs a burst through egress, with the outcomes egress() gives each frame, counted. The
-/// common frame (unicast IP from a VM's own address to a VM of its subnet) is decided in
-/// passes — ports and routes, then the destination lookups of the whole burst (hash all,
-/// prefetch all, then probe: one cache line each), then the frames — so that the lookups'
-/// cache misses overlap; every other frame goes through egress().
+/// Runs a burst through egress: the stages of egress() over the whole burst — the ports (their
+/// index slots, then the ports themselves), every frame's plan, the destination lookups of all
+/// of them (hash all, prefetch all, then probe: one cache line each), then each frame's
+/// decision in order — so that the cache misses overlap. Each frame gets the outcome egress()
+/// gives it, counted; the sink sees the same traffic in the same order.
 /// `frames`, `ports` and `out` should have the same size; if they do not, only the first
 /// min(sizes) frames are decided (nothing past any of the three spans is read or written) and
 /// that number is returned. Never allocates.
 template <replication_sink Sink>
 std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::span<const mac_address> ports,
                          std::span<outcome> out, Sink& sink, counters& count, const pipeline_config& cfg = {}) noexcept {
+    using egress_steps::egress_step;
     const std::size_t decided = std::min({frames.size(), ports.size(), out.size()});
     frames = frames.first(decided);
     constexpr std::size_t chunk = 32;
-    egress_fast::plan plans[chunk];
-    policy::ca_key keys[chunk];
+    nvgre::detail::burst_storage<egress_steps::egress_plan, chunk> plans;
+    nvgre::detail::burst_storage<policy::ca_key, chunk> keys;
     const policy::record_ref* refs[chunk];
     const policy::local_port* port_of[chunk];
-    std::uint8_t planned[chunk];  // planned[k]: the frame of keys[k]
     for (std::size_t base = 0; base < frames.size(); base += chunk) {
         const std::size_t n = std::min(chunk, frames.size() - base);
-        // The ports in two steps (their index slots, then the ports themselves), so that the
-        // burst's misses on them overlap.
         for (std::size_t i = 0; i < n; ++i) s.prefetch_port(ports[base + i]);
         for (std::size_t i = 0; i < n; ++i) {
             port_of[i] = s.port(ports[base + i]);
@@ -592,20 +632,18 @@ std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::s
             }
         }
         std::size_t k = 0;
-        for (std::size_t i = 0; i < n; ++i)
-            if (egress_fast::plan_unicast(s, ports[base + i], port_of[i], frames[base + i], plans[k], keys[k]))
-                planned[k++] = static_cast<std::uint8_t>(i);
-        s.find_refs_batch(std::span<const policy::ca_key>(keys, k), std::span<const policy::record_ref*>(refs, k));
+        for (std::size_t i = 0; i < n; ++i) {
+            // Placement new of the prvalue: built in place, not copied.
+            ::new (static_cast<void*>(plans.at(i)))
+                egress_steps::egress_plan(egress_steps::plan_frame(s, ports[base + i], port_of[i], frames[base + i]));
+            if (plans[i].step == egress_step::unicast) std::construct_at(keys.at(k++), plans[i].key);
+        }
+        s.find_refs_batch(std::span<const policy::ca_key>(keys.data(), k), std::span<const policy::record_ref*>(refs, k));
         std::size_t j = 0;
         for (std::size_t i = 0; i < n; ++i) {
-            outcome& o = out[base + i];
-            bool done = false;
-            if (j < k && planned[j] == i) {
-                done = egress_fast::finish_unicast(s, frames[base + i], plans[j], refs[j], cfg, o);
-                ++j;
-            }
-            if (!done) o = egress_fast::slow(s, ports[base + i], frames[base + i], sink, cfg);
-            count.count(o);
+            const policy::record_ref* found = plans[i].step == egress_step::unicast ? refs[j++] : nullptr;
+            out[base + i] = egress_steps::decide(s, ports[base + i], plans[i], found, frames[base + i], sink, cfg);
+            count.count(out[base + i]);
         }
     }
     return decided;

@@ -58,7 +58,7 @@ struct encap_params {
     std::uint16_t vlan{0};                ///< the PA's VLAN, 1-4094; 0 = untagged
     ip_address outer_source{};            ///< source PA
     ip_address outer_destination{};       ///< destination PA, same version as outer_source
-    nvgre::vsid vsid;                     ///< the (destination) virtual subnet
+    nvgre::vsid vsid = *nvgre::vsid::make(nvgre::vsid::min_tenant);  ///< the (destination) virtual subnet
     std::uint8_t ttl{64};                 ///< outer TTL / hop limit, 1-255
     /// Leave the outer IPv4 header checksum 0 for the NIC (recorded in frame::offload).
     bool outer_ipv4_checksum_by_hardware{false};

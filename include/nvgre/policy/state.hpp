@@ -242,6 +242,12 @@ public:
     }
     /// The record with id `id`. Precondition: a live id obtained from this state.
     [[nodiscard]] const record_entry& record(record_id id) const noexcept { return records_[id]; }
+    /// What the CA index holds of record `id` (find_ref's answer for a static record); the
+    /// per-packet path reads gateway-wildcard records, which the index does not hold, this way too.
+    [[nodiscard]] record_ref ref_of(record_id id) const noexcept {
+        const record_entry& e = records_[id];
+        return record_ref{id, e.vsid, e.provider, e.mac, e.rule, e.local};
+    }
     /// The id of a record reference obtained from this state.
     [[nodiscard]] record_id id_of(const record_entry& r) const noexcept {
         return static_cast<record_id>(&r - records_.data());
@@ -643,12 +649,6 @@ private:
         vm_names_[id].clear();
         free_records_.push_back(id);
         return change_status::ok;
-    }
-
-    /// The index slot value of record `id`.
-    [[nodiscard]] record_ref ref_of(record_id id) const noexcept {
-        const record_entry& e = records_[id];
-        return record_ref{id, e.vsid, e.provider, e.mac, e.rule, e.local};
     }
 
     /// Adds record `id` (already filled in) to every index; `keep_slot`: but the CA index,
