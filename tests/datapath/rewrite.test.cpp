@@ -426,24 +426,161 @@ TEST_CASE("datapath/rewrite: routed between subnets, and a PA on a VLAN") {
     }
 }
 
-TEST_CASE("datapath/rewrite: checksum offload (CHECKSUM_PARTIAL) keeps a pseudo-header sum, not a checksum") {
+TEST_CASE("datapath/rewrite: checksum offload (CHECKSUM_PARTIAL) is completed in software, or left to the NIC") {
     // The VM left its UDP checksum to the NIC: the field holds the (un-complemented) pseudo-header sum.
-    bytes sent = vm_frame(vm::vlan1, vm::vlan2, ip("10.0.0.27"), ip("10.0.0.28"), wire::ip_protocol::udp,
-                          [](auto&, auto&) { return udp_datagram(40); });
+    const bytes whole = vm_frame(vm::vlan1, vm::vlan2, ip("10.0.0.27"), ip("10.0.0.28"), wire::ip_protocol::udp,
+                                 [](auto&, auto&) { return udp_datagram(40); });
+    bytes sent = whole;
     const auto udp_len = static_cast<std::uint16_t>(wire::udp_header_len + 40);
     put16(sent, 40, static_cast<std::uint16_t>(checksum::pseudo_header_sum(ip("10.0.0.27"), ip("10.0.0.28"), 17, udp_len)));
     buffer b(sent);
     b.f.offload.checksum_partial = true;
     b.f.offload.checksum_start = 34;
     b.f.offload.checksum_offset = 6;
-    REQUIRE(egress_on("hv1", vm::vlan1, b).verdict == verdict::rewrite);
-    CHECK(b.f.offload.checksum_partial);
-    CHECK(b.f.offload.checksum_start == 38);  // behind the tag now
-    CHECK(get16(b.bytes(), 44) ==
-          checksum::pseudo_header_sum(ip("192.168.30.21"), ip("192.168.30.22"), 17, udp_len));
-    REQUIRE(ingress_on("hv2", b).verdict == verdict::deliver);
-    CHECK(b.f.offload.checksum_start == 34);
-    CHECK(b.bytes() == sent);
+    SUBCASE("left to the NIC: the field keeps a pseudo-header sum, of the new addresses") {
+        pipeline_config cfg;
+        cfg.inner_checksum_by_hardware = true;
+        REQUIRE(egress_on("hv1", vm::vlan1, b, cfg).verdict == verdict::rewrite);
+        CHECK(b.f.offload.checksum_partial);
+        CHECK(b.f.offload.checksum_start == 38);  // behind the tag now
+        CHECK(get16(b.bytes(), 44) ==
+              checksum::pseudo_header_sum(ip("192.168.30.21"), ip("192.168.30.22"), 17, udp_len));
+        REQUIRE(ingress_on("hv2", b).verdict == verdict::deliver);
+        CHECK(b.f.offload.checksum_start == 34);
+        CHECK(b.bytes() == sent);
+    }
+    SUBCASE("completed in software (the default): a checksum valid for the PAs leaves") {
+        REQUIRE(egress_on("hv1", vm::vlan1, b).verdict == verdict::rewrite);
+        CHECK(!b.f.offload.checksum_partial);
+        const auto udp = std::span<const std::byte>(b.bytes()).subspan(38, udp_len);
+        CHECK(checksum::fold(checksum::sum(udp, checksum::pseudo_header_sum(ip("192.168.30.21"), ip("192.168.30.22"), 17,
+                                                                            udp_len))) == 0xffff);
+        REQUIRE(ingress_on("hv2", b).verdict == verdict::deliver);
+        CHECK(b.bytes() == whole);  // what the VM would have sent had it computed the checksum
+    }
+    SUBCASE("metadata outside the frame: bad-offload, the frame as sent") {
+        b.f.offload.checksum_start = static_cast<std::uint16_t>(sent.size() - 1);
+        CHECK(egress_on("hv1", vm::vlan1, b).reason == drop_reason::bad_offload);
+        CHECK(b.bytes() == sent);
+    }
+}
+
+TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fragmented or answered, as if encapsulated") {
+    const policy::state& hv1 = lab("hv1");
+    const policy::state& hv2 = lab("hv2");
+    pipeline_config cfg;
+    cfg.underlay_mtu = 300;  // the IP MTU of the rewritten packet: no encapsulation overhead
+    vector_sink sink;
+    // Every piece leaves toward nat2's PA as plain IP and arrives at nat2 with its CAs back.
+    const auto arrives = [&](const vector_sink::sent& piece, std::size_t max_ip) {
+        CHECK(piece.to.to == destination::kind::fabric);
+        buffer in(piece.bytes);
+        CHECK(in.f.size() - wire::ethernet_header_len <= max_ip);
+        const auto o = ingress(hv2, in.f, sink);
+        CHECK(o.verdict == verdict::deliver);
+        CHECK(o.to.vm_mac == vm::nat2);
+        return in.bytes();
+    };
+    SUBCASE("IPv4 without DF: fragments, each rewritten") {
+        const bytes sent = recomputed(ethernet(vm::nat1, vm::nat2,
+                                               ip_packet(ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::udp,
+                                                         udp_datagram(600), 64, 0x0000)));
+        buffer b(sent);
+        const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
+        CHECK(o.verdict == verdict::rewrite);
+        CHECK(o.reason == drop_reason::none);
+        CHECK(o.pa == ip("192.168.10.22"));
+        REQUIRE(o.copies == 3);  // 628 bytes of IP data in 280-byte pieces
+        REQUIRE(sink.out.size() == 3);
+        std::size_t data = 0;
+        for (const auto& piece : sink.out) {
+            const auto ip4 = wire::ipv4_view::checked(std::span<const std::byte>(piece.bytes).subspan(14));
+            REQUIRE(ip4);
+            CHECK(ip4->source() == ipv4_address::parse("192.168.10.21").value());
+            CHECK(ip4->destination() == ipv4_address::parse("192.168.10.22").value());
+            CHECK(ip4->header_checksum_ok());
+            data += ip4->total_len() - ip4->header_len();
+        }
+        CHECK(data == wire::udp_header_len + 600);
+        const std::vector<vector_sink::sent> pieces = sink.out;
+        for (const auto& piece : pieces) {
+            const bytes got = arrives(piece, 300);
+            CHECK(wire::ipv4_view::unchecked(std::span<const std::byte>(got).subspan(14)).source() ==
+                  ipv4_address::parse("10.0.0.7").value());
+        }
+    }
+    SUBCASE("IPv4 with DF: answered too big by the router, with the usable MTU") {
+        const bytes sent = vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::udp,
+                                    [](auto&, auto&) { return udp_datagram(600); });
+        buffer b(sent);
+        const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
+        CHECK(o.verdict == verdict::reply);
+        CHECK(o.reason == drop_reason::too_big);
+        CHECK(o.to.vm_mac == vm::nat1);
+        const auto icmp = std::span<const std::byte>(b.bytes()).subspan(34);
+        CHECK(std::to_integer<int>(icmp[0]) == 3);  // destination unreachable
+        CHECK(std::to_integer<int>(icmp[1]) == 4);  // fragmentation needed
+        CHECK(get16(b.bytes(), 34 + 6) == 300);     // next-hop MTU: the underlay's, whole
+        CHECK(sink.out.empty());
+        SUBCASE("rewrite_egress alone has no one to answer: drop too-big, the frame as sent") {
+            buffer c(sent);
+            CHECK(rewrite_egress(hv1, c.f, *hv1.nat_record(ip("192.168.10.21")), *hv1.nat_record(ip("192.168.10.22")),
+                                 cfg).reason == drop_reason::too_big);
+            CHECK(c.bytes() == sent);
+        }
+    }
+    SUBCASE("TCP with TSO metadata: segments of the VM's MSS, each rewritten with its own checksum") {
+        const bytes sent = vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp,
+                                    [](auto&, auto&) { return tcp_segment(1000); });
+        buffer b(sent);
+        b.f.offload.segment_size = 250;
+        const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
+        CHECK(o.verdict == verdict::rewrite);
+        REQUIRE(o.copies == 4);
+        REQUIRE(sink.out.size() == 4);
+        const std::vector<vector_sink::sent> pieces = sink.out;
+        std::size_t payload = 0;
+        for (const auto& piece : pieces) {
+            const auto tcp = std::span<const std::byte>(piece.bytes).subspan(34);
+            CHECK(checksum::fold(checksum::sum(tcp, checksum::pseudo_header_sum(ip("192.168.10.21"), ip("192.168.10.22"), 6,
+                                                                                static_cast<std::uint16_t>(tcp.size())))) ==
+                  0xffff);
+            payload += tcp.size() - wire::tcp_min_header_len;
+            const bytes got = arrives(piece, 300);
+            const auto in_tcp = std::span<const std::byte>(got).subspan(34);
+            CHECK(checksum::fold(checksum::sum(in_tcp, checksum::pseudo_header_sum(ip("10.0.0.7"), ip("10.0.0.8"), 6,
+                                                                                   static_cast<std::uint16_t>(in_tcp.size())))) ==
+                  0xffff);
+        }
+        CHECK(payload == 1000);
+    }
+    SUBCASE("TCP with TSO metadata whose MSS does not fit: answered too big") {
+        buffer b(vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp,
+                          [](auto&, auto&) { return tcp_segment(1000); }));
+        b.f.offload.segment_size = 400;
+        CHECK(egress(hv1, vm::nat1, b.f, sink, cfg).reason == drop_reason::too_big);
+        CHECK(sink.out.empty());
+    }
+    SUBCASE("TCP with TSO metadata that fits whole: rewritten in place, a single segment") {
+        buffer b(vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp,
+                          [](auto&, auto&) { return tcp_segment(100); }));
+        b.f.offload.segment_size = 250;
+        const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
+        CHECK(o.verdict == verdict::rewrite);
+        CHECK(o.copies == 0);
+        CHECK(b.f.offload.segment_size == 0);
+        CHECK(sink.out.empty());
+    }
+    SUBCASE("no buffer for the pieces: no-buffer, with the pieces that went") {
+        sink.limit = 1;
+        buffer b(vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp,
+                          [](auto&, auto&) { return tcp_segment(1000); }));
+        b.f.offload.segment_size = 250;
+        const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
+        CHECK(o.verdict == verdict::rewrite);
+        CHECK(o.copies == 1);
+        CHECK(o.reason == drop_reason::no_buffer);
+    }
 }
 
 TEST_CASE("datapath/rewrite: mixed policies pick encap or rewrite per destination") {
@@ -502,15 +639,15 @@ TEST_CASE("datapath/rewrite: mixed policies pick encap or rewrite per destinatio
 
 TEST_CASE("datapath/rewrite: egress drops leave the frame as it was") {
     const auto udp = [](auto&, auto&) { return udp_datagram(100); };
-    SUBCASE("too big for the underlay (never fragmented)") {
+    SUBCASE("too big for the underlay, with DF: answered (the answer replaces the frame), else as sent") {
         const bytes sent = vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::udp, udp);
         buffer b(sent);
         pipeline_config cfg;
         cfg.underlay_mtu = 127;  // the IP packet is 128 bytes
-        CHECK(egress_on("hv1", vm::nat1, b, cfg).reason == drop_reason::too_big);
-        CHECK(b.bytes() == sent);
+        CHECK(egress_on("hv1", vm::nat1, b, cfg).verdict == verdict::reply);
+        buffer c(sent);
         cfg.underlay_mtu = 128;
-        CHECK(egress_on("hv1", vm::nat1, b, cfg).verdict == verdict::rewrite);
+        CHECK(egress_on("hv1", vm::nat1, c, cfg).verdict == verdict::rewrite);
     }
     SUBCASE("a transport header too short for its checksum field") {
         bytes sent = ethernet(vm::nat1, vm::nat2, ip_packet(ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp, pattern(17, 9)));

@@ -542,6 +542,17 @@ template <replication_sink Sink>
         if (to_fabric.size.action == oversize_action::answer)
             return mtu_steps::answer_too_big(s, port, f, to_fabric.size.inner_mtu, cfg);
     }
+    // Rule 6 (IP rewrite), decided likewise before anything changes: its drops leave the frame
+    // as sent, and a packet too big for the underlay that can be neither segmented nor
+    // fragmented is answered.
+    rewrite_steps::egress_rewrite to_nat;
+    if (!to.local && !encap) {
+        if (const auto r = rewrite_steps::decide_egress(s, f, s.record(p.from.id), s.record(to.id), cfg, to_nat);
+            r != drop_reason::none)
+            return outcome::dropped(r, to.vsid);
+        if (to_nat.size.action == oversize_action::answer)
+            return mtu_steps::answer_too_big(s, port, f, to_nat.size.inner_mtu, cfg);
+    }
 
     // Rule 5: MAC fix-up; a routed packet leaves the router (TTL checked above).
     auto eth = wire::mutable_ethernet_view::unchecked(bytes);
@@ -559,7 +570,7 @@ template <replication_sink Sink>
         o.to = destination{destination::kind::vm, to.mac};
         return o;
     }
-    if (!encap) return rewrite_egress(s, f, s.record(p.from.id), s.record(to.id), cfg);
+    if (!encap) return rewrite_steps::rewrite_as_decided(s, f, s.record(p.from.id), s.record(to.id), to_nat, sink, cfg);
     return encap_as_decided(f, to_fabric, sink, cfg);
 }
 

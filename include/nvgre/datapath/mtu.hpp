@@ -12,7 +12,8 @@
 ///     rate limit.
 /// The underlay MTU is an IP MTU, per provider address (pipeline_config): the usable inner IP
 /// MTU is 42 bytes less over IPv4 PAs and 62 less over IPv6 PAs; an outer VLAN tag changes
-/// neither.
+/// neither. IP rewrite (datapath/rewrite.hpp) takes the same decision (plan_for_ip_mtu) with the
+/// underlay MTU itself as the packet's limit, and cuts pieces with the same cut_pieces.
 #pragma once
 
 #include "nvgre/datapath/encap.hpp"
@@ -31,6 +32,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 namespace nvgre::datapath {
@@ -63,13 +65,16 @@ struct oversize_plan {
     std::size_t mss{0};        ///< for segment
 };
 
-/// Decides for the untagged IPv4/IPv6 Ethernet frame `frame` (with offload metadata `o`) sent
-/// over an underlay of `underlay_mtu` bytes toward an IPv4 or IPv6 PA. `gso`: segment oversize
-/// TCP even without a segment size from the sender (nvgre-pcap --gso). O(headers).
-[[nodiscard]] inline oversize_plan plan_oversize(std::span<const std::byte> frame, const offload_info& o,
-                                                 std::size_t underlay_mtu, bool outer_v6, bool gso) noexcept {
+/// The one oversize decision of the pipelines: for the untagged IPv4/IPv6 Ethernet frame
+/// `frame` (with offload metadata `o`) whose IP packet may be at most `ip_mtu` bytes where it
+/// leaves — inner_ip_mtu() of the underlay once encapsulated (plan_oversize), the underlay MTU
+/// itself when it is rewritten (datapath/rewrite.hpp) — fits, segment, fragment or answer, in
+/// the order of the file comment. `gso`: segment oversize TCP even without a segment size from
+/// the sender (nvgre-pcap --gso). O(headers).
+[[nodiscard]] inline oversize_plan plan_for_ip_mtu(std::span<const std::byte> frame, const offload_info& o,
+                                                   std::size_t ip_mtu, bool gso) noexcept {
     oversize_plan p;
-    p.inner_mtu = inner_ip_mtu(underlay_mtu, outer_v6);
+    p.inner_mtu = ip_mtu;
     // A frame without room for its Ethernet header has no packet to be too big.
     if (frame.size() < wire::ethernet_header_len || frame.size() - wire::ethernet_header_len <= p.inner_mtu) return p;
     if (auto tcp = plan_tcp_segments(frame, 1); tcp && !tcp->encapsulated) {
@@ -98,6 +103,34 @@ struct oversize_plan {
     return p;
 }
 
+/// plan_for_ip_mtu for a frame encapsulated toward an IPv4 or IPv6 PA over an underlay of
+/// `underlay_mtu` bytes.
+[[nodiscard]] inline oversize_plan plan_oversize(std::span<const std::byte> frame, const offload_info& o,
+                                                 std::size_t underlay_mtu, bool outer_v6, bool gso) noexcept {
+    return plan_for_ip_mtu(frame, o, inner_ip_mtu(underlay_mtu, outer_v6), gso);
+}
+
+/// Cuts `bytes` into the segments or fragments `plan` (action segment or fragment) asks for, in
+/// frames from `sink` with recommended_headroom, and calls `each(frame&)` on each in order.
+/// `wanted` receives how many pieces the plan makes; the result is how many were made (fewer
+/// when the sink ran dry), or nullopt when the frame cannot be cut that way (nothing taken).
+template <replication_sink Sink, class Each>
+std::optional<std::size_t> cut_pieces(std::span<const std::byte> bytes, const oversize_plan& plan, Sink& sink,
+                                      std::size_t& wanted, Each&& each) noexcept {
+    wanted = 0;
+    if (plan.action == oversize_action::segment) {
+        auto tcp = plan_tcp_segments(bytes, plan.mss);
+        if (!tcp) return std::nullopt;
+        wanted = tcp->count;
+        return segment_tcp(bytes, *tcp, sink, recommended_headroom, each);
+    }
+    if (plan.action != oversize_action::fragment) return std::nullopt;
+    auto frag = plan_ipv4_fragments(bytes, plan.inner_mtu);
+    if (!frag) return std::nullopt;
+    wanted = frag->count;
+    return fragment_ipv4(bytes, *frag, sink, recommended_headroom, each);
+}
+
 namespace mtu_steps {
 
 /// The too-big answer to the port's VM, in place: from its subnet's gateway (router MAC, the
@@ -109,51 +142,32 @@ inline outcome answer_too_big(const policy::state& s, const policy::local_port& 
                                       static_cast<std::uint32_t>(inner_mtu));
 }
 
-/// Encapsulates each piece `cut` makes of `f` (segments or fragments, from `sink` buffers)
-/// with one template for `path`, all with the FlowID of the whole frame, and sends them to the
-/// fabric. The outcome: encap with the copies that went; `reason` no-buffer when the sink ran
-/// dry before the last.
-template <replication_sink Sink, class Cut>
-outcome encap_pieces(const frame& f, const encap_params& path, nvgre::vsid vsid, Sink& sink, Cut&& cut) noexcept {
+}  // namespace mtu_steps
+
+/// Segments or fragments `f` as `plan` says (action segment or fragment), encapsulates each
+/// piece with one template for `path`, all with the FlowID of the whole frame, and sends them to
+/// the fabric through `sink`. The outcome: encap with the copies that went; `reason` no-buffer
+/// when the sink ran dry before the last; drop too-big when the frame cannot be cut that way.
+template <replication_sink Sink>
+outcome encap_oversize(const frame& f, const oversize_plan& plan, const encap_params& path, Sink& sink) noexcept {
+    const std::uint32_t vsid = path.vsid.value();
     auto tmpl = encap_template::make(path);
-    if (!tmpl) return outcome::dropped(drop_reason_of(tmpl.error().code), vsid.value());
+    if (!tmpl) return outcome::dropped(drop_reason_of(tmpl.error().code), vsid);
     const nvgre::flow_id flow = flow_id_of(f.bytes());
     outcome o;
     o.verdict = verdict::encap;
-    o.vsid = vsid.value();
+    o.vsid = vsid;
     o.pa = path.outer_destination;
     std::size_t wanted = 0;
-    const std::size_t made = cut(wanted, [&](frame& piece) {
+    const auto made = cut_pieces(f.bytes(), plan, sink, wanted, [&](frame& piece) {
         if (tmpl->apply(piece, flow)) {
             sink.send(piece, destination{destination::kind::fabric, {}});
             ++o.copies;
         }
     });
-    if (made < wanted) o.reason = drop_reason::no_buffer;
+    if (!made) return outcome::dropped(drop_reason::too_big, vsid);
+    if (*made < wanted) o.reason = drop_reason::no_buffer;
     return o;
-}
-
-}  // namespace mtu_steps
-
-/// Segments (plan.action == segment) or fragments (fragment) `f` and encapsulates each piece
-/// toward `path` through `sink`. See mtu_steps::encap_pieces for the outcome.
-template <replication_sink Sink>
-outcome encap_oversize(const frame& f, const oversize_plan& plan, const encap_params& path, Sink& sink) noexcept {
-    const auto bytes = std::span<const std::byte>(f.bytes());
-    if (plan.action == oversize_action::segment) {
-        auto tcp = plan_tcp_segments(bytes, plan.mss);
-        if (!tcp) return outcome::dropped(drop_reason::too_big, path.vsid.value());
-        return mtu_steps::encap_pieces(f, path, path.vsid, sink, [&](std::size_t& wanted, auto&& each) {
-            wanted = tcp->count;
-            return segment_tcp(bytes, *tcp, sink, recommended_headroom, each);
-        });
-    }
-    auto frag = plan_ipv4_fragments(bytes, plan.inner_mtu);
-    if (!frag) return outcome::dropped(drop_reason::too_big, path.vsid.value());
-    return mtu_steps::encap_pieces(f, path, path.vsid, sink, [&](std::size_t& wanted, auto&& each) {
-        wanted = frag->count;
-        return fragment_ipv4(bytes, *frag, sink, recommended_headroom, each);
-    });
 }
 
 /// Completes a partial TCP/UDP checksum the VM left (offload metadata) unless the embedder's

@@ -27,6 +27,15 @@
 
 namespace nvgre::datapath {
 
+/// True if the partial checksum `f` has pending (if any) lies inside the frame: what
+/// complete_checksum() needs, asked before a frame is changed.
+[[nodiscard]] inline bool partial_checksum_in_bounds(const frame& f) noexcept {
+    if (!f.offload.checksum_partial) return true;
+    const std::size_t start = f.offload.checksum_start;
+    const std::size_t field = start + f.offload.checksum_offset;
+    return start <= f.size() && field + 2 <= f.size();
+}
+
 /// Completes the partial L4 checksum of `f` in software (a no-op when none is pending):
 /// checksum_start, checksum_offset from f.offload, the field holding the pseudo-header sum.
 /// Clears offload.checksum_partial. A UDP checksum that computes to 0 is stored as 0xffff
@@ -35,10 +44,10 @@ namespace nvgre::datapath {
 /// unchanged. O(bytes after checksum_start).
 inline result<void> complete_checksum(frame& f, bool udp = false) noexcept {
     if (!f.offload.checksum_partial) return {};
+    if (!partial_checksum_in_bounds(f)) return make_error(errc::bad_value, layer::none, f.offload.checksum_start);
     const auto bytes = f.bytes();
     const std::size_t start = f.offload.checksum_start;
     const std::size_t field = start + f.offload.checksum_offset;
-    if (start > bytes.size() || field + 2 > bytes.size()) return make_error(errc::bad_value, layer::none, start);
     std::uint16_t value = checksum::finish(checksum::sum(bytes.subspan(start)));
     if (udp && value == 0) value = 0xffff;
     nvgre::detail::store_be16(bytes.data() + field, value);

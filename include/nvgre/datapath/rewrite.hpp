@@ -54,6 +54,8 @@
 #include "nvgre/checksum/incremental.hpp"
 #include "nvgre/checksum/ones_complement.hpp"
 #include "nvgre/datapath/frame.hpp"
+#include "nvgre/datapath/mtu.hpp"
+#include "nvgre/datapath/offload.hpp"
 #include "nvgre/datapath/pipeline.hpp"
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/detail/bytes.hpp"
@@ -403,70 +405,161 @@ inline void describe(frame& f, std::size_t l3, const plan& p, std::ptrdiff_t mov
     return drop_reason::none;
 }
 
+namespace rewrite_steps {
+
+/// What egress IP rewrite decided for a frame before changing it (decide_egress).
+struct egress_rewrite {
+    plan p;
+    mac_address next_hop;  ///< toward the receiver's PA
+    oversize_plan size;    ///< what the packet's size asks for (wire rule 7 with no encapsulation)
+};
+
+/// Decides the egress IP rewrite of `f` from local record `sender` to remote record `receiver`
+/// without changing it: drop_reason::none and `d`, or the drop (see rewrite_egress). The size
+/// decision is the pipelines' one (plan_for_ip_mtu) with the sending PA's underlay MTU as the
+/// IP MTU: an oversize packet is segmented or fragmented, else answered too big by the caller.
+inline drop_reason decide_egress(const policy::state& s, const frame& f, const policy::record_entry& sender,
+                                 const policy::record_entry& receiver, const pipeline_config& cfg,
+                                 egress_rewrite& d) noexcept {
+    if (sender.rule != policy::rule::nat || receiver.rule != policy::rule::nat) return drop_reason::nat_mismatch;
+    const auto bytes = f.bytes();
+    constexpr std::size_t l3 = wire::ethernet_header_len;
+    if (bytes.size() <= l3) return drop_reason::truncated;
+    const std::span<const std::byte> packet = bytes.subspan(l3);
+    if (const auto r = check_ether_type(nvgre::detail::load_be16(bytes.data() + 12), packet); r != drop_reason::none)
+        return r;
+    if (const auto r = make_plan(packet, receiver.pa.version(), partial_checksum_at(f, l3), d.p); r != drop_reason::none)
+        return r;
+    // A nat PA stands for one CA: a packet to any other address (routed through the nat VM as
+    // next hop) would arrive addressed to that CA, its real destination lost.
+    if (!same_address(packet.data() + d.p.source_at, sender.ca, d.p.addr_len) ||
+        !same_address(packet.data() + d.p.source_at + d.p.addr_len, receiver.ca, d.p.addr_len))
+        return drop_reason::nat_unsupported;
+    const policy::provider_address& from = s.provider_at(sender.provider);
+    const std::size_t mtu = underlay_mtu_for(cfg, from.pa);
+    d.size = oversize_plan{};
+    d.size.inner_mtu = mtu;
+    if (f.offload.segment_size != 0 || d.p.ip_len > mtu) d.size = plan_for_ip_mtu(bytes, f.offload, mtu, cfg.gso);
+    // The state's precomputed next hop between two of its PAs; when it has none (no next hop,
+    // or a table without that row) the question is asked again the long way.
+    if (const mac_address* next_hop = s.next_hop_mac_between(sender.provider, receiver.provider)) {
+        d.next_hop = *next_hop;
+    } else {
+        const auto computed = s.next_hop_mac(from, receiver.pa);
+        if (!computed) return drop_reason::no_next_hop;
+        d.next_hop = *computed;
+    }
+    if (d.size.action == oversize_action::fits) {
+        if (from.vlan != 0 && f.headroom() < wire::vlan_tag_len) return drop_reason::no_headroom;
+        if (!cfg.inner_checksum_by_hardware && !partial_checksum_in_bounds(f)) return drop_reason::bad_offload;
+    }
+    return drop_reason::none;
+}
+
+/// Rewrites `f` in place as `d` (decided by decide_egress, size fits) says: addresses and
+/// checksums, the source PA's VLAN tag, the MACs, the offload metadata; a pending partial
+/// checksum is completed unless the NIC will (pipeline_config::inner_checksum_by_hardware).
+inline void apply_egress(frame& f, const policy::state& s, const policy::record_entry& sender,
+                         const policy::record_entry& receiver, const egress_rewrite& d,
+                         const pipeline_config& cfg) noexcept {
+    constexpr std::size_t l3 = wire::ethernet_header_len;
+    const policy::provider_address& from = s.provider_at(sender.provider);
+    const bool tagged = from.vlan != 0;
+    apply_plan(f.bytes().subspan(l3), d.p, sender.pa, receiver.pa);
+    if (tagged) {
+        // The tag goes between the MACs and the EtherType: the new MACs and tag are written over
+        // the 4 bytes of headroom and the old MACs; the EtherType stays where it is.
+        const auto grown = f.push_front(wire::vlan_tag_len);
+        static_cast<void>(grown);  // checked by decide_egress: the headroom is there
+        nvgre::detail::store_be16(f.bytes().data() + 12, wire::ethertype::vlan);
+        nvgre::detail::store_be16(f.bytes().data() + 14, static_cast<std::uint16_t>(from.vlan & 0x0fffu));  // PCP 0, DEI 0
+    }
+    const auto out = f.bytes();
+    d.next_hop.to_bytes(out.subspan(0, 6));
+    from.mac.to_bytes(out.subspan(6, 6));
+    describe(f, l3 + (tagged ? wire::vlan_tag_len : 0), d.p, tagged ? std::ptrdiff_t{4} : 0);
+    f.offload.segment_size = 0;  // a TSO frame that fits is its own single segment
+    // Cannot fail: decide_egress checked that the pending checksum lies inside the frame.
+    static_cast<void>(finish_inner_checksum(f, cfg));
+}
+
+/// The outcome of a rewritten frame (or of its pieces) toward `receiver`.
+inline outcome rewritten(const policy::record_entry& receiver) noexcept {
+    outcome o;
+    o.verdict = verdict::rewrite;
+    o.vsid = receiver.vsid;
+    o.pa = receiver.pa;
+    o.to = destination{destination::kind::fabric, {}};
+    return o;
+}
+
+/// Carries out decision `d` (decide_egress) for `f`: rewritten in place when it fits;
+/// segmented or fragmented into pieces from `sink`, each rewritten and sent to the fabric
+/// (outcome `copies`; reason no-buffer when the sink ran dry), when it does not. Precondition:
+/// d.size.action is not answer (the caller answers too big, or drops).
+template <replication_sink Sink>
+outcome rewrite_as_decided(const policy::state& s, frame& f, const policy::record_entry& sender,
+                           const policy::record_entry& receiver, const egress_rewrite& d, Sink& sink,
+                           const pipeline_config& cfg) noexcept {
+    if (d.size.action == oversize_action::fits) {
+        apply_egress(f, s, sender, receiver, d, cfg);
+        return rewritten(receiver);
+    }
+    // Pieces: a fragment's transport checksum covers the whole datagram, so a pending one is
+    // completed first (segments get theirs computed anyway).
+    if (d.size.action == oversize_action::fragment && !finish_inner_checksum(f, cfg))
+        return outcome::dropped(drop_reason::bad_offload, receiver.vsid);
+    outcome o = rewritten(receiver);
+    std::size_t wanted = 0;
+    const auto made = cut_pieces(f.bytes(), d.size, sink, wanted, [&](frame& piece) {
+        egress_rewrite each;
+        if (decide_egress(s, piece, sender, receiver, cfg, each) != drop_reason::none ||
+            each.size.action != oversize_action::fits) {
+            if (o.reason == drop_reason::none) o.reason = drop_reason::too_big;
+            return;
+        }
+        apply_egress(piece, s, sender, receiver, each, cfg);
+        sink.send(piece, destination{destination::kind::fabric, {}});
+        ++o.copies;
+    });
+    if (!made) return outcome::dropped(drop_reason::too_big, receiver.vsid);
+    if (*made < wanted && o.reason == drop_reason::none) o.reason = drop_reason::no_buffer;
+    return o;
+}
+
+}  // namespace rewrite_steps
+
 /// Egress IP rewrite (docs/hnv-rules.md, egress rule 6, rule nat) of `f`, a frame of the VM of local
 /// record `sender` to remote record `receiver`, after the egress rules before it (an
 /// untagged IPv4/IPv6 Ethernet frame; a routed frame's TTL already decremented). Outcome
 /// `rewrite` toward receiver.pa with `f` changed in place (its IP packet keeps its length;
 /// it grows by 4 bytes into the headroom when the source PA has a VLAN); f.offload then
-/// describes a plain frame. Drops (frame unchanged): nat-mismatch (not both records nat),
-/// nat-unsupported (the packet is not from sender.ca to receiver.ca, or see the file
-/// comment), the packet's wire reasons, too-big (IP packet over the underlay MTU; never
-/// fragmented), no-next-hop, no-headroom (a VLAN tag and less than 4 bytes of headroom).
-/// O(headers); no allocation.
+/// describes a plain frame, a pending partial checksum completed unless the NIC will. A packet
+/// over the sending PA's underlay MTU (or with TSO metadata) is decided as an encapsulated one
+/// is (datapath/mtu.hpp, with no encapsulation overhead): segmented or fragmented into pieces
+/// from `sink`, each rewritten and sent (outcome `copies`, `f` unchanged); one that can be
+/// neither is dropped too-big here — egress() answers it with ICMP too big instead.
+/// Other drops (frame unchanged): nat-mismatch (not both records nat), nat-unsupported (the
+/// packet is not from sender.ca to receiver.ca, or see the file comment), the packet's wire
+/// reasons, no-next-hop, no-headroom (a VLAN tag and less than 4 bytes of headroom),
+/// bad-offload (partial checksum metadata outside the frame). O(headers) when it fits, O(bytes)
+/// otherwise; no allocation.
+template <replication_sink Sink>
+outcome rewrite_egress(const policy::state& s, frame& f, const policy::record_entry& sender,
+                       const policy::record_entry& receiver, Sink& sink, const pipeline_config& cfg = {}) noexcept {
+    rewrite_steps::egress_rewrite d;
+    if (const auto r = rewrite_steps::decide_egress(s, f, sender, receiver, cfg, d); r != drop_reason::none)
+        return outcome::dropped(r, receiver.vsid);
+    if (d.size.action == oversize_action::answer) return outcome::dropped(drop_reason::too_big, receiver.vsid);
+    return rewrite_steps::rewrite_as_decided(s, f, sender, receiver, d, sink, cfg);
+}
+
+/// rewrite_egress without a sink: an oversize packet cannot be cut into pieces (drop no-buffer
+/// when it would be).
 inline outcome rewrite_egress(const policy::state& s, frame& f, const policy::record_entry& sender,
                               const policy::record_entry& receiver, const pipeline_config& cfg = {}) noexcept {
-    const std::uint32_t vsid = receiver.vsid;
-    if (sender.rule != policy::rule::nat || receiver.rule != policy::rule::nat)
-        return outcome::dropped(drop_reason::nat_mismatch, vsid);
-    const auto bytes = f.bytes();
-    constexpr std::size_t l3 = wire::ethernet_header_len;
-    if (bytes.size() <= l3) return outcome::dropped(drop_reason::truncated, vsid);
-    const std::span<std::byte> packet = bytes.subspan(l3);
-    if (const auto r = rewrite_steps::check_ether_type(nvgre::detail::load_be16(bytes.data() + 12), packet); r != drop_reason::none)
-        return outcome::dropped(r, vsid);
-    rewrite_steps::plan p;
-    if (const auto r = rewrite_steps::make_plan(packet, receiver.pa.version(), rewrite_steps::partial_checksum_at(f, l3), p);
-        r != drop_reason::none)
-        return outcome::dropped(r, vsid);
-    // A nat PA stands for one CA: a packet to any other address (routed through the nat VM as
-    // next hop) would arrive addressed to that CA, its real destination lost.
-    if (!rewrite_steps::same_address(packet.data() + p.source_at, sender.ca, p.addr_len) ||
-        !rewrite_steps::same_address(packet.data() + p.source_at + p.addr_len, receiver.ca, p.addr_len))
-        return outcome::dropped(drop_reason::nat_unsupported, vsid);
-    if (p.ip_len > cfg.underlay_mtu) return outcome::dropped(drop_reason::too_big, vsid);
-    const policy::provider_address& from = s.provider_at(sender.provider);
-    // The state's precomputed next hop between two of its PAs; when it has none (no next hop,
-    // or a table without that row) the question is asked again the long way.
-    std::optional<mac_address> computed;
-    const mac_address* next_hop = s.next_hop_mac_between(sender.provider, receiver.provider);
-    if (next_hop == nullptr) {
-        computed = s.next_hop_mac(from, receiver.pa);
-        if (!computed) return outcome::dropped(drop_reason::no_next_hop, vsid);
-        next_hop = &*computed;
-    }
-    const bool tagged = from.vlan != 0;
-    if (tagged && f.headroom() < wire::vlan_tag_len) return outcome::dropped(drop_reason::no_headroom, vsid);
-
-    rewrite_steps::apply_plan(packet, p, sender.pa, receiver.pa);
-    if (tagged) {
-        // The tag goes between the MACs and the EtherType: the new MACs and tag are written over
-        // the 4 bytes of headroom and the old MACs; the EtherType stays where it is.
-        const auto grown = f.push_front(wire::vlan_tag_len);
-        static_cast<void>(grown);  // checked above: the headroom is there
-        nvgre::detail::store_be16(f.bytes().data() + 12, wire::ethertype::vlan);
-        nvgre::detail::store_be16(f.bytes().data() + 14, static_cast<std::uint16_t>(from.vlan & 0x0fffu));  // PCP 0, DEI 0
-    }
-    const auto out = f.bytes();
-    next_hop->to_bytes(out.subspan(0, 6));
-    from.mac.to_bytes(out.subspan(6, 6));
-    rewrite_steps::describe(f, l3 + (tagged ? wire::vlan_tag_len : 0), p, tagged ? std::ptrdiff_t{4} : 0);
-
-    outcome o;
-    o.verdict = verdict::rewrite;
-    o.vsid = vsid;
-    o.pa = receiver.pa;
-    o.to = destination{destination::kind::fabric, {}};
-    return o;
+    no_replication_sink none;
+    return rewrite_egress(s, f, sender, receiver, none, cfg);
 }
 
 /// The local nat record an IP-rewrite packet from the fabric is for (docs/hnv-rules.md, ingress rule 4),
