@@ -60,6 +60,7 @@ struct pool_sink {
         return &current;
     }
     void send(dp::frame&, const dp::destination&) noexcept {}
+    void discard(dp::frame&) noexcept {}
 };
 
 void bm_gso_copy(benchmark::State& state) {

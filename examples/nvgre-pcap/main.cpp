@@ -405,6 +405,7 @@ public:
         return &frames_.emplace_back(std::span<std::byte>(b), headroom, bytes.size());
     }
     void send(datapath::frame& f, const datapath::destination&) noexcept { emit(f.bytes()); }
+    void discard(datapath::frame&) noexcept {}  // released with the others at the next input frame
 
     /// Writes one output frame (in-place results too) and remembers its index.
     void emit(std::span<const std::byte> bytes) noexcept {

@@ -187,6 +187,7 @@ public:
         return &scratch_frame_;
     }
     void send(dp::frame& f, const dp::destination& d) noexcept { transmit(f, d, nullptr); }
+    void discard(dp::frame&) noexcept {}  // the scratch buffer is reused by the next copy
 
 private:
     /// Reads one burst from `from` (a VM port, or the fabric when null) and runs it through

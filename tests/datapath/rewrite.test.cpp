@@ -581,6 +581,7 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
         CHECK(o.copies == 1);
         CHECK(o.reason == drop_reason::no_buffer);
     }
+    CHECK(sink.outstanding() == 0);  // every piece taken from the sink was sent or discarded
 }
 
 TEST_CASE("datapath/rewrite: mixed policies pick encap or rewrite per destination") {

@@ -65,10 +65,14 @@ struct framed {
 };
 
 /// A replication sink with a small fixed pool: copies beyond it fail (the pipelines count
-/// no-buffer), as an embedder's pool would.
+/// no-buffer), as an embedder's pool would. It holds the pipelines to the sink contract: every
+/// buffer it hands out comes back exactly once, sent or discarded, before the run ends (checked
+/// when the sink goes away, after every fuzz input); a buffer that is not its own is recorded
+/// as not intact.
 struct pool_sink {
     static constexpr std::size_t pool = 12;
     std::deque<framed> buffers;  // deque: frames stay put while more are added
+    std::vector<bool> returned;  // per buffer: sent or discarded
     struct sent {
         std::vector<std::byte> bytes;
         datapath::destination to;
@@ -76,17 +80,45 @@ struct pool_sink {
     };
     std::vector<sent> out;
     std::size_t copies_asked{0};
+    std::size_t discarded{0};
+
+    pool_sink() = default;
+    pool_sink(const pool_sink&) = delete;
+    pool_sink& operator=(const pool_sink&) = delete;
+    ~pool_sink() { NVGRE_FUZZ_CHECK(outstanding() == 0); }
 
     datapath::frame* copy(std::span<const std::byte> bytes, std::size_t headroom) {
         ++copies_asked;
         if (buffers.size() >= pool) return nullptr;
         buffers.emplace_back(bytes, headroom, 0);
+        returned.push_back(false);
         return &buffers.back().f;
     }
     void send(datapath::frame& f, const datapath::destination& d) {
-        bool ours = false;
-        for (const framed& b : buffers) ours = ours || &b.f == &f;
-        out.push_back({std::vector<std::byte>(f.bytes().begin(), f.bytes().end()), d, ours});
+        const std::size_t i = index_of(f);
+        if (i != npos) {
+            NVGRE_FUZZ_CHECK(!returned[i]);  // sent twice, or sent after a discard
+            returned[i] = true;
+        }
+        out.push_back({std::vector<std::byte>(f.bytes().begin(), f.bytes().end()), d, i != npos});
+    }
+    void discard(datapath::frame& f) {
+        const std::size_t i = index_of(f);
+        NVGRE_FUZZ_CHECK(i != npos && !returned[i]);  // only a buffer of ours, only once
+        returned[i] = true;
+        ++discarded;
+    }
+    /// Buffers handed out and not yet sent or discarded.
+    [[nodiscard]] std::size_t outstanding() const noexcept {
+        return static_cast<std::size_t>(std::count(returned.begin(), returned.end(), false));
+    }
+
+private:
+    static constexpr std::size_t npos = ~std::size_t{0};
+    [[nodiscard]] std::size_t index_of(const datapath::frame& f) const noexcept {
+        for (std::size_t i = 0; i < buffers.size(); ++i)
+            if (&buffers[i].f == &f) return i;
+        return npos;
     }
 };
 static_assert(datapath::replication_sink<pool_sink>);

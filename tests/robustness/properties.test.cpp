@@ -459,6 +459,8 @@ TEST_CASE("property: random valid policies — the burst entry points give what 
                 }
             }
             CHECK(same_traffic(burst_sink, single_sink));
+            CHECK(burst_sink.outstanding() == 0);  // every buffer taken was sent or discarded
+            CHECK(single_sink.outstanding() == 0);
             CHECK(burst_count.verdicts == single_count.verdicts);
             CHECK(burst_count.drops == single_count.drops);
         }
@@ -484,6 +486,8 @@ TEST_CASE("property: random valid policies — the burst entry points give what 
                 CHECK(bytes(frames[i].bytes().begin(), frames[i].bytes().end()) == single_bufs[i].bytes());
             }
             CHECK(same_traffic(burst_sink, single_sink));
+            CHECK(burst_sink.outstanding() == 0);  // every buffer taken was sent or discarded
+            CHECK(single_sink.outstanding() == 0);
             CHECK(burst_count.verdicts == single_count.verdicts);
             CHECK(burst_count.drops == single_count.drops);
         }

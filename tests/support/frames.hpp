@@ -118,6 +118,11 @@ struct vector_sink {
     void send(datapath::frame& f, const datapath::destination& d) {
         out.push_back({std::vector<std::byte>(f.bytes().begin(), f.bytes().end()), d});
     }
+    /// A buffer handed back unsent (the pipeline could not use it).
+    void discard(datapath::frame&) { ++discarded; }
+    std::size_t discarded{0};
+    /// Buffers handed out and neither sent nor discarded (a leak once the pipeline returned).
+    [[nodiscard]] std::size_t outstanding() const noexcept { return buffers.size() - out.size() - discarded; }
 };
 
 }  // namespace nvgre::test

@@ -367,6 +367,7 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
         }
         if (auto r = encapsulate(*copy, path); !r) {
             missed(drop_reason_of(r.error().code));
+            sink.discard(*copy);
             continue;
         }
         sink.send(*copy, destination{destination::kind::fabric, {}});

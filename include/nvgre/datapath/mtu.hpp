@@ -114,6 +114,7 @@ struct oversize_plan {
 /// frames from `sink` with recommended_headroom, and calls `each(frame&)` on each in order.
 /// `wanted` receives how many pieces the plan makes; the result is how many were made (fewer
 /// when the sink ran dry), or nullopt when the frame cannot be cut that way (nothing taken).
+/// `each` owns the piece it is given: it sends it or discards it through the sink.
 template <replication_sink Sink, class Each>
 std::optional<std::size_t> cut_pieces(std::span<const std::byte> bytes, const oversize_plan& plan, Sink& sink,
                                       std::size_t& wanted, Each&& each) noexcept {
@@ -146,8 +147,10 @@ inline outcome answer_too_big(const policy::state& s, const policy::local_port& 
 
 /// Segments or fragments `f` as `plan` says (action segment or fragment), encapsulates each
 /// piece with one template for `path`, all with the FlowID of the whole frame, and sends them to
-/// the fabric through `sink`. The outcome: encap with the copies that went; `reason` no-buffer
-/// when the sink ran dry before the last; drop too-big when the frame cannot be cut that way.
+/// the fabric through `sink` (a piece that cannot be encapsulated is discarded). The outcome:
+/// encap with the copies that went; `reason` no-buffer when the sink ran dry before the last
+/// (or the first piece's encapsulation error); drop too-big when the frame cannot be cut that
+/// way.
 template <replication_sink Sink>
 outcome encap_oversize(const frame& f, const oversize_plan& plan, const encap_params& path, Sink& sink) noexcept {
     const std::uint32_t vsid = path.vsid.value();
@@ -160,10 +163,13 @@ outcome encap_oversize(const frame& f, const oversize_plan& plan, const encap_pa
     o.pa = path.outer_destination;
     std::size_t wanted = 0;
     const auto made = cut_pieces(f.bytes(), plan, sink, wanted, [&](frame& piece) {
-        if (tmpl->apply(piece, flow)) {
-            sink.send(piece, destination{destination::kind::fabric, {}});
-            ++o.copies;
+        if (auto r = tmpl->apply(piece, flow); !r) {
+            if (o.reason == drop_reason::none) o.reason = drop_reason_of(r.error().code);
+            sink.discard(piece);
+            return;
         }
+        sink.send(piece, destination{destination::kind::fabric, {}});
+        ++o.copies;
     });
     if (!made) return outcome::dropped(drop_reason::too_big, vsid);
     if (*made < wanted) o.reason = drop_reason::no_buffer;

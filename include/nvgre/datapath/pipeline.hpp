@@ -43,15 +43,20 @@ struct pipeline_config {
 };
 
 /// Where replicated frames come from and go to. The pipelines never allocate: a copy is a
-/// buffer the embedder hands out (from its own pool), and every output is handed back.
+/// buffer the embedder hands out (from its own pool), and every buffer handed out comes back
+/// exactly once — sent, or discarded when the pipeline could not use it (an encapsulation that
+/// failed, a piece that could not be rewritten) — before the pipeline call returns, so an
+/// embedder's pool (DPDK mbufs, VPP buffers) never leaks one.
 ///   `s.copy(bytes, headroom)` -> a frame holding a copy of `bytes` with at least `headroom`
 ///                                bytes in front, or nullptr when no buffer is free;
-///   `s.send(f, d)`            -> takes frame `f` (from copy) toward destination `d`.
+///   `s.send(f, d)`            -> takes frame `f` (from copy) toward destination `d`;
+///   `s.discard(f)`            -> takes frame `f` (from copy) back unsent.
 template <class S>
 concept replication_sink = requires(S& s, std::span<const std::byte> bytes, std::size_t headroom, frame& f,
                                     const destination& d) {
     { s.copy(bytes, headroom) } -> std::same_as<frame*>;
     { s.send(f, d) } -> std::same_as<void>;
+    { s.discard(f) } -> std::same_as<void>;
 };
 
 /// a == b for addresses, comparing only the bytes of their version (operator== compares all
@@ -67,6 +72,7 @@ concept replication_sink = requires(S& s, std::span<const std::byte> bytes, std:
 struct no_replication_sink {
     frame* copy(std::span<const std::byte>, std::size_t) noexcept { return nullptr; }
     void send(frame&, const destination&) noexcept {}
+    void discard(frame&) noexcept {}
 };
 static_assert(replication_sink<no_replication_sink>);
 

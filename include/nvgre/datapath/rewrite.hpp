@@ -516,6 +516,7 @@ outcome rewrite_as_decided(const policy::state& s, frame& f, const policy::recor
         if (decide_egress(s, piece, sender, receiver, cfg, each) != drop_reason::none ||
             each.size.action != oversize_action::fits) {
             if (o.reason == drop_reason::none) o.reason = drop_reason::too_big;
+            sink.discard(piece);
             return;
         }
         apply_egress(piece, s, sender, receiver, each, cfg);
