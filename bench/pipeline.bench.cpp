@@ -600,7 +600,7 @@ void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, 
     vm_burst b(size);
     std::array<dp::outcome, burst> out{};
     dp::no_replication_sink sink;
-    dp::counters check;
+    dp::context check;
     for (std::size_t k = 0; k < check_bursts; ++k) {
         const std::uint32_t* e = c.next();
         b.reset(e);
@@ -615,7 +615,7 @@ void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, 
         }
     }
     c.at = 0;
-    dp::counters count;
+    dp::context count;
     for (auto _ : st) {
         b.reset(c.next());
         {
@@ -624,7 +624,7 @@ void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, 
         }
         benchmark::ClobberMemory();
     }
-    expect_all(count.of(dp::verdict::encap), st.iterations() * burst, name, "get verdict encap");
+    expect_all(count.count.of(dp::verdict::encap), st.iterations() * burst, name, "get verdict encap");
     finish(st);
 }
 
@@ -639,7 +639,7 @@ void bm_ingress(benchmark::State& st, const std::string& name, std::size_t size,
     fabric_burst b(size);
     std::array<dp::outcome, burst> out{};
     dp::no_replication_sink sink;
-    dp::counters check;
+    dp::context check;
     for (std::size_t k = 0; k < check_bursts; ++k) {
         const std::uint32_t* e = c.next();
         b.reset(e);
@@ -653,7 +653,7 @@ void bm_ingress(benchmark::State& st, const std::string& name, std::size_t size,
         }
     }
     c.at = 0;
-    dp::counters count;
+    dp::context count;
     for (auto _ : st) {
         b.reset(c.next());
         {
@@ -662,7 +662,7 @@ void bm_ingress(benchmark::State& st, const std::string& name, std::size_t size,
         }
         benchmark::ClobberMemory();
     }
-    expect_all(count.of(dp::verdict::deliver), st.iterations() * burst, name, "get verdict deliver");
+    expect_all(count.count.of(dp::verdict::deliver), st.iterations() * burst, name, "get verdict deliver");
     finish(st);
 }
 

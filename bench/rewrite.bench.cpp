@@ -250,7 +250,7 @@ void bm_egress(benchmark::State& st, table t, bool nat) {
     bursts b;
     std::array<dp::outcome, burst> out{};
     dp::no_replication_sink sink;
-    dp::counters check;
+    dp::context check;
     for (std::size_t k = 0; k < check_bursts; ++k) {
         const std::uint32_t* e = c.next();
         b.reset_vm(e);
@@ -270,13 +270,13 @@ void bm_egress(benchmark::State& st, table t, bool nat) {
         }
     }
     c.at = 0;
-    dp::counters count;
+    dp::context count;
     for (auto _ : st) {
         b.reset_vm(c.next());
         dp::egress_burst(s, b.f, b.port, out, sink, count);
         benchmark::ClobberMemory();
     }
-    if (count.of(want) != st.iterations() * burst) die("a timed packet did not get its verdict");
+    if (count.count.of(want) != st.iterations() * burst) die("a timed packet did not get its verdict");
     finish(st);
 }
 
@@ -341,7 +341,7 @@ void bm_ingress(benchmark::State& st, table t) {
     bursts b;
     std::array<dp::outcome, burst> out{};
     dp::no_replication_sink sink;
-    dp::counters check;
+    dp::context check;
     for (std::size_t k = 0; k < check_bursts; ++k) {
         const std::uint32_t* e = c.next();
         b.reset_fabric(e);
@@ -355,13 +355,13 @@ void bm_ingress(benchmark::State& st, table t) {
         }
     }
     c.at = 0;
-    dp::counters count;
+    dp::context count;
     for (auto _ : st) {
         b.reset_fabric(c.next());
         dp::ingress_burst(s, b.f, out, sink, count);
         benchmark::ClobberMemory();
     }
-    if (count.of(dp::verdict::deliver) != st.iterations() * burst) die("a timed packet was not delivered");
+    if (count.count.of(dp::verdict::deliver) != st.iterations() * burst) die("a timed packet was not delivered");
     finish(st);
 }
 

@@ -13,6 +13,7 @@
 #include "json_line.hpp"  // examples/common
 #include "pcap_file.hpp"
 
+#include <nvgre/datapath/context.hpp>
 #include <nvgre/datapath/egress.hpp>
 #include <nvgre/datapath/frame.hpp>
 #include <nvgre/datapath/ingress.hpp>
@@ -28,6 +29,7 @@
 #include <nvgre/wire/ipv6.hpp>
 #include <nvgre/wire/packet_layout.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -461,6 +463,11 @@ std::string outcome_line(std::uint64_t n, const datapath::outcome& o, std::span<
     return j.finish();
 }
 
+/// A capture timestamp in nanoseconds: the clock of the rate limit.
+std::uint64_t capture_ns(const example::pcap_timestamp& ts) {
+    return static_cast<std::uint64_t>(ts.sec) * 1'000'000'000u + std::uint64_t{ts.usec} * 1000u;
+}
+
 /// `egress` / `ingress` (docs/nvgre-pcap.md).
 int cmd_run(std::string_view command, const std::vector<std::string_view>& args) {
     const std::string cmd(command);
@@ -502,47 +509,81 @@ int cmd_run(std::string_view command, const std::vector<std::string_view>& args)
     datapath::pipeline_config cfg;
     cfg.underlay_mtu = a.underlay_mtu;
     cfg.gso = a.gso;
+    if (const char* why = cfg.validate()) return fail(cmd + ": " + why);
     // Too-big answers are rate-limited per source on the capture's clock (its timestamps), so
     // that a run gives the same answers however fast the tool runs.
-    datapath::icmp_rate_limiter icmp_limiter;
     std::uint64_t limiter_clock = 0;
-    icmp_limiter.use_clock(&limiter_clock);
-    cfg.icmp_limiter = &icmp_limiter;
-    datapath::counters count;
+    datapath::context ctx;
+    ctx.use_clock(&limiter_clock);
+    ctx.limit_answers();
     std::uint64_t written = 0;
     pcap_sink sink(out, written);
-    std::vector<std::byte> buffer;
+
+    // The frames run through the burst entry points, up to 32 at a time. The trace hook
+    // writes each frame's output and JSON line as soon as it is decided — after the copies it
+    // made, before the next frame is decided — so the output is in input order, and moves the
+    // clock and the sink on to the next frame's timestamp.
+    constexpr std::size_t burst_size = 32;
+    std::vector<std::vector<std::byte>> buffers(burst_size);
+    std::array<datapath::frame, burst_size> frames{};
+    std::array<nvgre::mac_address, burst_size> ports{};
+    std::array<example::pcap_timestamp, burst_size> stamps{};
+    std::array<datapath::outcome, burst_size> outs{};
+    struct run_state {
+        pcap_sink* sink;
+        std::uint64_t* clock;
+        std::span<const example::pcap_timestamp> stamps;
+        std::uint64_t first{0};  // the number of the burst's first frame (from 1)
+        std::string line;
+    } run{&sink, &limiter_clock, {}, 0, {}};
+    ctx.trace = datapath::trace_hook{
+        [](void* user, std::size_t i, const datapath::frame& fr, const datapath::outcome& o) noexcept {
+            auto& r = *static_cast<run_state*>(user);
+            if (in_place_output(o)) r.sink->emit(fr.bytes());
+            r.line = outcome_line(r.first + i, o, r.sink->indices());
+            r.line += '\n';
+            std::fwrite(r.line.data(), 1, r.line.size(), stdout);
+            if (i + 1 < r.stamps.size()) {
+                r.sink->next_frame(r.stamps[i + 1]);
+                *r.clock = capture_ns(r.stamps[i + 1]);
+            }
+        },
+        &run};
+
     example::pcap_frame f;
     std::uint64_t n = 0;
-    std::string line;
-    while (in.next(f)) {
-        ++n;
-        sink.next_frame(f.ts);
-        buffer.assign(datapath::recommended_headroom + f.bytes.size() + frame_tailroom, std::byte{0});
-        if (!f.bytes.empty()) std::memcpy(buffer.data() + datapath::recommended_headroom, f.bytes.data(), f.bytes.size());
-        datapath::frame fr(std::span<std::byte>(buffer), datapath::recommended_headroom, f.bytes.size());
-
-        datapath::outcome o;
-        if (egress) {
+    bool more = true;
+    while (more) {
+        std::size_t count = 0;
+        while (count < burst_size && (more = in.next(f))) {
+            std::vector<std::byte>& buffer = buffers[count];
+            buffer.assign(datapath::recommended_headroom + f.bytes.size() + frame_tailroom, std::byte{0});
+            if (!f.bytes.empty()) std::memcpy(buffer.data() + datapath::recommended_headroom, f.bytes.data(), f.bytes.size());
+            frames[count] = datapath::frame(std::span<std::byte>(buffer), datapath::recommended_headroom, f.bytes.size());
             // The VM port is the one whose NIC has the frame's source MAC; a frame too short to
             // have one is dropped (truncated) before the port matters.
-            const nvgre::mac_address port =
-                f.bytes.size() >= 12 ? nvgre::mac_address::from_bytes(f.bytes.subspan(6, 6)) : nvgre::mac_address{};
-            limiter_clock = static_cast<std::uint64_t>(f.ts.sec) * 1'000'000'000u + std::uint64_t{f.ts.usec} * 1000u;
-            o = datapath::egress(state, port, fr, sink, cfg);
-        } else {
-            o = datapath::ingress(state, fr, sink, cfg);
+            ports[count] = f.bytes.size() >= 12 ? nvgre::mac_address::from_bytes(f.bytes.subspan(6, 6)) : nvgre::mac_address{};
+            stamps[count] = f.ts;
+            ++count;
         }
-        count.count(o);
-        if (in_place_output(o)) sink.emit(fr.bytes());
+        if (count == 0) break;
+        run.first = n + 1;
+        run.stamps = std::span<const example::pcap_timestamp>(stamps).first(count);
+        sink.next_frame(stamps[0]);
+        limiter_clock = capture_ns(stamps[0]);
+        const auto burst = std::span<datapath::frame>(frames).first(count);
+        if (egress)
+            datapath::egress_burst(state, burst, std::span<const nvgre::mac_address>(ports).first(count),
+                                   std::span<datapath::outcome>(outs).first(count), sink, ctx, cfg);
+        else
+            datapath::ingress_burst(state, burst, std::span<datapath::outcome>(outs).first(count), sink, ctx, cfg);
+        n += count;
         if (!out.ok()) {
             std::fflush(stdout);
             return fail(a.out + ": " + out.error());
         }
-        line = outcome_line(n, o, sink.indices());
-        line += '\n';
-        std::fwrite(line.data(), 1, line.size(), stdout);
     }
+    const datapath::counters& count = ctx.count;
     if (!in.error().empty()) {
         std::fflush(stdout);
         return fail(a.in + ": after frame " + std::to_string(n) + ": " + in.error());

@@ -157,7 +157,11 @@ public:
     vswitch(const nvgre::policy::state& policy, std::string host, port fabric, std::vector<port> vms,
             dp::pipeline_config cfg)
         : policy_(policy), host_(std::move(host)), fabric_(std::move(fabric)), vms_(std::move(vms)), cfg_(cfg),
-          slots_(burst_size * slot_size), scratch_(slot_size) {}
+          slots_(burst_size * slot_size), scratch_(slot_size) {
+        // Too-big answers to VMs (path-MTU discovery), at most a burst of 10 and then 10 a
+        // second per source; one context, since the switch is one datapath thread.
+        ctx_.limit_answers(10, 10);
+    }
 
     /// Polls every port until SIGINT/SIGTERM; prints counters on SIGUSR1 and at the end.
     void run() {
@@ -234,9 +238,9 @@ private:
         const auto burst = std::span(frames).first(count);
         if (vm != nullptr)
             dp::egress_burst(policy_, burst, std::span<const nvgre::mac_address>(port_macs).first(count),
-                             std::span(out).first(count), *this, counters_, cfg_);
+                             std::span(out).first(count), *this, ctx_, cfg_);
         else
-            dp::ingress_burst(policy_, burst, std::span(out).first(count), *this, counters_, cfg_);
+            dp::ingress_burst(policy_, burst, std::span(out).first(count), *this, ctx_, cfg_);
 
         for (std::size_t i = 0; i < count; ++i) {
             const dp::outcome& o = out[i];
@@ -316,10 +320,10 @@ private:
         std::string text = "nvgre-switch " + host_ + ": counters\n";
         for (std::size_t v = 0; v < dp::verdict_count; ++v)
             text += "verdict " + std::string(dp::to_string(static_cast<dp::verdict>(v))) + " " +
-                    std::to_string(counters_.verdicts[v]) + "\n";
+                    std::to_string(ctx_.count.verdicts[v]) + "\n";
         for (std::size_t r = 1; r < dp::drop_reason_count; ++r)
             text += "drop " + std::string(dp::to_string(static_cast<dp::drop_reason>(r))) + " " +
-                    std::to_string(counters_.drops[r]) + "\n";
+                    std::to_string(ctx_.count.drops[r]) + "\n";
         text += "fabric-answer pa " + std::to_string(fabric_answers_pa_) + "\n";
         text += "fabric-answer tunnel " + std::to_string(fabric_answers_tunnel_) + "\n";
         text += "rx-truncated " + std::to_string(rx_truncated_) + "\n";
@@ -338,7 +342,7 @@ private:
     std::vector<std::byte> slots_;    // burst_size buffers of slot_size, reused every burst
     std::vector<std::byte> scratch_;  // the replication copy
     dp::frame scratch_frame_{};
-    dp::counters counters_{};
+    dp::context ctx_;  // counters and the rate limit of the router's answers
     std::uint64_t fabric_answers_pa_{0};
     std::uint64_t fabric_answers_tunnel_{0};
     std::uint64_t rx_truncated_{0};
@@ -432,11 +436,9 @@ int main(int argc, char** argv) {
     for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaction(sig, &sa, nullptr);
 
     dp::pipeline_config cfg;
-    cfg.underlay_mtu = a.underlay_mtu != 0 ? a.underlay_mtu : interface_mtu(a.fabric);
-    // Too-big answers to VMs (path-MTU discovery), at most a burst of 10 and then 10 a second
-    // per source; one limiter, since the switch is one datapath thread.
-    dp::icmp_rate_limiter icmp_limiter;
-    cfg.icmp_limiter = &icmp_limiter;
+    // (An interface MTU above the largest IP packet — loopback's 65536 — is that packet's.)
+    cfg.underlay_mtu = a.underlay_mtu != 0 ? a.underlay_mtu : std::min<std::size_t>(interface_mtu(a.fabric), 65535);
+    if (const char* why = cfg.validate()) return fail(std::string("--underlay-mtu: ") + why);
     std::string ready = "nvgre-switch " + a.host + ": ready: fabric " + a.fabric + " (underlay MTU " +
                         std::to_string(cfg.underlay_mtu) + ")";
     for (const port& p : vms) {

@@ -30,6 +30,9 @@ namespace {
 outcome run(buffer& b, const mac_address& port, vector_sink& sink, const pipeline_config& cfg = {}) {
     return egress(hnv_state("hv1"), port, b.f, sink, cfg);
 }
+outcome run(buffer& b, const mac_address& port, vector_sink& sink, context& ctx, const pipeline_config& cfg = {}) {
+    return egress(hnv_state("hv1"), port, b.f, sink, ctx, cfg);
+}
 outcome run(buffer& b, const mac_address& port) {
     vector_sink sink;
     return run(b, port, sink);
@@ -302,12 +305,12 @@ TEST_CASE("datapath/egress: bursts count every verdict and reason") {
     }
     std::vector<outcome> out(frames.size());
     vector_sink sink;
-    counters c;
+    context c;
     egress_burst(hnv_state("hv1"), std::span<frame>(frames), std::span<const mac_address>(ports), std::span<outcome>(out),
                  sink, c);
-    CHECK(c.of(verdict::encap) == 30);
-    CHECK(c.of(verdict::drop) == 10);
-    CHECK(c.of(drop_reason::spoofed_source) == 10);
+    CHECK(c.count.of(verdict::encap) == 30);
+    CHECK(c.count.of(verdict::drop) == 10);
+    CHECK(c.count.of(drop_reason::spoofed_source) == 10);
     for (std::size_t i = 0; i < out.size(); ++i) CHECK((out[i].verdict == verdict::encap) == (i % 4 != 0));
 }
 
@@ -323,11 +326,11 @@ TEST_CASE("datapath/egress: a burst whose spans differ in size decides the commo
     std::vector<mac_address> ports(35, red_web);
     std::vector<outcome> out(37);
     vector_sink sink;
-    counters c;
+    context c;
     const std::size_t decided = egress_burst(hnv_state("hv1"), std::span<frame>(frames), std::span<const mac_address>(ports),
                                              std::span<outcome>(out), sink, c);
     CHECK(decided == 35);
-    CHECK(c.of(verdict::encap) == 35);
+    CHECK(c.count.of(verdict::encap) == 35);
     for (std::size_t i = 0; i < 35; ++i) CHECK(out[i].verdict == verdict::encap);
     for (std::size_t i = 35; i < out.size(); ++i) CHECK(out[i].verdict == outcome{}.verdict);
     CHECK(bufs.back()->bytes() == untouched);  // frames past the prefix are not changed
@@ -461,18 +464,19 @@ TEST_CASE("datapath/egress wire rule 7: too big for the underlay is segmented, f
     SUBCASE("answers are rate-limited per source") {
         tcp_frame_spec s;
         s.payload_len = 1419;
-        icmp_rate_limiter limiter(2, 1);
+        context ctx;
+        ctx.limit_answers(2, 1);
         std::uint64_t clock = 1;
-        limiter.use_clock(&clock);
-        pipeline_config cfg;
-        cfg.icmp_limiter = &limiter;
+        ctx.use_clock(&clock);
         vector_sink sink;
         for (int i = 0; i < 2; ++i) {
             buffer b(tcp_frame(s));
-            CHECK(run(b, red_web, sink, cfg).verdict == verdict::reply);
+            CHECK(run(b, red_web, sink, ctx).verdict == verdict::reply);
         }
         buffer third(tcp_frame(s));
-        CHECK(run(third, red_web, sink, cfg).reason == drop_reason::too_big);
+        CHECK(run(third, red_web, sink, ctx).reason == drop_reason::too_big);
+        CHECK(ctx.count.of(verdict::reply) == 2);
+        CHECK(ctx.count.of(drop_reason::too_big) == 3);  // two answered, one not
     }
     SUBCASE("the sending PA's own underlay MTU") {
         tcp_frame_spec s;
@@ -495,6 +499,10 @@ namespace {
 outcome run_gw(buffer& b, const mac_address& port, const pipeline_config& cfg = {}, std::string_view host = "hv1") {
     vector_sink sink;
     return egress(gateway_state(host), port, b.f, sink, cfg);
+}
+outcome run_gw(buffer& b, const mac_address& port, context& ctx) {
+    vector_sink sink;
+    return egress(gateway_state("hv1"), port, b.f, sink, ctx);
 }
 /// The inner Ethernet and IP header of an encapsulated output frame.
 struct inner_of {
@@ -723,19 +731,18 @@ TEST_CASE("datapath/egress rule 8: time exceeded and destination unreachable fro
         CHECK(of.reason == drop_reason::no_route);
     }
     SUBCASE("one rate limit per source for every answer") {
-        icmp_rate_limiter limiter(10, 1);
+        context ctx;  // the thread's context holds the rate limit
+        ctx.limit_answers(10, 1);
         std::uint64_t now = 1'000'000'000;
-        limiter.use_clock(&now);
-        pipeline_config cfg;
-        cfg.icmp_limiter = &limiter;
+        ctx.use_clock(&now);
         std::vector<verdict> v;
         for (int i = 0; i < 8; ++i) {
             buffer b(udp_frame(blue_web, blue_router, ip("10.0.0.5"), ip("8.8.8.8"), 30, 64));
-            v.push_back(run_gw(b, blue_web, cfg).verdict);
+            v.push_back(run_gw(b, blue_web, ctx).verdict);
         }
         for (int i = 0; i < 4; ++i) {
             buffer b(echo_request(blue_web, blue_router, ip("10.0.0.5"), ip("10.0.0.1")));
-            const auto o = run_gw(b, blue_web, cfg);
+            const auto o = run_gw(b, blue_web, ctx);
             v.push_back(o.verdict);
             if (o.verdict == verdict::drop) CHECK(o.reason == drop_reason::to_router);
         }
@@ -743,7 +750,7 @@ TEST_CASE("datapath/egress rule 8: time exceeded and destination unreachable fro
         CHECK(std::count(v.begin(), v.end(), verdict::drop) == 2);
         // Red's 10.0.0.5 is another source (another routing domain): its own budget.
         buffer r(echo_request(red_web, red_router, ip("10.0.0.5"), ip("10.0.0.1")));
-        CHECK(run_gw(r, red_web, cfg).verdict == verdict::reply);
+        CHECK(run_gw(r, red_web, ctx).verdict == verdict::reply);
     }
 }
 
@@ -837,7 +844,7 @@ TEST_CASE("datapath/egress: egress_burst gives what egress() gives, byte for byt
                 ports.push_back(port);
             }
             std::vector<outcome> got(frames.size());
-            counters count;
+            context count;
             egress_burst(s, std::span<frame>(burst_frames), std::span<const mac_address>(ports), std::span<outcome>(got),
                          burst_sink, count);
             std::set<verdict> seen;

@@ -418,12 +418,12 @@ TEST_CASE("datapath/fabric_proxy rule 6: neighbor solicitations through the tunn
             frames[1] = keep.back().f;
             std::array<outcome, 2> out;
             vector_sink sink;
-            counters c;
+            context c;
             ingress_burst(hnv_state("hv1"), std::span(frames), std::span(out), sink, c);
             CHECK(out[0].verdict == verdict::reply);
             CHECK(std::vector<std::byte>(frames[0].bytes().begin(), frames[0].bytes().end()) == r.out);
             CHECK(out[1].verdict == verdict::deliver);
-            CHECK(c.of(verdict::reply) == 1);
+            CHECK(c.count.of(verdict::reply) == 1);
         }
     }
     SUBCASE("no answer: DAD for the sender's own address, the gateway, unknown addresses") {

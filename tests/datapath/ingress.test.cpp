@@ -478,7 +478,7 @@ TEST_CASE("datapath/ingress: ingress_burst gives what ingress() gives, byte for 
                 burst_frames.push_back(burst.back()->f);
             }
             std::vector<outcome> got(frames.size());
-            counters count;
+            context count;
             ingress_burst(s, std::span<frame>(burst_frames), std::span<outcome>(got), burst_sink, count);
             std::size_t delivered = 0;
             for (std::size_t i = 0; i < frames.size(); ++i) {

@@ -617,16 +617,16 @@ TEST_CASE("datapath/rewrite: mixed policies pick encap or rewrite per destinatio
     }
     std::vector<outcome> out(frames.size());
     vector_sink sink;
-    counters count;
+    context count;
     egress_burst(lab("hv1"), std::span<frame>(frames), std::span<const mac_address>(ports), std::span<outcome>(out), sink, count);
     for (std::size_t i = 0; i < burst.size(); ++i) {
         CAPTURE(i);
         CHECK(out[i].verdict == burst[i].want);
         CHECK(out[i].reason == burst[i].why);
     }
-    CHECK(count.of(verdict::rewrite) == 2);
-    CHECK(count.of(verdict::encap) == 2);
-    CHECK(count.of(drop_reason::nat_mismatch) == 2);
+    CHECK(count.count.of(verdict::rewrite) == 2);
+    CHECK(count.count.of(verdict::encap) == 2);
+    CHECK(count.count.of(drop_reason::nat_mismatch) == 2);
     CHECK(out[0].pa == ip("192.168.10.22"));
     CHECK(out[1].pa == ip("192.168.10.12"));
     // The rewritten frame goes to nat2's PA as plain IP, the encapsulated one to its encap PA.

@@ -90,18 +90,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& b : burst_buffers) burst_frames.push_back(b.f);
     std::vector<outcome> burst_out(n), single_out(n);
     fuzz::pool_sink burst_sink, single_sink;
-    counters burst_count, single_count;
+    context burst_ctx;
+    counters single_count;
 
     if (is_ingress) {
         NVGRE_FUZZ_CHECK(ingress_burst(s, std::span<frame>(burst_frames), std::span<outcome>(burst_out), burst_sink,
-                                       burst_count, cfg) == n);
+                                       burst_ctx, cfg) == n);
         for (std::size_t i = 0; i < n; ++i) {
             single_out[i] = ingress(s, single_buffers[i].f, single_sink, cfg);
             single_count.count(single_out[i]);
         }
     } else {
         NVGRE_FUZZ_CHECK(egress_burst(s, std::span<frame>(burst_frames), std::span<const mac_address>(ports),
-                                      std::span<outcome>(burst_out), burst_sink, burst_count, cfg) == n);
+                                      std::span<outcome>(burst_out), burst_sink, burst_ctx, cfg) == n);
         for (std::size_t i = 0; i < n; ++i) {
             single_out[i] = egress(s, ports[i], single_buffers[i].f, single_sink, cfg);
             single_count.count(single_out[i]);
@@ -118,6 +119,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         NVGRE_FUZZ_CHECK(a.buffer().data() == burst_buffers[i].storage.data());
     }
     same_traffic(burst_sink, single_sink);
-    same_counters(burst_count, single_count);
+    same_counters(burst_ctx.count, single_count);
     return 0;
 }

@@ -105,13 +105,16 @@ void run(std::size_t host, std::span<const std::byte> input) {
     fuzz::pool_sink sink;
     // Oversize TCP is segmented for odd-length inputs (pipeline_config::gso), answered too big
     // for even ones; the rate limiter's clock stands still, so it answers the first 10 only.
-    static icmp_rate_limiter limiter;
-    static const std::uint64_t clock = 1;
-    limiter.use_clock(&clock);
+    static context ctx = [] {
+        context c;
+        c.limit_answers();
+        static const std::uint64_t clock = 1;
+        c.use_clock(&clock);
+        return c;
+    }();
     pipeline_config cfg;
     cfg.gso = (input.size() & 1u) != 0;
-    cfg.icmp_limiter = &limiter;
-    const outcome o = egress(s, port_mac, fr.f, sink, cfg);
+    const outcome o = egress(s, port_mac, fr.f, sink, ctx, cfg);
     fuzz::check_outcome_reason(o);
     NVGRE_FUZZ_CHECK(fr.intact());
     for (const auto& sent : sink.out) NVGRE_FUZZ_CHECK(sent.intact);

@@ -444,9 +444,10 @@ TEST_CASE("property: random valid policies — the burst entry points give what 
             for (auto& b : burst_bufs) frames.push_back(b.f);
             std::vector<outcome> got(frames.size());
             vector_sink burst_sink, single_sink;
-            counters burst_count, single_count;
+            context burst_ctx;
+            counters single_count;
             REQUIRE(egress_burst(s, std::span<frame>(frames), std::span<const mac_address>(ports), std::span<outcome>(got),
-                                 burst_sink, burst_count) == frames.size());
+                                 burst_sink, burst_ctx) == frames.size());
             ++bursts;
             for (std::size_t i = 0; i < frames.size(); ++i) {
                 const outcome want = egress(s, ports[i], single_bufs[i].f, single_sink);
@@ -461,8 +462,8 @@ TEST_CASE("property: random valid policies — the burst entry points give what 
             CHECK(same_traffic(burst_sink, single_sink));
             CHECK(burst_sink.outstanding() == 0);  // every buffer taken was sent or discarded
             CHECK(single_sink.outstanding() == 0);
-            CHECK(burst_count.verdicts == single_count.verdicts);
-            CHECK(burst_count.drops == single_count.drops);
+            CHECK(burst_ctx.count.verdicts == single_count.verdicts);
+            CHECK(burst_ctx.count.drops == single_count.drops);
         }
         for (const auto& [host, sent] : to_host) {
             const policy::state& s = states.at(host);
@@ -475,8 +476,9 @@ TEST_CASE("property: random valid policies — the burst entry points give what 
             for (auto& b : burst_bufs) frames.push_back(b.f);
             std::vector<outcome> got(frames.size());
             vector_sink burst_sink, single_sink;
-            counters burst_count, single_count;
-            REQUIRE(ingress_burst(s, std::span<frame>(frames), std::span<outcome>(got), burst_sink, burst_count) ==
+            context burst_ctx;
+            counters single_count;
+            REQUIRE(ingress_burst(s, std::span<frame>(frames), std::span<outcome>(got), burst_sink, burst_ctx) ==
                     frames.size());
             ++bursts;
             for (std::size_t i = 0; i < frames.size(); ++i) {
@@ -488,8 +490,8 @@ TEST_CASE("property: random valid policies — the burst entry points give what 
             CHECK(same_traffic(burst_sink, single_sink));
             CHECK(burst_sink.outstanding() == 0);  // every buffer taken was sent or discarded
             CHECK(single_sink.outstanding() == 0);
-            CHECK(burst_count.verdicts == single_count.verdicts);
-            CHECK(burst_count.drops == single_count.drops);
+            CHECK(burst_ctx.count.verdicts == single_count.verdicts);
+            CHECK(burst_ctx.count.drops == single_count.drops);
         }
     }
     MESSAGE(bursts << " bursts, " << fast << " frames encapsulated in place");

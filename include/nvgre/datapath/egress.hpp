@@ -30,6 +30,7 @@
 #pragma once
 
 #include "nvgre/checksum/incremental.hpp"
+#include "nvgre/datapath/context.hpp"
 #include "nvgre/datapath/encap.hpp"
 #include "nvgre/datapath/flow_hash.hpp"
 #include "nvgre/datapath/frame.hpp"
@@ -514,14 +515,14 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
 /// key (state::find_ref).
 template <replication_sink Sink>
 [[gnu::always_inline]] inline outcome decide_unicast(const policy::state& s, const egress_plan& p, const policy::record_ref* found, frame& f,
-                       Sink& sink, const pipeline_config& cfg) noexcept {
+                       Sink& sink, const pipeline_config& cfg, icmp_rate_limiter* limiter) noexcept {
     const policy::local_port& port = *p.port;
     const policy::route_entry& route = *p.route;
     const auto bytes = f.bytes();
     // Rule 4: the record of (route VSID, destination or next hop), else a gateway; rule 8:
     // what goes no further is answered.
     const auto dest = choose_record(s, route, found, p.destination, bytes);
-    if (!dest) return router_steps::answer_error(s, port, f, router_error::host_unreachable, drop_reason::no_record, cfg);
+    if (!dest) return router_steps::answer_error(s, port, f, router_error::host_unreachable, drop_reason::no_record, limiter);
     const std::uint32_t domain = s.subnet_at(port.subnet).domain;
     if (p.key.scope != domain) return outcome::dropped(drop_reason::cross_domain, dest->ref.vsid);
     // Rule 5: switched or routed; a routed packet whose TTL runs out is answered (rule 8)
@@ -529,7 +530,7 @@ template <replication_sink Sink>
     const bool routed = !is_switched(*dest, p.key, port, p.destination);
     const auto l3 = bytes.subspan(wire::ethernet_header_len);
     if (routed && ttl_expires(l3, p.v6))
-        return router_steps::answer_error(s, port, f, router_error::time_exceeded, drop_reason::ttl_expired, cfg);
+        return router_steps::answer_error(s, port, f, router_error::time_exceeded, drop_reason::ttl_expired, limiter);
 
     // Rule 6 (encap) and wire rule 7, decided before rule 5 changes the frame: the outer path,
     // and what an encapsulated packet too big for the underlay becomes; a too-big answer goes
@@ -541,7 +542,7 @@ template <replication_sink Sink>
         if (!decide_encap(s, f, p.from.provider, to.provider, to.vsid, cfg, to_fabric))
             return outcome::dropped(drop_reason::no_next_hop, to.vsid);
         if (to_fabric.size.action == oversize_action::answer)
-            return mtu_steps::answer_too_big(s, port, f, to_fabric.size.inner_mtu, cfg);
+            return mtu_steps::answer_too_big(s, port, f, to_fabric.size.inner_mtu, limiter);
     }
     // Rule 6 (IP rewrite), decided likewise before anything changes: its drops leave the frame
     // as sent, and a packet too big for the underlay that can be neither segmented nor
@@ -552,7 +553,7 @@ template <replication_sink Sink>
             r != drop_reason::none)
             return outcome::dropped(r, to.vsid);
         if (to_nat.size.action == oversize_action::answer)
-            return mtu_steps::answer_too_big(s, port, f, to_nat.size.inner_mtu, cfg);
+            return mtu_steps::answer_too_big(s, port, f, to_nat.size.inner_mtu, limiter);
     }
 
     // Rule 5: MAC fix-up; a routed packet leaves the router (TTL checked above).
@@ -576,10 +577,12 @@ template <replication_sink Sink>
 }
 
 /// Stage 2 of egress: carries out plan `p` of frame `f` (received on the port of `port_mac`),
-/// `found` being state::find_ref(p.key) for a unicast plan (ignored otherwise).
+/// `found` being state::find_ref(p.key) for a unicast plan (ignored otherwise); the router's
+/// answers go within `limiter` (null: unlimited).
 template <replication_sink Sink>
 [[gnu::always_inline]] inline outcome decide(const policy::state& s, const mac_address& port_mac, const egress_plan& p,
-               const policy::record_ref* found, frame& f, Sink& sink, const pipeline_config& cfg) noexcept {
+               const policy::record_ref* found, frame& f, Sink& sink, const pipeline_config& cfg,
+               icmp_rate_limiter* limiter) noexcept {
     switch (p.step) {
         case egress_step::drop: return outcome::dropped(p.reason, p.vsid);
         case egress_step::arp: return proxy_arp(s, *p.port, port_mac, f);
@@ -588,43 +591,64 @@ template <replication_sink Sink>
             // The copies leave finished: a pending partial checksum is completed first.
             if (!finish_inner_checksum(f, cfg)) return outcome::dropped(drop_reason::bad_offload, p.port->vsid);
             return flood(s, *p.port, port_mac, p.from.provider, f, sink, cfg);
-        case egress_step::to_router: return router_steps::answer_to_router(s, *p.port, f, cfg);
+        case egress_step::to_router: return router_steps::answer_to_router(s, *p.port, f, limiter);
         case egress_step::no_route:
-            return router_steps::answer_error(s, *p.port, f, router_error::net_unreachable, drop_reason::no_route, cfg);
-        case egress_step::unicast: return decide_unicast(s, p, found, f, sink, cfg);
+            return router_steps::answer_error(s, *p.port, f, router_error::net_unreachable, drop_reason::no_route, limiter);
+        case egress_step::unicast: return decide_unicast(s, p, found, f, sink, cfg, limiter);
     }
     return outcome::dropped(drop_reason::unsupported, p.vsid);  // unreachable: every step is handled above
+}
+
+/// The port index of a plan's port for the per-port counters (context::no_port without one).
+inline std::size_t port_index_of(const policy::state& s, const egress_plan& p) noexcept {
+    return p.port == nullptr ? context::no_port : s.port_index(*p.port);
 }
 
 }  // namespace egress_steps
 
 /// Runs one frame sent by the VM whose NIC has `port_mac` (the port the embedder received it
 /// on) through the egress pipeline: plan_frame, the destination lookup, decide — the stages
-/// egress_burst runs over a whole burst. On `encap`, `local`, `reply` (and `rewrite`) the frame
-/// is changed in place and goes to `outcome::to`; on `flood` the copies went through `sink` and
-/// the original is no longer needed; on `drop` the frame may have been partly changed.
+/// egress_burst runs over a whole burst — then counts it in `ctx` (and calls its trace hook
+/// with index 0); the router's answers go within ctx's rate limit. On `encap`, `local`, `reply`
+/// (and `rewrite`) the frame is changed in place and goes to `outcome::to`; on `flood` (and
+/// encap / rewrite in pieces, `copies` != 0) the copies went through `sink` and the original is
+/// no longer needed; on `drop` the frame may have been partly changed.
 /// Preconditions: `f` holds an Ethernet frame without FCS, with recommended_headroom (66+)
-/// bytes in front for encapsulation (less: drop no-headroom). Never allocates.
+/// bytes in front for encapsulation (less: drop no-headroom); `cfg` passes validate(). Never
+/// allocates.
+template <replication_sink Sink>
+outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink, context& ctx,
+               const pipeline_config& cfg = {}) noexcept {
+    const egress_steps::egress_plan p = egress_steps::plan_frame(s, port_mac, s.port(port_mac), f);
+    const policy::record_ref* found =
+        p.step == egress_steps::egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
+    const outcome o = egress_steps::decide(s, port_mac, p, found, f, sink, cfg, ctx.limiter());
+    ctx.record(0, f, o, egress_steps::port_index_of(s, p));
+    return o;
+}
+
+/// egress() without a context: nothing counted, the router's answers unlimited.
 template <replication_sink Sink>
 outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink,
                const pipeline_config& cfg = {}) noexcept {
     const egress_steps::egress_plan p = egress_steps::plan_frame(s, port_mac, s.port(port_mac), f);
     const policy::record_ref* found =
         p.step == egress_steps::egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
-    return egress_steps::decide(s, port_mac, p, found, f, sink, cfg);
+    return egress_steps::decide(s, port_mac, p, found, f, sink, cfg, nullptr);
 }
 
 /// Runs a burst through egress: the stages of egress() over the whole burst — the ports (their
 /// index slots, then the ports themselves), every frame's plan, the destination lookups of all
 /// of them (hash all, prefetch all, then probe: one cache line each), then each frame's
 /// decision in order — so that the cache misses overlap. Each frame gets the outcome egress()
-/// gives it, counted; the sink sees the same traffic in the same order.
+/// gives it and is counted in `ctx` (its trace hook called) before the next is decided; the
+/// sink sees the same traffic in the same order.
 /// `frames`, `ports` and `out` should have the same size; if they do not, only the first
 /// min(sizes) frames are decided (nothing past any of the three spans is read or written) and
 /// that number is returned. Never allocates.
 template <replication_sink Sink>
 std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::span<const mac_address> ports,
-                         std::span<outcome> out, Sink& sink, counters& count, const pipeline_config& cfg = {}) noexcept {
+                         std::span<outcome> out, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
     using egress_steps::egress_step;
     const std::size_t decided = std::min({frames.size(), ports.size(), out.size()});
     frames = frames.first(decided);
@@ -633,6 +657,7 @@ std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::s
     nvgre::detail::burst_storage<policy::ca_key, chunk> keys;
     const policy::record_ref* refs[chunk];
     const policy::local_port* port_of[chunk];
+    icmp_rate_limiter* const limiter = ctx.limiter();
     for (std::size_t base = 0; base < frames.size(); base += chunk) {
         const std::size_t n = std::min(chunk, frames.size() - base);
         for (std::size_t i = 0; i < n; ++i) s.prefetch_port(ports[base + i]);
@@ -654,8 +679,8 @@ std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::s
         std::size_t j = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const policy::record_ref* found = plans[i].step == egress_step::unicast ? refs[j++] : nullptr;
-            out[base + i] = egress_steps::decide(s, ports[base + i], plans[i], found, frames[base + i], sink, cfg);
-            count.count(out[base + i]);
+            out[base + i] = egress_steps::decide(s, ports[base + i], plans[i], found, frames[base + i], sink, cfg, limiter);
+            ctx.record(base + i, frames[base + i], out[base + i], egress_steps::port_index_of(s, plans[i]));
         }
     }
     return decided;

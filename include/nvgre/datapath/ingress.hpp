@@ -22,6 +22,7 @@
 /// Never allocates, never throws; every drop has a reason.
 #pragma once
 
+#include "nvgre/datapath/context.hpp"
 #include "nvgre/datapath/encap.hpp"
 #include "nvgre/datapath/fabric_proxy.hpp"
 #include "nvgre/datapath/frame.hpp"
@@ -284,8 +285,8 @@ outcome decide(const policy::state& s, frame& f, const wire::packet_layout& layo
 /// layout (`wire::parse_packet_layout(f.bytes())`, which ingress() computes): plan_frame, the
 /// lookups of its source and destination records, decide — the stages ingress_burst runs over
 /// a whole burst. On `deliver` to one VM the frame was decapsulated in place and goes to
-/// `outcome::to`; on a broadcast / multicast `deliver` the copies went through `sink`. Never
-/// allocates.
+/// `outcome::to`; on a broadcast / multicast `deliver` the copies went through `sink`. Nothing
+/// is counted (see ingress()). Never allocates.
 template <replication_sink Sink>
 outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet_layout& layout, Sink& sink,
                             const pipeline_config& cfg = {}) noexcept {
@@ -299,7 +300,17 @@ outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet
     return ingress_steps::decide(s, f, layout, p, src, dest, sink, cfg);
 }
 
-/// Runs one frame from the fabric through the ingress pipeline (see ingress_with_layout).
+/// Runs one frame from the fabric through the ingress pipeline (see ingress_with_layout), and
+/// counts it in `ctx` (its trace hook called with index 0).
+template <replication_sink Sink>
+outcome ingress(const policy::state& s, frame& f, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
+    const auto layout = wire::parse_packet_layout(f.bytes());
+    const outcome o = ingress_with_layout(s, f, layout, sink, cfg);
+    ctx.record(0, f, o);
+    return o;
+}
+
+/// ingress() without a context: nothing counted.
 template <replication_sink Sink>
 outcome ingress(const policy::state& s, frame& f, Sink& sink, const pipeline_config& cfg = {}) noexcept {
     const auto layout = wire::parse_packet_layout(f.bytes());
@@ -309,14 +320,15 @@ outcome ingress(const policy::state& s, frame& f, Sink& sink, const pipeline_con
 /// Runs a burst through ingress: the stages of ingress_with_layout() over the whole burst —
 /// every frame's layout and plan, the source and destination lookups of all of them (hash all,
 /// prefetch all, then probe: one cache line each), then each frame's decision in order — so
-/// that the cache misses overlap. Each frame gets the outcome ingress() gives it, counted; the
-/// sink sees the same traffic in the same order.
+/// that the cache misses overlap. Each frame gets the outcome ingress() gives it and is counted
+/// in `ctx` (its trace hook called) before the next is decided; the sink sees the same traffic
+/// in the same order.
 /// `frames` and `out` should have the same size; if they do not, only the first min(sizes)
 /// frames are decided (nothing past either span is read or written) and that number is
 /// returned. Never allocates.
 template <replication_sink Sink>
 std::size_t ingress_burst(const policy::state& s, std::span<frame> frames, std::span<outcome> out, Sink& sink,
-                          counters& count, const pipeline_config& cfg = {}) noexcept {
+                          context& ctx, const pipeline_config& cfg = {}) noexcept {
     using ingress_steps::ingress_step;
     const std::size_t decided = std::min(frames.size(), out.size());
     frames = frames.first(decided);
@@ -349,7 +361,7 @@ std::size_t ingress_burst(const policy::state& s, std::span<frame> frames, std::
                 dest = refs[j++];
             }
             out[base + i] = ingress_steps::decide(s, frames[base + i], layouts[i], plans[i], src, dest, sink, cfg);
-            count.count(out[base + i]);
+            ctx.record(base + i, frames[base + i], out[base + i]);
         }
     }
     return decided;

@@ -138,8 +138,8 @@ namespace mtu_steps {
 /// gateway address of the packet's IP version, or the packet's destination when the subnet has
 /// none), rate-limited per source. Drop too-big when it may not or cannot be answered.
 inline outcome answer_too_big(const policy::state& s, const policy::local_port& port, frame& f, std::size_t inner_mtu,
-                              const pipeline_config& cfg) noexcept {
-    return router_steps::answer_error(s, port, f, router_error::too_big, drop_reason::too_big, cfg,
+                              icmp_rate_limiter* limiter) noexcept {
+    return router_steps::answer_error(s, port, f, router_error::too_big, drop_reason::too_big, limiter,
                                       static_cast<std::uint32_t>(inner_mtu));
 }
 

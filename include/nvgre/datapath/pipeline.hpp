@@ -16,8 +16,6 @@
 
 namespace nvgre::datapath {
 
-class icmp_rate_limiter;  // datapath/icmp_answer.hpp
-
 /// The underlay MTU of one provider address (the NIC behind it), overriding the default.
 struct pa_mtu {
     ip_address pa;
@@ -36,10 +34,22 @@ struct pipeline_config {
     /// Leave partial TCP/UDP checksums from VMs (offload metadata) to the NIC; otherwise
     /// egress completes them in software (datapath/offload.hpp).
     bool inner_checksum_by_hardware{false};
-    /// Rate limit of the distributed router's ICMP answers (echo replies, time exceeded,
-    /// unreachable, too big: datapath/router.hpp), one budget per (routing domain, source CA)
-    /// shared by all of them; null: unlimited. One per datapath thread (it is not thread-safe).
-    icmp_rate_limiter* icmp_limiter{nullptr};
+    // The rate limit of the router's ICMP answers is per thread: datapath/context.hpp.
+
+    /// Why this configuration cannot be used, or nullptr when it can: an outer TTL of 0, an
+    /// underlay MTU (default or per PA) outside 68..65535 (RFC 791's minimum; the IPv4 total
+    /// length), a PA listed twice. An embedder checks it once, before the first packet.
+    [[nodiscard]] const char* validate() const noexcept {
+        if (outer_ttl == 0) return "outer TTL 0";
+        const auto bad_mtu = [](std::size_t m) { return m < 68 || m > 65535; };
+        if (bad_mtu(underlay_mtu)) return "underlay MTU outside 68..65535";
+        for (std::size_t i = 0; i < underlay_mtus.size(); ++i) {
+            if (bad_mtu(underlay_mtus[i].mtu)) return "a provider address's underlay MTU outside 68..65535";
+            for (std::size_t j = 0; j < i; ++j)
+                if (underlay_mtus[j].pa == underlay_mtus[i].pa) return "a provider address with two underlay MTUs";
+        }
+        return nullptr;
+    }
 };
 
 /// Where replicated frames come from and go to. The pipelines never allocate: a copy is a

@@ -11,7 +11,7 @@
 /// - an error quotes the packet as the VM sent it (the callers answer before changing it) and
 ///   is never sent for an ICMP error, a non-first fragment or a multicast / broadcast
 ///   (icmp_error_answerable);
-/// - all answers share the pipeline's rate limiter (pipeline_config::icmp_limiter), one budget
+/// - all answers share the thread's rate limiter (context::limit_answers), one budget
 ///   per (routing domain, source CA);
 /// - the outcome is `reply` toward the sender, carrying the reason of the packet that went no
 ///   further (no-route, no-record, ttl-expired, too-big) for errors, none for echo replies; an
@@ -74,16 +74,17 @@ namespace nvgre::datapath::router_steps {
 }
 
 /// True if the rate limit lets an answer go to the sender of `frame` in `domain`.
+/// (`limiter`: the thread's, datapath/context.hpp; null: unlimited.)
 [[nodiscard]] inline bool answer_allowed(std::uint32_t domain, std::span<const std::byte> frame,
-                                         const pipeline_config& cfg) noexcept {
-    return cfg.icmp_limiter == nullptr || cfg.icmp_limiter->allow_in(domain, packet_source(frame));
+                                         icmp_rate_limiter* limiter) noexcept {
+    return limiter == nullptr || limiter->allow_in(domain, packet_source(frame));
 }
 
 /// Answers the unicast IP frame `f` of the VM on `port` with error `e` in place (see the file
 /// comment), `reason` being why the packet went no further; `mtu` is the usable MTU of a too-big
 /// answer. The outcome is `reply` with `reason`, or a drop with `reason` when no answer may go.
 inline outcome answer_error(const policy::state& s, const policy::local_port& port, frame& f, router_error e,
-                            drop_reason reason, const pipeline_config& cfg, std::uint32_t mtu = 0) noexcept {
+                            drop_reason reason, icmp_rate_limiter* limiter, std::uint32_t mtu = 0) noexcept {
     const auto bytes = std::span<const std::byte>(f.bytes());
     if (!icmp_error_answerable(bytes)) return outcome::dropped(reason, port.vsid);
     const bool v6 = nvgre::detail::load_be16(bytes.data() + 12) == wire::ethertype::ipv6;
@@ -93,7 +94,7 @@ inline outcome answer_error(const policy::state& s, const policy::local_port& po
         if (e != router_error::too_big) return outcome::dropped(reason, port.vsid);
         from = packet_destination(bytes);
     }
-    if (!answer_allowed(sub.domain, bytes, cfg)) return outcome::dropped(reason, port.vsid);
+    if (!answer_allowed(sub.domain, bytes, limiter)) return outcome::dropped(reason, port.vsid);
     if (!make_icmp_error(f, s.domain(sub.domain).router_mac, *from, icmp_error_for(e, v6, mtu)))
         return outcome::dropped(reason, port.vsid);
     outcome o;
@@ -108,11 +109,11 @@ inline outcome answer_error(const policy::state& s, const policy::local_port& po
 /// the router itself. An echo request gets its echo reply in place (within the rate limit);
 /// anything else is dropped as to-router.
 inline outcome answer_to_router(const policy::state& s, const policy::local_port& port, frame& f,
-                                const pipeline_config& cfg) noexcept {
+                                icmp_rate_limiter* limiter) noexcept {
     const auto bytes = std::span<const std::byte>(f.bytes());
     if (!is_echo_request(bytes)) return outcome::dropped(drop_reason::to_router, port.vsid);
     const policy::subnet_entry& sub = s.subnet_at(port.subnet);
-    if (!answer_allowed(sub.domain, bytes, cfg)) return outcome::dropped(drop_reason::to_router, port.vsid);
+    if (!answer_allowed(sub.domain, bytes, limiter)) return outcome::dropped(drop_reason::to_router, port.vsid);
     make_echo_reply(f, s.domain(sub.domain).router_mac);
     outcome o;
     o.verdict = verdict::reply;

@@ -314,6 +314,13 @@ public:
         const std::uint32_t* i = port_index_.find(port_key(mac));
         return i == nullptr ? nullptr : &ports_[*i];
     }
+    /// The index of `port` (from port()) among this state's ports: 0..port_count() - 1, stable
+    /// for the life of the state (per-port counters, datapath/context.hpp).
+    [[nodiscard]] std::size_t port_index(const local_port& port) const noexcept {
+        return static_cast<std::size_t>(&port - ports_.data());
+    }
+    /// How many VM ports this host has.
+    [[nodiscard]] std::size_t port_count() const noexcept { return ports_.size(); }
     /// Starts loading the index slot of port(mac) (a burst looks its ports up first).
     void prefetch_port(const mac_address& mac) const noexcept { port_index_.prefetch(port_key(mac)); }
 

@@ -1,0 +1,172 @@
+#include "nvgre/datapath/context.hpp"
+
+#include "support/frames.hpp"
+#include "support/hnv_policy.hpp"
+#include "support/test_bytes.hpp"
+
+#include "nvgre/datapath/egress.hpp"
+#include "nvgre/datapath/ingress.hpp"
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <vector>
+
+using namespace nvgre;
+using namespace nvgre::datapath;
+using namespace nvgre::test;
+using namespace nvgre::test::hnv_vm;
+
+namespace {
+outcome with_vsid(verdict v, std::uint32_t vsid, drop_reason r = drop_reason::none) {
+    outcome o;
+    o.verdict = v;
+    o.vsid = vsid;
+    o.reason = r;
+    return o;
+}
+
+/// A burst of `n` frames from red_web: every third from a source it does not own (dropped).
+struct red_burst {
+    std::vector<std::unique_ptr<buffer>> bufs;
+    std::vector<frame> frames;
+    std::vector<mac_address> ports;
+    explicit red_burst(int n) {
+        for (int i = 0; i < n; ++i) {
+            bufs.push_back(std::make_unique<buffer>(
+                udp_frame(red_web, red_db, ip(i % 3 == 2 ? "10.0.0.99" : "10.0.0.5"), ip("10.0.0.6"))));
+            frames.push_back(bufs.back()->f);
+            ports.push_back(red_web);
+        }
+    }
+};
+}  // namespace
+
+TEST_CASE("datapath/context: per-VSID counters, with a fixed capacity and the rest in other") {
+    vsid_counters off;
+    off.count(with_vsid(verdict::encap, 5001));
+    CHECK_FALSE(off.enabled());
+    CHECK(off.find(5001) == nullptr);
+
+    vsid_counters v(2);
+    v.count(with_vsid(verdict::encap, 5001));
+    v.count(with_vsid(verdict::drop, 5001, drop_reason::no_record));
+    v.count(with_vsid(verdict::reply, 5002, drop_reason::ttl_expired));  // answered, but went no further
+    v.count(with_vsid(verdict::reply, 5002));                            // a proxy answer
+    v.count(with_vsid(verdict::deliver, 6001));                          // a third VSID: no room
+    v.count(with_vsid(verdict::drop, 0, drop_reason::truncated));        // no VSID known
+    REQUIRE(v.find(5001) != nullptr);
+    CHECK(*v.find(5001) == traffic_counters{2, 1});
+    REQUIRE(v.find(5002) != nullptr);
+    CHECK(*v.find(5002) == traffic_counters{2, 1});
+    CHECK(v.find(6001) == nullptr);
+    CHECK(v.other() == traffic_counters{2, 1});
+    CHECK(v.size() == 2);
+
+    // Many VSIDs through a large table: each counted on its own, none lost.
+    vsid_counters many(1000);
+    for (std::uint32_t i = 0; i < 3000; ++i) many.count(with_vsid(verdict::encap, 4096 + i % 1000 * 7919 % 16000000));
+    CHECK(many.size() == 1000);
+    CHECK(many.other().frames == 0);
+    for (std::uint32_t i = 0; i < 1000; ++i) CHECK(many.find(4096 + i * 7919 % 16000000)->frames == 3);
+}
+
+TEST_CASE("datapath/context: a burst counts by verdict, reason, VSID and port, and traces each frame in order") {
+    red_burst b(40);
+    std::vector<outcome> out(b.frames.size());
+    vector_sink sink;
+    const policy::state& s = hnv_state("hv1");
+    context ctx(16, s.port_count());
+    struct seen {
+        std::size_t index;
+        outcome o;
+        std::size_t sent_before;  // sink traffic when the hook ran
+    };
+    struct trace_state {
+        std::vector<seen> calls;
+        const vector_sink* sink;
+    } traced{{}, &sink};
+    ctx.trace = trace_hook{[](void* user, std::size_t index, const frame&, const outcome& o) noexcept {
+                               auto& t = *static_cast<trace_state*>(user);
+                               t.calls.push_back({index, o, t.sink->out.size()});
+                           },
+                           &traced};
+    REQUIRE(egress_burst(s, std::span<frame>(b.frames), std::span<const mac_address>(b.ports), std::span<outcome>(out), sink,
+                         ctx) == 40);
+    CHECK(ctx.count.of(verdict::encap) == 27);
+    CHECK(ctx.count.of(drop_reason::spoofed_source) == 13);
+    REQUIRE(ctx.per_vsid.find(5001) != nullptr);
+    CHECK(*ctx.per_vsid.find(5001) == traffic_counters{40, 13});
+    const std::size_t web = s.port_index(*s.port(red_web));
+    CHECK(ctx.per_port.at(web) == traffic_counters{40, 13});
+    CHECK(ctx.port_other == traffic_counters{});
+    REQUIRE(traced.calls.size() == 40);
+    for (std::size_t i = 0; i < 40; ++i) {
+        CHECK(traced.calls[i].index == i);
+        CHECK(traced.calls[i].o == out[i]);
+    }
+
+    // The single-frame entry point counts and traces the same way (index 0).
+    buffer one(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6")));
+    CHECK(egress(s, red_web, one.f, sink, ctx).verdict == verdict::encap);
+    CHECK(ctx.count.of(verdict::encap) == 28);
+    CHECK(traced.calls.back().index == 0);
+    // Ingress counts by the packet's VSID (no port: nothing per port).
+    vector_sink back;
+    context in(4);
+    CHECK(ingress(hnv_state("hv2"), one.f, back, in).verdict == verdict::deliver);
+    CHECK(in.per_vsid.find(5001)->frames == 1);
+    CHECK(in.count.of(verdict::deliver) == 1);
+}
+
+TEST_CASE("datapath/context: the trace hook of a flood runs after its copies went through the sink") {
+    // A broadcast from red_web floods to red_db's host and red_app on hv1.
+    std::vector<std::byte> bcast = udp_frame(red_web, mac_address::broadcast(), ip("10.0.0.5"), ip("10.0.0.255"));
+    buffer f(bcast);
+    vector_sink sink;
+    context ctx;
+    std::size_t sent_when_traced = 0;
+    struct hook_state {
+        const vector_sink* sink;
+        std::size_t* sent;
+    } h{&sink, &sent_when_traced};
+    ctx.trace = trace_hook{[](void* user, std::size_t, const frame&, const outcome&) noexcept {
+                               auto& s = *static_cast<hook_state*>(user);
+                               *s.sent = s.sink->out.size();
+                           },
+                           &h};
+    const outcome o = egress(hnv_state("hv1"), red_web, f.f, sink, ctx);
+    REQUIRE(o.verdict == verdict::flood);
+    CHECK(o.copies > 0);
+    CHECK(sent_when_traced == o.copies);
+}
+
+TEST_CASE("datapath/context: answers go within the context's rate limit, on its clock") {
+    // net unreachable answers to red_web (8.8.8.8 has no route in red).
+    const policy::state& s = hnv_state("hv1");
+    vector_sink sink;
+    const auto unreachable = [&](context* ctx) {
+        buffer b(udp_frame(red_web, red_router, ip("10.0.0.5"), ip("8.8.8.8")));
+        return ctx != nullptr ? egress(s, red_web, b.f, sink, *ctx) : egress(s, red_web, b.f, sink);
+    };
+    context unlimited;
+    for (int i = 0; i < 20; ++i) CHECK(unreachable(&unlimited).verdict == verdict::reply);
+    CHECK(unlimited.limiter() == nullptr);
+
+    context limited;
+    std::uint64_t now = 5'000'000'000;
+    limited.use_clock(&now);  // before limit_answers: the limiter takes it up
+    limited.limit_answers(3, 1);
+    REQUIRE(limited.limiter() != nullptr);
+    for (int i = 0; i < 3; ++i) CHECK(unreachable(&limited).verdict == verdict::reply);
+    const outcome held = unreachable(&limited);
+    CHECK(held.verdict == verdict::drop);
+    CHECK(held.reason == drop_reason::no_route);
+    now += 1'000'000'000;  // a second later: one more token
+    CHECK(unreachable(&limited).verdict == verdict::reply);
+    CHECK(unreachable(&limited).verdict == verdict::drop);
+    CHECK(limited.count.of(verdict::reply) == 4);
+    CHECK(limited.count.of(drop_reason::no_route) == 6);
+    // Without a context nothing is limited or counted.
+    for (int i = 0; i < 5; ++i) CHECK(unreachable(nullptr).verdict == verdict::reply);
+}
