@@ -24,7 +24,8 @@ demo:
 	fi
 
 # nvgre-bench (Release) in one run: ours, the floor and the peers; the JSON goes next to the
-# build (build/bench/nvgre-bench.json), then the table of scripts/bench_table.py.
+# build (build/bench/nvgre-bench.json); then the instructions per packet of the four pipeline
+# rows under callgrind (as make instructions, ~40 s), and the table of scripts/bench_table.py.
 # BENCH_FILTER=regex runs a subset; BENCH_ARGS adds Google Benchmark flags
 # (e.g. BENCH_ARGS=--benchmark_repetitions=5 for medians).
 BENCH_FILTER ?= .
@@ -34,7 +35,8 @@ bench:
 	@cmake --preset bench >/dev/null && cmake --build --preset bench --target nvgre-bench
 	@build/bench/bench/nvgre-bench --benchmark_filter='$(BENCH_FILTER)' $(BENCH_ARGS) \
 	  --benchmark_out=build/bench/nvgre-bench.json --benchmark_out_format=json
-	@/usr/bin/python3 scripts/bench_table.py build/bench/nvgre-bench.json
+	@/usr/bin/python3 scripts/instructions.py build/bench/bench/nvgre-bench build/bench >/dev/null
+	@/usr/bin/python3 scripts/bench_table.py build/bench/nvgre-bench.json --instructions build/bench/instructions.json
 
 # Instructions per packet of encap, decap, egress and ingress at 1K records under valgrind's
 # callgrind (only the pipeline calls of the timed loops: bench/instructions.hpp); a table, and

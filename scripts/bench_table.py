@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Prints the nvgre-bench table from its JSON output (make bench runs it).
 
-    scripts/bench_table.py build/bench/nvgre-bench.json [--markdown]
+    scripts/bench_table.py build/bench/nvgre-bench.json [--markdown] [--instructions FILE]
 
 One row per headline benchmark of issue 6 and the performance targets: time per item
 (ns per packet or lookup) or GB/s (10^9 bytes/s) for checksums, millions of items per second,
 the ratios to the floor and to the peer as *time ratios* (ours / theirs: 0.25x = ours takes a
 quarter of the time, i.e. is 4x faster; for the floor, how many floors ours costs), and the
 target (docs/performance.md) with whether this run meets it. With --repetitions the medians are used.
+--instructions FILE (build/bench/instructions.json of scripts/instructions.py, which make bench
+runs after the timed run) fills the instr/pkt column of the rows callgrind measured.
 Standard library only.
 """
 import json
@@ -75,6 +77,15 @@ ROWS = [
 ]
 
 
+# The rows scripts/instructions.py measures, by their key in instructions.json.
+INSTRUCTION_ROWS = {
+    "encap/ipv4/64B/1K/uniform": "encap",
+    "decap/ipv4/64B/1K/uniform": "decap",
+    "egress/ipv4/64B/1K/uniform": "egress",
+    "ingress/ipv4/64B/1K/uniform": "ingress",
+}
+
+
 def load(path):
     with open(path) as f:
         data = json.load(f)
@@ -130,6 +141,17 @@ def main(argv):
         return 2
     context, runs = load(argv[1])
     md = "--markdown" in argv[2:]
+    instructions = {}
+    if "--instructions" in argv[2:]:
+        at = argv.index("--instructions")
+        if at + 1 >= len(argv):
+            print("bench_table.py: --instructions needs a file", file=sys.stderr)
+            return 2
+        try:
+            with open(argv[at + 1]) as f:
+                instructions = json.load(f)
+        except (OSError, ValueError) as e:
+            print("bench_table.py: %s: %s (the instr/pkt column stays empty)" % (argv[at + 1], e), file=sys.stderr)
 
     def time_of(name):
         b = runs.get(name)
@@ -137,7 +159,7 @@ def main(argv):
             return None
         return ns_per_item(b)
 
-    header = ["benchmark", "ns/item", "GB/s", "M/s", "vs floor", "vs peer", "target", "met"]
+    header = ["benchmark", "ns/item", "instr/pkt", "GB/s", "M/s", "vs floor", "vs peer", "target", "met"]
     table = []
     for row in ROWS:
         if row[1] is None and len(row) == 2:
@@ -155,9 +177,11 @@ def main(argv):
         gbps = b["bytes_per_second"] / 1e9 if b.get("bytes_per_second") else None
         rate = (b.get("changes_per_s") or b.get("items_per_second") or 0) / 1e6
         t_ours = time_of(name)
+        key = INSTRUCTION_ROWS.get(name)
         cells = [
             name,
             "%.2f" % ns,
+            str(instructions[key]) if key in instructions else "",
             "%.1f" % gbps if gbps is not None else "",
             "%.1f" % rate if rate else "",
             fmt_ratio(t_ours, time_of(floor)) if floor else "",
@@ -190,6 +214,7 @@ def main(argv):
                                              ", load %.2f" % load_avg[0] if load_avg else ""))
     print("ns/item: per packet, lookup, header or change; GB/s = 10^9 bytes/s; M/s = million items/s;")
     print("vs floor / vs peer: time ratio ours/theirs (0.25x = 4x faster); floor = %s;" % FLOOR)
+    print("instr/pkt: instructions per packet under callgrind (make instructions; 1K-record rows only);")
     print("peers: encap/egress %s, checksums DPDK's rte_raw_cksum / rte_ipv4_cksum, lookups %s;" % (NAIVE, UMAP))
     print("rewrite: the same egress pipeline encapsulating instead (rewrite/step: encap/ipv4/64B/1M/uniform, both the")
     print("step alone after batched lookups); gso, checksum-complete: their naive versions")
