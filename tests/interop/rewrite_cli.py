@@ -20,7 +20,9 @@ blue-nat2 (10.0.0.8, PA .22) and blue-v6nat2 (fd00:6001::18, PA 2001:db8::22) on
 2. ingress on hv2 of those frames: every one delivered to the destination VM, byte for byte
    the frame the VM sent; the replies (egress on hv2, ingress on hv1) likewise; frames from a PA
    that does not own the CA (an encap PA, an unknown PA) are dropped spoofed-source.
-3. Robustness: every prefix and seeded random corruptions of those frames through both
+3. Oversize packets (--underlay-mtu 600, --gso): TCP segments, IPv4 fragments (no DF), each
+   rewritten and recomputed by scapy, delivered back on hv2; a DF packet answered too big.
+4. Robustness: every prefix and seeded random corruptions of those frames through both
    pipelines: exit 0, one JSON line each (under ASan/UBSan in the sanitizer build).
 Prints one line per check group; exits 1 on any mismatch, 77 when scapy or tshark is missing.
 """
@@ -37,6 +39,7 @@ logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 try:
     from scapy.all import (ICMP, IP, TCP, UDP, Ether, ICMPv6DestUnreach, ICMPv6EchoRequest, ICMPv6PacketTooBig,
                            ICMPv6TimeExceeded, IPerror, IPerror6, IPv6, NoPayload, Raw, fragment)
+    from scapy.layers.inet import in4_chksum
 except ImportError:
     print("scapy is not importable from %s (Debian: apt-get install python3-scapy), skipped" % sys.executable)
     sys.exit(77)
@@ -324,6 +327,52 @@ def drops(tool, policy, work, check):
         check(g, l.get("verdict") == "drop" and l.get("reason") == reason and l.get("out") == [], "%s: %s" % (name, json.dumps(l)))
 
 
+def oversize(tool, policy, work, check):
+    """Packets over --underlay-mtu 600, as an encapsulated one would be: oversize TCP cut into
+    segments with --gso, IPv4 without DF fragmented, the rest answered too big; every piece
+    rewritten and checked by scapy, and back on hv2 the VM gets what its peer sent."""
+    g = "oversize rewrite (--underlay-mtu 600): segments, fragments, too-big answers"
+    payload = bytes(range(256)) * 8  # 2048 bytes
+    tcp = frame(NAT1, NAT2, IP(src=V4["src"], dst=V4["dst"], flags="DF", id=7) /
+                TCP(sport=40000, dport=443, seq=1000, flags="PA") / Raw(payload))
+    udp = frame(NAT1, NAT2, IP(src=V4["src"], dst=V4["dst"], flags=0, id=8) / UDP(sport=5, dport=6) / Raw(payload))
+    df = frame(NAT1, NAT2, IP(src=V4["src"], dst=V4["dst"], flags="DF", id=9) / UDP(sport=5, dport=6) / Raw(payload))
+    inp, outp = os.path.join(work, "oversize-in.pcap"), os.path.join(work, "oversize-out.pcap")
+    write_pcap(inp, [tcp, udp, df])
+    r = run(tool, ["egress", "--policy", policy, "--host", "hv1", "--underlay-mtu", "600", "--gso", inp, outp])
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    out = read_pcap(outp) if r.returncode == 0 else []
+    if not check(g, r.returncode == 0 and len(lines) == 3, "exit %d, %d lines: %s" % (r.returncode, len(lines), r.stderr[-300:])):
+        return
+    check(g, lines[0]["verdict"] == "rewrite" and len(lines[0]["out"]) == 4, "TCP: %s" % json.dumps(lines[0]))
+    check(g, lines[1]["verdict"] == "rewrite" and len(lines[1]["out"]) == 4, "UDP without DF: %s" % json.dumps(lines[1]))
+    check(g, lines[2]["verdict"] == "reply" and lines[2].get("reason") == "too-big", "UDP with DF: %s" % json.dumps(lines[2]))
+    segments, fragments_out, answer = out[0:4], out[4:8], out[8:]
+    for raw in segments + fragments_out:
+        p = Ether(raw)
+        check(g, p[IP].src == V4["src_pa"] and p[IP].dst == V4["dst_pa"] and len(p[IP]) <= 600,
+              "a piece from %s to %s, %d bytes" % (p[IP].src, p[IP].dst, len(p[IP])))
+        check(g, scapy_recomputed(raw) == raw, "scapy computes other checksums for a piece")
+    data = b"".join(bytes(Ether(raw)[TCP].payload) for raw in segments)
+    check(g, data == payload, "the segments carry %d of %d payload bytes, in order" % (len(data), len(payload)))
+    pieces = sorted((Ether(raw)[IP].frag, bytes(Ether(raw)[IP].payload)) for raw in fragments_out)
+    whole = b"".join(data for _, data in pieces)
+    first = Ether(fragments_out[0])[IP]
+    check(g, len(whole) == 8 + len(payload) and whole[8:] == payload, "the fragments carry %d bytes" % len(whole))
+    # The UDP checksum of the reassembled datagram, over the PAs' pseudo-header: 0 when right.
+    check(g, in4_chksum(17, IP(src=first.src, dst=first.dst, proto=17), whole) == 0,
+          "the reassembled datagram's UDP checksum is wrong for the PAs")
+    check(g, len(answer) == 1 and Ether(answer[0]).haslayer(ICMP) and Ether(answer[0])[ICMP].type == 3 and
+          Ether(answer[0])[ICMP].code == 4 and Ether(answer[0])[ICMP].nexthopmtu == 600, "the too-big answer")
+    # Back on hv2: each piece is delivered to blue-nat2 with its CAs.
+    r2, l2, o2, _ = pipeline(tool, "ingress", policy, "hv2", segments + fragments_out, work, "oversize-back")
+    check(g, r2.returncode == 0 and [l["verdict"] for l in l2] == ["deliver"] * 8, "ingress: %r" % [l.get("verdict") for l in l2])
+    for raw in o2:
+        p = Ether(raw)
+        check(g, p[IP].src == V4["src"] and p[IP].dst == V4["dst"] and scapy_recomputed(raw) == raw,
+              "delivered piece %s -> %s" % (p[IP].src, p[IP].dst))
+
+
 def robustness(tool, policy, work, check, sent, wire_frames):
     rnd = random.Random(5508)
 
@@ -365,6 +414,7 @@ def main():
     check("the policy (two-tenants + an IPv6 nat pair) is valid", r.returncode == 0, r.stderr.strip())
     got = egress_and_back(tool, policy, work, tshark, check)
     drops(tool, policy, work, check)
+    oversize(tool, policy, work, check)
     if got is not None:
         robustness(tool, policy, work, check, *got)
     return 1 if check.report("rewrite_cli") else 0
