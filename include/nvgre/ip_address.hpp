@@ -10,9 +10,11 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace nvgre {
 
@@ -34,7 +36,7 @@ public:
     /// Precondition: `bytes.size() >= 4`.
     static ipv4_address from_bytes(std::span<const std::byte> bytes) noexcept {
         ipv4_address a;
-        for (std::size_t i = 0; i < size; ++i) a.octets_[i] = std::to_integer<std::uint8_t>(bytes[i]);
+        std::memcpy(a.octets_.data(), bytes.data(), size);
         return a;
     }
     /// Precondition: `out.size() >= 4`.
@@ -119,7 +121,7 @@ public:
     /// Precondition: `bytes.size() >= 16`.
     static ipv6_address from_bytes(std::span<const std::byte> bytes) noexcept {
         ipv6_address a;
-        for (std::size_t i = 0; i < size; ++i) a.octets_[i] = std::to_integer<std::uint8_t>(bytes[i]);
+        std::memcpy(a.octets_.data(), bytes.data(), size);
         return a;
     }
     /// Precondition: `out.size() >= 16`.
@@ -271,7 +273,13 @@ public:
 
     constexpr ip_address() noexcept = default;
     constexpr ip_address(const ipv4_address& a) noexcept : version_(ip_version::v4) {  // NOLINT: implicit by design
-        for (std::size_t i = 0; i < 4; ++i) bytes_[i] = a.octets()[i];
+        // One 4-byte copy at run time (the per-packet paths build addresses from every header);
+        // the byte loop where memcpy cannot go.
+        if (std::is_constant_evaluated()) {
+            for (std::size_t i = 0; i < 4; ++i) bytes_[i] = a.octets()[i];
+        } else {
+            std::memcpy(bytes_.data(), a.octets().data(), 4);
+        }
     }
     constexpr ip_address(const ipv6_address& a) noexcept : version_(ip_version::v6), bytes_(a.octets()) {}  // NOLINT
 

@@ -63,7 +63,7 @@ namespace egress_steps {
 /// or of the wrong version — with `why` the drop that names it (truncated, bad-length,
 /// bad-header-length, bad-version). (A bool and out-parameters rather than a result: the
 /// addresses are built where the caller keeps them, with no copy on the per-packet path.)
-inline bool read_ip_endpoints(std::span<const std::byte> frame, bool v6, ip_address& source, ip_address& destination,
+[[gnu::always_inline]] inline bool read_ip_endpoints(std::span<const std::byte> frame, bool v6, ip_address& source, ip_address& destination,
                               drop_reason& why) noexcept {
     const auto l3 = frame.subspan(wire::ethernet_header_len);
     if (!v6) {
@@ -110,7 +110,7 @@ struct sender {
 /// the routing domain holds. `from` receives the record that vouches for it. The port's first
 /// static records are held in the port itself (local_port::sources): a source found there is
 /// what find_record would return, without the table probe.
-inline bool source_allowed(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
+[[gnu::always_inline]] inline bool source_allowed(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
                            const ip_address& source, sender& from) noexcept {
     for (std::size_t k = 0; k < port.source_count; ++k)
         if (same_address(port.sources[k].ca, source)) {
@@ -203,7 +203,7 @@ inline bool is_switched(const chosen_record& dest, const policy::ca_key& key, co
 /// every record a port sends from is local) to provider address `destination` for VSID `vsid`
 /// (a tenant VSID of the policy), into `path`; false when no next hop reaches it. O(1): the next
 /// hop was computed when the state was built.
-inline bool outer_path(const policy::state& s, std::uint32_t source, std::uint32_t destination, std::uint32_t vsid,
+[[gnu::always_inline]] inline bool outer_path(const policy::state& s, std::uint32_t source, std::uint32_t destination, std::uint32_t vsid,
                        const pipeline_config& cfg, encap_params& path) noexcept {
     const mac_address* next_hop = s.next_hop_mac_between(source, destination);
     if (next_hop == nullptr) return false;
@@ -235,7 +235,7 @@ struct encap_decision {
 /// or the VM asked for segmentation (TSO metadata) — segment, fragment or answer too big
 /// (datapath/mtu.hpp). Decided before the frame is changed, so that an answer quotes what the
 /// VM sent. Into `d`; false (drop no-next-hop) when the PA cannot be reached.
-inline bool decide_encap(const policy::state& s, const frame& f, std::uint32_t source, std::uint32_t destination,
+[[gnu::always_inline]] inline bool decide_encap(const policy::state& s, const frame& f, std::uint32_t source, std::uint32_t destination,
                          std::uint32_t vsid, const pipeline_config& cfg, encap_decision& d) noexcept {
     if (!outer_path(s, source, destination, vsid, cfg, d.path)) return false;
     const ip_address& pa = d.path.outer_destination;
@@ -537,23 +537,25 @@ template <replication_sink Sink>
     // back to the VM now, quoting the packet as sent.
     const policy::record_ref& to = dest->ref;
     const bool encap = !to.local && to.rule == policy::rule::encap && p.from.rule == policy::rule::encap;
-    encap_decision to_fabric;
+    // (Each decision is built only on its own path: a default-constructed rewrite decision
+    // alone is some thirty stores.)
+    std::optional<encap_decision> to_fabric;
     if (encap) {
-        if (!decide_encap(s, f, p.from.provider, to.provider, to.vsid, cfg, to_fabric))
+        if (!decide_encap(s, f, p.from.provider, to.provider, to.vsid, cfg, to_fabric.emplace()))
             return outcome::dropped(drop_reason::no_next_hop, to.vsid);
-        if (to_fabric.size.action == oversize_action::answer)
-            return mtu_steps::answer_too_big(s, port, f, to_fabric.size.inner_mtu, limiter);
+        if (to_fabric->size.action == oversize_action::answer)
+            return mtu_steps::answer_too_big(s, port, f, to_fabric->size.inner_mtu, limiter);
     }
     // Rule 6 (IP rewrite), decided likewise before anything changes: its drops leave the frame
     // as sent, and a packet too big for the underlay that can be neither segmented nor
     // fragmented is answered.
-    rewrite_steps::egress_rewrite to_nat;
+    std::optional<rewrite_steps::egress_rewrite> to_nat;
     if (!to.local && !encap) {
-        if (const auto r = rewrite_steps::decide_egress(s, f, s.record(p.from.id), s.record(to.id), cfg, to_nat);
+        if (const auto r = rewrite_steps::decide_egress(s, f, s.record(p.from.id), s.record(to.id), cfg, to_nat.emplace());
             r != drop_reason::none)
             return outcome::dropped(r, to.vsid);
-        if (to_nat.size.action == oversize_action::answer)
-            return mtu_steps::answer_too_big(s, port, f, to_nat.size.inner_mtu, limiter);
+        if (to_nat->size.action == oversize_action::answer)
+            return mtu_steps::answer_too_big(s, port, f, to_nat->size.inner_mtu, limiter);
     }
 
     // Rule 5: MAC fix-up; a routed packet leaves the router (TTL checked above).
@@ -572,8 +574,8 @@ template <replication_sink Sink>
         o.to = destination{destination::kind::vm, to.mac};
         return o;
     }
-    if (!encap) return rewrite_steps::rewrite_as_decided(s, f, s.record(p.from.id), s.record(to.id), to_nat, sink, cfg);
-    return encap_as_decided(f, to_fabric, sink, cfg);
+    if (!encap) return rewrite_steps::rewrite_as_decided(s, f, s.record(p.from.id), s.record(to.id), *to_nat, sink, cfg);
+    return encap_as_decided(f, *to_fabric, sink, cfg);
 }
 
 /// Stage 2 of egress: carries out plan `p` of frame `f` (received on the port of `port_mac`),

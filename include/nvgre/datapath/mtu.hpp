@@ -39,6 +39,8 @@ namespace nvgre::datapath {
 
 /// The underlay MTU of the provider address `source_pa` (the local PA whose NIC sends).
 [[nodiscard]] inline std::size_t underlay_mtu_for(const pipeline_config& cfg, const ip_address& source_pa) noexcept {
+    if (cfg.underlay_mtus.empty()) [[likely]]
+        return cfg.underlay_mtu;
     for (const pa_mtu& m : cfg.underlay_mtus)
         if (m.pa == source_pa) return m.mtu;
     return cfg.underlay_mtu;

@@ -72,7 +72,7 @@ concept replication_sink = requires(S& s, std::span<const std::byte> bytes, std:
 /// a == b for addresses, comparing only the bytes of their version (operator== compares all
 /// 17 bytes through a memcmp call; IPv4 addresses keep their other 12 bytes zero either way).
 /// For the per-packet paths. O(1).
-[[nodiscard]] inline bool same_address(const ip_address& a, const ip_address& b) noexcept {
+[[nodiscard, gnu::always_inline]] inline bool same_address(const ip_address& a, const ip_address& b) noexcept {
     if (a.version() != b.version()) return false;
     return a.is_v4() ? std::memcmp(a.octets().data(), b.octets().data(), 4) == 0
                      : std::memcmp(a.octets().data(), b.octets().data(), 16) == 0;

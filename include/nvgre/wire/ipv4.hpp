@@ -47,7 +47,7 @@ public:
     /// - total length > span (the packet was cut short): errc::truncated, offset 2, needed total length.
     /// The header checksum is not verified here (see header_checksum_ok()): whether a bad one drops
     /// the packet, and when, is the caller's decision (offloads may have verified it already).
-    static result<basic_ipv4_view> checked(span_type packet) noexcept {
+    [[gnu::always_inline]] static result<basic_ipv4_view> checked(span_type packet) noexcept {
         if (packet.size() < ipv4_min_header_len)
             return make_error(errc::truncated, layer::ipv4, 0, ipv4_min_header_len);
         const std::uint8_t vihl = detail::load_u8(packet.data() + off_version_ihl);
