@@ -68,7 +68,7 @@ TEST_CASE("datapath/mtu: what an oversize frame gets") {
 TEST_CASE("datapath/mtu: partial checksums are completed unless the NIC will") {
     const auto full = tcp_frame({});
     buffer b(full);
-    detail::store_be16(b.f.bytes().data() + 34 + 16, 0x1234);
+    nvgre::detail::store_be16(b.f.bytes().data() + 34 + 16, 0x1234);
     b.f.offload.checksum_partial = true;
     b.f.offload.checksum_start = 34;
     b.f.offload.checksum_offset = 16;
@@ -77,7 +77,7 @@ TEST_CASE("datapath/mtu: partial checksums are completed unless the NIC will") {
     CHECK(finish_inner_checksum(b.f, hardware));
     CHECK(b.f.offload.checksum_partial);  // left for the NIC
     // Put the pseudo-header sum where the VM would have, then complete in software.
-    detail::store_be16(b.f.bytes().data() + 34 + 16,
+    nvgre::detail::store_be16(b.f.bytes().data() + 34 + 16,
                        checksum::fold(checksum::pseudo_header_sum(ip("10.0.0.5"), ip("10.0.0.6"), 6,
                                                                    static_cast<std::uint32_t>(full.size() - 34))));
     CHECK(finish_inner_checksum(b.f, {}));

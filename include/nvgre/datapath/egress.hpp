@@ -56,7 +56,7 @@
 
 namespace nvgre::datapath {
 
-namespace egress_steps {
+namespace detail::egress_steps {
 
 /// Reads the IP addresses of an untagged IPv4/IPv6 Ethernet frame into `source` and
 /// `destination`. False when the IP view refuses the header — cut short, lying about its length
@@ -496,7 +496,7 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
     // Rule 4: the route; rule 8: a gateway address is the router's own.
     const policy::subnet_entry& sub = s.subnet_at(port->subnet);
     const policy::route_entry* route = s.route(sub.domain, p.destination);
-    if (router_steps::is_router_address(s, sub, route, p.destination)) {
+    if (detail::router_steps::is_router_address(s, sub, route, p.destination)) {
         p.step = egress_step::to_router;
         return p;
     }
@@ -522,7 +522,7 @@ template <replication_sink Sink>
     // Rule 4: the record of (route VSID, destination or next hop), else a gateway; rule 8:
     // what goes no further is answered.
     const auto dest = choose_record(s, route, found, p.destination, bytes);
-    if (!dest) return router_steps::answer_error(s, port, f, router_error::host_unreachable, drop_reason::no_record, limiter);
+    if (!dest) return detail::router_steps::answer_error(s, port, f, router_error::host_unreachable, drop_reason::no_record, limiter);
     const std::uint32_t domain = s.subnet_at(port.subnet).domain;
     if (p.key.scope != domain) return outcome::dropped(drop_reason::cross_domain, dest->ref.vsid);
     // Rule 5: switched or routed; a routed packet whose TTL runs out is answered (rule 8)
@@ -530,7 +530,7 @@ template <replication_sink Sink>
     const bool routed = !is_switched(*dest, p.key, port, p.destination);
     const auto l3 = bytes.subspan(wire::ethernet_header_len);
     if (routed && ttl_expires(l3, p.v6))
-        return router_steps::answer_error(s, port, f, router_error::time_exceeded, drop_reason::ttl_expired, limiter);
+        return detail::router_steps::answer_error(s, port, f, router_error::time_exceeded, drop_reason::ttl_expired, limiter);
 
     // Rule 6 (encap) and wire rule 7, decided before rule 5 changes the frame: the outer path,
     // and what an encapsulated packet too big for the underlay becomes; a too-big answer goes
@@ -544,18 +544,18 @@ template <replication_sink Sink>
         if (!decide_encap(s, f, p.from.provider, to.provider, to.vsid, cfg, to_fabric.emplace()))
             return outcome::dropped(drop_reason::no_next_hop, to.vsid);
         if (to_fabric->size.action == oversize_action::answer)
-            return mtu_steps::answer_too_big(s, port, f, to_fabric->size.inner_mtu, limiter);
+            return detail::mtu_steps::answer_too_big(s, port, f, to_fabric->size.inner_mtu, limiter);
     }
     // Rule 6 (IP rewrite), decided likewise before anything changes: its drops leave the frame
     // as sent, and a packet too big for the underlay that can be neither segmented nor
     // fragmented is answered.
-    std::optional<rewrite_steps::egress_rewrite> to_nat;
+    std::optional<detail::rewrite_steps::egress_rewrite> to_nat;
     if (!to.local && !encap) {
-        if (const auto r = rewrite_steps::decide_egress(s, f, s.record(p.from.id), s.record(to.id), cfg, to_nat.emplace());
+        if (const auto r = detail::rewrite_steps::decide_egress(s, f, s.record(p.from.id), s.record(to.id), cfg, to_nat.emplace());
             r != drop_reason::none)
             return outcome::dropped(r, to.vsid);
         if (to_nat->size.action == oversize_action::answer)
-            return mtu_steps::answer_too_big(s, port, f, to_nat->size.inner_mtu, limiter);
+            return detail::mtu_steps::answer_too_big(s, port, f, to_nat->size.inner_mtu, limiter);
     }
 
     // Rule 5: MAC fix-up; a routed packet leaves the router (TTL checked above).
@@ -574,7 +574,7 @@ template <replication_sink Sink>
         o.to = destination{destination::kind::vm, to.mac};
         return o;
     }
-    if (!encap) return rewrite_steps::rewrite_as_decided(s, f, s.record(p.from.id), s.record(to.id), *to_nat, sink, cfg);
+    if (!encap) return detail::rewrite_steps::rewrite_as_decided(s, f, s.record(p.from.id), s.record(to.id), *to_nat, sink, cfg);
     return encap_as_decided(f, *to_fabric, sink, cfg);
 }
 
@@ -593,9 +593,9 @@ template <replication_sink Sink>
             // The copies leave finished: a pending partial checksum is completed first.
             if (!finish_inner_checksum(f, cfg)) return outcome::dropped(drop_reason::bad_offload, p.port->vsid);
             return flood(s, *p.port, port_mac, p.from.provider, f, sink, cfg);
-        case egress_step::to_router: return router_steps::answer_to_router(s, *p.port, f, limiter);
+        case egress_step::to_router: return detail::router_steps::answer_to_router(s, *p.port, f, limiter);
         case egress_step::no_route:
-            return router_steps::answer_error(s, *p.port, f, router_error::net_unreachable, drop_reason::no_route, limiter);
+            return detail::router_steps::answer_error(s, *p.port, f, router_error::net_unreachable, drop_reason::no_route, limiter);
         case egress_step::unicast: return decide_unicast(s, p, found, f, sink, cfg, limiter);
     }
     return outcome::dropped(drop_reason::unsupported, p.vsid);  // unreachable: every step is handled above
@@ -606,7 +606,7 @@ inline std::size_t port_index_of(const policy::state& s, const egress_plan& p) n
     return p.port == nullptr ? context::no_port : s.port_index(*p.port);
 }
 
-}  // namespace egress_steps
+}  // namespace detail::egress_steps
 
 /// Runs one frame sent by the VM whose NIC has `port_mac` (the port the embedder received it
 /// on) through the egress pipeline: plan_frame, the destination lookup, decide — the stages
@@ -621,11 +621,11 @@ inline std::size_t port_index_of(const policy::state& s, const egress_plan& p) n
 template <replication_sink Sink>
 outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink, context& ctx,
                const pipeline_config& cfg = {}) noexcept {
-    const egress_steps::egress_plan p = egress_steps::plan_frame(s, port_mac, s.port(port_mac), f);
+    const detail::egress_steps::egress_plan p = detail::egress_steps::plan_frame(s, port_mac, s.port(port_mac), f);
     const policy::record_ref* found =
-        p.step == egress_steps::egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
-    const outcome o = egress_steps::decide(s, port_mac, p, found, f, sink, cfg, ctx.limiter());
-    ctx.record(0, f, o, egress_steps::port_index_of(s, p));
+        p.step == detail::egress_steps::egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
+    const outcome o = detail::egress_steps::decide(s, port_mac, p, found, f, sink, cfg, ctx.limiter());
+    ctx.record(0, f, o, detail::egress_steps::port_index_of(s, p));
     return o;
 }
 
@@ -633,10 +633,10 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
 template <replication_sink Sink>
 outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink,
                const pipeline_config& cfg = {}) noexcept {
-    const egress_steps::egress_plan p = egress_steps::plan_frame(s, port_mac, s.port(port_mac), f);
+    const detail::egress_steps::egress_plan p = detail::egress_steps::plan_frame(s, port_mac, s.port(port_mac), f);
     const policy::record_ref* found =
-        p.step == egress_steps::egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
-    return egress_steps::decide(s, port_mac, p, found, f, sink, cfg, nullptr);
+        p.step == detail::egress_steps::egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
+    return detail::egress_steps::decide(s, port_mac, p, found, f, sink, cfg, nullptr);
 }
 
 /// Runs a burst through egress: the stages of egress() over the whole burst — the ports (their
@@ -651,11 +651,11 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
 template <replication_sink Sink>
 std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::span<const mac_address> ports,
                          std::span<outcome> out, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
-    using egress_steps::egress_step;
+    using detail::egress_steps::egress_step;
     const std::size_t decided = std::min({frames.size(), ports.size(), out.size()});
     frames = frames.first(decided);
     constexpr std::size_t chunk = 32;
-    nvgre::detail::burst_storage<egress_steps::egress_plan, chunk> plans;
+    nvgre::detail::burst_storage<detail::egress_steps::egress_plan, chunk> plans;
     nvgre::detail::burst_storage<policy::ca_key, chunk> keys;
     const policy::record_ref* refs[chunk];
     const policy::local_port* port_of[chunk];
@@ -674,15 +674,15 @@ std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::s
         for (std::size_t i = 0; i < n; ++i) {
             // Placement new of the prvalue: built in place, not copied.
             ::new (static_cast<void*>(plans.at(i)))
-                egress_steps::egress_plan(egress_steps::plan_frame(s, ports[base + i], port_of[i], frames[base + i]));
+                detail::egress_steps::egress_plan(detail::egress_steps::plan_frame(s, ports[base + i], port_of[i], frames[base + i]));
             if (plans[i].step == egress_step::unicast) std::construct_at(keys.at(k++), plans[i].key);
         }
         s.find_refs_batch(std::span<const policy::ca_key>(keys.data(), k), std::span<const policy::record_ref*>(refs, k));
         std::size_t j = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const policy::record_ref* found = plans[i].step == egress_step::unicast ? refs[j++] : nullptr;
-            out[base + i] = egress_steps::decide(s, ports[base + i], plans[i], found, frames[base + i], sink, cfg, limiter);
-            ctx.record(base + i, frames[base + i], out[base + i], egress_steps::port_index_of(s, plans[i]));
+            out[base + i] = detail::egress_steps::decide(s, ports[base + i], plans[i], found, frames[base + i], sink, cfg, limiter);
+            ctx.record(base + i, frames[base + i], out[base + i], detail::egress_steps::port_index_of(s, plans[i]));
         }
     }
     return decided;

@@ -134,11 +134,11 @@ public:
         } else {
             // Built with TOS 0, total length 0 and checksum 0: the words apply() patches.
             auto v4 = wire::mutable_ipv4_view::unchecked(std::span<std::byte>(t.bytes_).subspan(ip, 20));
-            detail::store_u8(h + ip, 0x45);
+            nvgre::detail::store_u8(h + ip, 0x45);
             v4.set_tos(0);
             v4.set_total_len(0);
             v4.set_identification(0);
-            detail::store_be16(h + ip + 6, 0x4000);  // DF, offset 0 (wire rule 8)
+            nvgre::detail::store_be16(h + ip + 6, 0x4000);  // DF, offset 0 (wire rule 8)
             v4.set_ttl(p.ttl);
             v4.set_protocol(wire::ip_protocol::gre);
             v4.set_header_checksum(0);
@@ -158,7 +158,7 @@ public:
     [[nodiscard]] bool is_tagged() const noexcept { return (static_cast<unsigned>(shape_) & 1u) != 0; }
     /// The VSID the template writes.
     [[nodiscard]] nvgre::vsid vsid() const noexcept {
-        return nvgre::vsid::make(detail::load_be24(bytes_.data() + header_len_ - 4)).value();
+        return nvgre::vsid::make(nvgre::detail::load_be24(bytes_.data() + header_len_ - 4)).value();
     }
     /// The template bytes as stored: length, TOS/traffic class, IPv4 checksum, FlowID and flow
     /// label zero (apply() patches them).
@@ -167,7 +167,7 @@ public:
     }
 
     /// Prepends the outer headers to `f`, whose bytes are a whole inner Ethernet frame, with
-    /// FlowID `flow` (the IPv6 flow label is derived from it: detail::flow_label_from_flow_id).
+    /// FlowID `flow` (the IPv6 flow label is derived from it: nvgre::detail::flow_label_from_flow_id).
     /// Zero copy: the headers go into the headroom. On success `f` starts at the outer Ethernet
     /// header and f.offload holds: encapsulated, outer_l2_len 14/18, outer_l3_len 20/40,
     /// inner_l2_offset = header_len(), inner_l3_offset / inner_l4_offset of the inner IP and
@@ -181,8 +181,8 @@ public:
     /// - errc::no_headroom (layer::none, offset 0, needed header_len()).
     /// O(1): one header_len()-byte copy and a few stores; noexcept, no allocation.
     result<void> apply(frame& f, nvgre::flow_id flow) const noexcept {
-        detail::inner_dissection d;
-        detail::dissect_inner<false>(f.bytes(), 0, d);
+        nvgre::detail::inner_dissection d;
+        nvgre::detail::dissect_inner<false>(f.bytes(), 0, d);
         if (!try_apply<false>(f, d, flow.value)) [[unlikely]]
             return why_not(f, d);
         return {};
@@ -190,8 +190,8 @@ public:
     /// As apply(f, flow) with flow = flow_id_of(inner frame) and the IPv6 flow label from the
     /// 32-bit flow hash (RFC 6438): the inner frame is parsed once for both and for the TOS.
     result<void> apply(frame& f) const noexcept {
-        detail::inner_dissection d;
-        detail::dissect_inner(f.bytes(), default_flow_hash_seed, d);
+        nvgre::detail::inner_dissection d;
+        nvgre::detail::dissect_inner(f.bytes(), default_flow_hash_seed, d);
         if (!try_apply<true>(f, d, 0)) [[unlikely]]
             return why_not(f, d);
         return {};
@@ -199,7 +199,7 @@ public:
 
     /// Same outer path, another virtual subnet (the distributed router sends to the
     /// destination's VSID). O(1); the IPv4 checksum does not cover the key.
-    void set_vsid(nvgre::vsid v) noexcept { detail::store_be24(bytes_.data() + header_len_ - 4, v.value()); }
+    void set_vsid(nvgre::vsid v) noexcept { nvgre::detail::store_be24(bytes_.data() + header_len_ - 4, v.value()); }
 
 private:
     enum class shape : std::uint8_t { ipv4 = 0, ipv4_tagged = 1, ipv6 = 2, ipv6_tagged = 3 };
@@ -217,7 +217,7 @@ private:
     // FromHash: the FlowID and flow label come from d.hash (else `flow`, and the label from it),
     // derived inside write() so that each shape computes only what it stores.
     template <bool FromHash>
-    bool try_apply(frame& f, const detail::inner_dissection& d, std::uint8_t flow) const noexcept {
+    bool try_apply(frame& f, const nvgre::detail::inner_dissection& d, std::uint8_t flow) const noexcept {
         // One compare for both bounds: n - 14 wraps for n < 14.
         if (f.size() - wire::ethernet_header_len > max_inner_len() - wire::ethernet_header_len || d.tagged ||
             f.headroom() < header_len_) [[unlikely]]
@@ -231,10 +231,10 @@ private:
         return true;
     }
 
-    [[gnu::cold, gnu::noinline]] result<void> why_not(const frame& f, const detail::inner_dissection& d) const noexcept {
+    [[gnu::cold, gnu::noinline]] result<void> why_not(const frame& f, const nvgre::detail::inner_dissection& d) const noexcept {
         return refusal(f, d, is_ipv6(), header_len_);
     }
-    [[gnu::cold, gnu::noinline]] static error refusal(const frame& f, const detail::inner_dissection& d, bool v6,
+    [[gnu::cold, gnu::noinline]] static error refusal(const frame& f, const nvgre::detail::inner_dissection& d, bool v6,
                                                       std::size_t header_len) noexcept {
         if (f.size() < wire::ethernet_header_len)
             return make_error(errc::truncated, layer::inner_ethernet, 0, wire::ethernet_header_len);
@@ -246,7 +246,7 @@ private:
 
     /// Precondition: f.headroom() >= the header length of this shape.
     template <bool V6, bool Tagged, bool FromHash>
-    void write(frame& f, const detail::inner_dissection& d, std::uint8_t given_flow) const noexcept {
+    void write(frame& f, const nvgre::detail::inner_dissection& d, std::uint8_t given_flow) const noexcept {
         constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
         constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
         constexpr std::size_t hl = ip + l3_len + wire::nvgre_header_len;
@@ -262,30 +262,30 @@ private:
     /// (the folded sum of the IPv4 header with those fields zero), FlowID, IPv6 flow label,
     /// then the offload metadata.
     template <bool V6, bool Tagged, bool FromHash>
-    static void finish_header(frame& f, std::byte* p, std::size_t n, const detail::inner_dissection& d,
+    static void finish_header(frame& f, std::byte* p, std::size_t n, const nvgre::detail::inner_dissection& d,
                               std::uint8_t given_flow, std::uint16_t base_sum, std::uint16_t checksum_mask,
                               bool by_hardware) noexcept {
         constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
         constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
         constexpr std::size_t hl = ip + l3_len + wire::nvgre_header_len;
-        const std::uint8_t flow = FromHash ? detail::flow_id_from_hash(d.hash) : given_flow;
+        const std::uint8_t flow = FromHash ? nvgre::detail::flow_id_from_hash(d.hash) : given_flow;
         if constexpr (V6) {
-            const std::uint32_t label = FromHash ? detail::flow_label_from_hash(d.hash)
-                                                 : detail::flow_label_from_flow_id(nvgre::flow_id{given_flow});
+            const std::uint32_t label = FromHash ? nvgre::detail::flow_label_from_hash(d.hash)
+                                                 : nvgre::detail::flow_label_from_flow_id(nvgre::flow_id{given_flow});
             // Version 6 | traffic class copied | flow label; payload length.
-            detail::store_be32(p + ip, 0x60000000u | std::uint32_t{d.tos} << 20 | label);
-            detail::store_be16(p + ip + 4, static_cast<std::uint16_t>(n + wire::nvgre_header_len));
+            nvgre::detail::store_be32(p + ip, 0x60000000u | std::uint32_t{d.tos} << 20 | label);
+            nvgre::detail::store_be16(p + ip + 4, static_cast<std::uint16_t>(n + wire::nvgre_header_len));
         } else {
             const auto total = static_cast<std::uint16_t>(n + wire::ipv4_min_header_len + wire::nvgre_header_len);
-            detail::store_u8(p + ip + 1, d.tos);
-            detail::store_be16(p + ip + 2, total);
+            nvgre::detail::store_u8(p + ip + 1, d.tos);
+            nvgre::detail::store_be16(p + ip + 2, total);
             // RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), with HC the template's checksum
             // (~base_sum_) and m the zero TOS and length words: ~m = 0xffff is -0 and drops out
             // (the header never sums to zero, so the two zeros cannot matter).
             const std::uint32_t s = std::uint32_t{base_sum} + d.tos + total;
-            detail::store_be16(p + ip + 10, static_cast<std::uint16_t>(checksum::finish(s) & checksum_mask));
+            nvgre::detail::store_be16(p + ip + 10, static_cast<std::uint16_t>(checksum::finish(s) & checksum_mask));
         }
-        detail::store_u8(p + hl - 1, flow);
+        nvgre::detail::store_u8(p + hl - 1, flow);
 
         offload_info& o = f.offload;
         o.encapsulated = true;
@@ -314,8 +314,8 @@ private:
             e = make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? 7 : 8);
             return false;
         }
-        detail::inner_dissection d;
-        detail::dissect_inner(f.bytes(), default_flow_hash_seed, d);
+        nvgre::detail::inner_dissection d;
+        nvgre::detail::dissect_inner(f.bytes(), default_flow_hash_seed, d);
         const bool tagged = p.vlan != 0;
         const std::size_t hl = (v6 ? encap_header_len_ipv6 : encap_header_len_ipv4) + (tagged ? wire::vlan_tag_len : 0);
         const std::size_t max_inner = v6 ? max_inner_frame_len_ipv6 : max_inner_frame_len_ipv4;
@@ -332,7 +332,7 @@ private:
     /// Writes the headers of make(p) in front of `f` and finishes them as apply() does.
     /// Preconditions: as write().
     template <bool V6, bool Tagged>
-    static void build(frame& f, const encap_params& p, const detail::inner_dissection& d) noexcept {
+    static void build(frame& f, const encap_params& p, const nvgre::detail::inner_dissection& d) noexcept {
         constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
         constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
         constexpr std::size_t hl = ip + l3_len + wire::nvgre_header_len;
@@ -342,32 +342,32 @@ private:
         std::memcpy(h, p.outer_destination_mac.octets().data(), 6);
         std::memcpy(h + 6, p.outer_source_mac.octets().data(), 6);
         if constexpr (Tagged) {
-            detail::store_be16(h + 12, wire::ethertype::vlan);
-            detail::store_be16(h + 14, wire::vlan_tag{wire::ethertype::vlan, 0, false, p.vlan}.tci());
+            nvgre::detail::store_be16(h + 12, wire::ethertype::vlan);
+            nvgre::detail::store_be16(h + 14, wire::vlan_tag{wire::ethertype::vlan, 0, false, p.vlan}.tci());
         }
-        detail::store_be16(h + ip - 2, V6 ? wire::ethertype::ipv6 : wire::ethertype::ipv4);
+        nvgre::detail::store_be16(h + ip - 2, V6 ? wire::ethertype::ipv6 : wire::ethertype::ipv4);
         std::uint16_t base_sum = 0;
         if constexpr (V6) {
             // Word 0 and the payload length: finish_header.
-            detail::store_u8(h + ip + 6, wire::ip_protocol::gre);
-            detail::store_u8(h + ip + 7, p.ttl);
+            nvgre::detail::store_u8(h + ip + 6, wire::ip_protocol::gre);
+            nvgre::detail::store_u8(h + ip + 7, p.ttl);
             p.outer_source.v6().to_bytes(std::span<std::byte>(h + ip + 8, 16));
             p.outer_destination.v6().to_bytes(std::span<std::byte>(h + ip + 24, 16));
         } else {
             // TOS, total length and checksum: finish_header. Identification 0, DF (wire rule 8).
             const std::uint32_t src = p.outer_source.v4().to_uint(), dst = p.outer_destination.v4().to_uint();
-            detail::store_u8(h + ip, 0x45);
-            detail::store_be32(h + ip + 4, 0x00004000u);
-            detail::store_u8(h + ip + 8, p.ttl);
-            detail::store_u8(h + ip + 9, wire::ip_protocol::gre);
-            detail::store_be32(h + ip + 12, src);
-            detail::store_be32(h + ip + 16, dst);
+            nvgre::detail::store_u8(h + ip, 0x45);
+            nvgre::detail::store_be32(h + ip + 4, 0x00004000u);
+            nvgre::detail::store_u8(h + ip + 8, p.ttl);
+            nvgre::detail::store_u8(h + ip + 9, wire::ip_protocol::gre);
+            nvgre::detail::store_be32(h + ip + 12, src);
+            nvgre::detail::store_be32(h + ip + 16, dst);
             // make()'s base sum: the header's words with TOS, length and checksum zero.
             base_sum = checksum::fold(0x4500u + 0x4000u + (std::uint32_t{p.ttl} << 8 | wire::ip_protocol::gre) +
                                       (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu));
         }
-        detail::store_be32(h + hl - 8, wire::nvgre_first_word);
-        detail::store_be32(h + hl - 4, p.vsid.value() << 8);
+        nvgre::detail::store_be32(h + hl - 8, wire::nvgre_first_word);
+        nvgre::detail::store_be32(h + hl - 4, p.vsid.value() << 8);
         finish_header<V6, Tagged, true>(f, h, n, d, 0, base_sum, p.outer_ipv4_checksum_by_hardware ? 0 : 0xffff,
                                         p.outer_ipv4_checksum_by_hardware);
     }
@@ -438,16 +438,16 @@ namespace nvgre::detail {
         // last extension header's. The layout walked the chain already (so every read here is
         // in bounds and every step is >= 8 bytes); walking it again is a cold path.
         std::size_t at = l.outer_l3_offset + 6;
-        std::uint8_t type = detail::load_u8(b.data() + at);
+        std::uint8_t type = nvgre::detail::load_u8(b.data() + at);
         std::size_t off = l.outer_l3_offset + wire::ipv6_header_len;
         const std::size_t upper = l.outer_l3_offset + l.outer_l3_header_len;
         while (off < upper) {
-            const std::size_t units = detail::load_u8(b.data() + off + 1);
+            const std::size_t units = nvgre::detail::load_u8(b.data() + off + 1);
             const std::size_t len = type == wire::ip_protocol::ipv6_fragment ? wire::ipv6_fragment_header_len
                                     : type == wire::ip_protocol::ah          ? (units + 2) * 4
                                                                              : (units + 1) * 8;
             at = off;
-            type = detail::load_u8(b.data() + off);
+            type = nvgre::detail::load_u8(b.data() + off);
             off += len;
         }
         return make_error(errc::bad_protocol, at == l.outer_l3_offset + 6u ? layer::ipv6 : layer::ipv6_extension, at);
@@ -468,11 +468,11 @@ inline bool decap_frame(datapath::frame& f, const wire::packet_layout& l, error&
     std::byte* const p = b.data();
     const std::size_t ol3 = l.outer_l3_offset;
     const std::uint8_t outer_ecn = l.outer_l3 == wire::l3_kind::ipv4
-                                       ? static_cast<std::uint8_t>(detail::load_u8(p + ol3 + 1) & 3u)
-                                       : static_cast<std::uint8_t>((detail::load_be16(p + ol3) >> 4) & 3u);
+                                       ? static_cast<std::uint8_t>(nvgre::detail::load_u8(p + ol3 + 1) & 3u)
+                                       : static_cast<std::uint8_t>((nvgre::detail::load_be16(p + ol3) >> 4) & 3u);
     const std::size_t il3 = l.inner_l3_offset;
     if (l.inner_l3 == wire::l3_kind::ipv4) {
-        const std::uint16_t word0 = detail::load_be16(p + il3);
+        const std::uint16_t word0 = nvgre::detail::load_be16(p + il3);
         const auto ecn = datapath::rfc6040_decap_ecn(static_cast<std::uint8_t>(word0 & 3u), outer_ecn);
         if (!ecn) [[unlikely]] {
             e = make_error(errc::ecn_drop, layer::inner_ipv4, il3 + 1);
@@ -480,17 +480,17 @@ inline bool decap_frame(datapath::frame& f, const wire::packet_layout& l, error&
         }
         const auto new_word0 = static_cast<std::uint16_t>((word0 & 0xfffcu) | *ecn);
         if (new_word0 != word0) {
-            detail::store_be16(p + il3, new_word0);
-            detail::store_be16(p + il3 + 10, checksum::update16(detail::load_be16(p + il3 + 10), word0, new_word0));
+            nvgre::detail::store_be16(p + il3, new_word0);
+            nvgre::detail::store_be16(p + il3 + 10, checksum::update16(nvgre::detail::load_be16(p + il3 + 10), word0, new_word0));
         }
     } else if (l.inner_l3 == wire::l3_kind::ipv6) {
-        const std::uint16_t word0 = detail::load_be16(p + il3);
+        const std::uint16_t word0 = nvgre::detail::load_be16(p + il3);
         const auto ecn = datapath::rfc6040_decap_ecn(static_cast<std::uint8_t>((word0 >> 4) & 3u), outer_ecn);
         if (!ecn) [[unlikely]] {
             e = make_error(errc::ecn_drop, layer::inner_ipv6, il3);
             return false;
         }
-        detail::store_be16(p + il3, static_cast<std::uint16_t>((word0 & 0xffcfu) | (std::uint16_t{*ecn} << 4)));
+        nvgre::detail::store_be16(p + il3, static_cast<std::uint16_t>((word0 & 0xffcfu) | (std::uint16_t{*ecn} << 4)));
     }
 
     const std::size_t inner = l.inner_l2_offset;
@@ -577,7 +577,7 @@ inline result<void> decapsulate(frame& f, decap_info& info) noexcept {
     // non-inlined function through the stack with mismatched store/load widths (a
     // store-forwarding stall, ~10 ns a packet); built here, in the caller, it stays in registers.
     error e;
-    if (!detail::decap_in_place(f, info, e)) [[unlikely]]
+    if (!nvgre::detail::decap_in_place(f, info, e)) [[unlikely]]
         return e;
     return {};
 }
@@ -589,7 +589,7 @@ inline result<void> decapsulate(frame& f, decap_info& info) noexcept {
 /// caller holds the layout. Saves the second parse on the per-packet path.
 inline result<void> decapsulate(frame& f, const wire::packet_layout& layout, decap_info& info) noexcept {
     error e;
-    if (!detail::decap_with_layout(f, layout, info, e)) [[unlikely]]
+    if (!nvgre::detail::decap_with_layout(f, layout, info, e)) [[unlikely]]
         return e;
     return {};
 }

@@ -43,7 +43,7 @@
 
 namespace nvgre::datapath {
 
-namespace ingress_steps {
+namespace detail::ingress_steps {
 
 /// What kind of question a frame (or the frame inside a tunnel) asks, if any.
 enum class question_kind : std::uint8_t { none, arp_request, neighbor_solicitation };
@@ -115,7 +115,7 @@ inline drop_reason answer_for_local_pa(const policy::state& s, frame& f, questio
     return drop_reason::none;
 }
 
-}  // namespace ingress_steps
+}  // namespace detail::ingress_steps
 
 /// The fabric port as an IP endpoint for this host's PAs: if `f` (from the fabric, `layout` =
 /// wire::parse_packet_layout of it) is an ARP request or a neighbor solicitation, not NVGRE,
@@ -132,19 +132,19 @@ inline drop_reason answer_for_local_pa(const policy::state& s, frame& f, questio
     const bool arp = layout.outer_ether_type == wire::ethertype::arp;
     if (!arp && layout.outer_l3 != wire::l3_kind::ipv6) return std::nullopt;
     const std::size_t upper = arp ? wire::no_offset : std::size_t{layout.outer_l3_offset} + layout.outer_l3_header_len;
-    const auto kind = ingress_steps::question_in(f.bytes(), arp, layout.outer_l2_len, layout.outer_protocol, upper,
+    const auto kind = detail::ingress_steps::question_in(f.bytes(), arp, layout.outer_l2_len, layout.outer_protocol, upper,
                                                  layout.outer_l3_end);
-    if (kind == ingress_steps::question_kind::none) return std::nullopt;
+    if (kind == detail::ingress_steps::question_kind::none) return std::nullopt;
 
     // Tags: none, or one 802.1Q tag whose VID answer_for_local_pa() compares with the PA's VLAN.
     if (layout.outer_vlan_count > 1 ||
         (layout.outer_vlan_count == 1 && nvgre::detail::load_be16(f.bytes().data() + 12) != wire::ethertype::vlan))
         return outcome::dropped(drop_reason::bad_outer_vlan);
     const bool tagged = layout.outer_vlan_count == 1;
-    const std::uint16_t tci = tagged ? ingress_steps::take_out_vlan_tag(f) : 0;
+    const std::uint16_t tci = tagged ? detail::ingress_steps::take_out_vlan_tag(f) : 0;
     ip_address to;
-    const drop_reason why = ingress_steps::answer_for_local_pa(s, f, kind, layout.outer_vlan_id, to);
-    if (tagged) ingress_steps::put_back_vlan_tag(f, tci);  // the request's tag, or the answer's
+    const drop_reason why = detail::ingress_steps::answer_for_local_pa(s, f, kind, layout.outer_vlan_id, to);
+    if (tagged) detail::ingress_steps::put_back_vlan_tag(f, tci);  // the request's tag, or the answer's
     if (why != drop_reason::none) return outcome::dropped(why);
     outcome o;
     o.verdict = verdict::reply;
@@ -175,11 +175,11 @@ inline drop_reason answer_for_local_pa(const policy::state& s, frame& f, questio
                                                                       const ip_address& outer_source,
                                                                       const ip_address& outer_destination,
                                                                       const pipeline_config& cfg) noexcept {
-    using ingress_steps::question_kind;
+    using detail::ingress_steps::question_kind;
     if (layout.kind != wire::frame_kind::nvgre) return std::nullopt;
     const bool arp = layout.inner_l3 == wire::l3_kind::arp;
     if (!arp && layout.inner_l3 != wire::l3_kind::ipv6) return std::nullopt;
-    const auto kind = ingress_steps::question_in(f.bytes(), arp, layout.inner_l3_offset, layout.inner_protocol,
+    const auto kind = detail::ingress_steps::question_in(f.bytes(), arp, layout.inner_l3_offset, layout.inner_protocol,
                                                  layout.inner_l4_offset, layout.inner_l3_end);
     if (kind == question_kind::none) return std::nullopt;
 

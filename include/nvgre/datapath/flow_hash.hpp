@@ -286,7 +286,7 @@ namespace nvgre::datapath {
 /// O(1) (IPv6: at most 8 extension headers walked); a few ns.
 [[nodiscard]] inline std::uint32_t flow_hash32(std::span<const std::byte> inner_frame,
                                                std::uint64_t seed = default_flow_hash_seed) noexcept {
-    return detail::flow_hash_of(inner_frame, seed);
+    return nvgre::detail::flow_hash_of(inner_frame, seed);
 }
 
 /// The NVGRE FlowID of an inner Ethernet frame (RFC 7637 section 3.2, wire rule 4): 0 only when
@@ -296,7 +296,7 @@ namespace nvgre::datapath {
 /// which would give that value twice the share). Same contract as flow_hash32().
 [[nodiscard]] inline nvgre::flow_id flow_id_of(std::span<const std::byte> inner_frame,
                                               std::uint64_t seed = default_flow_hash_seed) noexcept {
-    return nvgre::flow_id{detail::flow_id_from_hash(flow_hash32(inner_frame, seed))};
+    return nvgre::flow_id{nvgre::detail::flow_id_from_hash(flow_hash32(inner_frame, seed))};
 }
 
 }  // namespace nvgre::datapath

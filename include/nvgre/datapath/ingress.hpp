@@ -46,7 +46,7 @@
 
 namespace nvgre::datapath {
 
-namespace ingress_steps {
+namespace detail::ingress_steps {
 
 /// Outer source and destination of a frame whose layout has an IP outer header.
 inline void outer_addresses(std::span<const std::byte> bytes, const wire::packet_layout& l, ip_address& source,
@@ -279,7 +279,7 @@ outcome decide(const policy::state& s, frame& f, const wire::packet_layout& layo
     return o;
 }
 
-}  // namespace ingress_steps
+}  // namespace detail::ingress_steps
 
 /// Runs one frame that arrived from the fabric through the ingress pipeline, given its
 /// layout (`wire::parse_packet_layout(f.bytes())`, which ingress() computes): plan_frame, the
@@ -290,14 +290,14 @@ outcome decide(const policy::state& s, frame& f, const wire::packet_layout& layo
 template <replication_sink Sink>
 outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet_layout& layout, Sink& sink,
                             const pipeline_config& cfg = {}) noexcept {
-    const auto p = ingress_steps::plan_frame(s, f.bytes(), layout);
+    const auto p = detail::ingress_steps::plan_frame(s, f.bytes(), layout);
     const policy::record_ref* src = nullptr;
     const policy::record_ref* dest = nullptr;
-    if (p.step == ingress_steps::ingress_step::nvgre) {
+    if (p.step == detail::ingress_steps::ingress_step::nvgre) {
         src = s.find_ref(p.keys[0].scope, p.keys[0].address);
         dest = s.find_ref(p.keys[1].scope, p.keys[1].address);
     }
-    return ingress_steps::decide(s, f, layout, p, src, dest, sink, cfg);
+    return detail::ingress_steps::decide(s, f, layout, p, src, dest, sink, cfg);
 }
 
 /// Runs one frame from the fabric through the ingress pipeline (see ingress_with_layout), and
@@ -329,12 +329,12 @@ outcome ingress(const policy::state& s, frame& f, Sink& sink, const pipeline_con
 template <replication_sink Sink>
 std::size_t ingress_burst(const policy::state& s, std::span<frame> frames, std::span<outcome> out, Sink& sink,
                           context& ctx, const pipeline_config& cfg = {}) noexcept {
-    using ingress_steps::ingress_step;
+    using detail::ingress_steps::ingress_step;
     const std::size_t decided = std::min(frames.size(), out.size());
     frames = frames.first(decided);
     constexpr std::size_t chunk = 32;
     nvgre::detail::burst_storage<wire::packet_layout, chunk> layouts;
-    nvgre::detail::burst_storage<ingress_steps::ingress_plan, chunk> plans;
+    nvgre::detail::burst_storage<detail::ingress_steps::ingress_plan, chunk> plans;
     nvgre::detail::burst_storage<policy::ca_key, 2 * chunk> keys;
     const policy::record_ref* refs[2 * chunk];
     for (std::size_t base = 0; base < frames.size(); base += chunk) {
@@ -345,7 +345,7 @@ std::size_t ingress_burst(const policy::state& s, std::span<frame> frames, std::
             // Placement new of the prvalue: built in place (a copy would be read back with
             // wider loads than the stores that wrote it: store-forwarding stalls).
             ::new (static_cast<void*>(layouts.at(i))) wire::packet_layout(wire::parse_packet_layout(bytes));
-            ::new (static_cast<void*>(plans.at(i))) ingress_steps::ingress_plan(ingress_steps::plan_frame(s, bytes, layouts[i]));
+            ::new (static_cast<void*>(plans.at(i))) detail::ingress_steps::ingress_plan(detail::ingress_steps::plan_frame(s, bytes, layouts[i]));
             if (plans[i].step == ingress_step::nvgre) {
                 std::construct_at(keys.at(k++), plans[i].keys[0]);
                 std::construct_at(keys.at(k++), plans[i].keys[1]);
@@ -360,7 +360,7 @@ std::size_t ingress_burst(const policy::state& s, std::span<frame> frames, std::
                 src = refs[j++];
                 dest = refs[j++];
             }
-            out[base + i] = ingress_steps::decide(s, frames[base + i], layouts[i], plans[i], src, dest, sink, cfg);
+            out[base + i] = detail::ingress_steps::decide(s, frames[base + i], layouts[i], plans[i], src, dest, sink, cfg);
             ctx.record(base + i, frames[base + i], out[base + i]);
         }
     }

@@ -134,18 +134,18 @@ std::optional<std::size_t> cut_pieces(std::span<const std::byte> bytes, const ov
     return fragment_ipv4(bytes, *frag, sink, recommended_headroom, each);
 }
 
-namespace mtu_steps {
+namespace detail::mtu_steps {
 
 /// The too-big answer to the port's VM, in place: from its subnet's gateway (router MAC, the
 /// gateway address of the packet's IP version, or the packet's destination when the subnet has
 /// none), rate-limited per source. Drop too-big when it may not or cannot be answered.
 inline outcome answer_too_big(const policy::state& s, const policy::local_port& port, frame& f, std::size_t inner_mtu,
                               icmp_rate_limiter* limiter) noexcept {
-    return router_steps::answer_error(s, port, f, router_error::too_big, drop_reason::too_big, limiter,
+    return detail::router_steps::answer_error(s, port, f, router_error::too_big, drop_reason::too_big, limiter,
                                       static_cast<std::uint32_t>(inner_mtu));
 }
 
-}  // namespace mtu_steps
+}  // namespace detail::mtu_steps
 
 /// Segments or fragments `f` as `plan` says (action segment or fragment), encapsulates each
 /// piece with one template for `path`, all with the FlowID of the whole frame, and sends them to

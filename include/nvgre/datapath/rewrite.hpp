@@ -82,7 +82,7 @@ namespace nvgre::datapath {
 /// "No such field" for the offsets of this header (e.g. no pending partial checksum).
 inline constexpr std::size_t rewrite_no_field = ~std::size_t{0};
 
-namespace rewrite_steps {
+namespace detail::rewrite_steps {
 
 inline constexpr std::size_t none = rewrite_no_field;
 
@@ -384,7 +384,7 @@ inline void describe(frame& f, std::size_t l3, const plan& p, std::ptrdiff_t mov
     if (o.checksum_partial) o.checksum_start = static_cast<std::uint16_t>(o.checksum_start + moved);
 }
 
-}  // namespace rewrite_steps
+}  // namespace detail::rewrite_steps
 
 /// Rewrites the addresses of the IPv4/IPv6 packet at the start of `packet` (Ethernet padding
 /// may follow it) to `source` and `destination`, patching every checksum as the file comment
@@ -398,14 +398,14 @@ inline void describe(frame& f, std::size_t l3, const plan& p, std::ptrdiff_t mov
                                                    const ip_address& destination,
                                                    std::size_t partial_checksum_at = rewrite_no_field) noexcept {
     if (source.version() != destination.version()) return drop_reason::nat_unsupported;
-    rewrite_steps::plan p;
-    if (const auto r = rewrite_steps::make_plan(packet, source.version(), partial_checksum_at, p); r != drop_reason::none)
+    detail::rewrite_steps::plan p;
+    if (const auto r = detail::rewrite_steps::make_plan(packet, source.version(), partial_checksum_at, p); r != drop_reason::none)
         return r;
-    rewrite_steps::apply_plan(packet, p, source, destination);
+    detail::rewrite_steps::apply_plan(packet, p, source, destination);
     return drop_reason::none;
 }
 
-namespace rewrite_steps {
+namespace detail::rewrite_steps {
 
 /// What egress IP rewrite decided for a frame before changing it (decide_egress).
 struct egress_rewrite {
@@ -528,7 +528,7 @@ outcome rewrite_as_decided(const policy::state& s, frame& f, const policy::recor
     return o;
 }
 
-}  // namespace rewrite_steps
+}  // namespace detail::rewrite_steps
 
 /// Egress IP rewrite (docs/hnv-rules.md, egress rule 6, rule nat) of `f`, a frame of the VM of local
 /// record `sender` to remote record `receiver`, after the egress rules before it (an
@@ -548,11 +548,11 @@ outcome rewrite_as_decided(const policy::state& s, frame& f, const policy::recor
 template <replication_sink Sink>
 outcome rewrite_egress(const policy::state& s, frame& f, const policy::record_entry& sender,
                        const policy::record_entry& receiver, Sink& sink, const pipeline_config& cfg = {}) noexcept {
-    rewrite_steps::egress_rewrite d;
-    if (const auto r = rewrite_steps::decide_egress(s, f, sender, receiver, cfg, d); r != drop_reason::none)
+    detail::rewrite_steps::egress_rewrite d;
+    if (const auto r = detail::rewrite_steps::decide_egress(s, f, sender, receiver, cfg, d); r != drop_reason::none)
         return outcome::dropped(r, receiver.vsid);
     if (d.size.action == oversize_action::answer) return outcome::dropped(drop_reason::too_big, receiver.vsid);
-    return rewrite_steps::rewrite_as_decided(s, f, sender, receiver, d, sink, cfg);
+    return detail::rewrite_steps::rewrite_as_decided(s, f, sender, receiver, d, sink, cfg);
 }
 
 /// rewrite_egress without a sink: an oversize packet cannot be cut into pieces (drop no-buffer
@@ -610,13 +610,13 @@ inline outcome rewrite_ingress(const policy::state& s, frame& f, const policy::r
         return outcome::dropped(drop_reason::bad_outer_vlan, vsid);
     const std::size_t l3 = eth->header_len();
     const std::span<std::byte> packet = bytes.subspan(l3);
-    if (const auto r = rewrite_steps::check_ether_type(eth->ether_type(), packet); r != drop_reason::none)
+    if (const auto r = detail::rewrite_steps::check_ether_type(eth->ether_type(), packet); r != drop_reason::none)
         return outcome::dropped(r, vsid);
-    rewrite_steps::plan p;
-    if (const auto r = rewrite_steps::make_plan(packet, to.pa.version(), rewrite_steps::partial_checksum_at(f, l3), p);
+    detail::rewrite_steps::plan p;
+    if (const auto r = detail::rewrite_steps::make_plan(packet, to.pa.version(), detail::rewrite_steps::partial_checksum_at(f, l3), p);
         r != drop_reason::none)
         return outcome::dropped(r, vsid);
-    if (!rewrite_steps::same_address(packet.data() + p.source_at + p.addr_len, to.pa, p.addr_len))
+    if (!detail::rewrite_steps::same_address(packet.data() + p.source_at + p.addr_len, to.pa, p.addr_len))
         return outcome::dropped(drop_reason::not_local_pa, vsid);
 
     // Anti-spoofing: a nat PA stands for exactly one CA, so the source PA names the sender.
@@ -629,7 +629,7 @@ inline outcome rewrite_ingress(const policy::state& s, frame& f, const policy::r
     if (from == nullptr || from->local) return outcome::dropped(drop_reason::spoofed_source, vsid);
     if (from->domain != to.domain) return outcome::dropped(drop_reason::cross_domain, vsid);
 
-    rewrite_steps::apply_plan(packet, p, from->ca, to.ca);
+    detail::rewrite_steps::apply_plan(packet, p, from->ca, to.ca);
     const mac_address source_mac = from->vsid == to.vsid ? from->mac : s.domain(to.domain).router_mac;
     if (tagged) {
         // VMs get untagged frames: the MACs are written over the tag's end, then the frame starts there.
@@ -641,7 +641,7 @@ inline outcome rewrite_ingress(const policy::state& s, frame& f, const policy::r
         to.mac.to_bytes(bytes.subspan(0, 6));
         source_mac.to_bytes(bytes.subspan(6, 6));
     }
-    rewrite_steps::describe(f, wire::ethernet_header_len, p, tagged ? std::ptrdiff_t{-4} : 0);
+    detail::rewrite_steps::describe(f, wire::ethernet_header_len, p, tagged ? std::ptrdiff_t{-4} : 0);
 
     outcome o;
     o.verdict = verdict::deliver;

@@ -31,7 +31,7 @@
 #include <optional>
 #include <span>
 
-namespace nvgre::datapath::router_steps {
+namespace nvgre::datapath::detail::router_steps {
 
 /// The gateway address of subnet `sub` in IPv6 (`v6`) or IPv4, if it has one.
 [[nodiscard]] inline std::optional<ip_address> gateway_address(const policy::subnet_entry& sub, bool v6) noexcept {
@@ -122,4 +122,4 @@ inline outcome answer_to_router(const policy::state& s, const policy::local_port
     return o;
 }
 
-}  // namespace nvgre::datapath::router_steps
+}  // namespace nvgre::datapath::detail::router_steps

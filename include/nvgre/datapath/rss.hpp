@@ -117,7 +117,7 @@ struct rss_hash_result {
     rss_hash_type type{rss_hash_type::none};
 };
 
-namespace rss_steps {
+namespace detail::rss_steps {
 
 /// The 2-tuple or 4-tuple input of an IPv4 header at `l3` of `f` (bounds checked by the caller
 /// for 20 bytes). Returns its length, 0 when the header does not validate.
@@ -172,7 +172,7 @@ inline std::size_t ipv6_input(std::span<const std::byte> f, std::size_t l3, cons
     return types.ipv6 ? 32 : 0;
 }
 
-}  // namespace rss_steps
+}  // namespace detail::rss_steps
 
 /// The RSS hash of an Ethernet frame (an inner frame, or any untagged or tagged frame): the
 /// 4-tuple for TCP (and UDP when enabled) that is not a fragment, else the 2-tuple; type
@@ -190,9 +190,9 @@ inline std::size_t ipv6_input(std::span<const std::byte> f, std::size_t l3, cons
     std::array<std::byte, rss_max_input> input{};
     std::size_t n = 0;
     rss_hash_type type = rss_hash_type::none;
-    if (ether_type == wire::ethertype::ipv4 && frame.size() - l3 >= 20) n = rss_steps::ipv4_input(frame, l3, types, input, type);
+    if (ether_type == wire::ethertype::ipv4 && frame.size() - l3 >= 20) n = detail::rss_steps::ipv4_input(frame, l3, types, input, type);
     else if (ether_type == wire::ethertype::ipv6 && frame.size() - l3 >= wire::ipv6_header_len)
-        n = rss_steps::ipv6_input(frame, l3, types, input, type);
+        n = detail::rss_steps::ipv6_input(frame, l3, types, input, type);
     if (n == 0) return r;
     r.hash = hasher.hash(std::span<const std::byte>(input).first(n));
     r.type = type;
