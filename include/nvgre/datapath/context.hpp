@@ -114,7 +114,7 @@ public:
     /// Frames by VSID (the outcome's: the destination's on egress, the packet's on ingress).
     vsid_counters per_vsid;
     /// Frames by the VM port they came from (egress; indexed by state::port_index). Ports past
-    /// the capacity are counted in port_other.
+    /// the capacity are counted in port_other; with no capacity, no port is counted.
     std::vector<traffic_counters> per_port;
     traffic_counters port_other;
     /// Called after each frame (see trace_hook).
@@ -142,9 +142,12 @@ public:
     void record(std::size_t index, const frame& f, const outcome& o, std::size_t port = no_port) noexcept {
         count.count(o);
         if (per_vsid.enabled()) per_vsid.count(o);
-        if (port != no_port) (port < per_port.size() ? per_port[port] : port_other).count(o);
+        if (port != no_port && counts_ports()) (port < per_port.size() ? per_port[port] : port_other).count(o);
         if (trace.fn != nullptr) trace.fn(trace.user, index, f, o);
     }
+    /// True when ports are counted (a port capacity was given): the pipelines then work out
+    /// each frame's port index, and only then.
+    [[nodiscard]] bool counts_ports() const noexcept { return !per_port.empty(); }
 
 private:
     std::optional<icmp_rate_limiter> limiter_;

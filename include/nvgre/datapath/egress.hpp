@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <type_traits>
 
 namespace nvgre::datapath {
 
@@ -200,23 +201,16 @@ inline bool is_switched(const chosen_record& dest, const policy::ca_key& key, co
 }
 
 /// The outer path from local provider address `source` (the index of the sending record's PA:
-/// every record a port sends from is local) to provider address `destination` for VSID `vsid`
-/// (a tenant VSID of the policy), into `path`; false when no next hop reaches it. O(1): the next
-/// hop was computed when the state was built.
-[[gnu::always_inline]] inline bool outer_path(const policy::state& s, std::uint32_t source, std::uint32_t destination, std::uint32_t vsid,
-                       const pipeline_config& cfg, encap_params& path) noexcept {
-    const mac_address* next_hop = s.next_hop_mac_between(source, destination);
-    if (next_hop == nullptr) return false;
+/// every record a port sends from is local) to provider address `destination` through
+/// `next_hop` (s.next_hop_mac_between(source, destination), which the caller checked), for VSID
+/// `vsid` (a tenant VSID of the policy). Returned as a prvalue, so that it is built where the
+/// caller keeps it. O(1).
+[[gnu::always_inline]] inline encap_params outer_path(const policy::state& s, std::uint32_t source,
+                                                      std::uint32_t destination, const mac_address& next_hop,
+                                                      std::uint32_t vsid, const pipeline_config& cfg) noexcept {
     const policy::provider_address& from = s.provider_at(source);
-    path.outer_source_mac = from.mac;
-    path.outer_destination_mac = *next_hop;
-    path.vlan = from.vlan;
-    std::construct_at(&path.outer_source, from.pa);
-    std::construct_at(&path.outer_destination, s.provider_at(destination).pa);
-    path.vsid = nvgre::vsid::make(vsid).value();
-    path.ttl = cfg.outer_ttl;
-    path.outer_ipv4_checksum_by_hardware = cfg.outer_ipv4_checksum_by_hardware;
-    return true;
+    return encap_params{from.mac, next_hop, from.vlan, from.pa, s.provider_at(destination).pa,
+                        nvgre::vsid::make(vsid).value(), cfg.outer_ttl, cfg.outer_ipv4_checksum_by_hardware};
 }
 
 /// Bytes of the outer IP packet for an inner frame of `inner_len` bytes.
@@ -231,19 +225,19 @@ struct encap_decision {
 };
 
 /// Decides how the frame `f` of the port's VM reaches provider address `destination` (an index)
-/// encapsulated: the outer path from the sender's PA `source`, and — when the outer packet would exceed the sending PA's underlay MTU,
-/// or the VM asked for segmentation (TSO metadata) — segment, fragment or answer too big
+/// encapsulated through `next_hop` (see outer_path): the outer path from the sender's PA
+/// `source`, and — when the outer packet would exceed the sending PA's underlay MTU, or the VM
+/// asked for segmentation (TSO metadata) — segment, fragment or answer too big
 /// (datapath/mtu.hpp). Decided before the frame is changed, so that an answer quotes what the
-/// VM sent. Into `d`; false (drop no-next-hop) when the PA cannot be reached.
-[[gnu::always_inline]] inline bool decide_encap(const policy::state& s, const frame& f, std::uint32_t source, std::uint32_t destination,
-                         std::uint32_t vsid, const pipeline_config& cfg, encap_decision& d) noexcept {
-    if (!outer_path(s, source, destination, vsid, cfg, d.path)) return false;
-    const ip_address& pa = d.path.outer_destination;
-    const std::size_t mtu = underlay_mtu_for(cfg, d.path.outer_source);
-    d.size = oversize_plan{};
-    if (f.offload.segment_size != 0 || outer_ip_len(f.size(), pa) > mtu)
-        d.size = plan_oversize(f.bytes(), f.offload, mtu, pa.is_v6(), cfg.gso);
-    return true;
+/// VM sent.
+[[gnu::always_inline]] inline encap_decision decide_encap(const policy::state& s, const frame& f, std::uint32_t source,
+                                                          std::uint32_t destination, const mac_address& next_hop,
+                                                          std::uint32_t vsid, const pipeline_config& cfg) noexcept {
+    const ip_address& pa = s.provider_at(destination).pa;
+    const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source).pa);
+    const bool oversize = f.offload.segment_size != 0 || outer_ip_len(f.size(), pa) > mtu;
+    return encap_decision{outer_path(s, source, destination, next_hop, vsid, cfg),
+                          oversize ? plan_oversize(f.bytes(), f.offload, mtu, pa.is_v6(), cfg.gso) : oversize_plan{}};
 }
 
 /// Encapsulates `f` as decided by decide_encap (its answer already given): whole, or in
@@ -351,11 +345,12 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
     };
     const auto original = std::span<const std::byte>(f.bytes());
     for (const policy::flood_pa& remote : sub.remote_pas) {
-        encap_params path;
-        if (!outer_path(s, source_provider, remote.provider, sub.id.value(), cfg, path)) {
+        const mac_address* next_hop = s.next_hop_mac_between(source_provider, remote.provider);
+        if (next_hop == nullptr) {
             missed(drop_reason::no_next_hop);
             continue;
         }
+        const encap_params path = outer_path(s, source_provider, remote.provider, *next_hop, sub.id.value(), cfg);
         // Copies are not segmented or answered: a flood has no one sender to tell.
         if (outer_ip_len(original.size(), remote.pa) > underlay_mtu_for(cfg, path.outer_source)) {
             missed(drop_reason::too_big);
@@ -402,16 +397,27 @@ enum class egress_step : std::uint8_t {
 /// is looked up. Reads the frame, the port and the routes; changes nothing, so a burst plans
 /// every frame first and then looks all their destinations up at once.
 struct egress_plan {
+    // The two addresses live in unions: left unbuilt by the constructor (a zeroed key and
+    // address cost a block fill per frame, rep stos, before plan_frame writes them) and built
+    // by plan_frame (std::construct_at) on the paths that read them.
+    egress_plan() noexcept {}
+
     egress_step step{egress_step::drop};
     drop_reason reason{drop_reason::none};
     std::uint32_t vsid{0};                    ///< of a drop
     const policy::local_port* port{nullptr};  ///< the sender's port (all steps but some drops)
     sender from;                              ///< flood, unicast: the record sent from
     const policy::route_entry* route{nullptr};  ///< unicast
-    policy::ca_key key;                       ///< unicast: the destination record's key (route_key)
-    ip_address destination;                   ///< unicast: the IP destination
+    union {
+        policy::ca_key key;                   ///< unicast only: the destination record's key (route_key)
+    };
+    union {
+        ip_address destination;               ///< flood, router, unicast: the IP destination
+    };
     bool v6{false};                           ///< unicast: IPv6 (the IP header follows the 14-byte Ethernet header)
 };
+static_assert(std::is_trivially_copyable_v<policy::ca_key> && std::is_trivially_copyable_v<ip_address> &&
+              std::is_trivially_destructible_v<egress_plan>);
 
 /// Makes `p` a plan that drops the frame for `r` (plan_frame returns its one named plan on every
 /// path, so that the plan is built in place, never copied).
@@ -506,7 +512,7 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
     }
     p.step = egress_step::unicast;
     p.route = route;
-    p.key = route_key(s.subnet_at(route->subnet).domain, *route, p.destination);
+    std::construct_at(&p.key, route_key(s.subnet_at(route->subnet).domain, *route, p.destination));
     p.v6 = v6;
     return p;
 }
@@ -532,50 +538,46 @@ template <replication_sink Sink>
     if (routed && ttl_expires(l3, p.v6))
         return detail::router_steps::answer_error(s, port, f, router_error::time_exceeded, drop_reason::ttl_expired, limiter);
 
-    // Rule 6 (encap) and wire rule 7, decided before rule 5 changes the frame: the outer path,
-    // and what an encapsulated packet too big for the underlay becomes; a too-big answer goes
-    // back to the VM now, quoting the packet as sent.
     const policy::record_ref& to = dest->ref;
-    const bool encap = !to.local && to.rule == policy::rule::encap && p.from.rule == policy::rule::encap;
-    // (Each decision is built only on its own path: a default-constructed rewrite decision
-    // alone is some thirty stores.)
-    std::optional<encap_decision> to_fabric;
-    if (encap) {
-        if (!decide_encap(s, f, p.from.provider, to.provider, to.vsid, cfg, to_fabric.emplace()))
-            return outcome::dropped(drop_reason::no_next_hop, to.vsid);
-        if (to_fabric->size.action == oversize_action::answer)
-            return detail::mtu_steps::answer_too_big(s, port, f, to_fabric->size.inner_mtu, limiter);
-    }
-    // Rule 6 (IP rewrite), decided likewise before anything changes: its drops leave the frame
-    // as sent, and a packet too big for the underlay that can be neither segmented nor
-    // fragmented is answered.
-    std::optional<detail::rewrite_steps::egress_rewrite> to_nat;
-    if (!to.local && !encap) {
-        if (const auto r = detail::rewrite_steps::decide_egress(s, f, s.record(p.from.id), s.record(to.id), cfg, to_nat.emplace());
-            r != drop_reason::none)
-            return outcome::dropped(r, to.vsid);
-        if (to_nat->size.action == oversize_action::answer)
-            return detail::mtu_steps::answer_too_big(s, port, f, to_nat->size.inner_mtu, limiter);
-    }
+    // Rule 5: MAC fix-up; a routed packet leaves the router (TTL checked above). Done once the
+    // rule 6 decision below has been taken on the frame as sent.
+    const auto fix_up = [&] {
+        auto eth = wire::mutable_ethernet_view::unchecked(bytes);
+        if (routed) {
+            (void)decrement_ttl(l3, p.v6);
+            eth.set_source(s.domain(domain).router_mac);
+        }
+        eth.set_destination(to.mac);
+    };
 
-    // Rule 5: MAC fix-up; a routed packet leaves the router (TTL checked above).
-    auto eth = wire::mutable_ethernet_view::unchecked(bytes);
-    if (routed) {
-        (void)decrement_ttl(l3, p.v6);
-        eth.set_source(s.domain(domain).router_mac);
-    }
-    eth.set_destination(to.mac);
-
-    // Rule 6: local delivery, NVGRE, or IP rewrite.
+    // Rule 6: local delivery, NVGRE, or IP rewrite. Encap and rewrite are decided before rule 5
+    // changes the frame: the outer path, and what a packet too big for the underlay becomes (a
+    // too-big answer goes back to the VM now, quoting the packet as sent); a rewrite's drops
+    // leave the frame as sent. (Each decision is built on its own path only.)
     if (to.local) {
+        fix_up();
         outcome o;
         o.verdict = verdict::local;
         o.vsid = to.vsid;
         o.to = destination{destination::kind::vm, to.mac};
         return o;
     }
-    if (!encap) return detail::rewrite_steps::rewrite_as_decided(s, f, s.record(p.from.id), s.record(to.id), *to_nat, sink, cfg);
-    return encap_as_decided(f, *to_fabric, sink, cfg);
+    if (to.rule == policy::rule::encap && p.from.rule == policy::rule::encap) {
+        const mac_address* next_hop = s.next_hop_mac_between(p.from.provider, to.provider);
+        if (next_hop == nullptr) return outcome::dropped(drop_reason::no_next_hop, to.vsid);
+        const encap_decision d = decide_encap(s, f, p.from.provider, to.provider, *next_hop, to.vsid, cfg);
+        if (d.size.action == oversize_action::answer) return mtu_steps::answer_too_big(s, port, f, d.size.inner_mtu, limiter);
+        fix_up();
+        return encap_as_decided(f, d, sink, cfg);
+    }
+    const policy::record_entry& sender = s.record(p.from.id);
+    const policy::record_entry& receiver = s.record(to.id);
+    rewrite_steps::egress_rewrite d;
+    if (const auto r = rewrite_steps::decide_egress(s, f, sender, receiver, cfg, d); r != drop_reason::none)
+        return outcome::dropped(r, to.vsid);
+    if (d.size.action == oversize_action::answer) return mtu_steps::answer_too_big(s, port, f, d.size.inner_mtu, limiter);
+    fix_up();
+    return rewrite_steps::rewrite_as_decided(s, f, sender, receiver, d, sink, cfg);
 }
 
 /// Stage 2 of egress: carries out plan `p` of frame `f` (received on the port of `port_mac`),
@@ -601,9 +603,10 @@ template <replication_sink Sink>
     return outcome::dropped(drop_reason::unsupported, p.vsid);  // unreachable: every step is handled above
 }
 
-/// The port index of a plan's port for the per-port counters (context::no_port without one).
-inline std::size_t port_index_of(const policy::state& s, const egress_plan& p) noexcept {
-    return p.port == nullptr ? context::no_port : s.port_index(*p.port);
+/// The port index of a plan's port for the per-port counters of `ctx` (context::no_port
+/// without one, or when `ctx` counts no ports).
+inline std::size_t port_index_of(const policy::state& s, const egress_plan& p, const context& ctx) noexcept {
+    return p.port == nullptr || !ctx.counts_ports() ? context::no_port : s.port_index(*p.port);
 }
 
 }  // namespace detail::egress_steps
@@ -625,7 +628,7 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
     const policy::record_ref* found =
         p.step == detail::egress_steps::egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
     const outcome o = detail::egress_steps::decide(s, port_mac, p, found, f, sink, cfg, ctx.limiter());
-    ctx.record(0, f, o, detail::egress_steps::port_index_of(s, p));
+    ctx.record(0, f, o, detail::egress_steps::port_index_of(s, p, ctx));
     return o;
 }
 
@@ -682,7 +685,7 @@ std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::s
         for (std::size_t i = 0; i < n; ++i) {
             const policy::record_ref* found = plans[i].step == egress_step::unicast ? refs[j++] : nullptr;
             out[base + i] = detail::egress_steps::decide(s, ports[base + i], plans[i], found, frames[base + i], sink, cfg, limiter);
-            ctx.record(base + i, frames[base + i], out[base + i], detail::egress_steps::port_index_of(s, plans[i]));
+            ctx.record(base + i, frames[base + i], out[base + i], detail::egress_steps::port_index_of(s, plans[i], ctx));
         }
     }
     return decided;
