@@ -32,9 +32,7 @@ public:
         return m;
     }
     /// Writes 6 bytes. Precondition: `out.size() >= 6`.
-    void to_bytes(std::span<std::byte> out) const noexcept {
-        for (std::size_t i = 0; i < size; ++i) out[i] = std::byte{octets_[i]};
-    }
+    void to_bytes(std::span<std::byte> out) const noexcept { std::memcpy(out.data(), octets_.data(), size); }
 
     /// Parses `00:15:5d:00:00:05` or `00-15-5D-00-00-05` (one separator kind throughout, two hex
     /// digits per octet, any case). No allocation. Errors: errc::syntax, layer::text, offset of
