@@ -471,6 +471,11 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
     pipeline_config cfg;
     cfg.underlay_mtu = 300;  // the IP MTU of the rewritten packet: no encapsulation overhead
     vector_sink sink;
+    // blue-nat1's TCP segment of `payload` bytes to blue-nat2.
+    const auto nat_tcp = [](std::size_t payload) {
+        return vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp,
+                        [payload](auto&, auto&) { return tcp_segment(payload); });
+    };
     // Every piece leaves toward nat2's PA as plain IP and arrives at nat2 with its CAs back.
     const auto arrives = [&](const vector_sink::sent& piece, std::size_t max_ip) {
         CHECK(piece.to.to == destination::kind::fabric);
@@ -530,9 +535,7 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
         }
     }
     SUBCASE("TCP with TSO metadata: segments of the VM's MSS, each rewritten with its own checksum") {
-        const bytes sent = vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp,
-                                    [](auto&, auto&) { return tcp_segment(1000); });
-        buffer b(sent);
+        buffer b(nat_tcp(1000));
         b.f.offload.segment_size = 250;
         const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
         CHECK(o.verdict == verdict::rewrite);
@@ -555,15 +558,13 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
         CHECK(payload == 1000);
     }
     SUBCASE("TCP with TSO metadata whose MSS does not fit: answered too big") {
-        buffer b(vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp,
-                          [](auto&, auto&) { return tcp_segment(1000); }));
+        buffer b(nat_tcp(1000));
         b.f.offload.segment_size = 400;
         CHECK(egress(hv1, vm::nat1, b.f, sink, cfg).reason == drop_reason::too_big);
         CHECK(sink.out.empty());
     }
     SUBCASE("TCP with TSO metadata that fits whole: rewritten in place, a single segment") {
-        buffer b(vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp,
-                          [](auto&, auto&) { return tcp_segment(100); }));
+        buffer b(nat_tcp(100));
         b.f.offload.segment_size = 250;
         const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
         CHECK(o.verdict == verdict::rewrite);
@@ -573,8 +574,7 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
     }
     SUBCASE("no buffer for the pieces: no-buffer, with the pieces that went") {
         sink.limit = 1;
-        buffer b(vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp,
-                          [](auto&, auto&) { return tcp_segment(1000); }));
+        buffer b(nat_tcp(1000));
         b.f.offload.segment_size = 250;
         const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
         CHECK(o.verdict == verdict::rewrite);

@@ -59,25 +59,11 @@ namespace nvgre::datapath {
 
 namespace detail::egress_steps {
 
-/// Reads the IP addresses of an untagged IPv4/IPv6 Ethernet frame into `source` and
-/// `destination`. False when the IP view refuses the header — cut short, lying about its length
-/// or of the wrong version — with `why` the drop that names it (truncated, bad-length,
-/// bad-header-length, bad-version). (A bool and out-parameters rather than a result: the
-/// addresses are built where the caller keeps them, with no copy on the per-packet path.)
-[[gnu::always_inline]] inline bool read_ip_endpoints(std::span<const std::byte> frame, bool v6, ip_address& source, ip_address& destination,
-                              drop_reason& why) noexcept {
-    const auto l3 = frame.subspan(wire::ethernet_header_len);
-    if (!v6) {
-        auto ip = wire::ipv4_view::checked(l3);
-        if (!ip) [[unlikely]] {
-            why = drop_reason_of(ip.error().code);
-            return false;
-        }
-        std::construct_at(&source, ip->source());
-        std::construct_at(&destination, ip->destination());
-        return true;
-    }
-    auto ip = wire::ipv6_view::checked(l3);
+/// read_ip_endpoints for one IP version: `View` is wire::ipv4_view or wire::ipv6_view.
+template <class View>
+[[gnu::always_inline]] inline bool read_ip_endpoints_as(std::span<const std::byte> l3, ip_address& source,
+                                                        ip_address& destination, drop_reason& why) noexcept {
+    auto ip = View::checked(l3);
     if (!ip) [[unlikely]] {
         why = drop_reason_of(ip.error().code);
         return false;
@@ -85,6 +71,18 @@ namespace detail::egress_steps {
     std::construct_at(&source, ip->source());
     std::construct_at(&destination, ip->destination());
     return true;
+}
+
+/// Reads the IP addresses of an untagged IPv4/IPv6 Ethernet frame into `source` and
+/// `destination`. False when the IP view refuses the header — cut short, lying about its length
+/// or of the wrong version — with `why` the drop that names it (truncated, bad-length,
+/// bad-header-length, bad-version). (A bool and out-parameters rather than a result: the
+/// addresses are built where the caller keeps them, with no copy on the per-packet path.)
+[[gnu::always_inline]] inline bool read_ip_endpoints(std::span<const std::byte> frame, bool v6, ip_address& source,
+                                                     ip_address& destination, drop_reason& why) noexcept {
+    const auto l3 = frame.subspan(wire::ethernet_header_len);
+    return v6 ? read_ip_endpoints_as<wire::ipv6_view>(l3, source, destination, why)
+              : read_ip_endpoints_as<wire::ipv4_view>(l3, source, destination, why);
 }
 
 /// True for an IPv6 link-local address (fe80::/10): it never leaves the link, so it is not a
