@@ -441,6 +441,24 @@ TEST_CASE("datapath/egress wire rule 7: too big for the underlay is segmented, f
             CHECK(inner.size() == 54 + 1000);
             CHECK(l4_checksum_ok(s.src, s.dst, 6, std::span<const std::byte>(inner).subspan(34)));
         }
+        CHECK(sink.outstanding() == 0);
+        // A sink with no buffer at all: nothing went, so a drop (not an encap verdict whose
+        // in-place frame would go out unencapsulated); with one buffer, one segment went.
+        vector_sink dry;
+        dry.limit = 0;
+        buffer none(tcp_frame(s));
+        none.f.offload.segment_size = 1000;
+        const auto d = run(none, red_web, dry);
+        CHECK(d.verdict == verdict::drop);
+        CHECK(d.reason == drop_reason::no_buffer);
+        vector_sink one;
+        one.limit = 1;
+        buffer first(tcp_frame(s));
+        first.f.offload.segment_size = 1000;
+        const auto f1 = run(first, red_web, one);
+        CHECK(f1.verdict == verdict::encap);
+        CHECK(f1.copies == 1);
+        CHECK(f1.reason == drop_reason::no_buffer);
         buffer too_big(tcp_frame(s));
         too_big.f.offload.segment_size = 1448;  // the VM's MSS at MTU 1500 does not fit 1458
         CHECK(run(too_big, red_web).verdict == verdict::reply);

@@ -581,6 +581,15 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
         CHECK(o.copies == 1);
         CHECK(o.reason == drop_reason::no_buffer);
     }
+    SUBCASE("no buffer at all: a drop, nothing sent") {
+        sink.limit = 0;
+        buffer b(nat_tcp(1000));
+        b.f.offload.segment_size = 250;
+        const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
+        CHECK(o.verdict == verdict::drop);
+        CHECK(o.reason == drop_reason::no_buffer);
+        CHECK(sink.out.empty());
+    }
     CHECK(sink.outstanding() == 0);  // every piece taken from the sink was sent or discarded
 }
 

@@ -189,9 +189,10 @@ inline void check_outcome_reason(const datapath::outcome& o) noexcept {
     else if (o.verdict == verdict::reply)
         NVGRE_FUZZ_CHECK(o.reason == drop_reason::none || o.reason == drop_reason::no_route || o.reason == drop_reason::no_record ||
                          o.reason == drop_reason::ttl_expired || o.reason == drop_reason::too_big);
-    // Encap in pieces names no-buffer when the sink ran dry before the last piece.
-    else if (o.verdict == verdict::encap)
-        NVGRE_FUZZ_CHECK(o.reason == drop_reason::none || o.reason == drop_reason::no_buffer);
+    // Encap or rewrite in pieces names the first piece that did not go, and only when others went:
+    // in place (no copies) there is no reason.
+    else if (o.verdict == verdict::encap || o.verdict == verdict::rewrite)
+        NVGRE_FUZZ_CHECK(o.reason == drop_reason::none || o.copies > 0);
     else if (o.verdict != verdict::flood) NVGRE_FUZZ_CHECK(o.reason == drop_reason::none);
     NVGRE_FUZZ_CHECK(static_cast<std::size_t>(o.verdict) < datapath::verdict_count);
     NVGRE_FUZZ_CHECK(static_cast<std::size_t>(o.reason) < datapath::drop_reason_count);

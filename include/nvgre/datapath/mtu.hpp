@@ -150,9 +150,9 @@ inline outcome answer_too_big(const policy::state& s, const policy::local_port& 
 /// Segments or fragments `f` as `plan` says (action segment or fragment), encapsulates each
 /// piece with one template for `path`, all with the FlowID of the whole frame, and sends them to
 /// the fabric through `sink` (a piece that cannot be encapsulated is discarded). The outcome:
-/// encap with the copies that went; `reason` no-buffer when the sink ran dry before the last
-/// (or the first piece's encapsulation error); drop too-big when the frame cannot be cut that
-/// way.
+/// encap with the copies that went, `reason` the first piece's encapsulation error or no-buffer
+/// when the sink ran dry before the last; a drop with that reason when no piece went; drop
+/// too-big when the frame cannot be cut that way.
 template <replication_sink Sink>
 outcome encap_oversize(const frame& f, const oversize_plan& plan, const encap_params& path, Sink& sink) noexcept {
     const std::uint32_t vsid = path.vsid.value();
@@ -174,7 +174,9 @@ outcome encap_oversize(const frame& f, const oversize_plan& plan, const encap_pa
         ++o.copies;
     });
     if (!made) return outcome::dropped(drop_reason::too_big, vsid);
-    if (*made < wanted) o.reason = drop_reason::no_buffer;
+    if (*made < wanted && o.reason == drop_reason::none) o.reason = drop_reason::no_buffer;
+    // Nothing went: a drop, so that nobody sends the frame itself, still unencapsulated.
+    if (o.copies == 0) return outcome::dropped(o.reason, vsid);
     return o;
 }
 

@@ -495,7 +495,8 @@ inline outcome rewritten(const policy::record_entry& receiver) noexcept {
 
 /// Carries out decision `d` (decide_egress) for `f`: rewritten in place when it fits;
 /// segmented or fragmented into pieces from `sink`, each rewritten and sent to the fabric
-/// (outcome `copies`; reason no-buffer when the sink ran dry), when it does not. Precondition:
+/// (outcome `copies`; reason no-buffer when the sink ran dry, too-big for a piece that could not
+/// be rewritten; a drop with that reason when no piece went), when it does not. Precondition:
 /// d.size.action is not answer (the caller answers too big, or drops).
 template <replication_sink Sink>
 outcome rewrite_as_decided(const policy::state& s, frame& f, const policy::record_entry& sender,
@@ -525,6 +526,8 @@ outcome rewrite_as_decided(const policy::state& s, frame& f, const policy::recor
     });
     if (!made) return outcome::dropped(drop_reason::too_big, receiver.vsid);
     if (*made < wanted && o.reason == drop_reason::none) o.reason = drop_reason::no_buffer;
+    // Nothing went: a drop, so that nobody sends the frame itself, still unrewritten.
+    if (o.copies == 0) return outcome::dropped(o.reason, receiver.vsid);
     return o;
 }
 

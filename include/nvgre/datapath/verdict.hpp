@@ -177,8 +177,9 @@ struct outcome {
     /// Why, when verdict == drop; for reply, why the packet that was answered went no further
     /// (an ICMP error: no-route, no-record, ttl-expired, too-big; none for proxy and echo
     /// answers); for flood, the first copy that could not be made (none if every copy went);
-    /// for encap in pieces (segments or fragments sent through the sink), no-buffer when the
-    /// sink ran dry before the last piece (`copies` says how many went).
+    /// for encap or rewrite in pieces (segments or fragments sent through the sink), the first
+    /// piece that did not go: no-buffer when the sink ran dry before the last piece (`copies`
+    /// says how many went; when none went the verdict is drop).
     drop_reason reason{drop_reason::none};
     std::uint32_t vsid{0};                  ///< the (destination) VSID, when known
     ip_address pa{};                        ///< the destination PA (encap, rewrite)
