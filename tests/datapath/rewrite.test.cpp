@@ -452,7 +452,8 @@ TEST_CASE("datapath/rewrite: checksum offload (CHECKSUM_PARTIAL) is completed in
     SUBCASE("completed in software (the default): a checksum valid for the PAs leaves") {
         REQUIRE(egress_on("hv1", vm::vlan1, b).verdict == verdict::rewrite);
         CHECK(!b.f.offload.checksum_partial);
-        const auto udp = std::span<const std::byte>(b.bytes()).subspan(38, udp_len);
+        const bytes out = b.bytes();
+        const auto udp = std::span<const std::byte>(out).subspan(38, udp_len);
         CHECK(checksum::fold(checksum::sum(udp, checksum::pseudo_header_sum(ip("192.168.30.21"), ip("192.168.30.22"), 17,
                                                                             udp_len))) == 0xffff);
         REQUIRE(ingress_on("hv2", b).verdict == verdict::deliver);
@@ -522,7 +523,8 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
         CHECK(o.verdict == verdict::reply);
         CHECK(o.reason == drop_reason::too_big);
         CHECK(o.to.vm_mac == vm::nat1);
-        const auto icmp = std::span<const std::byte>(b.bytes()).subspan(34);
+        const bytes answer = b.bytes();
+        const auto icmp = std::span<const std::byte>(answer).subspan(34);
         CHECK(std::to_integer<int>(icmp[0]) == 3);  // destination unreachable
         CHECK(std::to_integer<int>(icmp[1]) == 4);  // fragmentation needed
         CHECK(get16(b.bytes(), 34 + 6) == 300);     // next-hop MTU: the underlay's, whole
