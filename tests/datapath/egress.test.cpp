@@ -444,21 +444,17 @@ TEST_CASE("datapath/egress wire rule 7: too big for the underlay is segmented, f
         CHECK(sink.outstanding() == 0);
         // A sink with no buffer at all: nothing went, so a drop (not an encap verdict whose
         // in-place frame would go out unencapsulated); with one buffer, one segment went.
-        vector_sink dry;
-        dry.limit = 0;
-        buffer none(tcp_frame(s));
-        none.f.offload.segment_size = 1000;
-        const auto d = run(none, red_web, dry);
-        CHECK(d.verdict == verdict::drop);
-        CHECK(d.reason == drop_reason::no_buffer);
-        vector_sink one;
-        one.limit = 1;
-        buffer first(tcp_frame(s));
-        first.f.offload.segment_size = 1000;
-        const auto f1 = run(first, red_web, one);
-        CHECK(f1.verdict == verdict::encap);
-        CHECK(f1.copies == 1);
-        CHECK(f1.reason == drop_reason::no_buffer);
+        for (const std::size_t buffers : {std::size_t{0}, std::size_t{1}}) {
+            CAPTURE(buffers);
+            vector_sink limited;
+            limited.limit = buffers;
+            buffer short_of(tcp_frame(s));
+            short_of.f.offload.segment_size = 1000;
+            const auto o = run(short_of, red_web, limited);
+            CHECK(o.verdict == (buffers == 0 ? verdict::drop : verdict::encap));
+            CHECK(o.copies == buffers);
+            CHECK(o.reason == drop_reason::no_buffer);
+        }
         buffer too_big(tcp_frame(s));
         too_big.f.offload.segment_size = 1448;  // the VM's MSS at MTU 1500 does not fit 1458
         CHECK(run(too_big, red_web).verdict == verdict::reply);

@@ -5,6 +5,7 @@
 
 #include "support/frames.hpp"
 #include "support/hnv_policy.hpp"
+#include "support/tcp_frames.hpp"
 #include "support/test_bytes.hpp"
 
 #include "nvgre/checksum/ones_complement.hpp"
@@ -453,9 +454,7 @@ TEST_CASE("datapath/rewrite: checksum offload (CHECKSUM_PARTIAL) is completed in
         REQUIRE(egress_on("hv1", vm::vlan1, b).verdict == verdict::rewrite);
         CHECK(!b.f.offload.checksum_partial);
         const bytes out = b.bytes();
-        const auto udp = std::span<const std::byte>(out).subspan(38, udp_len);
-        CHECK(checksum::fold(checksum::sum(udp, checksum::pseudo_header_sum(ip("192.168.30.21"), ip("192.168.30.22"), 17,
-                                                                            udp_len))) == 0xffff);
+        CHECK(l4_checksum_ok(ip("192.168.30.21"), ip("192.168.30.22"), 17, std::span<const std::byte>(out).subspan(38, udp_len)));
         REQUIRE(ingress_on("hv2", b).verdict == verdict::deliver);
         CHECK(b.bytes() == whole);  // what the VM would have sent had it computed the checksum
     }
@@ -476,6 +475,11 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
     const auto nat_tcp = [](std::size_t payload) {
         return vm_frame(vm::nat1, vm::nat2, ip("10.0.0.7"), ip("10.0.0.8"), wire::ip_protocol::tcp,
                         [payload](auto&, auto&) { return tcp_segment(payload); });
+    };
+    // `b` through egress on hv1 with TSO metadata: segments of `mss` bytes asked for.
+    const auto with_tso = [&](buffer& b, std::uint16_t mss) {
+        b.f.offload.segment_size = mss;
+        return egress(hv1, vm::nat1, b.f, sink, cfg);
     };
     // Every piece leaves toward nat2's PA as plain IP and arrives at nat2 with its CAs back.
     const auto arrives = [&](const vector_sink::sent& piece, std::size_t max_ip) {
@@ -538,8 +542,7 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
     }
     SUBCASE("TCP with TSO metadata: segments of the VM's MSS, each rewritten with its own checksum") {
         buffer b(nat_tcp(1000));
-        b.f.offload.segment_size = 250;
-        const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
+        const auto o = with_tso(b, 250);
         CHECK(o.verdict == verdict::rewrite);
         REQUIRE(o.copies == 4);
         REQUIRE(sink.out.size() == 4);
@@ -547,28 +550,21 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
         std::size_t payload = 0;
         for (const auto& piece : pieces) {
             const auto tcp = std::span<const std::byte>(piece.bytes).subspan(34);
-            CHECK(checksum::fold(checksum::sum(tcp, checksum::pseudo_header_sum(ip("192.168.10.21"), ip("192.168.10.22"), 6,
-                                                                                static_cast<std::uint16_t>(tcp.size())))) ==
-                  0xffff);
+            CHECK(l4_checksum_ok(ip("192.168.10.21"), ip("192.168.10.22"), 6, tcp));
             payload += tcp.size() - wire::tcp_min_header_len;
             const bytes got = arrives(piece, 300);
-            const auto in_tcp = std::span<const std::byte>(got).subspan(34);
-            CHECK(checksum::fold(checksum::sum(in_tcp, checksum::pseudo_header_sum(ip("10.0.0.7"), ip("10.0.0.8"), 6,
-                                                                                   static_cast<std::uint16_t>(in_tcp.size())))) ==
-                  0xffff);
+            CHECK(l4_checksum_ok(ip("10.0.0.7"), ip("10.0.0.8"), 6, std::span<const std::byte>(got).subspan(34)));
         }
         CHECK(payload == 1000);
     }
     SUBCASE("TCP with TSO metadata whose MSS does not fit: answered too big") {
         buffer b(nat_tcp(1000));
-        b.f.offload.segment_size = 400;
-        CHECK(egress(hv1, vm::nat1, b.f, sink, cfg).reason == drop_reason::too_big);
+        CHECK(with_tso(b, 400).reason == drop_reason::too_big);
         CHECK(sink.out.empty());
     }
     SUBCASE("TCP with TSO metadata that fits whole: rewritten in place, a single segment") {
         buffer b(nat_tcp(100));
-        b.f.offload.segment_size = 250;
-        const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
+        const auto o = with_tso(b, 250);
         CHECK(o.verdict == verdict::rewrite);
         CHECK(o.copies == 0);
         CHECK(b.f.offload.segment_size == 0);
@@ -577,8 +573,7 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
     SUBCASE("no buffer for the pieces: no-buffer, with the pieces that went") {
         sink.limit = 1;
         buffer b(nat_tcp(1000));
-        b.f.offload.segment_size = 250;
-        const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
+        const auto o = with_tso(b, 250);
         CHECK(o.verdict == verdict::rewrite);
         CHECK(o.copies == 1);
         CHECK(o.reason == drop_reason::no_buffer);
@@ -586,8 +581,7 @@ TEST_CASE("datapath/rewrite: a packet too big for the underlay is segmented, fra
     SUBCASE("no buffer at all: a drop, nothing sent") {
         sink.limit = 0;
         buffer b(nat_tcp(1000));
-        b.f.offload.segment_size = 250;
-        const auto o = egress(hv1, vm::nat1, b.f, sink, cfg);
+        const auto o = with_tso(b, 250);
         CHECK(o.verdict == verdict::drop);
         CHECK(o.reason == drop_reason::no_buffer);
         CHECK(sink.out.empty());

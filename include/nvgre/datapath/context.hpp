@@ -54,11 +54,8 @@ public:
     /// The counters of `vsid`, or nullptr when it was never counted on its own.
     [[nodiscard]] const traffic_counters* find(std::uint32_t vsid) const noexcept {
         if (slots_.empty() || vsid == 0) return nullptr;
-        const std::size_t mask = slots_.size() - 1;
-        for (std::size_t i = hash(vsid) & mask;; i = (i + 1) & mask) {
-            if (slots_[i].vsid == vsid) return &slots_[i].traffic;
-            if (slots_[i].vsid == 0) return nullptr;
-        }
+        const slot& at = slots_[probe(vsid)];
+        return at.vsid == vsid ? &at.traffic : nullptr;
     }
     /// Frames counted without a VSID of their own in the table.
     [[nodiscard]] const traffic_counters& other() const noexcept { return other_; }
@@ -72,18 +69,23 @@ private:
         traffic_counters traffic;
     };
     static std::size_t hash(std::uint32_t v) noexcept { return static_cast<std::size_t>(v * 0x9e3779b1u) >> 8; }
+    /// The slot holding `vsid`, else the free slot where it would go (one exists: at most half
+    /// the slots are ever used). Precondition: slots_ not empty.
+    [[nodiscard]] std::size_t probe(std::uint32_t vsid) const noexcept {
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t i = hash(vsid) & mask;
+        while (slots_[i].vsid != vsid && slots_[i].vsid != 0) i = (i + 1) & mask;
+        return i;
+    }
     traffic_counters* slot_for(std::uint32_t vsid) noexcept {
         if (slots_.empty()) return nullptr;
-        const std::size_t mask = slots_.size() - 1;
-        for (std::size_t i = hash(vsid) & mask;; i = (i + 1) & mask) {
-            if (slots_[i].vsid == vsid) return &slots_[i].traffic;
-            if (slots_[i].vsid == 0) {
-                if (used_ == limit_) return nullptr;  // full: at most half the slots are used
-                slots_[i].vsid = vsid;
-                ++used_;
-                return &slots_[i].traffic;
-            }
+        slot& at = slots_[probe(vsid)];
+        if (at.vsid != vsid) {
+            if (used_ == limit_) return nullptr;  // full
+            at.vsid = vsid;
+            ++used_;
         }
+        return &at.traffic;
     }
 
     std::vector<slot> slots_;

@@ -527,7 +527,7 @@ template <replication_sink Sink>
     // what goes no further is answered.
     const auto dest = choose_record(s, route, found, p.destination, bytes);
     if (!dest) return detail::router_steps::answer_error(s, port, f, router_error::host_unreachable, drop_reason::no_record, limiter);
-    const std::uint32_t domain = s.subnet_at(port.subnet).domain;
+    const std::uint32_t domain = port.domain;
     if (p.key.scope != domain) return outcome::dropped(drop_reason::cross_domain, dest->ref.vsid);
     // Rule 5: switched or routed; a routed packet whose TTL runs out is answered (rule 8)
     // before anything else is decided, quoting it as sent.
@@ -601,6 +601,16 @@ template <replication_sink Sink>
     return outcome::dropped(drop_reason::unsupported, p.vsid);  // unreachable: every step is handled above
 }
 
+/// Both stages for one frame (what egress() runs): the plan into `p`, the destination lookup
+/// of a unicast plan, the decision.
+template <replication_sink Sink>
+outcome run_frame(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink, const pipeline_config& cfg,
+                  icmp_rate_limiter* limiter, egress_plan& p) noexcept {
+    ::new (static_cast<void*>(&p)) egress_plan(plan_frame(s, port_mac, s.port(port_mac), f));
+    const policy::record_ref* found = p.step == egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
+    return decide(s, port_mac, p, found, f, sink, cfg, limiter);
+}
+
 /// The port index of a plan's port for the per-port counters of `ctx` (context::no_port
 /// without one, or when `ctx` counts no ports).
 inline std::size_t port_index_of(const policy::state& s, const egress_plan& p, const context& ctx) noexcept {
@@ -622,10 +632,8 @@ inline std::size_t port_index_of(const policy::state& s, const egress_plan& p, c
 template <replication_sink Sink>
 outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink, context& ctx,
                const pipeline_config& cfg = {}) noexcept {
-    const detail::egress_steps::egress_plan p = detail::egress_steps::plan_frame(s, port_mac, s.port(port_mac), f);
-    const policy::record_ref* found =
-        p.step == detail::egress_steps::egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
-    const outcome o = detail::egress_steps::decide(s, port_mac, p, found, f, sink, cfg, ctx.limiter());
+    detail::egress_steps::egress_plan p;
+    const outcome o = detail::egress_steps::run_frame(s, port_mac, f, sink, cfg, ctx.limiter(), p);
     ctx.record(0, f, o, detail::egress_steps::port_index_of(s, p, ctx));
     return o;
 }
@@ -634,10 +642,8 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
 template <replication_sink Sink>
 outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink,
                const pipeline_config& cfg = {}) noexcept {
-    const detail::egress_steps::egress_plan p = detail::egress_steps::plan_frame(s, port_mac, s.port(port_mac), f);
-    const policy::record_ref* found =
-        p.step == detail::egress_steps::egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
-    return detail::egress_steps::decide(s, port_mac, p, found, f, sink, cfg, nullptr);
+    detail::egress_steps::egress_plan p;
+    return detail::egress_steps::run_frame(s, port_mac, f, sink, cfg, nullptr, p);
 }
 
 /// Runs a burst through egress: the stages of egress() over the whole burst — the ports (their
