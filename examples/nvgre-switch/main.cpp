@@ -215,7 +215,7 @@ private:
 
         // Frames with headroom in front, so encap writes the outer headers without a copy.
         std::array<dp::frame, burst_size> frames;
-        std::array<nvgre::mac_address, burst_size> port_macs;
+        std::array<std::uint32_t, burst_size> port_ids;  // our VM port numbers (state::bind_port)
         std::size_t count = 0;
         for (int i = 0; i < n; ++i) {
             if (from[i].sll_pkttype == PACKET_OUTGOING) continue;  // our own, on old kernels
@@ -228,7 +228,7 @@ private:
             const auto slot = std::span<std::byte>(slots_).subspan(static_cast<std::size_t>(i) * slot_size, slot_size);
             frames[count] = dp::frame(slot, dp::recommended_headroom, msgs[i].msg_len - header);
             if (vm != nullptr) {
-                port_macs[count] = vm->vm_mac;
+                port_ids[count] = static_cast<std::uint32_t>(vm - vms_.data());
                 if (p.vnet_header) frames[count].offload = offload_of(vnet[static_cast<std::size_t>(i)]);
             }
             ++count;
@@ -237,7 +237,7 @@ private:
         std::array<dp::outcome, burst_size> out;
         const auto burst = std::span(frames).first(count);
         if (vm != nullptr)
-            dp::egress_burst(policy_, burst, std::span<const nvgre::mac_address>(port_macs).first(count),
+            dp::egress_burst(policy_, burst, std::span<const std::uint32_t>(port_ids).first(count),
                              std::span(out).first(count), *this, ctx_, cfg_);
         else
             dp::ingress_burst(policy_, burst, std::span(out).first(count), *this, ctx_, cfg_);
@@ -260,8 +260,8 @@ private:
             case dp::destination::kind::fabric: to = &fabric_; break;
             case dp::destination::kind::sender: to = sender; break;
             case dp::destination::kind::vm:
-                for (const port& p : vms_)
-                    if (p.vm_mac == d.vm_mac) to = &p;
+                // The outcome names our own port number: no search.
+                if (d.port < vms_.size()) to = &vms_[d.port];
                 break;
         }
         if (to == nullptr) {  // a local VM the policy knows but this switch has no port for
@@ -416,7 +416,7 @@ int main(int argc, char** argv) {
     }
     auto built = nvgre::policy::state::build(*loaded.validated, a.host);
     if (!built) return fail(a.policy + ": cannot index for host '" + a.host + "': " + nvgre::policy::to_string(*built.error));
-    const nvgre::policy::state policy = std::move(built).value();
+    nvgre::policy::state policy = std::move(built).value();
     if (policy.local_pa_indices().empty()) return fail("host '" + a.host + "' owns no provider address in " + a.policy);
 
     port fabric{a.fabric};
@@ -425,6 +425,10 @@ int main(int argc, char** argv) {
     for (const auto& [iface, what] : a.vms) {
         const auto mac = vm_mac_of(*loaded.validated, policy, what);
         if (!mac) return fail("--vm " + iface + "=" + what + ": no VM of host '" + a.host + "' in " + a.policy);
+        // The switch numbers its VM ports 0, 1, ... in --vm order: egress takes frames by that
+        // number and outcomes name their output port by it.
+        if (!policy.bind_port(static_cast<std::uint32_t>(vms.size()), *mac))
+            return fail("--vm " + iface + ": too many VM ports");
         port p{iface, -1, *mac, true};
         if (auto e = open_port(p)) return fail(*e);
         vms.push_back(std::move(p));

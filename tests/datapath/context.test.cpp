@@ -75,8 +75,10 @@ TEST_CASE("datapath/context: a burst counts by verdict, reason, VSID and port, a
     red_burst b(40);
     std::vector<outcome> out(b.frames.size());
     vector_sink sink;
-    const policy::state& s = hnv_state("hv1");
-    context ctx(16, s.port_count());
+    // The embedder numbers the web VM's port 3; per-port counters go by that number.
+    policy::state s = hnv_state("hv1");
+    REQUIRE(s.bind_port(3, red_web));
+    context ctx(16, 8);
     struct seen {
         std::size_t index;
         outcome o;
@@ -97,9 +99,17 @@ TEST_CASE("datapath/context: a burst counts by verdict, reason, VSID and port, a
     CHECK(ctx.count.of(drop_reason::spoofed_source) == 13);
     REQUIRE(ctx.per_vsid.find(5001) != nullptr);
     CHECK(*ctx.per_vsid.find(5001) == traffic_counters{40, 13});
-    const std::size_t web = s.port_index(*s.port(red_web));
-    CHECK(ctx.per_port.at(web) == traffic_counters{40, 13});
+    CHECK(ctx.per_port.at(3) == traffic_counters{40, 13});
     CHECK(ctx.port_other == traffic_counters{});
+    // An unbound port counts in port_other.
+    context unbound(16, 8);
+    red_burst again(40);
+    std::vector<outcome> out2(again.frames.size());
+    vector_sink sink2;
+    REQUIRE(egress_burst(hnv_state("hv1"), std::span<frame>(again.frames), std::span<const mac_address>(again.ports),
+                         std::span<outcome>(out2), sink2, unbound) == 40);
+    CHECK(unbound.port_other == traffic_counters{40, 13});
+    CHECK(unbound.per_port.at(3) == traffic_counters{});
     REQUIRE(traced.calls.size() == 40);
     for (std::size_t i = 0; i < 40; ++i) {
         CHECK(traced.calls[i].index == i);

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <memory>
 #include <random>
 #include <set>
@@ -880,5 +881,106 @@ TEST_CASE("datapath/egress: egress_burst gives what egress() gives, byte for byt
             for (std::size_t i = 0; i < single_sink.out.size(); ++i) CHECK(single_sink.out[i].bytes == burst_sink.out[i].bytes);
             if (host == std::string_view("hv1")) CHECK(seen.size() >= 4);  // encap, local/reply, flood, drop at least
         }
+    }
+}
+
+TEST_CASE("datapath/egress: ports as the embedder's indices — frames in by index, outcomes out by index") {
+    policy::state s = hnv_state("hv1");
+    no_replication_sink none;
+    REQUIRE(s.bind_port(7, red_web));
+    REQUIRE(s.bind_port(2, red_app));
+    const auto provider_index = [&](const char* pa) {
+        const policy::provider_address* p = s.provider(ip(pa));
+        REQUIRE(p != nullptr);
+        return static_cast<std::uint32_t>(p - &s.provider_at(0));
+    };
+    SUBCASE("by index and by MAC: the same outcome and bytes") {
+        const std::vector<std::vector<std::byte>> sent = {
+            udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6")),     // encap
+            udp_frame(red_web, red_app, ip("10.0.0.5"), ip("10.0.0.7")),    // local
+            udp_frame(red_web, mac_address::broadcast(), ip("10.0.0.5"), ip("10.0.0.255")),  // flood
+            udp_frame(red_app, red_db, ip("10.0.0.7"), ip("10.0.0.6")),     // spoofed on port 7
+        };
+        for (const auto& bytes : sent) {
+            buffer by_mac(bytes), by_id(bytes);
+            vector_sink a, b;
+            context ca, cb;
+            const outcome x = egress(s, red_web, by_mac.f, a, ca);
+            const outcome y = egress(s, std::uint32_t{7}, by_id.f, b, cb);
+            CHECK(x == y);
+            CHECK(by_mac.bytes() == by_id.bytes());
+            REQUIRE(a.out.size() == b.out.size());
+            for (std::size_t i = 0; i < a.out.size(); ++i) {
+                CHECK(a.out[i].bytes == b.out[i].bytes);
+                CHECK(a.out[i].to == b.out[i].to);
+            }
+        }
+    }
+    SUBCASE("outcomes name the output port or the destination PA's index") {
+        buffer local(udp_frame(red_web, red_app, ip("10.0.0.5"), ip("10.0.0.7")));
+        const outcome l = egress(s, std::uint32_t{7}, local.f, none);
+        REQUIRE(l.verdict == verdict::local);
+        CHECK(l.to == destination::to_vm(red_app, 2));
+        buffer remote(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6")));
+        const outcome r = egress(s, std::uint32_t{7}, remote.f, none);
+        REQUIRE(r.verdict == verdict::encap);
+        CHECK(r.to == destination::to_fabric(provider_index("192.168.10.12")));
+        CHECK(s.provider_at(r.to.provider).pa == r.pa);
+        buffer arp(arp_request(red_web, ip("10.0.0.5"), ip("10.0.0.6")));
+        const outcome a = egress(s, std::uint32_t{7}, arp.f, none);
+        REQUIRE(a.verdict == verdict::reply);
+        CHECK(a.to == destination::to_sender(red_web, 7));
+        vector_sink sink;
+        buffer bcast(udp_frame(red_web, mac_address::broadcast(), ip("10.0.0.5"), ip("10.0.0.255")));
+        REQUIRE(egress(s, std::uint32_t{7}, bcast.f, sink).verdict == verdict::flood);
+        std::set<std::uint32_t> providers;
+        for (const auto& out : sink.out) {
+            if (out.to.to == destination::kind::vm) CHECK(out.to == destination::to_vm(red_app, 2));
+            else providers.insert(out.to.provider);
+        }
+        CHECK(providers == std::set<std::uint32_t>{provider_index("192.168.10.12"), provider_index("192.168.20.13")});
+    }
+    SUBCASE("an unbound index, a rebound MAC, an index out of range") {
+        buffer b(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6")));
+        CHECK(egress(s, std::uint32_t{3}, b.f, none).reason == drop_reason::unknown_port);
+        CHECK(egress(s, std::uint32_t{1u << 30}, b.f, none).reason == drop_reason::unknown_port);
+        // Numbering red_web again moves it: 7 is free, 4 is red_web's.
+        REQUIRE(s.bind_port(4, red_web));
+        CHECK(egress(s, std::uint32_t{7}, b.f, none).reason == drop_reason::unknown_port);
+        CHECK(egress(s, std::uint32_t{4}, b.f, none).verdict == verdict::encap);
+        CHECK_FALSE(s.bind_port(policy::state::max_port_id + 1, red_web));
+    }
+    SUBCASE("a burst by index gives what a burst by MAC gives") {
+        std::vector<std::vector<std::byte>> sent;
+        std::vector<mac_address> macs;
+        std::vector<std::uint32_t> ids;
+        for (int i = 0; i < 40; ++i) {
+            const bool web = i % 3 != 0;
+            sent.push_back(udp_frame(web ? red_web : red_app, i % 5 == 0 ? red_app : red_db,
+                                     ip(web ? "10.0.0.5" : "10.0.0.7"), ip(i % 5 == 0 ? "10.0.0.7" : "10.0.0.6")));
+            macs.push_back(web ? red_web : red_app);
+            ids.push_back(web ? 7u : 2u);
+        }
+        std::deque<buffer> a, b;
+        for (const auto& bytes : sent) {
+            a.emplace_back(bytes);
+            b.emplace_back(bytes);
+        }
+        std::vector<frame> fa, fb;
+        for (auto& x : a) fa.push_back(x.f);
+        for (auto& x : b) fb.push_back(x.f);
+        std::vector<outcome> oa(40), ob(40);
+        vector_sink sa, sb;
+        context ca(0, 8), cb(0, 8);
+        REQUIRE(egress_burst(s, std::span<frame>(fa), std::span<const mac_address>(macs), std::span<outcome>(oa), sa, ca) == 40);
+        REQUIRE(egress_burst(s, std::span<frame>(fb), std::span<const std::uint32_t>(ids), std::span<outcome>(ob), sb, cb) == 40);
+        CHECK(oa == ob);
+        for (std::size_t i = 0; i < 40; ++i) {
+            const auto x = std::span<const std::byte>(fa[i].bytes());
+            const auto y = std::span<const std::byte>(fb[i].bytes());
+            CHECK(std::equal(x.begin(), x.end(), y.begin(), y.end()));
+        }
+        CHECK(ca.per_port == cb.per_port);
+        CHECK(ca.per_port.at(7).frames + ca.per_port.at(2).frames == 40);
     }
 }

@@ -497,3 +497,29 @@ TEST_CASE("datapath/ingress: ingress_burst gives what ingress() gives, byte for 
         }
     }
 }
+
+TEST_CASE("datapath/ingress: deliveries name the embedder's port of the VM") {
+    policy::state s = hnv_state("hv1");
+    REQUIRE(s.bind_port(11, red_web));
+    REQUIRE(s.bind_port(12, red_app));
+    vector_sink sink;
+    buffer one(wrap(udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.0.0.5")), "192.168.10.12", "192.168.10.11", 5001));
+    const outcome o = ingress(s, one.f, sink);
+    REQUIRE(o.verdict == verdict::deliver);
+    CHECK(o.to == destination::to_vm(red_web, 11));
+    // A broadcast: one copy per local VM of the subnet, each naming its port.
+    buffer all(wrap(udp_frame(red_db, mac_address::broadcast(), ip("10.0.0.6"), ip("10.0.0.255")), "192.168.10.12",
+                    "192.168.10.11", 5001));
+    REQUIRE(ingress(s, all.f, sink).verdict == verdict::deliver);
+    std::set<std::uint32_t> ports;
+    for (const auto& out : sink.out) {
+        CHECK(out.to.to == destination::kind::vm);
+        CHECK(s.port_by_id(out.to.port)->mac == out.to.vm_mac);
+        ports.insert(out.to.port);
+    }
+    CHECK(ports == std::set<std::uint32_t>{11, 12});
+    // An unbound VM's delivery names no port, as before.
+    s.unbind_port(11);
+    buffer again(wrap(udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.0.0.5")), "192.168.10.12", "192.168.10.11", 5001));
+    CHECK(ingress(s, again.f, sink).to == destination::to_vm(red_web, destination::none));
+}

@@ -3,7 +3,8 @@
 // on a staged fast path and hand every other frame to egress() / ingress_with_layout(); this
 // target holds the two to each other on whole bursts. Input: byte 0 picks the host (mod 3)
 // and the direction (bit 7: ingress); byte 1 the configuration (bit 0: gso; bits 1-2: the
-// underlay MTU 1500, 1280, 9000 or 100); then frames, each a 2-byte big-endian length (mod
+// underlay MTU 1500, 1280, 9000 or 100; bit 3: the egress burst names its ports by the host's
+// numbers, state::bind_port, instead of by MAC — the single frames always go by MAC); then frames, each a 2-byte big-endian length (mod
 // 2048) and its bytes, at most 48 (bursts cross the 32-frame chunk). Egress enters each frame
 // through the VM port of its source MAC when that VM runs on the host, else through one of the
 // host's ports chosen by its length. Asserts, frame by frame, that the burst and the single-frame
@@ -66,7 +67,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     // The frames, each in two buffers of exactly headroom + its size: one for each path.
     std::deque<fuzz::framed> burst_buffers, single_buffers;
+    const bool by_number = (data[1] & 8u) != 0;
     std::vector<mac_address> ports;
+    std::vector<std::uint32_t> numbers;
     for (std::size_t at = 2; at + 2 <= size && burst_buffers.size() < max_frames;) {
         std::size_t len = (std::size_t{data[at]} << 8 | data[at + 1]) % 2048;
         at += 2;
@@ -82,6 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (std::find(own.begin(), own.end(), source) != own.end()) port = source;
         }
         ports.push_back(port);
+        numbers.push_back(static_cast<std::uint32_t>(std::find(own.begin(), own.end(), port) - own.begin()));
     }
     if (burst_buffers.empty()) return 0;
     const std::size_t n = burst_buffers.size();
@@ -101,8 +105,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             single_count.count(single_out[i]);
         }
     } else {
-        NVGRE_FUZZ_CHECK(egress_burst(s, std::span<frame>(burst_frames), std::span<const mac_address>(ports),
-                                      std::span<outcome>(burst_out), burst_sink, burst_ctx, cfg) == n);
+        const std::size_t decided =
+            by_number ? egress_burst(s, std::span<frame>(burst_frames), std::span<const std::uint32_t>(numbers),
+                                     std::span<outcome>(burst_out), burst_sink, burst_ctx, cfg)
+                      : egress_burst(s, std::span<frame>(burst_frames), std::span<const mac_address>(ports),
+                                     std::span<outcome>(burst_out), burst_sink, burst_ctx, cfg);
+        NVGRE_FUZZ_CHECK(decided == n);
         for (std::size_t i = 0; i < n; ++i) {
             single_out[i] = egress(s, ports[i], single_buffers[i].f, single_sink, cfg);
             single_count.count(single_out[i]);

@@ -161,6 +161,11 @@ private:
                 if (e.local && std::find(h.ports[i].begin(), h.ports[i].end(), e.mac) == h.ports[i].end())
                     h.ports[i].push_back(e.mac);
             });
+            // Each host numbers its VM ports in that order, as an embedder would (outcomes then
+            // name their output ports; the burst target also enters frames by number).
+            for (std::size_t j = 0; j < h.ports[i].size(); ++j)
+                if (!h.hosts[i].bind_port(static_cast<std::uint32_t>(j), h.ports[i][j]))
+                    invariant_broken("the fuzz policy's ports can be numbered", __FILE__, __LINE__);
         }
         return h;
     }

@@ -152,3 +152,26 @@ TEST_CASE("policy/live_policy: whole-policy replacement while readers run") {
     CHECK(bad.load() == 0);
 }
 }
+
+TEST_CASE("policy/live_policy: port numbers reach readers and survive a whole-policy replacement") {
+    const mac_address m{{0x00, 0x15, 0x5d, 0x00, 0x00, 0x07}};
+    live_policy live(state::build(load(two_hosts), "hv1").value());
+    auto reader = live.make_reader();
+    REQUIRE(live.bind_port(3, m));
+    CHECK_FALSE(live.bind_port(state::max_port_id + 1, m));
+    for (const change& c : place_vm(7, false)) REQUIRE(live.apply(c) == change_status::ok);
+    {
+        auto g = reader.read();
+        REQUIRE(g->port_by_id(3) != nullptr);
+        CHECK(g->port_by_id(3)->mac == m);
+    }
+    // A new policy with the VM in it: still port 3.
+    model next = load(two_hosts);
+    REQUIRE_FALSE(live.replace(next, "hv1"));
+    CHECK(reader.read()->port_by_id(3) == nullptr);  // no records of the VM yet
+    for (const change& c : place_vm(7, false)) REQUIRE(live.apply(c) == change_status::ok);
+    CHECK(reader.read()->port_by_id(3) != nullptr);
+    live.unbind_port(3);
+    CHECK(reader.read()->port_by_id(3) == nullptr);
+    CHECK(reader.read()->port(m) != nullptr);
+}

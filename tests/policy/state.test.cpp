@@ -498,3 +498,57 @@ TEST_CASE("policy/state: index slots, port sources and next hops follow every ch
         check_per_packet_copies(s);
     }
 }
+
+TEST_CASE("policy/state: the embedder numbers the VM ports; numbers follow ports as records come and go") {
+    auto s = state::build(load(red_blue), "hv1").value();
+    const auto red = *s.domain_index(red_id());
+    const mac_address web = mac("00:15:5d:00:00:05");
+    const mac_address newcomer = mac("00:15:5d:00:00:50");
+
+    REQUIRE(s.bind_port(5, web));
+    REQUIRE(s.port_by_id(5) != nullptr);
+    CHECK(s.port_by_id(5) == s.port(web));
+    CHECK(s.port(web)->id == 5);
+    CHECK(s.port_id_of(web) == 5);
+    CHECK(s.port_by_id(4) == nullptr);
+    CHECK(s.port_by_id(123456) == nullptr);
+    // The CA index names a local record's port; remote records have none.
+    const record_ref* r = s.find_ref(red, ip("10.0.0.5"));
+    REQUIRE(r != nullptr);
+    REQUIRE(r->port != no_port);
+    CHECK(&s.port_at(r->port) == s.port(web));
+    CHECK(s.find_ref(red, ip("10.0.0.6"))->port == no_port);
+    for (const flood_mac& m : s.subnet(5001)->local_macs) CHECK(s.port_at(m.port).mac == m.mac);
+
+    // Bound before the VM has records here: the port appears with its first record, numbered.
+    REQUIRE(s.bind_port(9, newcomer));
+    CHECK(s.port_by_id(9) == nullptr);
+    CHECK(s.apply(set_record{rec(5001, "10.0.0.50", "00:15:5d:00:00:50", "192.168.10.11")}) == change_status::ok);
+    REQUIRE(s.port_by_id(9) != nullptr);
+    CHECK(s.port_by_id(9)->mac == newcomer);
+    CHECK(&s.port_at(s.find_ref(red, ip("10.0.0.50"))->port) == s.port_by_id(9));
+    // Its last record goes (migrated away): the port goes, the number stays bound for its return.
+    CHECK(s.apply(remove_record{vs(5001), ip("10.0.0.50")}) == change_status::ok);
+    CHECK(s.port_by_id(9) == nullptr);
+    CHECK(s.port_id_of(newcomer) == 9);
+    CHECK(s.apply(set_record{rec(5001, "10.0.0.50", "00:15:5d:00:00:50", "192.168.10.11")}) == change_status::ok);
+    CHECK(s.port_by_id(9) == s.port(newcomer));
+
+    // A number or a MAC bound again replaces the old binding; unbinding forgets it.
+    REQUIRE(s.bind_port(9, web));
+    CHECK(s.port_by_id(9) == s.port(web));
+    CHECK(s.port_by_id(5) == nullptr);
+    CHECK(s.port(newcomer)->id == no_port);
+    CHECK(s.port_id_of(newcomer) == no_port);
+    s.unbind_port(9);
+    CHECK(s.port_by_id(9) == nullptr);
+    CHECK(s.port(web)->id == no_port);
+    CHECK(s.port_bindings().empty());
+    REQUIRE(s.bind_port(0, newcomer));
+    REQUIRE(s.bind_port(2, web));
+    CHECK(s.port_bindings() == std::vector<std::pair<std::uint32_t, mac_address>>{{0, newcomer}, {2, web}});
+    const auto refused = s.bind_port(state::max_port_id + 1, web);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == errc::bad_value);
+    CHECK(s.port_by_id(2) == s.port(web));
+}

@@ -115,8 +115,9 @@ public:
     counters count;
     /// Frames by VSID (the outcome's: the destination's on egress, the packet's on ingress).
     vsid_counters per_vsid;
-    /// Frames by the VM port they came from (egress; indexed by state::port_index). Ports past
-    /// the capacity are counted in port_other; with no capacity, no port is counted.
+    /// Frames by the VM port they came from (egress), indexed by the embedder's port index
+    /// (state::bind_port). Unbound ports and ports past the capacity are counted in port_other;
+    /// with no capacity, no port is counted.
     std::vector<traffic_counters> per_port;
     traffic_counters port_other;
     /// Called after each frame (see trace_hook).
@@ -141,6 +142,8 @@ public:
     /// Counts one decided frame (`port`: its VM port's index on egress, or no_port) and calls
     /// the trace hook. What the pipelines call after each frame.
     static constexpr std::size_t no_port = ~std::size_t{0};
+    /// A port the embedder has not numbered (state::bind_port): counted in port_other.
+    static constexpr std::size_t unbound_port = no_port - 1;
     void record(std::size_t index, const frame& f, const outcome& o, std::size_t port = no_port) noexcept {
         count.count(o);
         if (per_vsid.enabled()) per_vsid.count(o);

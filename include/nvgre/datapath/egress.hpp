@@ -220,6 +220,7 @@ constexpr std::size_t outer_ip_len(std::size_t inner_len, const ip_address& pa) 
 struct encap_decision {
     encap_params path;
     oversize_plan size;
+    std::uint32_t provider{destination::none};  ///< the destination PA's index (destination::provider)
 };
 
 /// Decides how the frame `f` of the port's VM reaches provider address `destination` (an index)
@@ -235,7 +236,8 @@ struct encap_decision {
     const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source).pa);
     const bool oversize = f.offload.segment_size != 0 || outer_ip_len(f.size(), pa) > mtu;
     return encap_decision{outer_path(s, source, destination, next_hop, vsid, cfg),
-                          oversize ? plan_oversize(f.bytes(), f.offload, mtu, pa.is_v6(), cfg.gso) : oversize_plan{}};
+                          oversize ? plan_oversize(f.bytes(), f.offload, mtu, pa.is_v6(), cfg.gso) : oversize_plan{},
+                          destination};
 }
 
 /// Encapsulates `f` as decided by decide_encap (its answer already given): whole, or in
@@ -247,14 +249,14 @@ template <replication_sink Sink>
     if (d.size.action != oversize_action::segment && !finish_inner_checksum(f, cfg))
         return outcome::dropped(drop_reason::bad_offload, vsid);
     if (d.size.action == oversize_action::segment || d.size.action == oversize_action::fragment)
-        return encap_oversize(f, d.size, d.path, sink);
+        return encap_oversize(f, d.size, d.path, sink, destination::to_fabric(d.provider));
     f.offload.segment_size = 0;  // a TSO frame that fits is its own single segment
     if (auto r = encapsulate(f, d.path); !r) return outcome::dropped(drop_reason_of(r.error().code), vsid);
     outcome o;
     o.verdict = verdict::encap;
     o.vsid = vsid;
     o.pa = d.path.outer_destination;
-    o.to = destination{destination::kind::fabric, {}};
+    o.to = destination::to_fabric(d.provider);
     return o;
 }
 
@@ -282,7 +284,7 @@ inline outcome proxy_arp(const policy::state& s, const policy::local_port& port,
     outcome o;
     o.verdict = verdict::reply;
     o.vsid = port.vsid;
-    o.to = destination{destination::kind::sender, port_mac};
+    o.to = destination::to_sender(port_mac, port.id);
     return o;
 }
 
@@ -322,7 +324,7 @@ inline outcome proxy_nd(const policy::state& s, const policy::local_port& port, 
     outcome o;
     o.verdict = verdict::reply;
     o.vsid = port.vsid;
-    o.to = destination{destination::kind::sender, port_mac};
+    o.to = destination::to_sender(port_mac, port.id);
     return o;
 }
 
@@ -364,7 +366,7 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
             sink.discard(*copy);
             continue;
         }
-        sink.send(*copy, destination{destination::kind::fabric, {}});
+        sink.send(*copy, destination::to_fabric(remote.provider));
         ++o.copies;
     }
     for (const policy::flood_mac& local : sub.local_macs) {
@@ -374,7 +376,7 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
             missed(drop_reason::no_buffer);
             return o;
         }
-        sink.send(*copy, destination{destination::kind::vm, local.mac});
+        sink.send(*copy, destination::to_vm(local.mac, s.port_at(local.port).id));
         ++o.copies;
     }
     return o;
@@ -426,9 +428,9 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
 }
 
 /// Stage 1 of egress (rules 1, 2, 4 and the dispatch of 3, 7 and 8) for frame `f` received on
-/// the port of `port_mac`, whose port is `port` (s.port(port_mac), looked up by the caller so
-/// that a burst can overlap those lookups).
-[[gnu::always_inline]] inline egress_plan plan_frame(const policy::state& s, const mac_address& port_mac, const policy::local_port* port,
+/// VM port `port` (s.port(mac) or s.port_by_id(id), looked up by the caller so that a burst can
+/// overlap those lookups; nullptr: no such port).
+[[gnu::always_inline]] inline egress_plan plan_frame(const policy::state& s, const policy::local_port* port,
                               const frame& f) noexcept {
     egress_plan p;
     const auto bytes = f.bytes();
@@ -442,6 +444,7 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
         return p;
     }
     // Rule 1: the frame's source MAC is the port's VM.
+    const mac_address& port_mac = port->mac;
     if (eth->source() != port_mac) {
         drop_plan(p, drop_reason::spoofed_source, port->vsid);
         return p;
@@ -557,7 +560,7 @@ template <replication_sink Sink>
         outcome o;
         o.verdict = verdict::local;
         o.vsid = to.vsid;
-        o.to = destination{destination::kind::vm, to.mac};
+        o.to = destination::to_vm(to.mac, s.port_at(to.port).id);
         return o;
     }
     if (to.rule == policy::rule::encap && p.from.rule == policy::rule::encap) {
@@ -578,21 +581,21 @@ template <replication_sink Sink>
     return rewrite_steps::rewrite_as_decided(s, f, sender, receiver, d, sink, cfg);
 }
 
-/// Stage 2 of egress: carries out plan `p` of frame `f` (received on the port of `port_mac`),
-/// `found` being state::find_ref(p.key) for a unicast plan (ignored otherwise); the router's
-/// answers go within `limiter` (null: unlimited).
+/// Stage 2 of egress: carries out plan `p` of frame `f`, `found` being state::find_ref(p.key)
+/// for a unicast plan (ignored otherwise); the router's answers go within `limiter` (null:
+/// unlimited).
 template <replication_sink Sink>
-[[gnu::always_inline]] inline outcome decide(const policy::state& s, const mac_address& port_mac, const egress_plan& p,
+[[gnu::always_inline]] inline outcome decide(const policy::state& s, const egress_plan& p,
                const policy::record_ref* found, frame& f, Sink& sink, const pipeline_config& cfg,
                icmp_rate_limiter* limiter) noexcept {
     switch (p.step) {
         case egress_step::drop: return outcome::dropped(p.reason, p.vsid);
-        case egress_step::arp: return proxy_arp(s, *p.port, port_mac, f);
-        case egress_step::nd: return proxy_nd(s, *p.port, port_mac, f);
+        case egress_step::arp: return proxy_arp(s, *p.port, p.port->mac, f);
+        case egress_step::nd: return proxy_nd(s, *p.port, p.port->mac, f);
         case egress_step::flood:
             // The copies leave finished: a pending partial checksum is completed first.
             if (!finish_inner_checksum(f, cfg)) return outcome::dropped(drop_reason::bad_offload, p.port->vsid);
-            return flood(s, *p.port, port_mac, p.from.provider, f, sink, cfg);
+            return flood(s, *p.port, p.port->mac, p.from.provider, f, sink, cfg);
         case egress_step::to_router: return detail::router_steps::answer_to_router(s, *p.port, f, limiter);
         case egress_step::no_route:
             return detail::router_steps::answer_error(s, *p.port, f, router_error::net_unreachable, drop_reason::no_route, limiter);
@@ -601,20 +604,68 @@ template <replication_sink Sink>
     return outcome::dropped(drop_reason::unsupported, p.vsid);  // unreachable: every step is handled above
 }
 
-/// Both stages for one frame (what egress() runs): the plan into `p`, the destination lookup
-/// of a unicast plan, the decision.
+/// Both stages for one frame received on VM port `port` (what egress() runs): the plan into
+/// `p`, the destination lookup of a unicast plan, the decision.
 template <replication_sink Sink>
-outcome run_frame(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink, const pipeline_config& cfg,
+outcome run_frame(const policy::state& s, const policy::local_port* port, frame& f, Sink& sink, const pipeline_config& cfg,
                   icmp_rate_limiter* limiter, egress_plan& p) noexcept {
-    ::new (static_cast<void*>(&p)) egress_plan(plan_frame(s, port_mac, s.port(port_mac), f));
+    ::new (static_cast<void*>(&p)) egress_plan(plan_frame(s, port, f));
     const policy::record_ref* found = p.step == egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
-    return decide(s, port_mac, p, found, f, sink, cfg, limiter);
+    return decide(s, p, found, f, sink, cfg, limiter);
 }
 
-/// The port index of a plan's port for the per-port counters of `ctx` (context::no_port
-/// without one, or when `ctx` counts no ports).
-inline std::size_t port_index_of(const policy::state& s, const egress_plan& p, const context& ctx) noexcept {
-    return p.port == nullptr || !ctx.counts_ports() ? context::no_port : s.port_index(*p.port);
+/// The per-port counter index of a plan's port in `ctx`: the embedder's index of the port
+/// (state::bind_port; an unbound port counts in context::port_other), context::no_port when
+/// the frame came from no known port or `ctx` counts no ports.
+inline std::size_t port_index_of(const egress_plan& p, const context& ctx) noexcept {
+    if (p.port == nullptr || !ctx.counts_ports()) return context::no_port;
+    return p.port->id == policy::no_port ? context::unbound_port : p.port->id;
+}
+
+/// How a burst names its ports: by the MAC of the VM NIC (hashed into the port index, which
+/// a burst prefetches first) or by the embedder's index (state::bind_port: an array read).
+inline void prefetch_port(const policy::state& s, const mac_address& mac) noexcept { s.prefetch_port(mac); }
+inline void prefetch_port(const policy::state&, std::uint32_t) noexcept {}
+inline const policy::local_port* find_port(const policy::state& s, const mac_address& mac) noexcept { return s.port(mac); }
+inline const policy::local_port* find_port(const policy::state& s, std::uint32_t id) noexcept { return s.port_by_id(id); }
+
+/// egress_burst over ports named by `PortKey` (mac_address or the embedder's std::uint32_t).
+template <class PortKey, replication_sink Sink>
+std::size_t run_burst(const policy::state& s, std::span<frame> frames, std::span<const PortKey> ports,
+                      std::span<outcome> out, Sink& sink, context& ctx, const pipeline_config& cfg) noexcept {
+    const std::size_t decided = std::min({frames.size(), ports.size(), out.size()});
+    frames = frames.first(decided);
+    constexpr std::size_t chunk = 32;
+    nvgre::detail::burst_storage<egress_plan, chunk> plans;
+    nvgre::detail::burst_storage<policy::ca_key, chunk> keys;
+    const policy::record_ref* refs[chunk];
+    const policy::local_port* port_of[chunk];
+    icmp_rate_limiter* const limiter = ctx.limiter();
+    for (std::size_t base = 0; base < frames.size(); base += chunk) {
+        const std::size_t n = std::min(chunk, frames.size() - base);
+        for (std::size_t i = 0; i < n; ++i) prefetch_port(s, ports[base + i]);
+        for (std::size_t i = 0; i < n; ++i) {
+            port_of[i] = find_port(s, ports[base + i]);
+            if (port_of[i] != nullptr) {
+                NVGRE_CA_TABLE_PREFETCH(port_of[i]);
+                NVGRE_CA_TABLE_PREFETCH(reinterpret_cast<const char*>(port_of[i]) + sizeof(policy::local_port) - 1);
+            }
+        }
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            // Placement new of the prvalue: built in place, not copied.
+            ::new (static_cast<void*>(plans.at(i))) egress_plan(plan_frame(s, port_of[i], frames[base + i]));
+            if (plans[i].step == egress_step::unicast) std::construct_at(keys.at(k++), plans[i].key);
+        }
+        s.find_refs_batch(std::span<const policy::ca_key>(keys.data(), k), std::span<const policy::record_ref*>(refs, k));
+        std::size_t j = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const policy::record_ref* found = plans[i].step == egress_step::unicast ? refs[j++] : nullptr;
+            out[base + i] = decide(s, plans[i], found, frames[base + i], sink, cfg, limiter);
+            ctx.record(base + i, frames[base + i], out[base + i], port_index_of(plans[i], ctx));
+        }
+    }
+    return decided;
 }
 
 }  // namespace detail::egress_steps
@@ -633,8 +684,19 @@ template <replication_sink Sink>
 outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink, context& ctx,
                const pipeline_config& cfg = {}) noexcept {
     detail::egress_steps::egress_plan p;
-    const outcome o = detail::egress_steps::run_frame(s, port_mac, f, sink, cfg, ctx.limiter(), p);
-    ctx.record(0, f, o, detail::egress_steps::port_index_of(s, p, ctx));
+    const outcome o = detail::egress_steps::run_frame(s, s.port(port_mac), f, sink, cfg, ctx.limiter(), p);
+    ctx.record(0, f, o, detail::egress_steps::port_index_of(p, ctx));
+    return o;
+}
+
+/// egress() for a frame received on the embedder's port `port_id` (state::bind_port): the port
+/// is an array read, not a hash of the MAC. An unbound port is unknown-port. Otherwise the same.
+template <replication_sink Sink>
+outcome egress(const policy::state& s, std::uint32_t port_id, frame& f, Sink& sink, context& ctx,
+               const pipeline_config& cfg = {}) noexcept {
+    detail::egress_steps::egress_plan p;
+    const outcome o = detail::egress_steps::run_frame(s, s.port_by_id(port_id), f, sink, cfg, ctx.limiter(), p);
+    ctx.record(0, f, o, detail::egress_steps::port_index_of(p, ctx));
     return o;
 }
 
@@ -643,7 +705,14 @@ template <replication_sink Sink>
 outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink,
                const pipeline_config& cfg = {}) noexcept {
     detail::egress_steps::egress_plan p;
-    return detail::egress_steps::run_frame(s, port_mac, f, sink, cfg, nullptr, p);
+    return detail::egress_steps::run_frame(s, s.port(port_mac), f, sink, cfg, nullptr, p);
+}
+/// egress() by the embedder's port index, without a context.
+template <replication_sink Sink>
+outcome egress(const policy::state& s, std::uint32_t port_id, frame& f, Sink& sink,
+               const pipeline_config& cfg = {}) noexcept {
+    detail::egress_steps::egress_plan p;
+    return detail::egress_steps::run_frame(s, s.port_by_id(port_id), f, sink, cfg, nullptr, p);
 }
 
 /// Runs a burst through egress: the stages of egress() over the whole burst — the ports (their
@@ -651,48 +720,20 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
 /// of them (hash all, prefetch all, then probe: one cache line each), then each frame's
 /// decision in order — so that the cache misses overlap. Each frame gets the outcome egress()
 /// gives it and is counted in `ctx` (its trace hook called) before the next is decided; the
-/// sink sees the same traffic in the same order.
-/// `frames`, `ports` and `out` should have the same size; if they do not, only the first
-/// min(sizes) frames are decided (nothing past any of the three spans is read or written) and
-/// that number is returned. Never allocates.
+/// sink sees the same traffic in the same order. `ports[i]` names the port frame i came in on:
+/// the MAC of its VM NIC, or (the overload below) the embedder's port index.
+/// `frames`, `ports` and `out` should have the same size; if they do not, only the first min(sizes) frames are decided (nothing past any of the three spans is
+/// read or written) and that number is returned. Never allocates.
 template <replication_sink Sink>
 std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::span<const mac_address> ports,
                          std::span<outcome> out, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
-    using detail::egress_steps::egress_step;
-    const std::size_t decided = std::min({frames.size(), ports.size(), out.size()});
-    frames = frames.first(decided);
-    constexpr std::size_t chunk = 32;
-    nvgre::detail::burst_storage<detail::egress_steps::egress_plan, chunk> plans;
-    nvgre::detail::burst_storage<policy::ca_key, chunk> keys;
-    const policy::record_ref* refs[chunk];
-    const policy::local_port* port_of[chunk];
-    icmp_rate_limiter* const limiter = ctx.limiter();
-    for (std::size_t base = 0; base < frames.size(); base += chunk) {
-        const std::size_t n = std::min(chunk, frames.size() - base);
-        for (std::size_t i = 0; i < n; ++i) s.prefetch_port(ports[base + i]);
-        for (std::size_t i = 0; i < n; ++i) {
-            port_of[i] = s.port(ports[base + i]);
-            if (port_of[i] != nullptr) {
-                NVGRE_CA_TABLE_PREFETCH(port_of[i]);
-                NVGRE_CA_TABLE_PREFETCH(reinterpret_cast<const char*>(port_of[i]) + sizeof(policy::local_port) - 1);
-            }
-        }
-        std::size_t k = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            // Placement new of the prvalue: built in place, not copied.
-            ::new (static_cast<void*>(plans.at(i)))
-                detail::egress_steps::egress_plan(detail::egress_steps::plan_frame(s, ports[base + i], port_of[i], frames[base + i]));
-            if (plans[i].step == egress_step::unicast) std::construct_at(keys.at(k++), plans[i].key);
-        }
-        s.find_refs_batch(std::span<const policy::ca_key>(keys.data(), k), std::span<const policy::record_ref*>(refs, k));
-        std::size_t j = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            const policy::record_ref* found = plans[i].step == egress_step::unicast ? refs[j++] : nullptr;
-            out[base + i] = detail::egress_steps::decide(s, ports[base + i], plans[i], found, frames[base + i], sink, cfg, limiter);
-            ctx.record(base + i, frames[base + i], out[base + i], detail::egress_steps::port_index_of(s, plans[i], ctx));
-        }
-    }
-    return decided;
+    return detail::egress_steps::run_burst(s, frames, ports, out, sink, ctx, cfg);
+}
+/// egress_burst with the embedder's port indices (state::bind_port).
+template <replication_sink Sink>
+std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::span<const std::uint32_t> ports,
+                         std::span<outcome> out, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
+    return detail::egress_steps::run_burst(s, frames, ports, out, sink, ctx, cfg);
 }
 
 }  // namespace nvgre::datapath

@@ -149,7 +149,7 @@ inline drop_reason answer_for_local_pa(const policy::state& s, frame& f, questio
     outcome o;
     o.verdict = verdict::reply;
     o.pa = to;
-    o.to = destination{destination::kind::fabric, {}};
+    o.to = destination::to_fabric();
     return o;
 }
 
@@ -234,7 +234,7 @@ inline drop_reason answer_for_local_pa(const policy::state& s, frame& f, questio
     o.verdict = verdict::reply;
     o.vsid = vsid;
     o.pa = outer_source;
-    o.to = destination{destination::kind::fabric, {}};
+    o.to = destination::to_fabric();
     return o;
 }
 

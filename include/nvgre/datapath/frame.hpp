@@ -8,6 +8,7 @@
 /// error value (errc::no_headroom), never a reallocation.
 #pragma once
 
+#include "nvgre/detail/assert.hpp"
 #include "nvgre/error.hpp"
 
 #include <concepts>
@@ -48,7 +49,9 @@ public:
     frame() noexcept = default;
     /// Precondition: `data_offset + size <= buffer.size()`.
     frame(std::span<std::byte> buffer, std::size_t data_offset, std::size_t size) noexcept
-        : buffer_(buffer), offset_(data_offset), size_(size) {}
+        : buffer_(buffer), offset_(data_offset), size_(size) {
+        NVGRE_ASSERT(data_offset <= buffer.size() && size <= buffer.size() - data_offset);
+    }
 
     /// The frame's bytes.
     [[nodiscard]] std::span<std::byte> bytes() const noexcept { return buffer_.subspan(offset_, size_); }

@@ -489,7 +489,7 @@ inline outcome rewritten(const policy::record_entry& receiver) noexcept {
     o.verdict = verdict::rewrite;
     o.vsid = receiver.vsid;
     o.pa = receiver.pa;
-    o.to = destination{destination::kind::fabric, {}};
+    o.to = destination::to_fabric(receiver.provider);
     return o;
 }
 
@@ -521,7 +521,7 @@ outcome rewrite_as_decided(const policy::state& s, frame& f, const policy::recor
             return;
         }
         apply_egress(piece, s, sender, receiver, each, cfg);
-        sink.send(piece, destination{destination::kind::fabric, {}});
+        sink.send(piece, destination::to_fabric(receiver.provider));
         ++o.copies;
     });
     if (!made) return outcome::dropped(drop_reason::too_big, receiver.vsid);
@@ -649,7 +649,9 @@ inline outcome rewrite_ingress(const policy::state& s, frame& f, const policy::r
     outcome o;
     o.verdict = verdict::deliver;
     o.vsid = vsid;
-    o.to = destination{destination::kind::vm, to.mac};
+    // The record's port (one index probe: the nat path found `to` by its PA, not its CA).
+    const policy::local_port* port = s.port(to.mac);
+    o.to = destination::to_vm(to.mac, port == nullptr ? destination::none : port->id);
     return o;
 }
 

@@ -101,7 +101,7 @@ inline outcome answer_error(const policy::state& s, const policy::local_port& po
     o.verdict = verdict::reply;
     o.reason = reason;
     o.vsid = port.vsid;
-    o.to = destination{destination::kind::sender, port.mac};
+    o.to = destination::to_sender(port.mac, port.id);
     return o;
 }
 
@@ -118,7 +118,7 @@ inline outcome answer_to_router(const policy::state& s, const policy::local_port
     outcome o;
     o.verdict = verdict::reply;
     o.vsid = port.vsid;
-    o.to = destination{destination::kind::sender, port.mac};
+    o.to = destination::to_sender(port.mac, port.id);
     return o;
 }
 

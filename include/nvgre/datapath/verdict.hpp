@@ -166,8 +166,26 @@ struct destination {
         vm,      ///< to the local VM port whose NIC has `vm_mac`
         sender,  ///< back to the port the frame came from (proxy replies, ICMP too big)
     };
+    /// No port / no provider (the same value as policy::no_port).
+    static constexpr std::uint32_t none = ~std::uint32_t{0};
     kind to{kind::fabric};
     mac_address vm_mac{};
+    /// vm: the embedder's index of the VM's port; sender: of the port the frame came in on
+    /// (policy::state::bind_port); `none` when that port is unbound.
+    std::uint32_t port{none};
+    /// fabric: the index of the destination PA (state::provider_at) when the policy knows it
+    /// (encap, rewrite, flood copies; not the fabric's own ARP/ND answers), else `none`.
+    std::uint32_t provider{none};
+
+    [[nodiscard]] static constexpr destination to_vm(const mac_address& mac, std::uint32_t port) noexcept {
+        return destination{kind::vm, mac, port, none};
+    }
+    [[nodiscard]] static constexpr destination to_sender(const mac_address& mac, std::uint32_t port) noexcept {
+        return destination{kind::sender, mac, port, none};
+    }
+    [[nodiscard]] static constexpr destination to_fabric(std::uint32_t provider = none) noexcept {
+        return destination{kind::fabric, {}, none, provider};
+    }
     friend bool operator==(const destination&, const destination&) = default;
 };
 

@@ -85,8 +85,24 @@ public:
     std::optional<state_build_error> replace(const model& m, std::string_view host) {
         state_build_result r = state::build(m, host);
         if (!r) return r.error;
+        // The embedder's port numbering belongs to the host, not to one policy: carry it over.
+        const auto bindings = lr_.inspect([](const state& s) { return s.port_bindings(); });
+        for (const auto& [id, mac] : bindings) (void)r.built->bind_port(id, mac);
         lr_.assign(*r.built);
         return std::nullopt;
+    }
+
+    /// Numbers the VM port of the NIC with `mac` as the embedder's port `id` in every state
+    /// from now on (state::bind_port; readers see it with the next batch). errc::bad_value when
+    /// `id` > state::max_port_id.
+    result<void> bind_port(std::uint32_t id, const mac_address& mac) {
+        if (id > state::max_port_id) return make_error(errc::bad_value, layer::none, 0);
+        lr_.modify([id, &mac](state& s) { return s.bind_port(id, mac).has_value(); });
+        return {};
+    }
+    /// Removes the binding of port `id`.
+    void unbind_port(std::uint32_t id) {
+        lr_.modify([id](state& s) noexcept { s.unbind_port(id); return true; });
     }
 
     /// Runs f(const state&) on the current state, serialised with writers (control plane).

@@ -19,6 +19,7 @@
 /// Memory per record: see record_entry (64 bytes) + its ca_table slot(s) + the VM name.
 #pragma once
 
+#include "nvgre/detail/assert.hpp"
 #include "nvgre/error.hpp"
 #include "nvgre/ip_address.hpp"
 #include "nvgre/mac_address.hpp"
@@ -51,6 +52,9 @@ namespace nvgre::policy {
 using record_id = std::uint32_t;
 inline constexpr record_id no_record = ~record_id{0};
 
+/// No port: a remote record's port, an unbound port's embedder index (state::bind_port).
+inline constexpr std::uint32_t no_port = ~std::uint32_t{0};
+
 /// One lookup record as the datapath reads it: compact, no strings.
 struct record_entry {
     ip_address ca;
@@ -77,8 +81,11 @@ struct record_ref {
     mac_address mac;            ///< record_entry::mac
     policy::rule rule{rule::encap};
     bool local{false};          ///< record_entry::local
+    /// A local record's VM port: state::port_at(port) (no_port for remote records). With the
+    /// 8-byte IPv4 key the slot stays 32 bytes.
+    std::uint32_t port{no_port};
 };
-static_assert(sizeof(record_ref) == 20);
+static_assert(sizeof(record_ref) == 24);
 
 /// A customer route as the LPM stores it: the winner (lowest metric) of its prefix.
 struct route_entry {
@@ -110,6 +117,7 @@ struct flood_pa {
 struct flood_mac {
     mac_address mac;
     std::uint32_t records{0};
+    std::uint32_t port{no_port};  ///< its VM port: state::port_at(port)
 };
 
 /// A virtual subnet: its domain, gateway addresses and flood lists (head-end replication).
@@ -153,6 +161,8 @@ struct local_port {
     /// the table probe (egress checks every frame's source against its port).
     std::array<port_source, inline_sources> sources{};
     std::uint8_t source_count{0};
+    /// The embedder's index of this port (state::bind_port), or no_port while unbound.
+    std::uint32_t id{no_port};
 };
 
 /// Add a lookup record, or replace the one with the same (VSID, CA) (e.g. a VM migrated: new PA).
@@ -241,12 +251,18 @@ public:
         ca_index_.find_batch(keys, out);
     }
     /// The record with id `id`. Precondition: a live id obtained from this state.
-    [[nodiscard]] const record_entry& record(record_id id) const noexcept { return records_[id]; }
+    [[nodiscard]] const record_entry& record(record_id id) const noexcept {
+        NVGRE_ASSERT(id < records_.size());
+        return records_[id];
+    }
     /// What the CA index holds of record `id` (find_ref's answer for a static record); the
     /// per-packet path reads gateway-wildcard records, which the index does not hold, this way too.
     [[nodiscard]] record_ref ref_of(record_id id) const noexcept {
         const record_entry& e = records_[id];
-        return record_ref{id, e.vsid, e.provider, e.mac, e.rule, e.local};
+        std::uint32_t port = no_port;
+        if (e.local)
+            if (const std::uint32_t* i = port_index_.find(port_key(e.mac))) port = *i;
+        return record_ref{id, e.vsid, e.provider, e.mac, e.rule, e.local, port};
     }
     /// The id of a record reference obtained from this state.
     [[nodiscard]] record_id id_of(const record_entry& r) const noexcept {
@@ -294,8 +310,14 @@ public:
         const std::uint32_t* i = subnet_index_.find(vsid_key(vsid));
         return i == nullptr ? nullptr : &subnets_[*i];
     }
-    [[nodiscard]] const subnet_entry& subnet_at(std::uint32_t index) const noexcept { return subnets_[index]; }
-    [[nodiscard]] const domain_entry& domain(std::uint32_t index) const noexcept { return domains_[index]; }
+    [[nodiscard]] const subnet_entry& subnet_at(std::uint32_t index) const noexcept {
+        NVGRE_ASSERT(index < subnets_.size());
+        return subnets_[index];
+    }
+    [[nodiscard]] const domain_entry& domain(std::uint32_t index) const noexcept {
+        NVGRE_ASSERT(index < domains_.size());
+        return domains_[index];
+    }
     /// Index of routing domain `id`, or nullopt.
     [[nodiscard]] std::optional<std::uint32_t> domain_index(const rdid& id) const noexcept {
         const auto it = domain_index_.find(id);
@@ -323,6 +345,66 @@ public:
     [[nodiscard]] std::size_t port_count() const noexcept { return ports_.size(); }
     /// Starts loading the index slot of port(mac) (a burst looks its ports up first).
     void prefetch_port(const mac_address& mac) const noexcept { port_index_.prefetch(port_key(mac)); }
+    /// The port at `index` (a record_ref's `port`). Precondition: index < port_count().
+    [[nodiscard]] const local_port& port_at(std::uint32_t index) const noexcept {
+        NVGRE_ASSERT(index < ports_.size());
+        return ports_[index];
+    }
+    /// The VM port the embedder numbered `id` (bind_port), or nullptr when `id` is unbound or
+    /// its NIC has no records on this host. O(1): an array read, no hashing.
+    [[nodiscard]] const local_port* port_by_id(std::uint32_t id) const noexcept {
+        if (id >= port_by_id_.size() || port_by_id_[id] == no_port) return nullptr;
+        return &ports_[port_by_id_[id]];
+    }
+    /// The embedder's index of the VM port of the NIC with `mac`, or no_port. Control plane
+    /// (one hash).
+    [[nodiscard]] std::uint32_t port_id_of(const mac_address& mac) const noexcept {
+        const std::uint32_t* id = bound_ids_.find(port_key(mac));
+        return id == nullptr ? no_port : *id;
+    }
+    /// The largest port index an embedder may bind.
+    static constexpr std::uint32_t max_port_id = (std::uint32_t{1} << 20) - 1;
+
+    // ---- port bindings (control plane) -------------------------------------------------
+
+    /// Numbers the VM port of the NIC with `mac` as the embedder's port `id` (its DPDK port,
+    /// its vhost queue, ...): egress then takes frames by `id` (port_by_id) and outcomes name
+    /// their output port by it. A binding replaces any earlier one of `id` and of `mac`, and
+    /// holds while the NIC has no records (the port appears when its first record does).
+    /// errc::bad_value when `id` > max_port_id. Allocates (control plane).
+    result<void> bind_port(std::uint32_t id, const mac_address& mac) {
+        if (id > max_port_id) return make_error(errc::bad_value, layer::none, 0);
+        unbind_port(id);
+        if (const std::uint32_t* old = bound_ids_.find(port_key(mac))) unbind_port(*old);
+        if (id >= bindings_.size()) {
+            bindings_.resize(std::size_t{id} + 1);
+            port_by_id_.resize(std::size_t{id} + 1, no_port);
+        }
+        bindings_[id] = binding{mac, true};
+        bound_ids_.insert_or_assign(port_key(mac), id);
+        if (const std::uint32_t* index = port_index_.find(port_key(mac))) {
+            ports_[*index].id = id;
+            port_by_id_[id] = *index;
+        }
+        return {};
+    }
+    /// Removes the binding of port `id` (nothing when it has none).
+    void unbind_port(std::uint32_t id) noexcept {
+        if (id >= bindings_.size() || !bindings_[id].bound) return;
+        const mac_address mac = bindings_[id].mac;
+        bound_ids_.erase(port_key(mac));
+        if (port_by_id_[id] != no_port) ports_[port_by_id_[id]].id = no_port;
+        port_by_id_[id] = no_port;
+        bindings_[id] = binding{};
+    }
+    /// Every binding, as (id, MAC) in id order: what a new state of the same host takes over
+    /// (live_policy::replace does).
+    [[nodiscard]] std::vector<std::pair<std::uint32_t, mac_address>> port_bindings() const {
+        std::vector<std::pair<std::uint32_t, mac_address>> out;
+        for (std::uint32_t id = 0; id < bindings_.size(); ++id)
+            if (bindings_[id].bound) out.emplace_back(id, bindings_[id].mac);
+        return out;
+    }
 
     /// The provider address `pa` (of any host), or nullptr.
     [[nodiscard]] const provider_address* provider(const ip_address& pa) const noexcept {
@@ -663,6 +745,20 @@ private:
     void link(record_id id, bool keep_slot = false) {
         const record_entry& e = records_[id];
         subnet_entry& sub = subnets_[e.subnet];
+        // The port first: the CA index slot (ref_of) names it.
+        if (e.local) {
+            const std::uint32_t port_index = port_index_of_mac(e.mac);
+            bump(sub.local_macs, flood_mac{e.mac, 0, port_index});
+            local_port& port = ports_[port_index];
+            port.mac = e.mac;
+            port.vsid = e.vsid;
+            port.subnet = e.subnet;
+            port.domain = e.domain;
+            port.records.push_back(id);
+            refresh_sources(port);
+        } else {
+            bump(sub.remote_pas, flood_pa{e.pa, e.provider, 0});
+        }
         if (e.type == record_type::gateway_wildcard) {
             auto& gateways = e.ca.is_v4() ? sub.gateways_v4 : sub.gateways_v6;
             const auto at = std::lower_bound(gateways.begin(), gateways.end(), mac_key(e.mac),
@@ -686,18 +782,6 @@ private:
             ++mu->records;
         } else {
             mac_usage_.insert_or_assign(hm, mac_usage{e.vsid, 1});
-        }
-        if (e.local) {
-            bump(sub.local_macs, flood_mac{e.mac, 0});
-            local_port& port = port_for(e.mac);
-            port.mac = e.mac;
-            port.vsid = e.vsid;
-            port.subnet = e.subnet;
-            port.domain = e.domain;
-            port.records.push_back(id);
-            refresh_sources(port);
-        } else {
-            bump(sub.remote_pas, flood_pa{e.pa, e.provider, 0});
         }
     }
 
@@ -728,6 +812,7 @@ private:
                 recs.erase(std::remove(recs.begin(), recs.end(), id), recs.end());
                 if (recs.empty()) {
                     port_index_.erase(port_key(e.mac));
+                    if (ports_[index].id != no_port) port_by_id_[ports_[index].id] = no_port;
                     ports_[index] = local_port{};
                     free_ports_.push_back(index);
                 } else {
@@ -746,9 +831,9 @@ private:
         return no_record;
     }
 
-    /// The port of `mac`, created empty if new.
-    local_port& port_for(const mac_address& mac) {
-        if (const std::uint32_t* p = port_index_.find(port_key(mac))) return ports_[*p];
+    /// The index of the port of `mac` in ports_, created empty if new.
+    std::uint32_t port_index_of_mac(const mac_address& mac) {
+        if (const std::uint32_t* p = port_index_.find(port_key(mac))) return *p;
         std::uint32_t index;
         if (!free_ports_.empty()) {
             index = free_ports_.back();
@@ -758,7 +843,11 @@ private:
             ports_.emplace_back();
         }
         port_index_.insert_or_assign(port_key(mac), index);
-        return ports_[index];
+        if (const std::uint32_t* id = bound_ids_.find(port_key(mac))) {
+            ports_[index].id = *id;
+            port_by_id_[*id] = index;
+        }
+        return index;
     }
     /// Recomputes port.sources: its first static records, in record order.
     void refresh_sources(local_port& port) const noexcept {
@@ -883,6 +972,15 @@ private:
     ca_table<std::uint32_t> gateway_pas_;   // (domain, PA) -> gateway-wildcard records with that PA
     std::vector<local_port> ports_;         // this host's VM ports (free slots: empty records)
     std::vector<std::uint32_t> free_ports_;
+    // The embedder's port indices (bind_port): index -> its bound MAC and its port in ports_
+    // (no_port while the MAC has no records here), and MAC -> index.
+    struct binding {
+        mac_address mac;
+        bool bound{false};
+    };
+    std::vector<binding> bindings_;
+    std::vector<std::uint32_t> port_by_id_;
+    ca_table<std::uint32_t> bound_ids_;     // port_key(MAC) -> embedder index
 
     // next_hop_mac_between: row per local PA (next_hop_row_[provider], no_row if not local),
     // one entry per provider in it.
