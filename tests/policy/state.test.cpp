@@ -517,7 +517,10 @@ TEST_CASE("policy/state: the embedder numbers the VM ports; numbers follow ports
     REQUIRE(r != nullptr);
     REQUIRE(r->port != no_port);
     CHECK(&s.port_at(r->port) == s.port(web));
+    CHECK(s.find_record(red, ip("10.0.0.5"))->port == r->port);
+    CHECK(s.port_id_at(r->port) == 5);
     CHECK(s.find_ref(red, ip("10.0.0.6"))->port == no_port);
+    CHECK(s.port_id_at(no_port) == no_port);
     for (const flood_mac& m : s.subnet(5001)->local_macs) CHECK(s.port_at(m.port).mac == m.mac);
 
     // Bound before the VM has records here: the port appears with its first record, numbered.

@@ -376,7 +376,7 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
             missed(drop_reason::no_buffer);
             return o;
         }
-        sink.send(*copy, destination::to_vm(local.mac, s.port_at(local.port).id));
+        sink.send(*copy, destination::to_vm(local.mac, s.port_id_at(local.port)));
         ++o.copies;
     }
     return o;
@@ -560,7 +560,7 @@ template <replication_sink Sink>
         outcome o;
         o.verdict = verdict::local;
         o.vsid = to.vsid;
-        o.to = destination::to_vm(to.mac, s.port_at(to.port).id);
+        o.to = destination::to_vm(to.mac, s.port_id_at(to.port));
         return o;
     }
     if (to.rule == policy::rule::encap && p.from.rule == policy::rule::encap) {

@@ -266,14 +266,14 @@ outcome decide(const policy::state& s, frame& f, const wire::packet_layout& layo
     o.verdict = verdict::deliver;
     o.vsid = vsid;
     if (to) {
-        o.to = destination::to_vm(to->mac, s.port_at(to->port).id);
+        o.to = destination::to_vm(to->mac, s.port_id_at(to->port));
         return o;
     }
     const auto inner = std::span<const std::byte>(f.bytes());
     for (const policy::flood_mac& local : sub.local_macs) {
         frame* copy = sink.copy(inner, 0);
         if (copy == nullptr) return outcome::dropped(drop_reason::no_buffer, vsid);
-        sink.send(*copy, destination::to_vm(local.mac, s.port_at(local.port).id));
+        sink.send(*copy, destination::to_vm(local.mac, s.port_id_at(local.port)));
         ++o.copies;
     }
     return o;

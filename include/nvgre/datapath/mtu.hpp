@@ -28,6 +28,7 @@
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/policy/state.hpp"
 #include "nvgre/wire/ethernet.hpp"
+#include "nvgre/wire/ipv4.hpp"
 #include "nvgre/wire/ip_protocol.hpp"
 
 #include <cstddef>
@@ -96,8 +97,9 @@ struct oversize_plan {
         }
     }
     if (frame.size() >= wire::ethernet_header_len + wire::ipv4_min_header_len &&
-        nvgre::detail::load_be16(frame.data() + 12) == wire::ethertype::ipv4 &&
-        (nvgre::detail::load_u8(frame.data() + wire::ethernet_header_len + 6) & 0x40u) == 0 && o.segment_size == 0) {
+        wire::ethernet_view::unchecked(frame).tag_count() == 0 &&
+        wire::ethernet_view::unchecked(frame).ether_type() == wire::ethertype::ipv4 &&
+        !wire::ipv4_view::unchecked(frame.subspan(wire::ethernet_header_len)).dont_fragment() && o.segment_size == 0) {
         p.action = oversize_action::fragment;
         return p;
     }

@@ -636,22 +636,22 @@ inline outcome rewrite_ingress(const policy::state& s, frame& f, const policy::r
     const mac_address source_mac = from->vsid == to.vsid ? from->mac : s.domain(to.domain).router_mac;
     if (tagged) {
         // VMs get untagged frames: the MACs are written over the tag's end, then the frame starts there.
-        to.mac.to_bytes(bytes.subspan(4, 6));
-        source_mac.to_bytes(bytes.subspan(10, 6));
+        auto eth_after_tag = wire::mutable_ethernet_view::unchecked(bytes.subspan(wire::vlan_tag_len));
+        eth_after_tag.set_destination(to.mac);
+        eth_after_tag.set_source(source_mac);
         const auto pulled = f.pull_front(wire::vlan_tag_len);
         static_cast<void>(pulled);  // cannot fail: the frame holds the tagged header
     } else {
-        to.mac.to_bytes(bytes.subspan(0, 6));
-        source_mac.to_bytes(bytes.subspan(6, 6));
+        auto untagged = wire::mutable_ethernet_view::unchecked(bytes);
+        untagged.set_destination(to.mac);
+        untagged.set_source(source_mac);
     }
     detail::rewrite_steps::describe(f, wire::ethernet_header_len, p, tagged ? std::ptrdiff_t{-4} : 0);
 
     outcome o;
     o.verdict = verdict::deliver;
     o.vsid = vsid;
-    // The record's port (one index probe: the nat path found `to` by its PA, not its CA).
-    const policy::local_port* port = s.port(to.mac);
-    o.to = destination::to_vm(to.mac, port == nullptr ? destination::none : port->id);
+    o.to = destination::to_vm(to.mac, s.port_id_at(to.port));
     return o;
 }
 

@@ -26,6 +26,8 @@
 #include "nvgre/detail/bytes.hpp"
 #include "nvgre/policy/state.hpp"
 #include "nvgre/wire/ethernet.hpp"
+#include "nvgre/wire/ipv4.hpp"
+#include "nvgre/wire/ipv6.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -60,17 +62,17 @@ namespace nvgre::datapath::detail::router_steps {
 /// The IP source of the packet in `frame` (untagged Ethernet, validated IP header at 14).
 [[nodiscard]] inline ip_address packet_source(std::span<const std::byte> frame) noexcept {
     const auto l3 = frame.subspan(wire::ethernet_header_len);
-    if (nvgre::detail::load_be16(frame.data() + 12) == wire::ethertype::ipv6)
-        return ip_address{ipv6_address::from_bytes(l3.subspan(8, 16))};
-    return ip_address{ipv4_address::from_bytes(l3.subspan(12, 4))};
+    if (wire::ethernet_view::unchecked(frame).ether_type() == wire::ethertype::ipv6)
+        return ip_address{wire::ipv6_view::unchecked(l3).source()};
+    return ip_address{wire::ipv4_view::unchecked(l3).source()};
 }
 
 /// The IP destination of the packet in `frame` (as packet_source).
 [[nodiscard]] inline ip_address packet_destination(std::span<const std::byte> frame) noexcept {
     const auto l3 = frame.subspan(wire::ethernet_header_len);
-    if (nvgre::detail::load_be16(frame.data() + 12) == wire::ethertype::ipv6)
-        return ip_address{ipv6_address::from_bytes(l3.subspan(24, 16))};
-    return ip_address{ipv4_address::from_bytes(l3.subspan(16, 4))};
+    if (wire::ethernet_view::unchecked(frame).ether_type() == wire::ethertype::ipv6)
+        return ip_address{wire::ipv6_view::unchecked(l3).destination()};
+    return ip_address{wire::ipv4_view::unchecked(l3).destination()};
 }
 
 /// True if the rate limit lets an answer go to the sender of `frame` in `domain`.
@@ -87,7 +89,7 @@ inline outcome answer_error(const policy::state& s, const policy::local_port& po
                             drop_reason reason, icmp_rate_limiter* limiter, std::uint32_t mtu = 0) noexcept {
     const auto bytes = std::span<const std::byte>(f.bytes());
     if (!icmp_error_answerable(bytes)) return outcome::dropped(reason, port.vsid);
-    const bool v6 = nvgre::detail::load_be16(bytes.data() + 12) == wire::ethertype::ipv6;
+    const bool v6 = wire::ethernet_view::unchecked(bytes).ether_type() == wire::ethertype::ipv6;
     const policy::subnet_entry& sub = s.subnet_at(port.subnet);
     std::optional<ip_address> from = gateway_address(sub, v6);
     if (!from) {

@@ -68,7 +68,9 @@ struct record_entry {
     record_type type{record_type::static_record};
     bool local{false};        ///< its PA belongs to this host: the VM runs here
     bool in_use{false};       ///< false for a free slot
+    std::uint32_t port{no_port};  ///< a local record's VM port: state::port_at(port)
 };
+static_assert(sizeof(record_entry) <= 64, "a record stays within one cache line");
 
 /// What the per-packet path reads of a record, kept in the CA index slot itself: with its
 /// 8-byte key a 32-byte slot, two per cache line. A lookup then reads one cache line, not a
@@ -259,10 +261,7 @@ public:
     /// per-packet path reads gateway-wildcard records, which the index does not hold, this way too.
     [[nodiscard]] record_ref ref_of(record_id id) const noexcept {
         const record_entry& e = records_[id];
-        std::uint32_t port = no_port;
-        if (e.local)
-            if (const std::uint32_t* i = port_index_.find(port_key(e.mac))) port = *i;
-        return record_ref{id, e.vsid, e.provider, e.mac, e.rule, e.local, port};
+        return record_ref{id, e.vsid, e.provider, e.mac, e.rule, e.local, e.port};
     }
     /// The id of a record reference obtained from this state.
     [[nodiscard]] record_id id_of(const record_entry& r) const noexcept {
@@ -349,6 +348,11 @@ public:
     [[nodiscard]] const local_port& port_at(std::uint32_t index) const noexcept {
         NVGRE_ASSERT(index < ports_.size());
         return ports_[index];
+    }
+    /// The embedder's number of the port at `index` (a record_ref's or flood_mac's `port`), or
+    /// no_port when it is unbound or `index` names no port (no_port: a remote record's).
+    [[nodiscard]] std::uint32_t port_id_at(std::uint32_t index) const noexcept {
+        return index < ports_.size() ? ports_[index].id : no_port;
     }
     /// The VM port the embedder numbered `id` (bind_port), or nullptr when `id` is unbound or
     /// its NIC has no records on this host. O(1): an array read, no hashing.
@@ -748,6 +752,7 @@ private:
         // The port first: the CA index slot (ref_of) names it.
         if (e.local) {
             const std::uint32_t port_index = port_index_of_mac(e.mac);
+            records_[id].port = port_index;
             bump(sub.local_macs, flood_mac{e.mac, 0, port_index});
             local_port& port = ports_[port_index];
             port.mac = e.mac;
