@@ -27,6 +27,8 @@
 #include "nvgre/wire/icmpv6.hpp"
 #include "nvgre/wire/packet_layout.hpp"
 
+#include "nvgre/packet/outer_header.hpp"
+
 #include "nvgre/policy/model.hpp"
 #include "nvgre/policy/builder.hpp"
 #include "nvgre/policy/loader.hpp"
@@ -53,3 +55,5 @@
 #include "nvgre/datapath/mtu.hpp"
 #include "nvgre/datapath/egress.hpp"
 #include "nvgre/datapath/ingress.hpp"
+#include "nvgre/datapath/ca_encap.hpp"
+#include "nvgre/datapath/context.hpp"

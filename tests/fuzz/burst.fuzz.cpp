@@ -4,7 +4,9 @@
 // target holds the two to each other on whole bursts. Input: byte 0 picks the host (mod 3)
 // and the direction (bit 7: ingress); byte 1 the configuration (bit 0: gso; bits 1-2: the
 // underlay MTU 1500, 1280, 9000 or 100; bit 3: the egress burst names its ports by the host's
-// numbers, state::bind_port, instead of by MAC — the single frames always go by MAC); then frames, each a 2-byte big-endian length (mod
+// numbers, state::bind_port, instead of by MAC — the single frames always go by MAC; bit 4, in
+// the egress direction: the encap entry point instead, encap_burst against encap(), each frame
+// in the VSID of its port); then frames, each a 2-byte big-endian length (mod
 // 2048) and its bytes, at most 48 (bursts cross the 32-frame chunk). Egress enters each frame
 // through the VM port of its source MAC when that VM runs on the host, else through one of the
 // host's ports chosen by its length. Asserts, frame by frame, that the burst and the single-frame
@@ -16,6 +18,7 @@
 // and that egress_burst / ingress_burst report every frame decided.
 #include "fuzz_support.hpp"
 
+#include "nvgre/datapath/ca_encap.hpp"
 #include "nvgre/datapath/egress.hpp"
 #include "nvgre/datapath/ingress.hpp"
 
@@ -97,6 +100,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     context burst_ctx;
     counters single_count;
 
+    if (!is_ingress && (data[1] & 16u) != 0) {
+        std::vector<std::uint32_t> vsids;
+        for (const mac_address& port : ports) vsids.push_back(s.port(port)->vsid);
+        NVGRE_FUZZ_CHECK(encap_burst(s, vsids, std::span<frame>(burst_frames), std::span<outcome>(burst_out), cfg) == n);
+        for (std::size_t i = 0; i < n; ++i) single_out[i] = encap(s, vsids[i], single_buffers[i].f, cfg);
+        for (std::size_t i = 0; i < n; ++i) {
+            fuzz::check_outcome_reason(burst_out[i]);
+            NVGRE_FUZZ_CHECK(burst_out[i] == single_out[i]);
+            NVGRE_FUZZ_CHECK(burst_frames[i].data_offset() == single_buffers[i].f.data_offset());
+            NVGRE_FUZZ_CHECK(std::ranges::equal(burst_frames[i].bytes(), single_buffers[i].f.bytes()));
+        }
+        return 0;
+    }
     if (is_ingress) {
         NVGRE_FUZZ_CHECK(ingress_burst(s, std::span<frame>(burst_frames), std::span<outcome>(burst_out), burst_sink,
                                        burst_ctx, cfg) == n);

@@ -659,6 +659,8 @@ int main(int argc, char** argv) {
         if (!egress_bursts[h].empty()) {
             put_burst(h, 0, egress_bursts[h], "egress-" + host);
             put_burst(h, 0x03, egress_bursts[h], "egress-gso-1280-" + host);
+            put_burst(h, 0x08, egress_bursts[h], "egress-by-port-number-" + host);
+            put_burst(h, 0x10, egress_bursts[h], "encap-entry-point-" + host);
         }
         if (!ingress_bursts[h].empty()) put_burst(static_cast<std::uint8_t>(0x80 | h), 0, ingress_bursts[h], "ingress-" + host);
     }

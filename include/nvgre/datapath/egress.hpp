@@ -198,17 +198,21 @@ inline bool is_switched(const chosen_record& dest, const policy::ca_key& key, co
     return dest.indexed && dest.ref.vsid == port.vsid && same_address(key.address, destination);
 }
 
-/// The outer path from local provider address `source` (the index of the sending record's PA:
-/// every record a port sends from is local) to provider address `destination` through
-/// `next_hop` (s.next_hop_mac_between(source, destination), which the caller checked), for VSID
-/// `vsid` (a tenant VSID of the policy). Returned as a prvalue, so that it is built where the
-/// caller keeps it. O(1).
-[[gnu::always_inline]] inline encap_params outer_path(const policy::state& s, std::uint32_t source,
-                                                      std::uint32_t destination, const mac_address& next_hop,
-                                                      std::uint32_t vsid, const pipeline_config& cfg) noexcept {
-    const policy::provider_address& from = s.provider_at(source);
-    return encap_params{from.mac, next_hop, from.vlan, from.pa, s.provider_at(destination).pa,
-                        nvgre::vsid::make(vsid).value(), cfg.outer_ttl, cfg.outer_ipv4_checksum_by_hardware};
+/// The compiled path from local provider address `source` (the index of the sending record's
+/// PA: every record a port sends from is local) to provider address `destination`
+/// (state::compiled_path), or why there is none: no-next-hop, or unsupported for PAs of
+/// different IP versions. O(1).
+[[gnu::always_inline]] inline const packet::compiled_header* path_between(const policy::state& s, std::uint32_t source,
+                                                                          std::uint32_t destination, drop_reason& why) noexcept {
+    const packet::compiled_header* h = s.compiled_path(source, destination);
+    if (h == nullptr) [[unlikely]]
+        why = s.next_hop_mac_between(source, destination) == nullptr ? drop_reason::no_next_hop : drop_reason::unsupported;
+    return h;
+}
+/// What a pipeline adds to compiled path `h` for VSID `vsid` (a tenant VSID of the policy).
+[[gnu::always_inline]] inline compiled_encap encap_along(const packet::compiled_header& h, std::uint32_t vsid,
+                                                         const pipeline_config& cfg) noexcept {
+    return compiled_encap{&h, nvgre::vsid::make(vsid).value(), cfg.outer_ttl, cfg.outer_ipv4_checksum_by_hardware};
 }
 
 /// Bytes of the outer IP packet for an inner frame of `inner_len` bytes.
@@ -218,25 +222,23 @@ constexpr std::size_t outer_ip_len(std::size_t inner_len, const ip_address& pa) 
 
 /// The path of a unicast frame to be encapsulated, and what its size asks for (wire rule 7).
 struct encap_decision {
-    encap_params path;
+    compiled_encap path;
     oversize_plan size;
     std::uint32_t provider{destination::none};  ///< the destination PA's index (destination::provider)
 };
 
 /// Decides how the frame `f` of the port's VM reaches provider address `destination` (an index)
-/// encapsulated through `next_hop` (see outer_path): the outer path from the sender's PA
-/// `source`, and — when the outer packet would exceed the sending PA's underlay MTU, or the VM
+/// encapsulated along compiled path `h` (path_between) from the sender's PA `source`, and — when the outer packet would exceed the sending PA's underlay MTU, or the VM
 /// asked for segmentation (TSO metadata) — segment, fragment or answer too big
 /// (datapath/mtu.hpp). Decided before the frame is changed, so that an answer quotes what the
 /// VM sent.
 [[gnu::always_inline]] inline encap_decision decide_encap(const policy::state& s, const frame& f, std::uint32_t source,
-                                                          std::uint32_t destination, const mac_address& next_hop,
+                                                          std::uint32_t destination, const packet::compiled_header& h,
                                                           std::uint32_t vsid, const pipeline_config& cfg) noexcept {
-    const ip_address& pa = s.provider_at(destination).pa;
     const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source).pa);
-    const bool oversize = f.offload.segment_size != 0 || outer_ip_len(f.size(), pa) > mtu;
-    return encap_decision{outer_path(s, source, destination, next_hop, vsid, cfg),
-                          oversize ? plan_oversize(f.bytes(), f.offload, mtu, pa.is_v6(), cfg.gso) : oversize_plan{},
+    const bool oversize = f.offload.segment_size != 0 || f.size() + h.size() - h.ip_offset() > mtu;
+    return encap_decision{encap_along(h, vsid, cfg),
+                          oversize ? plan_oversize(f.bytes(), f.offload, mtu, h.is_ipv6(), cfg.gso) : oversize_plan{},
                           destination};
 }
 
@@ -255,7 +257,7 @@ template <replication_sink Sink>
     outcome o;
     o.verdict = verdict::encap;
     o.vsid = vsid;
-    o.pa = d.path.outer_destination;
+    o.pa = d.path.header->destination();
     o.to = destination::to_fabric(d.provider);
     return o;
 }
@@ -345,14 +347,15 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
     };
     const auto original = std::span<const std::byte>(f.bytes());
     for (const policy::flood_pa& remote : sub.remote_pas) {
-        const mac_address* next_hop = s.next_hop_mac_between(source_provider, remote.provider);
-        if (next_hop == nullptr) {
-            missed(drop_reason::no_next_hop);
+        drop_reason why = drop_reason::none;
+        const packet::compiled_header* h = path_between(s, source_provider, remote.provider, why);
+        if (h == nullptr) {
+            missed(why);
             continue;
         }
-        const encap_params path = outer_path(s, source_provider, remote.provider, *next_hop, sub.id.value(), cfg);
+        const compiled_encap path = encap_along(*h, sub.id.value(), cfg);
         // Copies are not segmented or answered: a flood has no one sender to tell.
-        if (outer_ip_len(original.size(), remote.pa) > underlay_mtu_for(cfg, path.outer_source)) {
+        if (outer_ip_len(original.size(), remote.pa) > underlay_mtu_for(cfg, s.provider_at(source_provider).pa)) {
             missed(drop_reason::too_big);
             continue;
         }
@@ -564,9 +567,10 @@ template <replication_sink Sink>
         return o;
     }
     if (to.rule == policy::rule::encap && p.from.rule == policy::rule::encap) {
-        const mac_address* next_hop = s.next_hop_mac_between(p.from.provider, to.provider);
-        if (next_hop == nullptr) return outcome::dropped(drop_reason::no_next_hop, to.vsid);
-        const encap_decision d = decide_encap(s, f, p.from.provider, to.provider, *next_hop, to.vsid, cfg);
+        drop_reason why = drop_reason::none;
+        const packet::compiled_header* h = path_between(s, p.from.provider, to.provider, why);
+        if (h == nullptr) return outcome::dropped(why, to.vsid);
+        const encap_decision d = decide_encap(s, f, p.from.provider, to.provider, *h, to.vsid, cfg);
         if (d.size.action == oversize_action::answer) return mtu_steps::answer_too_big(s, port, f, d.size.inner_mtu, limiter);
         fix_up();
         return encap_as_decided(f, d, sink, cfg);

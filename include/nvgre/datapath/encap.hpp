@@ -21,6 +21,7 @@
 #include "nvgre/error.hpp"
 #include "nvgre/ip_address.hpp"
 #include "nvgre/mac_address.hpp"
+#include "nvgre/packet/outer_header.hpp"
 #include "nvgre/vsid.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/ip_protocol.hpp"
@@ -41,7 +42,7 @@ namespace nvgre::datapath {
 
 /// Outer header bytes: Ethernet 14 + IPv4 20 + NVGRE 8 (wire rule 7: the inner IP MTU is the
 /// underlay MTU - 42).
-inline constexpr std::size_t encap_header_len_ipv4 = 42;
+inline constexpr std::size_t encap_header_len_ipv4 = packet::outer_header_len_ipv4;
 /// Ethernet 14 + IPv6 40 + NVGRE 8 (inner IP MTU = underlay MTU - 62).
 inline constexpr std::size_t encap_header_len_ipv6 = 62;
 /// The largest outer header set: IPv6 with an 802.1Q tag.
@@ -85,6 +86,21 @@ constexpr std::uint32_t flow_label_from_flow_id(nvgre::flow_id flow) noexcept {
 
 namespace nvgre::datapath {
 
+/// The outer path of encap parameters: what packet::compiled_header::compile takes.
+[[nodiscard]] inline packet::outer_path outer_path_of(const encap_params& p) noexcept {
+    return packet::outer_path{p.outer_source_mac, p.outer_destination_mac, p.vlan, p.outer_source, p.outer_destination};
+}
+
+/// A compiled path (packet::compiled_header, e.g. a snapshot's state::compiled_path) with what
+/// a pipeline adds to it per frame: the VSID, the outer TTL / hop limit, whether the outer IPv4
+/// checksum is left to the NIC.
+struct compiled_encap {
+    const packet::compiled_header* header{nullptr};  ///< never null when used
+    nvgre::vsid vsid = *nvgre::vsid::make(nvgre::vsid::min_tenant);
+    std::uint8_t ttl{64};                            ///< 1-255
+    bool outer_ipv4_checksum_by_hardware{false};
+};
+
 /// A precomputed outer header set for one destination (outer path + VSID), applied per packet.
 /// Cheap to copy (about 128 bytes, one or two cache lines); immutable but for set_vsid().
 ///
@@ -100,55 +116,27 @@ public:
     /// (layer::none, offset 0); vlan > 4094 (layer::vlan, offset 14: the TCI); ttl 0 (layer::ipv4
     /// or ipv6, offset 8 / 7). Control plane; O(1).
     static result<encap_template> make(const encap_params& p) noexcept {
-        if (p.outer_source.version() != p.outer_destination.version())
-            return make_error(errc::bad_value, layer::none, 0);
-        if (p.vlan > 4094) return make_error(errc::bad_value, layer::vlan, 14);
-        const bool v6 = p.outer_source.is_v6();
-        if (p.ttl == 0) return make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? 7 : 8);
-
+        auto compiled = packet::compiled_header::compile(outer_path_of(p));
+        if (!compiled) return compiled.error();
+        if (p.ttl == 0) return ttl_error(compiled->is_ipv6());
+        return from(*compiled, p.vsid, p.ttl, p.outer_ipv4_checksum_by_hardware);
+    }
+    /// from(*c.header, c.vsid, c.ttl, c.outer_ipv4_checksum_by_hardware).
+    static encap_template from(const compiled_encap& c) noexcept {
+        return from(*c.header, c.vsid, c.ttl, c.outer_ipv4_checksum_by_hardware);
+    }
+    /// The template of compiled header `h` (packet/outer_header.hpp) for VSID `v`, outer TTL /
+    /// hop limit `ttl` (precondition: not 0) and the IPv4 checksum left to the NIC or not. O(1).
+    static encap_template from(const packet::compiled_header& h, nvgre::vsid v, std::uint8_t ttl,
+                               bool outer_ipv4_checksum_by_hardware) noexcept {
         encap_template t;
-        const bool tagged = p.vlan != 0;
-        t.shape_ = static_cast<shape>((v6 ? 2 : 0) | (tagged ? 1 : 0));
-        const std::size_t ip = wire::ethernet_header_len + (tagged ? wire::vlan_tag_len : 0);
-        const std::size_t gre = ip + (v6 ? wire::ipv6_header_len : wire::ipv4_min_header_len);
-        t.header_len_ = static_cast<std::uint8_t>(gre + wire::nvgre_header_len);
-        std::byte* h = t.bytes_.data();
-
-        wire::ethernet_repr eth;
-        eth.destination = p.outer_destination_mac;
-        eth.source = p.outer_source_mac;
-        if (tagged) {
-            eth.tag_count = 1;
-            eth.tags[0] = wire::vlan_tag{wire::ethertype::vlan, 0, false, p.vlan};
-        }
-        eth.ether_type = v6 ? wire::ethertype::ipv6 : wire::ethertype::ipv4;
-        eth.emit(t.bytes_);
-
-        if (v6) {
-            wire::ipv6_repr r;
-            r.source = p.outer_source.v6();
-            r.destination = p.outer_destination.v6();
-            r.next_header = wire::ip_protocol::gre;
-            r.hop_limit = p.ttl;
-            r.emit(std::span<std::byte>(t.bytes_).subspan(ip));
-        } else {
-            // Built with TOS 0, total length 0 and checksum 0: the words apply() patches.
-            auto v4 = wire::mutable_ipv4_view::unchecked(std::span<std::byte>(t.bytes_).subspan(ip, 20));
-            nvgre::detail::store_u8(h + ip, 0x45);
-            v4.set_tos(0);
-            v4.set_total_len(0);
-            v4.set_identification(0);
-            nvgre::detail::store_be16(h + ip + 6, 0x4000);  // DF, offset 0 (wire rule 8)
-            v4.set_ttl(p.ttl);
-            v4.set_protocol(wire::ip_protocol::gre);
-            v4.set_header_checksum(0);
-            v4.set_source(p.outer_source.v4());
-            v4.set_destination(p.outer_destination.v4());
-            t.base_sum_ = checksum::fold(checksum::sum(std::span<const std::byte>(h + ip, 20)));
-            t.checksum_mask_ = p.outer_ipv4_checksum_by_hardware ? 0 : 0xffff;
-            t.by_hardware_ = p.outer_ipv4_checksum_by_hardware;
-        }
-        wire::nvgre_repr{p.vsid, nvgre::flow_id{0}}.emit(std::span<std::byte>(t.bytes_).subspan(gre));
+        t.shape_ = static_cast<shape>((h.is_ipv6() ? 2 : 0) | (h.is_tagged() ? 1 : 0));
+        t.header_len_ = static_cast<std::uint8_t>(h.size());
+        std::memcpy(t.bytes_.data(), h.bytes().data(), h.size());
+        patch_path(t.bytes_.data(), h, v, ttl);
+        t.base_sum_ = checksum::fold(base_with_ttl(h, ttl));
+        t.checksum_mask_ = outer_ipv4_checksum_by_hardware ? 0 : 0xffff;
+        t.by_hardware_ = !h.is_ipv6() && outer_ipv4_checksum_by_hardware;
         return t;
     }
 
@@ -263,7 +251,7 @@ private:
     /// then the offload metadata.
     template <bool V6, bool Tagged, bool FromHash>
     static void finish_header(frame& f, std::byte* p, std::size_t n, const nvgre::detail::inner_dissection& d,
-                              std::uint8_t given_flow, std::uint16_t base_sum, std::uint16_t checksum_mask,
+                              std::uint8_t given_flow, std::uint32_t base_sum, std::uint16_t checksum_mask,
                               bool by_hardware) noexcept {
         constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
         constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
@@ -282,7 +270,7 @@ private:
             // RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), with HC the template's checksum
             // (~base_sum_) and m the zero TOS and length words: ~m = 0xffff is -0 and drops out
             // (the header never sums to zero, so the two zeros cannot matter).
-            const std::uint32_t s = std::uint32_t{base_sum} + d.tos + total;
+            const std::uint32_t s = base_sum + d.tos + total;
             nvgre::detail::store_be16(p + ip + 10, static_cast<std::uint16_t>(checksum::finish(s) & checksum_mask));
         }
         nvgre::detail::store_u8(p + hl - 1, flow);
@@ -298,80 +286,58 @@ private:
         if (o.checksum_partial) o.checksum_start = static_cast<std::uint16_t>(o.checksum_start + hl);
     }
 
-    /// encapsulate(f, p): make(p) then apply(f) in one pass, the headers written straight into
-    /// the frame (no template in between). Same results, same errors, same order of checks.
-    static bool encapsulate_direct(frame& f, const encap_params& p, error& e) noexcept {
-        if (p.outer_source.version() != p.outer_destination.version()) [[unlikely]] {
-            e = make_error(errc::bad_value, layer::none, 0);
-            return false;
-        }
-        if (p.vlan > 4094) [[unlikely]] {
-            e = make_error(errc::bad_value, layer::vlan, 14);
-            return false;
-        }
-        const bool v6 = p.outer_source.is_v6();
-        if (p.ttl == 0) [[unlikely]] {
-            e = make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? 7 : 8);
-            return false;
-        }
+    static error ttl_error(bool v6) noexcept { return make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? 7 : 8); }
+    /// Writes what a path's compiled header leaves to the packet and is fixed for a template:
+    /// the VSID and the TTL / hop limit, into the header at `p`.
+    static void patch_path(std::byte* p, const packet::compiled_header& h, nvgre::vsid v, std::uint8_t ttl) noexcept {
+        nvgre::detail::store_be24(p + h.size() - 4, v.value());
+        nvgre::detail::store_u8(p + h.ip_offset() + (h.is_ipv6() ? 7 : 8), ttl);
+    }
+    /// The compiled IPv4 base sum with the TTL word added (unfolded; IPv6: 0).
+    static std::uint32_t base_with_ttl(const packet::compiled_header& h, std::uint8_t ttl) noexcept {
+        return h.is_ipv6() ? 0u : std::uint32_t{h.base_sum()} + (std::uint32_t{ttl} << 8);
+    }
+
+    /// encapsulate(f, h, vsid, ttl, hw): from(h, ...) then apply(f) in one pass, the compiled
+    /// header copied straight into the frame and patched (no template in between). Same
+    /// results, same errors, same order of checks. Precondition: ttl != 0.
+    static bool encapsulate_compiled(frame& f, const packet::compiled_header& h, nvgre::vsid v, std::uint8_t ttl,
+                                     bool by_hardware, error& e) noexcept {
         nvgre::detail::inner_dissection d;
         nvgre::detail::dissect_inner(f.bytes(), default_flow_hash_seed, d);
-        const bool tagged = p.vlan != 0;
-        const std::size_t hl = (v6 ? encap_header_len_ipv6 : encap_header_len_ipv4) + (tagged ? wire::vlan_tag_len : 0);
+        const bool v6 = h.is_ipv6();
+        const std::size_t hl = h.size();
         const std::size_t max_inner = v6 ? max_inner_frame_len_ipv6 : max_inner_frame_len_ipv4;
         if (f.size() - wire::ethernet_header_len > max_inner - wire::ethernet_header_len || d.tagged || f.headroom() < hl)
             [[unlikely]] {
             e = refusal(f, d, v6, hl);
             return false;
         }
-        if (v6) tagged ? build<true, true>(f, p, d) : build<true, false>(f, p, d);
-        else tagged ? build<false, true>(f, p, d) : build<false, false>(f, p, d);
+        if (v6) h.is_tagged() ? write_compiled<true, true>(f, h, d, v, ttl, by_hardware) : write_compiled<true, false>(f, h, d, v, ttl, by_hardware);
+        else h.is_tagged() ? write_compiled<false, true>(f, h, d, v, ttl, by_hardware) : write_compiled<false, false>(f, h, d, v, ttl, by_hardware);
         return true;
     }
 
-    /// Writes the headers of make(p) in front of `f` and finishes them as apply() does.
-    /// Preconditions: as write().
+    /// Copies compiled header `h` in front of `f`, patches the VSID and TTL, and finishes it as
+    /// apply() does. Preconditions: as write().
     template <bool V6, bool Tagged>
-    static void build(frame& f, const encap_params& p, const nvgre::detail::inner_dissection& d) noexcept {
+    static void write_compiled(frame& f, const packet::compiled_header& h, const nvgre::detail::inner_dissection& d,
+                               nvgre::vsid v, std::uint8_t ttl, bool by_hardware) noexcept {
         constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
         constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
         constexpr std::size_t hl = ip + l3_len + wire::nvgre_header_len;
         const std::size_t n = f.size();
-        std::byte* h = f.bytes().data() - hl;
+        std::byte* p = f.bytes().data() - hl;
         (void)f.push_front(hl);  // cannot fail: the caller checked the headroom
-        std::memcpy(h, p.outer_destination_mac.octets().data(), 6);
-        std::memcpy(h + 6, p.outer_source_mac.octets().data(), 6);
-        if constexpr (Tagged) {
-            nvgre::detail::store_be16(h + 12, wire::ethertype::vlan);
-            nvgre::detail::store_be16(h + 14, wire::vlan_tag{wire::ethertype::vlan, 0, false, p.vlan}.tci());
-        }
-        nvgre::detail::store_be16(h + ip - 2, V6 ? wire::ethertype::ipv6 : wire::ethertype::ipv4);
-        std::uint16_t base_sum = 0;
-        if constexpr (V6) {
-            // Word 0 and the payload length: finish_header.
-            nvgre::detail::store_u8(h + ip + 6, wire::ip_protocol::gre);
-            nvgre::detail::store_u8(h + ip + 7, p.ttl);
-            p.outer_source.v6().to_bytes(std::span<std::byte>(h + ip + 8, 16));
-            p.outer_destination.v6().to_bytes(std::span<std::byte>(h + ip + 24, 16));
-        } else {
-            // TOS, total length and checksum: finish_header. Identification 0, DF (wire rule 8).
-            const std::uint32_t src = p.outer_source.v4().to_uint(), dst = p.outer_destination.v4().to_uint();
-            nvgre::detail::store_u8(h + ip, 0x45);
-            nvgre::detail::store_be32(h + ip + 4, 0x00004000u);
-            nvgre::detail::store_u8(h + ip + 8, p.ttl);
-            nvgre::detail::store_u8(h + ip + 9, wire::ip_protocol::gre);
-            nvgre::detail::store_be32(h + ip + 12, src);
-            nvgre::detail::store_be32(h + ip + 16, dst);
-            // make()'s base sum: the header's words with TOS, length and checksum zero.
-            base_sum = checksum::fold(0x4500u + 0x4000u + (std::uint32_t{p.ttl} << 8 | wire::ip_protocol::gre) +
-                                      (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu));
-        }
-        nvgre::detail::store_be32(h + hl - 8, wire::nvgre_first_word);
-        nvgre::detail::store_be32(h + hl - 4, p.vsid.value() << 8);
-        finish_header<V6, Tagged, true>(f, h, n, d, 0, base_sum, p.outer_ipv4_checksum_by_hardware ? 0 : 0xffff,
-                                        p.outer_ipv4_checksum_by_hardware);
+        std::memcpy(p, h.bytes().data(), hl);
+        nvgre::detail::store_be24(p + hl - 4, v.value());
+        nvgre::detail::store_u8(p + ip + (V6 ? 7 : 8), ttl);
+        finish_header<V6, Tagged, true>(f, p, n, d, 0, V6 ? 0u : std::uint32_t{h.base_sum()} + (std::uint32_t{ttl} << 8),
+                                        by_hardware ? 0 : 0xffff, by_hardware);
     }
 
+    friend result<void> encapsulate(frame& f, const packet::compiled_header& h, nvgre::vsid v, std::uint8_t ttl,
+                                    bool outer_ipv4_checksum_by_hardware) noexcept;
     friend result<void> encapsulate(frame& f, const encap_params& p) noexcept;
 
     alignas(64) std::array<std::byte, encap_max_header_len> bytes_{};
@@ -383,14 +349,33 @@ private:
 };
 
 /// One-off encapsulation: the result of make(p) then apply(f) (the FlowID from the inner
-/// flow), the headers written straight into the frame (no template is built: the pipelines
-/// encapsulate toward a different destination each packet). Errors of both, in that order.
-/// O(1), no allocation.
+/// flow): the header compiled on the stack, then copied straight into the frame (no template
+/// is built). Errors of both, in that order. O(1), no allocation.
 inline result<void> encapsulate(frame& f, const encap_params& p) noexcept {
+    const auto compiled = packet::compiled_header::compile(outer_path_of(p));
+    if (!compiled) return compiled.error();
+    if (p.ttl == 0) return encap_template::ttl_error(compiled->is_ipv6());
     error e;
-    if (!encap_template::encapsulate_direct(f, p, e)) [[unlikely]]
+    if (!encap_template::encapsulate_compiled(f, *compiled, p.vsid, p.ttl, p.outer_ipv4_checksum_by_hardware, e)) [[unlikely]]
         return e;
     return {};
+}
+
+/// Encapsulation along a path compiled beforehand (packet::compiled_header, e.g. a policy
+/// snapshot's state::compiled_path): the header copied into the headroom and patched with VSID
+/// `v`, TTL / hop limit `ttl` (precondition: not 0), lengths, TOS, FlowID and flow label from
+/// the inner flow, the IPv4 checksum (or 0 for the NIC). The result of encap_template::from(h,
+/// v, ttl, hw).apply(f), without building the template. O(1), no allocation.
+inline result<void> encapsulate(frame& f, const packet::compiled_header& h, nvgre::vsid v, std::uint8_t ttl,
+                                bool outer_ipv4_checksum_by_hardware = false) noexcept {
+    error e;
+    if (!encap_template::encapsulate_compiled(f, h, v, ttl, outer_ipv4_checksum_by_hardware, e)) [[unlikely]]
+        return e;
+    return {};
+}
+/// encapsulate(f, *c.header, c.vsid, c.ttl, c.outer_ipv4_checksum_by_hardware).
+inline result<void> encapsulate(frame& f, const compiled_encap& c) noexcept {
+    return encapsulate(f, *c.header, c.vsid, c.ttl, c.outer_ipv4_checksum_by_hardware);
 }
 
 /// What decapsulate() read from the outer headers.

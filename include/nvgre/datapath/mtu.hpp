@@ -150,26 +150,25 @@ inline outcome answer_too_big(const policy::state& s, const policy::local_port& 
 }  // namespace detail::mtu_steps
 
 /// Segments or fragments `f` as `plan` says (action segment or fragment), encapsulates each
-/// piece with one template for `path`, all with the FlowID of the whole frame, and sends them to
+/// piece with one template for compiled `path`, all with the FlowID of the whole frame, and sends them to
 /// the fabric (`to`) through `sink` (a piece that cannot be encapsulated is discarded). The outcome:
 /// encap with the copies that went, `reason` the first piece's encapsulation error or no-buffer
 /// when the sink ran dry before the last; a drop with that reason when no piece went; drop
 /// too-big when the frame cannot be cut that way.
 template <replication_sink Sink>
-outcome encap_oversize(const frame& f, const oversize_plan& plan, const encap_params& path, Sink& sink,
+outcome encap_oversize(const frame& f, const oversize_plan& plan, const compiled_encap& path, Sink& sink,
                        const destination& to = destination::to_fabric()) noexcept {
     const std::uint32_t vsid = path.vsid.value();
-    auto tmpl = encap_template::make(path);
-    if (!tmpl) return outcome::dropped(drop_reason_of(tmpl.error().code), vsid);
+    const encap_template tmpl = encap_template::from(path);
     const nvgre::flow_id flow = flow_id_of(f.bytes());
     outcome o;
     o.verdict = verdict::encap;
     o.vsid = vsid;
-    o.pa = path.outer_destination;
+    o.pa = path.header->destination();
     o.to = to;
     std::size_t wanted = 0;
     const auto made = cut_pieces(f.bytes(), plan, sink, wanted, [&](frame& piece) {
-        if (auto r = tmpl->apply(piece, flow); !r) {
+        if (auto r = tmpl.apply(piece, flow); !r) {
             if (o.reason == drop_reason::none) o.reason = drop_reason_of(r.error().code);
             sink.discard(piece);
             return;

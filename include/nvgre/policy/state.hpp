@@ -29,6 +29,7 @@
 #include "nvgre/policy/memory.hpp"
 #include "nvgre/policy/model.hpp"
 #include "nvgre/policy/validator.hpp"
+#include "nvgre/packet/outer_header.hpp"
 #include "nvgre/rdid.hpp"
 #include "nvgre/vsid.hpp"
 
@@ -459,6 +460,18 @@ public:
         const next_hop& h = next_hops_[std::size_t{row} * provider_addresses_.size() + destination];
         return h.valid ? &h.mac : nullptr;
     }
+    /// The outer headers from this host's PA `source` to PA `destination` (indices), compiled
+    /// when the state was built (packet/outer_header.hpp: MACs of the PA and of the next hop,
+    /// the PA's VLAN, both addresses), or nullptr when next_hop_mac_between has no next hop (or
+    /// the two PAs are of different IP versions). Encapsulation copies it and patches the
+    /// per-packet fields. O(1), no probe.
+    [[nodiscard]] const packet::compiled_header* compiled_path(std::uint32_t source, std::uint32_t destination) const noexcept {
+        if (source >= next_hop_row_.size() || destination >= provider_addresses_.size()) return nullptr;
+        const std::uint32_t row = next_hop_row_[source];
+        if (row == no_row) return nullptr;
+        const next_hop& h = next_hops_[std::size_t{row} * provider_addresses_.size() + destination];
+        return h.compiled ? &h.header : nullptr;
+    }
 
     /// Number of live records.
     [[nodiscard]] std::size_t record_count() const noexcept { return records_.size() - free_records_.size(); }
@@ -865,7 +878,8 @@ private:
         }
     }
 
-    /// Precomputes next_hop_mac_between for every local PA (state::build, after every PA).
+    /// Precomputes next_hop_mac_between and compiled_path for every local PA (state::build,
+    /// after every PA).
     void index_next_hops() {
         const std::size_t n = provider_addresses_.size();
         next_hop_row_.assign(n, no_row);
@@ -874,8 +888,16 @@ private:
             const provider_address& src = provider_addresses_[local_pas_[row]];
             next_hop_row_[local_pas_[row]] = static_cast<std::uint32_t>(row);
             for (std::size_t d = 0; d < n; ++d)
-                if (const auto mac = next_hop_mac(src, provider_addresses_[d].pa))
-                    next_hops_[row * n + d] = next_hop{*mac, true};
+                if (const auto mac = next_hop_mac(src, provider_addresses_[d].pa)) {
+                    next_hop& h = next_hops_[row * n + d];
+                    h.mac = *mac;
+                    h.valid = true;
+                    if (auto c = packet::compiled_header::compile(
+                            packet::outer_path{src.mac, *mac, src.vlan, src.pa, provider_addresses_[d].pa})) {
+                        h.header = *c;
+                        h.compiled = true;
+                    }
+                }
         }
     }
 
@@ -992,6 +1014,8 @@ private:
     struct next_hop {
         mac_address mac;
         bool valid{false};
+        bool compiled{false};  ///< `header` holds the compiled path
+        packet::compiled_header header;
     };
     static constexpr std::uint32_t no_row = ~std::uint32_t{0};
     std::vector<std::uint32_t> next_hop_row_;
