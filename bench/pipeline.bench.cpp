@@ -173,6 +173,10 @@ const pol::state& state_of(table t, underlay u = underlay::v4, pages pg = pages:
     auto build = [u](table x) {
         auto s = std::make_unique<pol::state>(pol::state::build(make_model(records_of(x), u), "hv0").value());
         if (s->record_count() != records_of(x)) die("state lost records");
+        // The embedder numbers this host's VM ports (record i runs on hv0 when i % hosts == 0):
+        // port i / hosts, for the by_port_number rows.
+        for (std::uint32_t i = 0; i < records_of(x); i += hosts)
+            if (!s->bind_port(i / hosts, mac_of(i))) die("cannot number the VM ports");
         // The generators below take domain index = subnet number: check it.
         for (std::uint32_t sub = 0; sub < (records_of(x) + records_per_subnet - 1) / records_per_subnet; ++sub) {
             const pol::subnet_entry* e = s->subnet(first_vsid + sub);
@@ -403,6 +407,7 @@ struct vm_burst {
     burst_buffers buf;
     std::array<dp::frame, burst> f{};
     std::array<mac_address, burst> port{};       // the port each frame came in on (egress)
+    std::array<std::uint32_t, burst> port_number{};  // the same port by the embedder's number
     std::array<std::uint32_t, burst> domain{};   // its routing domain index (encap lookup key)
     std::array<std::uint32_t, burst> vsid{};     // its VSID (naive peer key)
     explicit vm_burst(std::size_t size) : proto(make_inner_proto(size)), buf(size) {}
@@ -414,6 +419,7 @@ struct vm_burst {
             f[i] = dp::frame(buf.buffer(i), frame_offset, proto.size);
             write_inner(buf.buffer(i).data() + frame_offset, proto, l, r);
             port[i] = mac_of(l);
+            port_number[i] = l / hosts;
             domain[i] = subnet_of(r);
             vsid[i] = first_vsid + subnet_of(r);
         }
@@ -570,7 +576,9 @@ void bm_decap(benchmark::State& st, const std::string& name, std::size_t size, t
 // destination lookups batched (record_ref: one cache line each); per frame the checks,
 // inner destination MAC, MTU, the precomputed next-hop MAC, encapsulate() (headers written
 // straight into the headroom, flow hash), counters.
-void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d, pages pg) {
+void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d, pages pg,
+               bool by_number) {
+    // by_number: frames enter by the embedder's port number (an array read) instead of by MAC.
     const pol::state& s = state_of(t, underlay::v4, pg);
     cursor c{stream_of(t, d)};
     vm_burst b(size);
@@ -580,7 +588,8 @@ void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, 
     for (std::size_t k = 0; k < check_bursts; ++k) {
         const std::uint32_t* e = c.next();
         b.reset(e);
-        dp::egress_burst(s, b.f, b.port, out, sink, check);
+        if (by_number) dp::egress_burst(s, b.f, std::span<const std::uint32_t>(b.port_number), out, sink, check);
+        else dp::egress_burst(s, b.f, b.port, out, sink, check);
         for (std::size_t i = 0; i < burst; ++i) {
             const std::uint32_t r = remote_of(e[i]);
             if (out[i].verdict != dp::verdict::encap)
@@ -596,7 +605,8 @@ void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, 
         b.reset(c.next());
         {
             const nvgre::bench::measured_section measured(burst);
-            dp::egress_burst(s, b.f, b.port, out, sink, count);
+            if (by_number) dp::egress_burst(s, b.f, std::span<const std::uint32_t>(b.port_number), out, sink, count);
+            else dp::egress_burst(s, b.f, b.port, out, sink, count);
         }
         benchmark::ClobberMemory();
     }
@@ -796,10 +806,14 @@ void reg(const std::string& name, F fn, Args... args) {
                                      carried(size), table::m1, dist::uniform);
     }
     for (table t : tables)
-        for (dist d : dists) reg(path("egress", 64, t, d), bm_egress, std::size_t{64}, t, d, pages::huge);
-    reg("egress/ipv4/64B/1M/uniform/no_huge_pages", bm_egress, std::size_t{64}, table::m1, dist::uniform, pages::small);
+        for (dist d : dists) reg(path("egress", 64, t, d), bm_egress, std::size_t{64}, t, d, pages::huge, false);
+    reg("egress/ipv4/64B/1M/uniform/no_huge_pages", bm_egress, std::size_t{64}, table::m1, dist::uniform, pages::small, false);
+    for (table t : {table::k1, table::m1})
+        reg(path("egress", 64, t, dist::uniform) + "/by_port_number", bm_egress, std::size_t{64}, t, dist::uniform, pages::huge,
+            true);
     for (std::size_t size : {std::size_t{512}, std::size_t{1500}}) {
-        reg(path("egress", size, table::m1, dist::uniform), bm_egress, carried(size), table::m1, dist::uniform, pages::huge);
+        reg(path("egress", size, table::m1, dist::uniform), bm_egress, carried(size), table::m1, dist::uniform, pages::huge,
+            false);
         benchmark::RegisterBenchmark(path("reset-only/vm/egress", size, table::m1, dist::uniform).c_str(), bm_reset_vm,
                                      carried(size), table::m1, dist::uniform, room);
     }
