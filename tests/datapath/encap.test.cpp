@@ -835,4 +835,10 @@ TEST_CASE("datapath/encap: a compiled path gives what make() and the one-off enc
     buffered tight(inner, 41);
     CHECK(encapsulate(tight.f, *compiled, vsid::make(5001).value(), 64).error().code == errc::no_headroom);
     CHECK(tight.f.headroom() == 41);
+    buffered no_ttl(inner);
+    const auto refused = encapsulate(no_ttl.f, *compiled, vsid::make(5001).value(), 0);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == errc::bad_value);
+    CHECK(refused.error().where == layer::ipv4);
+    CHECK(no_ttl.f.headroom() == headroom);
 }

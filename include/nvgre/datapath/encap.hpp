@@ -17,6 +17,7 @@
 #include "nvgre/checksum/ones_complement.hpp"
 #include "nvgre/datapath/flow_hash.hpp"
 #include "nvgre/datapath/frame.hpp"
+#include "nvgre/detail/assert.hpp"
 #include "nvgre/detail/bytes.hpp"
 #include "nvgre/error.hpp"
 #include "nvgre/ip_address.hpp"
@@ -129,6 +130,7 @@ public:
     /// hop limit `ttl` (precondition: not 0) and the IPv4 checksum left to the NIC or not. O(1).
     static encap_template from(const packet::compiled_header& h, nvgre::vsid v, std::uint8_t ttl,
                                bool outer_ipv4_checksum_by_hardware) noexcept {
+        NVGRE_ASSERT(ttl != 0);
         encap_template t;
         t.shape_ = static_cast<shape>((h.is_ipv6() ? 2 : 0) | (h.is_tagged() ? 1 : 0));
         t.header_len_ = static_cast<std::uint8_t>(h.size());
@@ -300,9 +302,13 @@ private:
 
     /// encapsulate(f, h, vsid, ttl, hw): from(h, ...) then apply(f) in one pass, the compiled
     /// header copied straight into the frame and patched (no template in between). Same
-    /// results, same errors, same order of checks. Precondition: ttl != 0.
+    /// results, same errors, same order of checks (a TTL of 0 is make()'s error).
     static bool encapsulate_compiled(frame& f, const packet::compiled_header& h, nvgre::vsid v, std::uint8_t ttl,
                                      bool by_hardware, error& e) noexcept {
+        if (ttl == 0) [[unlikely]] {
+            e = ttl_error(h.is_ipv6());
+            return false;
+        }
         nvgre::detail::inner_dissection d;
         nvgre::detail::dissect_inner(f.bytes(), default_flow_hash_seed, d);
         const bool v6 = h.is_ipv6();
@@ -365,7 +371,8 @@ inline result<void> encapsulate(frame& f, const encap_params& p) noexcept {
 /// snapshot's state::compiled_path): the header copied into the headroom and patched with VSID
 /// `v`, TTL / hop limit `ttl` (precondition: not 0), lengths, TOS, FlowID and flow label from
 /// the inner flow, the IPv4 checksum (or 0 for the NIC). The result of encap_template::from(h,
-/// v, ttl, hw).apply(f), without building the template. O(1), no allocation.
+/// v, ttl, hw).apply(f), without building the template; errc::bad_value for a TTL of 0, as
+/// make() gives. O(1), no allocation.
 inline result<void> encapsulate(frame& f, const packet::compiled_header& h, nvgre::vsid v, std::uint8_t ttl,
                                 bool outer_ipv4_checksum_by_hardware = false) noexcept {
     error e;
