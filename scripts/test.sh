@@ -10,7 +10,8 @@
 #            public header and example (clang_tidy)
 #   asan     clang++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit suites, interop,
 #            the live demo
-#   noexcept g++ -fno-exceptions: unit suites, and every example built without exceptions
+#   noexcept g++ -fno-exceptions: the unit suites, which include every public header (the
+#            examples are the library's users, not the library: built by the others)
 #   tsan     clang++ with ThreadSanitizer: the concurrency suites (readers and writers of live policy)
 # Each kind of check runs where it finds something: interop and live tests once plain (gcc) and
 # once under the sanitizers (asan), not again under every compiler (NVGRE_SYSTEM_TESTS=OFF).
