@@ -215,9 +215,9 @@ inline bool is_switched(const chosen_record& dest, const policy::ca_key& key, co
     return compiled_encap{&h, nvgre::vsid::make(vsid).value(), cfg.outer_ttl, cfg.outer_ipv4_checksum_by_hardware};
 }
 
-/// Bytes of the outer IP packet for an inner frame of `inner_len` bytes.
-constexpr std::size_t outer_ip_len(std::size_t inner_len, const ip_address& pa) noexcept {
-    return inner_len + wire::nvgre_header_len + (pa.is_v4() ? wire::ipv4_min_header_len : wire::ipv6_header_len);
+/// Bytes of the outer IP packet for an inner frame of `inner_len` bytes along compiled path `h`.
+inline std::size_t outer_ip_len(std::size_t inner_len, const packet::compiled_header& h) noexcept {
+    return inner_len + h.size() - h.ip_offset();
 }
 
 /// The path of a unicast frame to be encapsulated, and what its size asks for (wire rule 7).
@@ -228,15 +228,15 @@ struct encap_decision {
 };
 
 /// Decides how the frame `f` of the port's VM reaches provider address `destination` (an index)
-/// encapsulated along compiled path `h` (path_between) from the sender's PA `source`, and — when the outer packet would exceed the sending PA's underlay MTU, or the VM
-/// asked for segmentation (TSO metadata) — segment, fragment or answer too big
-/// (datapath/mtu.hpp). Decided before the frame is changed, so that an answer quotes what the
+/// encapsulated along compiled path `h` (path_between) from the sender's PA `source`, and —
+/// when the outer packet would exceed the sending PA's underlay MTU, or the VM asked for
+/// segmentation (TSO metadata) — segment, fragment or answer too big (datapath/mtu.hpp). Decided before the frame is changed, so that an answer quotes what the
 /// VM sent.
 [[gnu::always_inline]] inline encap_decision decide_encap(const policy::state& s, const frame& f, std::uint32_t source,
                                                           std::uint32_t destination, const packet::compiled_header& h,
                                                           std::uint32_t vsid, const pipeline_config& cfg) noexcept {
     const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source).pa);
-    const bool oversize = f.offload.segment_size != 0 || f.size() + h.size() - h.ip_offset() > mtu;
+    const bool oversize = f.offload.segment_size != 0 || outer_ip_len(f.size(), h) > mtu;
     return encap_decision{encap_along(h, vsid, cfg),
                           oversize ? plan_oversize(f.bytes(), f.offload, mtu, h.is_ipv6(), cfg.gso) : oversize_plan{},
                           destination};
@@ -346,6 +346,7 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
         if (o.reason == drop_reason::none) o.reason = r;
     };
     const auto original = std::span<const std::byte>(f.bytes());
+    const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source_provider).pa);  // the sending PA's
     for (const policy::flood_pa& remote : sub.remote_pas) {
         drop_reason why = drop_reason::none;
         const packet::compiled_header* h = path_between(s, source_provider, remote.provider, why);
@@ -355,7 +356,7 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
         }
         const compiled_encap path = encap_along(*h, sub.id.value(), cfg);
         // Copies are not segmented or answered: a flood has no one sender to tell.
-        if (outer_ip_len(original.size(), remote.pa) > underlay_mtu_for(cfg, s.provider_at(source_provider).pa)) {
+        if (outer_ip_len(original.size(), *h) > mtu) {
             missed(drop_reason::too_big);
             continue;
         }
@@ -608,16 +609,6 @@ template <replication_sink Sink>
     return outcome::dropped(drop_reason::unsupported, p.vsid);  // unreachable: every step is handled above
 }
 
-/// Both stages for one frame received on VM port `port` (what egress() runs): the plan into
-/// `p`, the destination lookup of a unicast plan, the decision.
-template <replication_sink Sink>
-outcome run_frame(const policy::state& s, const policy::local_port* port, frame& f, Sink& sink, const pipeline_config& cfg,
-                  icmp_rate_limiter* limiter, egress_plan& p) noexcept {
-    ::new (static_cast<void*>(&p)) egress_plan(plan_frame(s, port, f));
-    const policy::record_ref* found = p.step == egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
-    return decide(s, p, found, f, sink, cfg, limiter);
-}
-
 /// The per-port counter index of a plan's port in `ctx`: the embedder's index of the port
 /// (state::bind_port; an unbound port counts in context::port_other), context::no_port when
 /// the frame came from no known port or `ctx` counts no ports.
@@ -632,6 +623,19 @@ inline void prefetch_port(const policy::state& s, const mac_address& mac) noexce
 inline void prefetch_port(const policy::state&, std::uint32_t) noexcept {}
 inline const policy::local_port* find_port(const policy::state& s, const mac_address& mac) noexcept { return s.port(mac); }
 inline const policy::local_port* find_port(const policy::state& s, std::uint32_t id) noexcept { return s.port_by_id(id); }
+
+/// Both stages for one frame received on VM port `port` (what every egress() runs): the plan,
+/// the destination lookup of a unicast plan, the decision; then, with a context, the count and
+/// the trace hook (without one: nothing counted, the router's answers unlimited).
+template <replication_sink Sink>
+outcome run_frame(const policy::state& s, const policy::local_port* port, frame& f, Sink& sink, context* ctx,
+                  const pipeline_config& cfg) noexcept {
+    const egress_plan p = plan_frame(s, port, f);
+    const policy::record_ref* found = p.step == egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
+    const outcome o = decide(s, p, found, f, sink, cfg, ctx != nullptr ? ctx->limiter() : nullptr);
+    if (ctx != nullptr) ctx->record(0, f, o, port_index_of(p, *ctx));
+    return o;
+}
 
 /// egress_burst over ports named by `PortKey` (mac_address or the embedder's std::uint32_t).
 template <class PortKey, replication_sink Sink>
@@ -687,10 +691,7 @@ std::size_t run_burst(const policy::state& s, std::span<frame> frames, std::span
 template <replication_sink Sink>
 outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink, context& ctx,
                const pipeline_config& cfg = {}) noexcept {
-    detail::egress_steps::egress_plan p;
-    const outcome o = detail::egress_steps::run_frame(s, s.port(port_mac), f, sink, cfg, ctx.limiter(), p);
-    ctx.record(0, f, o, detail::egress_steps::port_index_of(p, ctx));
-    return o;
+    return detail::egress_steps::run_frame(s, s.port(port_mac), f, sink, &ctx, cfg);
 }
 
 /// egress() for a frame received on the embedder's port `port_id` (state::bind_port): the port
@@ -698,25 +699,20 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
 template <replication_sink Sink>
 outcome egress(const policy::state& s, std::uint32_t port_id, frame& f, Sink& sink, context& ctx,
                const pipeline_config& cfg = {}) noexcept {
-    detail::egress_steps::egress_plan p;
-    const outcome o = detail::egress_steps::run_frame(s, s.port_by_id(port_id), f, sink, cfg, ctx.limiter(), p);
-    ctx.record(0, f, o, detail::egress_steps::port_index_of(p, ctx));
-    return o;
+    return detail::egress_steps::run_frame(s, s.port_by_id(port_id), f, sink, &ctx, cfg);
 }
 
 /// egress() without a context: nothing counted, the router's answers unlimited.
 template <replication_sink Sink>
 outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink,
                const pipeline_config& cfg = {}) noexcept {
-    detail::egress_steps::egress_plan p;
-    return detail::egress_steps::run_frame(s, s.port(port_mac), f, sink, cfg, nullptr, p);
+    return detail::egress_steps::run_frame(s, s.port(port_mac), f, sink, nullptr, cfg);
 }
 /// egress() by the embedder's port index, without a context.
 template <replication_sink Sink>
 outcome egress(const policy::state& s, std::uint32_t port_id, frame& f, Sink& sink,
                const pipeline_config& cfg = {}) noexcept {
-    detail::egress_steps::egress_plan p;
-    return detail::egress_steps::run_frame(s, s.port_by_id(port_id), f, sink, cfg, nullptr, p);
+    return detail::egress_steps::run_frame(s, s.port_by_id(port_id), f, sink, nullptr, cfg);
 }
 
 /// Runs a burst through egress: the stages of egress() over the whole burst — the ports (their

@@ -135,8 +135,8 @@ public:
         t.shape_ = static_cast<shape>((h.is_ipv6() ? 2 : 0) | (h.is_tagged() ? 1 : 0));
         t.header_len_ = static_cast<std::uint8_t>(h.size());
         std::memcpy(t.bytes_.data(), h.bytes().data(), h.size());
-        patch_path(t.bytes_.data(), h, v, ttl);
-        t.base_sum_ = checksum::fold(base_with_ttl(h, ttl));
+        patch_path(t.bytes_.data(), h.size(), h.ip_offset(), h.is_ipv6(), v, ttl);
+        t.base_sum_ = checksum::fold(base_with_ttl(h.base_sum(), h.is_ipv6(), ttl));
         t.checksum_mask_ = outer_ipv4_checksum_by_hardware ? 0 : 0xffff;
         t.by_hardware_ = !h.is_ipv6() && outer_ipv4_checksum_by_hardware;
         return t;
@@ -289,15 +289,16 @@ private:
     }
 
     static error ttl_error(bool v6) noexcept { return make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? 7 : 8); }
-    /// Writes what a path's compiled header leaves to the packet and is fixed for a template:
-    /// the VSID and the TTL / hop limit, into the header at `p`.
-    static void patch_path(std::byte* p, const packet::compiled_header& h, nvgre::vsid v, std::uint8_t ttl) noexcept {
-        nvgre::detail::store_be24(p + h.size() - 4, v.value());
-        nvgre::detail::store_u8(p + h.ip_offset() + (h.is_ipv6() ? 7 : 8), ttl);
+    /// Writes what a compiled header (`len` bytes, outer IP at `ip`) leaves to the packet but a
+    /// template fixes: the VSID and the TTL / hop limit, into the header at `p`. (Called with
+    /// constants per shape on the per-packet path.)
+    static void patch_path(std::byte* p, std::size_t len, std::size_t ip, bool v6, nvgre::vsid v, std::uint8_t ttl) noexcept {
+        nvgre::detail::store_be24(p + len - 4, v.value());
+        nvgre::detail::store_u8(p + ip + (v6 ? 7 : 8), ttl);
     }
-    /// The compiled IPv4 base sum with the TTL word added (unfolded; IPv6: 0).
-    static std::uint32_t base_with_ttl(const packet::compiled_header& h, std::uint8_t ttl) noexcept {
-        return h.is_ipv6() ? 0u : std::uint32_t{h.base_sum()} + (std::uint32_t{ttl} << 8);
+    /// A compiled IPv4 base sum with the TTL word added (unfolded; IPv6: 0).
+    static std::uint32_t base_with_ttl(std::uint16_t base_sum, bool v6, std::uint8_t ttl) noexcept {
+        return v6 ? 0u : std::uint32_t{base_sum} + (std::uint32_t{ttl} << 8);
     }
 
     /// encapsulate(f, h, vsid, ttl, hw): from(h, ...) then apply(f) in one pass, the compiled
@@ -319,8 +320,9 @@ private:
             e = refusal(f, d, v6, hl);
             return false;
         }
-        if (v6) h.is_tagged() ? write_compiled<true, true>(f, h, d, v, ttl, by_hardware) : write_compiled<true, false>(f, h, d, v, ttl, by_hardware);
-        else h.is_tagged() ? write_compiled<false, true>(f, h, d, v, ttl, by_hardware) : write_compiled<false, false>(f, h, d, v, ttl, by_hardware);
+        const bool tagged = h.is_tagged();
+        if (v6) tagged ? write_compiled<true, true>(f, h, d, v, ttl, by_hardware) : write_compiled<true, false>(f, h, d, v, ttl, by_hardware);
+        else tagged ? write_compiled<false, true>(f, h, d, v, ttl, by_hardware) : write_compiled<false, false>(f, h, d, v, ttl, by_hardware);
         return true;
     }
 
@@ -336,10 +338,9 @@ private:
         std::byte* p = f.bytes().data() - hl;
         (void)f.push_front(hl);  // cannot fail: the caller checked the headroom
         std::memcpy(p, h.bytes().data(), hl);
-        nvgre::detail::store_be24(p + hl - 4, v.value());
-        nvgre::detail::store_u8(p + ip + (V6 ? 7 : 8), ttl);
-        finish_header<V6, Tagged, true>(f, p, n, d, 0, V6 ? 0u : std::uint32_t{h.base_sum()} + (std::uint32_t{ttl} << 8),
-                                        by_hardware ? 0 : 0xffff, by_hardware);
+        patch_path(p, hl, ip, V6, v, ttl);
+        finish_header<V6, Tagged, true>(f, p, n, d, 0, base_with_ttl(h.base_sum(), V6, ttl), by_hardware ? 0 : 0xffff,
+                                        by_hardware);
     }
 
     friend result<void> encapsulate(frame& f, const packet::compiled_header& h, nvgre::vsid v, std::uint8_t ttl,
@@ -360,7 +361,6 @@ private:
 inline result<void> encapsulate(frame& f, const encap_params& p) noexcept {
     const auto compiled = packet::compiled_header::compile(outer_path_of(p));
     if (!compiled) return compiled.error();
-    if (p.ttl == 0) return encap_template::ttl_error(compiled->is_ipv6());
     error e;
     if (!encap_template::encapsulate_compiled(f, *compiled, p.vsid, p.ttl, p.outer_ipv4_checksum_by_hardware, e)) [[unlikely]]
         return e;

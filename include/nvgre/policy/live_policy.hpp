@@ -92,17 +92,15 @@ public:
         return std::nullopt;
     }
 
-    /// Numbers the VM port of the NIC with `mac` as the embedder's port `id` in every state
-    /// from now on (state::bind_port; readers see it with the next batch). errc::bad_value when
-    /// `id` > state::max_port_id.
+    /// Numbers the VM port of the NIC with `mac` as the embedder's port `id` in both copies
+    /// (state::bind_port, whose error it returns: errc::bad_value when `id` >
+    /// state::max_port_id); readers see it from their next read on.
     result<void> bind_port(std::uint32_t id, const mac_address& mac) {
-        if (id > state::max_port_id) return make_error(errc::bad_value, layer::none, 0);
-        lr_.modify([id, &mac](state& s) { return s.bind_port(id, mac).has_value(); });
-        return {};
+        return lr_.modify([id, &mac](state& s) { return s.bind_port(id, mac); });
     }
     /// Removes the binding of port `id`.
     void unbind_port(std::uint32_t id) {
-        lr_.modify([id](state& s) noexcept { s.unbind_port(id); return true; });
+        lr_.modify([id](state& s) noexcept { s.unbind_port(id); });
     }
 
     /// Runs f(const state&) on the current state, serialised with writers (control plane).

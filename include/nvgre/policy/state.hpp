@@ -454,11 +454,8 @@ public:
     /// change afterwards): a pointer to the MAC, or nullptr when there is no next hop or
     /// `source` is not one of this host's PAs (then ask next_hop_mac). O(1), no probe.
     [[nodiscard]] const mac_address* next_hop_mac_between(std::uint32_t source, std::uint32_t destination) const noexcept {
-        if (source >= next_hop_row_.size() || destination >= provider_addresses_.size()) return nullptr;
-        const std::uint32_t row = next_hop_row_[source];
-        if (row == no_row) return nullptr;
-        const next_hop& h = next_hops_[std::size_t{row} * provider_addresses_.size() + destination];
-        return h.valid ? &h.mac : nullptr;
+        const next_hop* h = hop_between(source, destination);
+        return h != nullptr && h->valid ? &h->mac : nullptr;
     }
     /// The outer headers from this host's PA `source` to PA `destination` (indices), compiled
     /// when the state was built (packet/outer_header.hpp: MACs of the PA and of the next hop,
@@ -466,11 +463,8 @@ public:
     /// the two PAs are of different IP versions). Encapsulation copies it and patches the
     /// per-packet fields. O(1), no probe.
     [[nodiscard]] const packet::compiled_header* compiled_path(std::uint32_t source, std::uint32_t destination) const noexcept {
-        if (source >= next_hop_row_.size() || destination >= provider_addresses_.size()) return nullptr;
-        const std::uint32_t row = next_hop_row_[source];
-        if (row == no_row) return nullptr;
-        const next_hop& h = next_hops_[std::size_t{row} * provider_addresses_.size() + destination];
-        return h.compiled ? &h.header : nullptr;
+        const next_hop* h = hop_between(source, destination);
+        return h != nullptr && h->compiled ? &h->header : nullptr;
     }
 
     /// Number of live records.
@@ -1017,6 +1011,14 @@ private:
         bool compiled{false};  ///< `header` holds the compiled path
         packet::compiled_header header;
     };
+    /// The precomputed entry from local PA `source` to PA `destination`, or nullptr when
+    /// `source` is not one of this host's PAs or an index is out of range.
+    [[nodiscard]] const next_hop* hop_between(std::uint32_t source, std::uint32_t destination) const noexcept {
+        if (source >= next_hop_row_.size() || destination >= provider_addresses_.size()) return nullptr;
+        const std::uint32_t row = next_hop_row_[source];
+        if (row == no_row) return nullptr;
+        return &next_hops_[std::size_t{row} * provider_addresses_.size() + destination];
+    }
     static constexpr std::uint32_t no_row = ~std::uint32_t{0};
     std::vector<std::uint32_t> next_hop_row_;
     std::vector<next_hop> next_hops_;
