@@ -400,11 +400,10 @@ public:
     /// A bounded pool, as a switch's would be: past max_copies_per_frame the pipeline gets
     /// nullptr and counts no-buffer. (The tool builds with -fno-exceptions too: an allocation
     /// failure ends it, which is what a tool may do; a switch would use a preallocated pool.)
-    datapath::frame* copy(std::span<const std::byte> bytes, std::size_t headroom) noexcept {
+    datapath::frame* allocate(std::size_t size, std::size_t headroom) noexcept {
         if (frames_.size() >= max_copies_per_frame) return nullptr;
-        std::vector<std::byte>& b = buffers_.emplace_back(headroom + bytes.size() + frame_tailroom);
-        if (!bytes.empty()) std::memcpy(b.data() + headroom, bytes.data(), bytes.size());
-        return &frames_.emplace_back(std::span<std::byte>(b), headroom, bytes.size());
+        std::vector<std::byte>& b = buffers_.emplace_back(headroom + size + frame_tailroom);
+        return &frames_.emplace_back(std::span<std::byte>(b), headroom, size);
     }
     void send(datapath::frame& f, const datapath::destination&) noexcept { emit(f.bytes()); }
     void discard(datapath::frame&) noexcept {}  // released with the others at the next input frame

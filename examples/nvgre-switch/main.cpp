@@ -184,10 +184,9 @@ public:
     // The replication sink of the pipelines (flood copies, multicast delivery, software
     // segments and fragments): one scratch buffer is enough because each copy is sent before
     // the next is asked for.
-    dp::frame* copy(std::span<const std::byte> bytes, std::size_t headroom) noexcept {
-        if (headroom + bytes.size() > scratch_.size()) return nullptr;
-        std::memcpy(scratch_.data() + headroom, bytes.data(), bytes.size());
-        scratch_frame_ = dp::frame(scratch_, headroom, bytes.size());
+    dp::frame* allocate(std::size_t size, std::size_t headroom) noexcept {
+        if (headroom + size > scratch_.size()) return nullptr;
+        scratch_frame_ = dp::frame(scratch_, headroom, size);
         return &scratch_frame_;
     }
     void send(dp::frame& f, const dp::destination& d) noexcept { transmit(f, d, nullptr); }

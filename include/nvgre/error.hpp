@@ -40,6 +40,7 @@ enum class errc : std::uint8_t {
     no_headroom,              ///< too little headroom in front of a frame to write outer headers
     no_space,                 ///< an output buffer too small for what must be written
     ecn_drop,                 ///< RFC 6040 decapsulation: outer CE on a Not-ECT inner packet
+    split_headers,            ///< a chained packet whose first segment is shorter than nvgre::first_segment_bytes
 };
 
 /// Where a parse stopped. Inner layers are those of the frame carried inside NVGRE.
@@ -89,6 +90,7 @@ enum class layer : std::uint8_t {
         case errc::no_headroom: return "no-headroom";
         case errc::no_space: return "no-space";
         case errc::ecn_drop: return "ecn-drop";
+        case errc::split_headers: return "split-headers";
     }
     return "unknown";
 }

@@ -1,5 +1,6 @@
 #include "nvgre/datapath/fragment.hpp"
 
+#include "support/chained.hpp"
 #include "support/frames.hpp"
 #include "support/tcp_frames.hpp"
 
@@ -131,4 +132,25 @@ TEST_CASE("datapath/fragment: what is not fragmented, and a sink that runs dry")
     int seen = 0;
     CHECK(fragment_ipv4(original, *plan, dry, 0, [&](frame&) { ++seen; }) == 1);
     CHECK(seen == 1);
+}
+
+TEST_CASE("datapath/fragment: a chained packet is cut into the fragments of the same packet in one buffer") {
+    tcp_frame_spec s;
+    s.protocol = 17;
+    s.dont_fragment = false;
+    s.payload_len = 9000;
+    const auto original = tcp_frame(s);
+    chained_buffer c(original, 257, {3, 1001});
+    for (std::size_t mtu : {1458, 576}) {
+        CAPTURE(mtu);
+        auto whole = plan_ipv4_fragments(original, mtu);
+        auto chained = plan_ipv4_fragments(c.f.bytes(), c.f.tail, mtu);
+        REQUIRE(whole);
+        REQUIRE(chained);
+        vector_sink a, b;
+        CHECK(fragment_ipv4(original, *whole, a, 0, [&](frame& f) { a.send(f, destination{}); }) == whole->count);
+        CHECK(fragment_ipv4(c.f.bytes(), c.f.tail, *chained, b, 0, [&](frame& f) { b.send(f, destination{}); }) == whole->count);
+        REQUIRE(a.out.size() == b.out.size());
+        for (std::size_t k = 0; k < a.out.size(); ++k) CHECK(a.out[k].bytes == b.out[k].bytes);
+    }
 }

@@ -1,5 +1,9 @@
 #include "nvgre/datapath/frame.hpp"
 
+#include "support/chained.hpp"
+
+#include <nvgre/checksum/ones_complement.hpp>
+
 #include <doctest/doctest.h>
 
 #include <vector>
@@ -60,4 +64,51 @@ TEST_CASE("datapath/frame: the adapter concept") {
     owned_adapter::commit(o, f);
     CHECK(o.start == 0);
     CHECK(o.len == 24);
+}
+
+TEST_CASE("datapath/frame: a chained frame's total size, cut short inside its chain or its first segment") {
+    std::vector<std::byte> packet(1000);
+    for (std::size_t i = 0; i < packet.size(); ++i) packet[i] = std::byte{static_cast<unsigned char>(i * 7)};
+    test::chained_buffer b(packet, 300, {200, 1});
+    frame& f = b.f;
+    CHECK(f.is_chained());
+    CHECK(f.size() == 300);
+    CHECK(f.total_size() == 1000);
+    CHECK(f.headers_in_first_segment());
+    CHECK(test::chained_buffer::gathered(f) == packet);
+
+    CHECK(f.set_total_size(1001).error().code == errc::bad_value);
+    REQUIRE(f.set_total_size(900));  // padding cut in the chain
+    CHECK(f.total_size() == 900);
+    CHECK(f.size() == 300);
+    CHECK(test::chained_buffer::gathered(f) == std::vector<std::byte>(packet.begin(), packet.begin() + 900));
+    REQUIRE(f.pull_front(14));  // decap: the first segment starts later, the chain stays
+    CHECK(f.total_size() == 886);
+    REQUIRE(f.set_total_size(100));  // the packet now ends in the first segment: the chain goes
+    CHECK_FALSE(f.is_chained());
+    CHECK(f.size() == 100);
+
+    // Fewer than first_segment_bytes in the first segment of a chained frame: not for the pipelines.
+    test::chained_buffer short_first(packet, first_segment_bytes - 1);
+    CHECK_FALSE(short_first.f.headers_in_first_segment());
+    test::chained_buffer whole(packet, packet.size());
+    CHECK_FALSE(whole.f.is_chained());
+    CHECK(whole.f.headers_in_first_segment());
+}
+
+TEST_CASE("datapath/frame: copy_out and sum_from over the first segment and the chain") {
+    std::vector<std::byte> packet(777);
+    for (std::size_t i = 0; i < packet.size(); ++i) packet[i] = std::byte{static_cast<unsigned char>(i * 13 + 5)};
+    for (std::size_t first : {std::size_t{0}, std::size_t{1}, std::size_t{255}, std::size_t{256}, std::size_t{777}}) {
+        test::chained_buffer b(packet, first, {3, 100});
+        for (std::size_t offset : {std::size_t{0}, std::size_t{1}, std::size_t{256}, std::size_t{500}, std::size_t{777}}) {
+            CHECK(checksum::fold(sum_from(b.f, offset)) ==
+                  checksum::fold(checksum::sum(std::span<const std::byte>(packet).subspan(offset))));
+            std::vector<std::byte> out(packet.size() - offset);
+            REQUIRE(copy_out(b.f, offset, out));
+            CHECK(std::equal(out.begin(), out.end(), packet.begin() + static_cast<std::ptrdiff_t>(offset)));
+        }
+        std::vector<std::byte> too_many(10);
+        CHECK_FALSE(copy_out(b.f, 770, too_many));
+    }
 }

@@ -2,6 +2,7 @@
 
 #include "nvgre/datapath/encap.hpp"
 
+#include "support/chained.hpp"
 #include "support/frames.hpp"
 #include "support/tcp_frames.hpp"
 
@@ -148,4 +149,31 @@ TEST_CASE("datapath/gso: what is not segmented") {
     auto p = plan_tcp_segments(original, 1000);
     REQUIRE(p);
     CHECK(segment_tcp(original, *p, dry, 0, [](frame&) {}) == 2);
+}
+
+TEST_CASE("datapath/gso: a chained segment is cut into the segments of the same segment in one buffer") {
+    for (const bool v6 : {false, true}) {
+        tcp_frame_spec s;
+        s.src = ip(v6 ? "fd00::5" : "10.0.0.5");
+        s.dst = ip(v6 ? "fd00::6" : "10.0.0.6");
+        s.payload_len = 20000;
+        const auto original = tcp_frame(s);
+        chained_buffer c(original, 333, {1, 4095, 7});  // odd segment lengths: the sums carry over
+        auto whole = plan_tcp_segments(original, 1400);
+        auto chained = plan_tcp_segments(c.f.bytes(), c.f.tail, 1400);
+        REQUIRE(whole);
+        REQUIRE(chained);
+        CHECK(chained->count == whole->count);
+        vector_sink a, b;
+        CHECK(segment_tcp(original, *whole, a, 64, [&](frame& f) { a.send(f, destination{}); }) == whole->count);
+        CHECK(segment_tcp(c.f.bytes(), c.f.tail, *chained, b, 64, [&](frame& f) { b.send(f, destination{}); }) == whole->count);
+        REQUIRE(a.out.size() == b.out.size());
+        for (std::size_t k = 0; k < a.out.size(); ++k) CHECK(a.out[k].bytes == b.out[k].bytes);
+    }
+    // The TCP header must lie in the first segment.
+    tcp_frame_spec s;
+    s.payload_len = 3000;
+    const auto f = tcp_frame(s);
+    chained_buffer cut(f, 40);
+    CHECK(plan_tcp_segments(cut.f.bytes(), cut.f.tail, 1000).error().code == errc::truncated);
 }

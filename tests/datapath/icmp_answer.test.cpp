@@ -1,5 +1,6 @@
 #include "nvgre/datapath/icmp_answer.hpp"
 
+#include "support/chained.hpp"
 #include "support/frames.hpp"
 #include "support/gateway_policy.hpp"
 #include "support/tcp_frames.hpp"
@@ -113,4 +114,38 @@ TEST_CASE("datapath/icmp_answer: the rate limiter keeps one budget per (scope, s
     CHECK_FALSE(limiter.allow(ip("10.0.0.5"), 0, 1));
     CHECK(limiter.allow(ip("10.0.0.5"), 0, 2));  // the same address in another routing domain
     CHECK(limiter.allow(ip("10.0.0.5"), 1'000'000'000, 1));  // refilled after a second
+}
+
+TEST_CASE("datapath/icmp_answer: answers to chained frames read the chain: the echo data, the quote") {
+    for (const bool v6 : {false, true}) {
+        CAPTURE(v6);
+        const ip_address src = v6 ? ip("fd00::5") : ip("10.0.0.5");
+        const ip_address dst = v6 ? ip("fd00::1") : ip("10.0.0.1");
+        // A 4000-byte echo request with padding, in a 300-byte first segment and three more.
+        auto request = echo_request(vm, router, src, dst, 0xbeef, 3, 1, 4000);
+        request.resize(request.size() + 6, std::byte{0x55});
+        buffer whole(request);
+        make_echo_reply(whole.f, router);
+        chained_buffer c(request, 300, {1, 2000});
+        REQUIRE(is_echo_request(c.f.bytes()));
+        make_echo_reply(c.f, router);
+        CHECK(c.f.is_chained());  // the data stay where they were
+        CHECK(c.bytes() == whole.bytes());
+
+        // Time exceeded quotes the offending packet as far as the limit, from its chain too.
+        const auto sent = udp_frame(vm, router, src, ip(v6 ? "2001:db8::9" : "203.0.113.9"), 3000, 1);
+        buffer once(sent, 128, 1400);
+        REQUIRE(make_icmp_error(once.f, router, dst, icmp_error_for(router_error::time_exceeded, v6)));
+        for (const std::size_t first : {std::size_t{256}, std::size_t{301}, std::size_t{2000}}) {
+            CAPTURE(first);
+            chained_buffer e(sent, first, {5}, 128, 1400);
+            REQUIRE(make_icmp_error(e.f, router, dst, icmp_error_for(router_error::time_exceeded, v6)));
+            CHECK_FALSE(e.f.is_chained());  // the answer is whole in the first segment
+            CHECK(e.bytes() == once.bytes());
+        }
+        // A first buffer too small for the answer: no-space, the frame unchanged.
+        chained_buffer tight(sent, 256, {}, 128, 8);
+        CHECK(make_icmp_error(tight.f, router, dst, icmp_error_for(router_error::time_exceeded, v6)).error().code == errc::no_space);
+        CHECK(tight.bytes() == sent);
+    }
 }

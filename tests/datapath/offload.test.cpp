@@ -1,10 +1,12 @@
 #include "nvgre/datapath/offload.hpp"
 
+#include "support/chained.hpp"
 #include "support/frames.hpp"
 #include "support/tcp_frames.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -31,11 +33,18 @@ TEST_CASE("datapath/offload: completing a partial checksum gives the full one") 
         b.f.offload.checksum_partial = true;
         b.f.offload.checksum_start = static_cast<std::uint16_t>(l4);
         b.f.offload.checksum_offset = static_cast<std::uint16_t>(field);
+        // The same frame chained after a first segment of 256+ bytes: the sum runs through the chain.
+        const auto partial = b.bytes();
+        const std::size_t first = std::max<std::size_t>(first_segment_bytes, rng() % (partial.size() + 1));
+        chained_buffer c(partial, first, {static_cast<std::size_t>(rng() % 7), static_cast<std::size_t>(rng() % 300)});
+        c.f.offload = b.f.offload;
         REQUIRE(complete_checksum(b.f, s.protocol == 17));
         CHECK_FALSE(b.f.offload.checksum_partial);
         CHECK(b.bytes() == full);
         CHECK(complete_checksum(b.f));  // nothing pending: a no-op
         CHECK(b.bytes() == full);
+        REQUIRE(complete_checksum(c.f, s.protocol == 17));
+        CHECK(c.bytes() == full);
     }
 }
 

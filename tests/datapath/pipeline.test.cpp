@@ -14,7 +14,7 @@ TEST_CASE("datapath/pipeline: defaults and the sink that never replicates") {
     CHECK_FALSE(cfg.outer_ipv4_checksum_by_hardware);
     no_replication_sink sink;
     std::vector<std::byte> bytes(10);
-    CHECK(sink.copy(bytes, 0) == nullptr);
+    CHECK(sink.allocate(bytes.size(), 0) == nullptr);
     static_assert(replication_sink<no_replication_sink>);
 }
 

@@ -87,10 +87,11 @@ struct pool_sink {
     pool_sink& operator=(const pool_sink&) = delete;
     ~pool_sink() { NVGRE_FUZZ_CHECK(outstanding() == 0); }
 
-    datapath::frame* copy(std::span<const std::byte> bytes, std::size_t headroom) {
+    /// A buffer of `size` bytes that hold garbage (the library must write every one).
+    datapath::frame* allocate(std::size_t size, std::size_t headroom) {
         ++copies_asked;
         if (buffers.size() >= pool) return nullptr;
-        buffers.emplace_back(bytes, headroom, 0);
+        buffers.emplace_back(std::vector<std::byte>(size, std::byte{0x5a}), headroom, 0);
         returned.push_back(false);
         return &buffers.back().f;
     }
@@ -100,7 +101,9 @@ struct pool_sink {
             NVGRE_FUZZ_CHECK(!returned[i]);  // sent twice, or sent after a discard
             returned[i] = true;
         }
-        out.push_back({std::vector<std::byte>(f.bytes().begin(), f.bytes().end()), d, i != npos});
+        std::vector<std::byte> bytes(f.total_size());
+        (void)datapath::copy_out(f, 0, bytes);
+        out.push_back({std::move(bytes), d, i != npos});
     }
     void discard(datapath::frame& f) {
         const std::size_t i = index_of(f);

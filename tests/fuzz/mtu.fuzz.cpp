@@ -39,9 +39,9 @@ constexpr std::size_t max_pieces = 512;  // a bounded run: mss 1 on 64 KB would 
 /// A sink whose pool holds every piece of one run.
 struct big_sink {
     std::deque<fuzz::framed> buffers;
-    frame* copy(std::span<const std::byte> bytes, std::size_t headroom) {
+    frame* allocate(std::size_t size, std::size_t headroom) {
         if (buffers.size() >= max_pieces) return nullptr;
-        buffers.emplace_back(bytes, headroom, 0);
+        buffers.emplace_back(std::vector<std::byte>(size, std::byte{0x5a}), headroom, 0);
         return &buffers.back().f;
     }
 };

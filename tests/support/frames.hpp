@@ -110,13 +110,15 @@ struct vector_sink {
     std::vector<sent> out;
     std::size_t limit{1000};
 
-    datapath::frame* copy(std::span<const std::byte> bytes, std::size_t headroom) {
+    datapath::frame* allocate(std::size_t size, std::size_t headroom) {
         if (buffers.size() >= limit) return nullptr;
-        buffers.emplace_back(bytes, headroom + 128);
+        buffers.emplace_back(std::vector<std::byte>(size, std::byte{0x5a}), headroom + 128);
         return &buffers.back().f;
     }
     void send(datapath::frame& f, const datapath::destination& d) {
-        out.push_back({std::vector<std::byte>(f.bytes().begin(), f.bytes().end()), d});
+        std::vector<std::byte> bytes(f.total_size());
+        (void)datapath::copy_out(f, 0, bytes);
+        out.push_back({std::move(bytes), d});
     }
     /// A buffer handed back unsent (the pipeline could not use it).
     void discard(datapath::frame&) { ++discarded; }

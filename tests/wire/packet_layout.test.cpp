@@ -1,6 +1,9 @@
 #include "nvgre/wire/packet_layout.hpp"
 
+#include "support/chained.hpp"
 #include "support/test_bytes.hpp"
+
+#include <nvgre/datapath/encap.hpp>
 
 #include <doctest/doctest.h>
 
@@ -336,7 +339,7 @@ TEST_CASE("wire/packet_layout: the common-frame path gives what the general pars
         if (next() % 8 == 0) len = next() % (f.size() + 1);
         const std::span<const std::byte> b(f.data(), len);
         packet_layout scratch;
-        fast += nvgre::detail::parse_common_nvgre(b, scratch) ? 1 : 0;
+        fast += nvgre::detail::parse_common_nvgre(b, 0, scratch) ? 1 : 0;
         ++checked;
         if (!same_layout(parse_packet_layout(b), parse_packet_layout_general(b))) {
             FAIL("layouts differ at iteration " << it);
@@ -345,4 +348,78 @@ TEST_CASE("wire/packet_layout: the common-frame path gives what the general pars
     }
     CHECK(checked == 200000);
     CHECK(fast > 10000);  // the path was taken often enough to mean something
+}
+
+namespace {
+/// An NVGRE frame carrying a UDP datagram of `payload` bytes: IPv4 or IPv6 outside and inside.
+std::vector<std::byte> big_nvgre(bool outer_v6, bool inner_v6, std::size_t payload) {
+    using namespace nvgre::test;
+    const auto inner = udp_frame(mac("00:15:5d:00:00:05"), mac("00:15:5d:00:00:06"), ip(inner_v6 ? "fd00::5" : "10.0.0.5"),
+                                 ip(inner_v6 ? "fd00::6" : "10.0.0.6"), payload);
+    buffer b(inner);
+    datapath::encap_params p;
+    p.outer_source_mac = mac("02:00:00:00:00:01");
+    p.outer_destination_mac = mac("02:00:00:00:00:02");
+    p.outer_source = ip(outer_v6 ? "2001:db8::1" : "192.168.1.1");
+    p.outer_destination = ip(outer_v6 ? "2001:db8::2" : "192.168.1.2");
+    p.vsid = *nvgre::vsid::make(5001);
+    REQUIRE(datapath::encapsulate(b.f, p));
+    return b.bytes();
+}
+}  // namespace
+
+TEST_CASE("wire/packet_layout: a frame that continues in a chain parses as the same frame in one piece") {
+    for (const bool outer_v6 : {false, true})
+        for (const bool inner_v6 : {false, true})
+            for (const std::size_t payload : {std::size_t{300}, std::size_t{1400}, std::size_t{8900}}) {
+                auto f = big_nvgre(outer_v6, inner_v6, payload);
+                f.resize(f.size() + 7, std::byte{0});  // padding, which ends up in the chain
+                const auto whole = parse_packet_layout(f);
+                REQUIRE(whole.kind == frame_kind::nvgre);
+                for (const std::size_t first : {first_segment_bytes, std::size_t{257}, std::size_t{1000}, f.size() - 1}) {
+                    CAPTURE(outer_v6);
+                    CAPTURE(inner_v6);
+                    CAPTURE(first);
+                    test::chained_buffer b(f, first, {1, 999});
+                    const auto l = parse_packet_layout(b.f.bytes(), b.f.tail);
+                    CHECK(same_layout(l, whole));
+                    CHECK(l.inner_l4_offset < first);  // offsets in the first segment; ends may lie past it
+                }
+                // Lengths are judged against the chain too: a packet longer than both is cut short.
+                test::chained_buffer cut(std::span<const std::byte>(f).first(f.size() - 100), 400);
+                const auto l = parse_packet_layout(cut.f.bytes(), cut.f.tail);
+                CHECK(l.kind == frame_kind::error);
+                CHECK(l.error.code == errc::truncated);
+                // A first segment shorter than first_segment_bytes: split-headers, nothing parsed.
+                test::chained_buffer split(f, first_segment_bytes - 1);
+                const auto s = parse_packet_layout(split.f.bytes(), split.f.tail);
+                CHECK(s.kind == frame_kind::error);
+                CHECK(s.error.code == errc::split_headers);
+            }
+}
+
+TEST_CASE("wire/packet_layout: a GRE checksum over a chained frame sums the chain") {
+    const auto f = big_nvgre(false, false, 2000);
+    std::vector<std::byte> g(f.begin(), f.begin() + 34);
+    for (auto b : from_hex("a0006558 00000000 0013892a")) g.push_back(b);  // C + K
+    g.insert(g.end(), f.begin() + 42, f.end());
+    const auto total = static_cast<std::uint16_t>((std::to_integer<unsigned>(g[16]) << 8 | std::to_integer<unsigned>(g[17])) + 4);
+    g[16] = std::byte{static_cast<unsigned char>(total >> 8)};
+    g[17] = std::byte{static_cast<unsigned char>(total & 0xff)};
+    fix_outer_ipv4_checksum(g);
+    auto gre = mutable_gre_view::checked(std::span<std::byte>(g).subspan(34));
+    REQUIRE(gre);
+    gre->fill_checksum();
+    for (const std::size_t first : {std::size_t{256}, std::size_t{257}, std::size_t{1501}}) {
+        CAPTURE(first);
+        test::chained_buffer valid(g, first, {3, 77});
+        const auto l = parse_packet_layout(valid.f.bytes(), valid.f.tail);
+        CHECK(l.error.code == errc::bad_gre_flags);  // verified, then NVGRE forbids the C bit
+        auto corrupt = g;
+        corrupt[1800] ^= std::byte{0x40};  // in the chain
+        test::chained_buffer bad(corrupt, first, {3, 77});
+        const auto c = parse_packet_layout(bad.f.bytes(), bad.f.tail);
+        CHECK(c.error.code == errc::bad_checksum);
+        CHECK(c.error.where == layer::gre);
+    }
 }

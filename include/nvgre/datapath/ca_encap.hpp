@@ -51,8 +51,8 @@ struct encap_plan {
                                               encap_plan& p) noexcept {
     const auto bytes = std::span<const std::byte>(f.bytes());
     const auto eth = wire::ethernet_view::checked(bytes);
-    if (!eth) {
-        p.reason = drop_reason::truncated;
+    if (!eth || !f.headers_in_first_segment()) [[unlikely]] {
+        p.reason = eth ? drop_reason::split_headers : drop_reason::truncated;
         return;
     }
     if (eth->tag_count() != 0) {
@@ -70,7 +70,7 @@ struct encap_plan {
         return;
     }
     ip_address source;
-    if (!egress_steps::read_ip_endpoints(bytes, type == wire::ethertype::ipv6, source, p.key.address, p.reason)) return;
+    if (!egress_steps::read_ip_endpoints(bytes, f.tail.length(), type == wire::ethertype::ipv6, source, p.key.address, p.reason)) return;
     p.key.scope = sub->domain;
 }
 

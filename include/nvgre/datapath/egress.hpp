@@ -61,9 +61,9 @@ namespace detail::egress_steps {
 
 /// read_ip_endpoints for one IP version: `View` is wire::ipv4_view or wire::ipv6_view.
 template <class View>
-[[gnu::always_inline]] inline bool read_ip_endpoints_as(std::span<const std::byte> l3, ip_address& source,
+[[gnu::always_inline]] inline bool read_ip_endpoints_as(std::span<const std::byte> l3, std::size_t continued, ip_address& source,
                                                         ip_address& destination, drop_reason& why) noexcept {
-    auto ip = View::checked(l3);
+    auto ip = View::checked(l3, continued);
     if (!ip) [[unlikely]] {
         why = drop_reason_of(ip.error().code);
         return false;
@@ -76,13 +76,14 @@ template <class View>
 /// Reads the IP addresses of an untagged IPv4/IPv6 Ethernet frame into `source` and
 /// `destination`. False when the IP view refuses the header — cut short, lying about its length
 /// or of the wrong version — with `why` the drop that names it (truncated, bad-length,
-/// bad-header-length, bad-version). (A bool and out-parameters rather than a result: the
-/// addresses are built where the caller keeps them, with no copy on the per-packet path.)
-[[gnu::always_inline]] inline bool read_ip_endpoints(std::span<const std::byte> frame, bool v6, ip_address& source,
-                                                     ip_address& destination, drop_reason& why) noexcept {
+/// bad-header-length, bad-version). `continued`: the bytes of a chained frame after `frame`.
+/// (A bool and out-parameters rather than a result: the addresses are built where the caller
+/// keeps them, with no copy on the per-packet path.)
+[[gnu::always_inline]] inline bool read_ip_endpoints(std::span<const std::byte> frame, std::size_t continued, bool v6,
+                                                     ip_address& source, ip_address& destination, drop_reason& why) noexcept {
     const auto l3 = frame.subspan(wire::ethernet_header_len);
-    return v6 ? read_ip_endpoints_as<wire::ipv6_view>(l3, source, destination, why)
-              : read_ip_endpoints_as<wire::ipv4_view>(l3, source, destination, why);
+    return v6 ? read_ip_endpoints_as<wire::ipv6_view>(l3, continued, source, destination, why)
+              : read_ip_endpoints_as<wire::ipv4_view>(l3, continued, source, destination, why);
 }
 
 /// True for an IPv6 link-local address (fe80::/10): it never leaves the link, so it is not a
@@ -236,9 +237,9 @@ struct encap_decision {
                                                           std::uint32_t destination, const packet::compiled_header& h,
                                                           std::uint32_t vsid, const pipeline_config& cfg) noexcept {
     const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source).pa);
-    const bool oversize = f.offload.segment_size != 0 || outer_ip_len(f.size(), h) > mtu;
+    const bool oversize = f.offload.segment_size != 0 || outer_ip_len(f.total_size(), h) > mtu;
     return encap_decision{encap_along(h, vsid, cfg),
-                          oversize ? plan_oversize(f.bytes(), f.offload, mtu, h.is_ipv6(), cfg.gso) : oversize_plan{},
+                          oversize ? plan_oversize(f, mtu, h.is_ipv6(), cfg.gso) : oversize_plan{},
                           destination};
 }
 
@@ -290,9 +291,10 @@ inline outcome proxy_arp(const policy::state& s, const policy::local_port& port,
     return o;
 }
 
-/// True if the IPv6 frame at `l3` is an ICMPv6 neighbor-discovery message (no extension headers).
-inline bool is_neighbor_discovery(std::span<const std::byte> l3, std::uint8_t& type) noexcept {
-    auto ip = wire::ipv6_view::checked(l3);
+/// True if the IPv6 frame at `l3` (`continued` more bytes in a chain) is an ICMPv6
+/// neighbor-discovery message (no extension headers).
+inline bool is_neighbor_discovery(std::span<const std::byte> l3, std::size_t continued, std::uint8_t& type) noexcept {
+    auto ip = wire::ipv6_view::checked(l3, continued);
     if (!ip || ip->next_header() != wire::ip_protocol::icmpv6 || ip->payload().size() < 1) return false;
     type = std::to_integer<std::uint8_t>(ip->payload()[0]);
     return type >= wire::icmpv6_type::router_solicitation && type <= 137;
@@ -345,7 +347,6 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
     auto missed = [&o](drop_reason r) {
         if (o.reason == drop_reason::none) o.reason = r;
     };
-    const auto original = std::span<const std::byte>(f.bytes());
     const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source_provider).pa);  // the sending PA's
     for (const policy::flood_pa& remote : sub.remote_pas) {
         drop_reason why = drop_reason::none;
@@ -356,11 +357,11 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
         }
         const compiled_encap path = encap_along(*h, sub.id.value(), cfg);
         // Copies are not segmented or answered: a flood has no one sender to tell.
-        if (outer_ip_len(original.size(), *h) > mtu) {
+        if (outer_ip_len(f.total_size(), *h) > mtu) {
             missed(drop_reason::too_big);
             continue;
         }
-        frame* copy = sink.copy(original, recommended_headroom);
+        frame* copy = clone_of(sink, f, recommended_headroom);
         if (copy == nullptr) {
             missed(drop_reason::no_buffer);
             return o;
@@ -375,7 +376,7 @@ outcome flood(const policy::state& s, const policy::local_port& port, const mac_
     }
     for (const policy::flood_mac& local : sub.local_macs) {
         if (local.mac == port_mac) continue;
-        frame* copy = sink.copy(original, 0);
+        frame* copy = clone_of(sink, f, 0);
         if (copy == nullptr) {
             missed(drop_reason::no_buffer);
             return o;
@@ -439,8 +440,8 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
     egress_plan p;
     const auto bytes = f.bytes();
     auto eth = wire::ethernet_view::checked(bytes);
-    if (!eth) {
-        drop_plan(p, drop_reason::truncated);
+    if (!eth || !f.headers_in_first_segment()) [[unlikely]] {
+        drop_plan(p, eth && !f.headers_in_first_segment() ? drop_reason::split_headers : drop_reason::truncated);
         return p;
     }
     if (port == nullptr) {
@@ -471,7 +472,7 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
 
     // Rule 3 (IPv6): neighbor solicitations are answered; other ND messages stay local.
     std::uint8_t nd_type = 0;
-    if (type == wire::ethertype::ipv6 && is_neighbor_discovery(bytes.subspan(wire::ethernet_header_len), nd_type)) {
+    if (type == wire::ethertype::ipv6 && is_neighbor_discovery(bytes.subspan(wire::ethernet_header_len), f.tail.length(), nd_type)) {
         if (nd_type != wire::icmpv6_type::neighbor_solicitation) {
             drop_plan(p, drop_reason::unsupported, port->vsid);
             return p;
@@ -483,7 +484,7 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
     const bool v6 = type == wire::ethertype::ipv6;
     ip_address source;
     drop_reason why = drop_reason::none;
-    if (!read_ip_endpoints(bytes, v6, source, p.destination, why)) {
+    if (!read_ip_endpoints(bytes, f.tail.length(), v6, source, p.destination, why)) {
         drop_plan(p, why, port->vsid);
         return p;
     }

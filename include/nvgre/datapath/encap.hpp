@@ -209,7 +209,7 @@ private:
     template <bool FromHash>
     bool try_apply(frame& f, const nvgre::detail::inner_dissection& d, std::uint8_t flow) const noexcept {
         // One compare for both bounds: n - 14 wraps for n < 14.
-        if (f.size() - wire::ethernet_header_len > max_inner_len() - wire::ethernet_header_len || d.tagged ||
+        if (f.total_size() - wire::ethernet_header_len > max_inner_len() - wire::ethernet_header_len || d.tagged ||
             f.headroom() < header_len_) [[unlikely]]
             return false;
         switch (shape_) {
@@ -226,9 +226,9 @@ private:
     }
     [[gnu::cold, gnu::noinline]] static error refusal(const frame& f, const nvgre::detail::inner_dissection& d, bool v6,
                                                       std::size_t header_len) noexcept {
-        if (f.size() < wire::ethernet_header_len)
+        if (f.total_size() < wire::ethernet_header_len)
             return make_error(errc::truncated, layer::inner_ethernet, 0, wire::ethernet_header_len);
-        if (f.size() > (v6 ? max_inner_frame_len_ipv6 : max_inner_frame_len_ipv4))
+        if (f.total_size() > (v6 ? max_inner_frame_len_ipv6 : max_inner_frame_len_ipv4))
             return v6 ? make_error(errc::bad_length, layer::ipv6, 4) : make_error(errc::bad_length, layer::ipv4, 2);
         if (d.tagged) return make_error(errc::inner_vlan, layer::inner_vlan, 12);
         return make_error(errc::no_headroom, layer::none, 0, static_cast<std::uint32_t>(header_len));
@@ -240,7 +240,7 @@ private:
         constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
         constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
         constexpr std::size_t hl = ip + l3_len + wire::nvgre_header_len;
-        const std::size_t n = f.size();
+        const std::size_t n = f.total_size();  // the chain too
         std::byte* p = f.bytes().data() - hl;
         (void)f.push_front(hl);  // cannot fail: try_apply checked the headroom
         std::memcpy(p, bytes_.data(), hl);
@@ -315,7 +315,7 @@ private:
         const bool v6 = h.is_ipv6();
         const std::size_t hl = h.size();
         const std::size_t max_inner = v6 ? max_inner_frame_len_ipv6 : max_inner_frame_len_ipv4;
-        if (f.size() - wire::ethernet_header_len > max_inner - wire::ethernet_header_len || d.tagged || f.headroom() < hl)
+        if (f.total_size() - wire::ethernet_header_len > max_inner - wire::ethernet_header_len || d.tagged || f.headroom() < hl)
             [[unlikely]] {
             e = refusal(f, d, v6, hl);
             return false;
@@ -334,7 +334,7 @@ private:
         constexpr std::size_t ip = wire::ethernet_header_len + (Tagged ? wire::vlan_tag_len : 0);
         constexpr std::size_t l3_len = V6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
         constexpr std::size_t hl = ip + l3_len + wire::nvgre_header_len;
-        const std::size_t n = f.size();
+        const std::size_t n = f.total_size();  // the chain too
         std::byte* p = f.bytes().data() - hl;
         (void)f.push_front(hl);  // cannot fail: the caller checked the headroom
         std::memcpy(p, h.bytes().data(), hl);
@@ -486,8 +486,9 @@ inline bool decap_frame(datapath::frame& f, const wire::packet_layout& l, error&
     }
 
     const std::size_t inner = l.inner_l2_offset;
-    // Cannot fail: the layout checked both against the frame.
-    if (!f.pull_front(inner).has_value() || !f.resize(l.outer_l3_end - inner).has_value()) [[unlikely]] {
+    // Cannot fail: the layout checked both against the frame (and its chain: the padding after
+    // the outer packet, wherever it lies, is cut off).
+    if (!f.pull_front(inner).has_value() || !f.set_total_size(l.outer_l3_end - inner).has_value()) [[unlikely]] {
         e = make_error(errc::truncated, layer::none, 0);
         return false;
     }
@@ -537,7 +538,7 @@ inline bool decap_in_place(datapath::frame& f, datapath::decap_info& info, error
     // Parsed straight into `info` (placement new of a prvalue: guaranteed copy elision, which
     // std::construct_at would not give): a copy of the layout reads it back with wider loads
     // than the stores that wrote it, a store-forwarding stall per field.
-    ::new (static_cast<void*>(&info.layout)) wire::packet_layout(wire::parse_packet_layout(f.bytes()));
+    ::new (static_cast<void*>(&info.layout)) wire::packet_layout(wire::parse_packet_layout(f.bytes(), f.tail));
     return decap_with_layout(f, info.layout, info, e);
 }
 

@@ -184,9 +184,10 @@ inline drop_reason answer_for_local_pa(const policy::state& s, frame& f, questio
     if (kind == question_kind::none) return std::nullopt;
 
     const std::uint32_t vsid = layout.vsid_bits();
-    // The inner frame as its sender made it (the outer packet's padding excluded).
-    const auto inner = std::span<const std::byte>(f.bytes()).subspan(layout.inner_l2_offset,
-                                                                     layout.outer_l3_end - layout.inner_l2_offset);
+    // The inner frame as its sender made it (the outer packet's padding excluded), as far as
+    // the first segment holds it (a chained frame's question lies there: question_in).
+    const std::size_t inner_end = std::min<std::size_t>(layout.outer_l3_end, f.size());
+    const auto inner = std::span<const std::byte>(f.bytes()).subspan(layout.inner_l2_offset, inner_end - layout.inner_l2_offset);
     ip_address target;
     mac_address requester;
     std::optional<arp_question> arp_q;

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <utility>
 
 namespace nvgre::datapath {
 
@@ -55,12 +56,13 @@ struct ipv4_fragment_plan {
 /// fragment's IP packet is at most `mtu` bytes. Errors: errc::truncated / bad_length /
 /// bad_header_length when the header does not validate; errc::bad_value when DF is set, the
 /// MTU leaves no room for 8 data bytes next to the header (mtu < header + 8), or the packet
-/// already fits; errc::bad_header_length for options that overrun the header. O(header).
-[[nodiscard]] inline result<ipv4_fragment_plan> plan_ipv4_fragments(std::span<const std::byte> frame,
+/// already fits; errc::bad_header_length for options that overrun the header. `tail`: the
+/// frame's chain when it continues past `frame` (the headers lie in `frame`). O(header).
+[[nodiscard]] inline result<ipv4_fragment_plan> plan_ipv4_fragments(std::span<const std::byte> frame, const chain& tail,
                                                                     std::size_t mtu) noexcept {
     const std::size_t l3 = wire::ethernet_header_len;
     if (frame.size() < l3) return make_error(errc::truncated, layer::ethernet, frame.size(), l3);
-    auto ip = wire::ipv4_view::checked(frame.subspan(l3));
+    auto ip = wire::ipv4_view::checked(frame.subspan(l3), tail.length());
     if (!ip) return ip.error();
     if (ip->dont_fragment()) return make_error(errc::bad_value, layer::ipv4, l3 + 6);
     ipv4_fragment_plan p;
@@ -99,6 +101,11 @@ struct ipv4_fragment_plan {
     return p;
 }
 
+/// plan_ipv4_fragments of a frame in one buffer.
+[[nodiscard]] inline result<ipv4_fragment_plan> plan_ipv4_fragments(std::span<const std::byte> frame, std::size_t mtu) noexcept {
+    return plan_ipv4_fragments(frame, chain{}, mtu);
+}
+
 /// Writes fragment k's Ethernet and IP headers into `out`, the fragment's frame whose bytes
 /// from l3 + fragment_header_len(k) on already hold its data. `original` is the whole original
 /// frame (its headers are read). Precondition: `out.size() == l3 + fragment_header_len(k) +
@@ -126,24 +133,31 @@ inline void write_ipv4_fragment_headers(const ipv4_fragment_plan& p, std::span<c
     nvgre::detail::store_be16(ip + 10, checksum::ipv4_header_checksum(std::span<const std::byte>(ip, hk)));
 }
 
-/// Cuts the IPv4 packet of `original` (planned by plan_ipv4_fragments) into frames from
-/// `sink.copy(bytes, headroom)`, one copy of each data byte, and calls `each(frame&)` on each
-/// fragment in order (e.g. to encapsulate and send it). Returns how many fragments were made:
-/// fewer than p.count when the sink ran out of buffers. O(data) + O(header) per fragment.
+/// Cuts the IPv4 packet of `original` — its first segment, then `tail` (planned by
+/// plan_ipv4_fragments with the same two) — into frames from `sink.allocate(size, headroom)`,
+/// one copy of each data byte, and calls `each(frame&)` on each fragment in order (e.g. to
+/// encapsulate and send it). Returns how many fragments were made: fewer than p.count when the
+/// sink ran out of buffers. O(data) + O(header) per fragment.
 template <class Sink, class Each>
-std::size_t fragment_ipv4(std::span<const std::byte> original, const ipv4_fragment_plan& p, Sink& sink,
+std::size_t fragment_ipv4(std::span<const std::byte> original, const chain& tail, const ipv4_fragment_plan& p, Sink& sink,
                           std::size_t headroom, Each&& each) noexcept {
     for (std::size_t k = 0; k < p.count; ++k) {
         const std::size_t hk = p.fragment_header_len(k);
         const std::size_t data_at = p.l3 + p.header_len + p.data_start(k);
-        // The bytes in front of this fragment's data in the original (headers, or the previous
-        // fragment's data) are copied along and overwritten by its headers: one copy in all.
-        frame* f = sink.copy(original.subspan(data_at - p.l3 - hk, p.l3 + hk + p.data_size(k)), headroom);
+        frame* f = sink.allocate(p.l3 + hk + p.data_size(k), headroom);
         if (f == nullptr) return k;
+        (void)copy_out(original, tail, data_at, f->bytes().subspan(p.l3 + hk));  // the plan bounds it
         write_ipv4_fragment_headers(p, original, k, f->bytes());
         each(*f);
     }
     return p.count;
+}
+
+/// fragment_ipv4 of a frame in one buffer.
+template <class Sink, class Each>
+std::size_t fragment_ipv4(std::span<const std::byte> original, const ipv4_fragment_plan& p, Sink& sink,
+                          std::size_t headroom, Each&& each) noexcept {
+    return fragment_ipv4(original, chain{}, p, sink, headroom, std::forward<Each>(each));
 }
 
 }  // namespace nvgre::datapath

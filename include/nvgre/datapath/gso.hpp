@@ -10,7 +10,7 @@
 ///   sequence number + k * mss, CWR only on the first segment, PSH and FIN only on the last, and
 ///   the TCP checksum (pseudo-header, header, and that segment's payload);
 /// - the payload is copied at most once (segment_tcp: into buffers from the embedder's sink,
-///   the headers written in front) or not at all (segment_tcp_gather: each segment is a small
+///   the headers written in front; a chained frame's payload is read from its chain) or not at all (segment_tcp_gather: each segment is a small
 ///   header block plus a reference into the original payload, for scatter-gather output such
 ///   as an iovec or an mbuf chain).
 /// Inner IPv6 with extension headers is not segmented (errc::bad_protocol), like most NICs.
@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <utility>
 
 namespace nvgre::datapath {
 
@@ -63,12 +64,15 @@ struct tcp_segment_plan {
 /// segments of at most `mss` payload bytes. Errors: what parsing the headers found
 /// (errc::truncated, bad_length, ...); errc::bad_protocol for anything but TCP directly after
 /// the inner IP header, or an IPv4 fragment; errc::bad_value for mss 0 or headers longer than
-/// gso_max_headers. A segment that already fits gives count 1. O(headers).
-[[nodiscard]] inline result<tcp_segment_plan> plan_tcp_segments(std::span<const std::byte> frame, std::size_t mss) noexcept {
+/// gso_max_headers. A segment that already fits gives count 1. `tail`: the frame's chain when
+/// it continues past `frame` (its headers lie in `frame`: errc::truncated when they do not).
+/// O(headers).
+[[nodiscard]] inline result<tcp_segment_plan> plan_tcp_segments(std::span<const std::byte> frame, const chain& tail,
+                                                                std::size_t mss) noexcept {
     tcp_segment_plan p;
     if (mss == 0) return make_error(errc::bad_value, layer::none, 0);
     std::size_t inner = 0;  // inner Ethernet offset
-    const auto layout = wire::parse_packet_layout(frame);
+    const auto layout = wire::parse_packet_layout(frame, tail);
     if (layout.kind == wire::frame_kind::nvgre) {
         p.encapsulated = true;
         p.outer_v6 = layout.outer_l3 == wire::l3_kind::ipv6;
@@ -82,14 +86,14 @@ struct tcp_segment_plan {
     const auto l3 = frame.subspan(p.inner_l3);
     std::size_t ip_end = 0;
     if (type == wire::ethertype::ipv4) {
-        auto ip = wire::ipv4_view::checked(l3);
+        auto ip = wire::ipv4_view::checked(l3, tail.length());
         if (!ip) return ip.error();
         if (ip->protocol() != wire::ip_protocol::tcp || ip->is_fragment())
             return make_error(errc::bad_protocol, layer::inner_ipv4, p.inner_l3 + 9);
         p.l4 = p.inner_l3 + ip->header_len();
         ip_end = p.inner_l3 + ip->total_len();
     } else if (type == wire::ethertype::ipv6) {
-        auto ip = wire::ipv6_view::checked(l3);
+        auto ip = wire::ipv6_view::checked(l3, tail.length());
         if (!ip) return ip.error();
         if (ip->next_header() != wire::ip_protocol::tcp) return make_error(errc::bad_protocol, layer::inner_ipv6, p.inner_l3 + 6);
         p.inner_v6 = true;
@@ -99,14 +103,21 @@ struct tcp_segment_plan {
         return make_error(errc::bad_protocol, layer::inner_ethernet, inner + 12);
     }
     if (ip_end < p.l4 + 20) return make_error(errc::truncated, layer::tcp, p.l4, 20);
+    if (frame.size() < p.l4 + 20) return make_error(errc::truncated, layer::tcp, p.l4, 20);  // a chained frame's
     const std::size_t tcp_len = static_cast<std::size_t>(std::to_integer<std::uint8_t>(frame[p.l4 + 12]) >> 4) * 4;
     if (tcp_len < 20 || p.l4 + tcp_len > ip_end) return make_error(errc::bad_header_length, layer::tcp, p.l4 + 12);
+    if (frame.size() < p.l4 + tcp_len) return make_error(errc::truncated, layer::tcp, p.l4, tcp_len);
     p.headers_len = p.l4 + tcp_len;
     if (p.headers_len > gso_max_headers) return make_error(errc::bad_value, layer::tcp, p.l4 + 12);
     p.payload_len = ip_end - p.headers_len;
     p.mss = mss;
     p.count = p.payload_len == 0 ? 1 : (p.payload_len + mss - 1) / mss;
     return p;
+}
+
+/// plan_tcp_segments of a frame in one buffer.
+[[nodiscard]] inline result<tcp_segment_plan> plan_tcp_segments(std::span<const std::byte> frame, std::size_t mss) noexcept {
+    return plan_tcp_segments(frame, chain{}, mss);
 }
 
 /// Writes segment k's headers into `out` (exactly p.headers_len bytes) from the original's
@@ -163,31 +174,38 @@ inline void write_tcp_segment_headers(const tcp_segment_plan& p, std::span<const
     nvgre::detail::store_be16(tcp + 16, checksum::finish(checksum::sum(payload, header_sum)));
 }
 
-/// Segments `original` (planned by plan_tcp_segments) into frames from
-/// `sink.copy(bytes, headroom)` — each payload byte copied once, headers written in front —
-/// and calls `each(frame&)` on each segment in order. Returns how many were made (fewer than
-/// p.count when the sink ran out of buffers). The segments leave without offload work
-/// (offload metadata cleared, but for an outer IPv4 checksum left to the NIC). O(payload).
+/// Segments `original` — its first segment, then `tail` (planned by plan_tcp_segments with
+/// the same two) — into frames from `sink.allocate(size, headroom)`: each payload byte copied
+/// once, headers written in front. Calls `each(frame&)` on each segment in order. Returns how
+/// many were made (fewer than p.count when the sink ran out of buffers). The segments leave
+/// without offload work (offload metadata cleared, but for an outer IPv4 checksum left to the
+/// NIC). O(payload).
 template <class Sink, class Each>
-std::size_t segment_tcp(std::span<const std::byte> original, const tcp_segment_plan& p, Sink& sink, std::size_t headroom,
-                        Each&& each) noexcept {
+std::size_t segment_tcp(std::span<const std::byte> original, const chain& tail, const tcp_segment_plan& p, Sink& sink,
+                        std::size_t headroom, Each&& each) noexcept {
     for (std::size_t k = 0; k < p.count; ++k) {
         const std::size_t at = p.headers_len + k * p.mss;
         const std::size_t n = p.payload_size(k);
-        // The header-sized bytes in front of this payload (the previous segment's payload)
-        // ride along in the copy and are overwritten by the headers.
-        frame* f = sink.copy(original.subspan(at - p.headers_len, p.headers_len + n), headroom);
+        frame* f = sink.allocate(p.headers_len + n, headroom);
         if (f == nullptr) return k;
         const auto bytes = f->bytes();
-        write_tcp_segment_headers(p, original, k, bytes.first(p.headers_len), bytes.subspan(p.headers_len));
+        (void)copy_out(original, tail, at, bytes.subspan(p.headers_len, n));  // the plan bounds `at + n`
+        write_tcp_segment_headers(p, original, k, bytes.first(p.headers_len), bytes.subspan(p.headers_len, n));
         f->offload = offload_info{};
         each(*f);
     }
     return p.count;
 }
 
-/// Segments `original` without copying any payload: calls `each(headers, payload)` for each
-/// segment in order, `headers` (p.headers_len bytes, valid during the call) and `payload` (a
+/// segment_tcp of a frame in one buffer.
+template <class Sink, class Each>
+std::size_t segment_tcp(std::span<const std::byte> original, const tcp_segment_plan& p, Sink& sink, std::size_t headroom,
+                        Each&& each) noexcept {
+    return segment_tcp(original, chain{}, p, sink, headroom, std::forward<Each>(each));
+}
+
+/// Segments `original` (in one buffer) without copying any payload: calls
+/// `each(headers, payload)` for each segment in order, `headers` (p.headers_len bytes, valid during the call) and `payload` (a
 /// span into `original`) making one packet together. O(payload) reads for the checksums.
 template <class Each>
 void segment_tcp_gather(std::span<const std::byte> original, const tcp_segment_plan& p, Each&& each) noexcept {

@@ -114,8 +114,10 @@ struct icmp_error_header {
 /// place: from `router_mac` and IP address `source` (same version as the packet), quoting the
 /// packet (the quoted bytes move back behind the new IP and ICMP headers: at most 548 / 1232
 /// bytes move), TTL / hop limit 64. The frame shrinks, or grows into its tailroom when the
-/// packet was shorter than the quote limit. errc::no_space (frame unchanged) when the buffer
-/// cannot hold the answer. O(quoted bytes); no allocation.
+/// packet was shorter than the quote limit. A chained frame's quote continues from its chain
+/// (the answer is then whole in the first segment, which drops the chain). errc::no_space
+/// (frame unchanged) when the first segment's buffer cannot hold the answer. O(quoted bytes);
+/// no allocation.
 inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, const ip_address& source,
                                     const icmp_error_header& h) noexcept {
     auto bytes = f.bytes();
@@ -124,13 +126,15 @@ inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, con
     const std::size_t ip_header = v6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
     const std::size_t icmp_header = wire::icmp_header_len;
     const std::size_t limit = v6 ? icmp_error_max_ipv6 : icmp_error_max_ipv4;
-    // The offending packet: to its IP length (not any Ethernet padding).
+    // The offending packet: to its IP length (not any Ethernet padding), the chain included.
+    const std::size_t first = f.size();
     const std::size_t packet_len =
-        v6 ? std::min(bytes.size() - l3, wire::ipv6_header_len + std::size_t{nvgre::detail::load_be16(bytes.data() + l3 + 4)})
-           : std::min(bytes.size() - l3, std::size_t{nvgre::detail::load_be16(bytes.data() + l3 + 2)});
+        v6 ? std::min(f.total_size() - l3, wire::ipv6_header_len + std::size_t{nvgre::detail::load_be16(bytes.data() + l3 + 4)})
+           : std::min(f.total_size() - l3, std::size_t{nvgre::detail::load_be16(bytes.data() + l3 + 2)});
     const std::size_t quote = std::min(packet_len, limit - ip_header - icmp_header);
+    const std::size_t quote_in_first = std::min(quote, first - l3);
     const std::size_t answer = l3 + ip_header + icmp_header + quote;
-    if (answer > f.size()) {
+    if (answer > first) {
         if (auto r = f.resize(answer); !r) return r;
         bytes = f.bytes();
     }
@@ -140,7 +144,11 @@ inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, con
     std::array<std::byte, 16> vm_address{};
     std::memcpy(vm_address.data(), bytes.data() + l3 + (v6 ? 8 : 12), v6 ? 16 : 4);
 
-    std::memmove(bytes.data() + l3 + ip_header + icmp_header, bytes.data() + l3, quote);
+    std::memmove(bytes.data() + l3 + ip_header + icmp_header, bytes.data() + l3, quote_in_first);
+    // The rest of the quote from the chain, which starts where the first segment ended.
+    if (quote > quote_in_first)
+        (void)f.tail.copy_out(0, bytes.subspan(l3 + ip_header + icmp_header + quote_in_first, quote - quote_in_first));
+    f.tail = chain{};
     if (answer < f.size()) (void)f.resize(answer);
     bytes = f.bytes();
 
@@ -203,7 +211,8 @@ inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, con
 /// Rewrites the echo request in `f` (is_echo_request() holds) into its echo reply, in place:
 /// from the address that was pinged and `router_mac`, back to the sender's MAC and address,
 /// the same identifier, sequence number and data (RFC 792, RFC 4443 4.2), TTL / hop limit 64,
-/// checksums recomputed. Ethernet padding after the IP packet is cut off. O(packet).
+/// checksums recomputed. Ethernet padding after the IP packet is cut off. The data of a chained
+/// frame stay in its chain (the checksum reads them there). O(packet).
 inline void make_echo_reply(frame& f, const mac_address& router_mac) noexcept {
     auto bytes = f.bytes();
     const mac_address vm_mac = mac_address::from_bytes(bytes.subspan(6, 6));
@@ -214,32 +223,34 @@ inline void make_echo_reply(frame& f, const mac_address& router_mac) noexcept {
     if (nvgre::detail::load_be16(bytes.data() + 12) == wire::ethertype::ipv4) {
         auto ip = wire::mutable_ipv4_view::unchecked(l3);
         const std::size_t header = ip.header_len();
-        const std::size_t end = std::min<std::size_t>(l3.size(), ip.total_len());
+        const std::size_t end = std::min<std::size_t>(f.total_size() - wire::ethernet_header_len, ip.total_len());
         std::memcpy(a.data(), l3.data() + 12, 4);  // swap source and destination
         std::memmove(l3.data() + 12, l3.data() + 16, 4);
         std::memcpy(l3.data() + 16, a.data(), 4);
         ip.set_ttl(64);
         ip.set_header_checksum(0);
         ip.set_header_checksum(checksum::ipv4_header_checksum(l3.subspan(0, header)));
-        auto icmp = l3.subspan(header, end - header);
+        (void)f.set_total_size(wire::ethernet_header_len + end);  // never grows
+        std::byte* icmp = f.bytes().data() + wire::ethernet_header_len + header;
         icmp[0] = std::byte{wire::icmp_type::echo_reply};
-        nvgre::detail::store_be16(icmp.data() + 2, 0);
-        nvgre::detail::store_be16(icmp.data() + 2, checksum::compute(icmp));
-        (void)f.resize(wire::ethernet_header_len + end);  // never grows
+        nvgre::detail::store_be16(icmp + 2, 0);
+        nvgre::detail::store_be16(icmp + 2, checksum::finish(sum_from(f, wire::ethernet_header_len + header)));
     } else {
         auto ip = wire::mutable_ipv6_view::unchecked(l3);
-        const std::size_t end = std::min<std::size_t>(l3.size(), wire::ipv6_header_len + ip.payload_len());
+        const std::size_t end =
+            std::min<std::size_t>(f.total_size() - wire::ethernet_header_len, wire::ipv6_header_len + ip.payload_len());
         std::memcpy(a.data(), l3.data() + 8, 16);
         std::memmove(l3.data() + 8, l3.data() + 24, 16);
         std::memcpy(l3.data() + 24, a.data(), 16);
         ip.set_hop_limit(64);
-        auto icmp = l3.subspan(wire::ipv6_header_len, end - wire::ipv6_header_len);
+        (void)f.set_total_size(wire::ethernet_header_len + end);
+        const std::size_t at = wire::ethernet_header_len + wire::ipv6_header_len;
+        std::byte* icmp = f.bytes().data() + at;
         icmp[0] = std::byte{wire::icmpv6_type::echo_reply};
-        nvgre::detail::store_be16(icmp.data() + 2, 0);
+        nvgre::detail::store_be16(icmp + 2, 0);
         const std::uint32_t pseudo = checksum::ipv6_pseudo_header_sum(ip.source(), ip.destination(), wire::ip_protocol::icmpv6,
-                                                                      static_cast<std::uint32_t>(icmp.size()));
-        nvgre::detail::store_be16(icmp.data() + 2, checksum::finish(checksum::sum(icmp, pseudo)));
-        (void)f.resize(wire::ethernet_header_len + end);
+                                                                      static_cast<std::uint32_t>(end - wire::ipv6_header_len));
+        nvgre::detail::store_be16(icmp + 2, checksum::finish(checksum::combine(sum_from(f, at), pseudo)));
     }
     f.offload = offload_info{};
 }

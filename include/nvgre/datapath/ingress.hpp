@@ -269,9 +269,8 @@ outcome decide(const policy::state& s, frame& f, const wire::packet_layout& layo
         o.to = destination::to_vm(to->mac, s.port_id_at(to->port));
         return o;
     }
-    const auto inner = std::span<const std::byte>(f.bytes());
     for (const policy::flood_mac& local : sub.local_macs) {
-        frame* copy = sink.copy(inner, 0);
+        frame* copy = clone_of(sink, f, 0);
         if (copy == nullptr) return outcome::dropped(drop_reason::no_buffer, vsid);
         sink.send(*copy, destination::to_vm(local.mac, s.port_id_at(local.port)));
         ++o.copies;
@@ -282,7 +281,7 @@ outcome decide(const policy::state& s, frame& f, const wire::packet_layout& layo
 }  // namespace detail::ingress_steps
 
 /// Runs one frame that arrived from the fabric through the ingress pipeline, given its
-/// layout (`wire::parse_packet_layout(f.bytes())`, which ingress() computes): plan_frame, the
+/// layout (`wire::parse_packet_layout(f.bytes(), f.tail)`, which ingress() computes): plan_frame, the
 /// lookups of its source and destination records, decide — the stages ingress_burst runs over
 /// a whole burst. On `deliver` to one VM the frame was decapsulated in place and goes to
 /// `outcome::to`; on a broadcast / multicast `deliver` the copies went through `sink`. Nothing
@@ -304,7 +303,7 @@ outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet
 /// counts it in `ctx` (its trace hook called with index 0).
 template <replication_sink Sink>
 outcome ingress(const policy::state& s, frame& f, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
-    const auto layout = wire::parse_packet_layout(f.bytes());
+    const auto layout = wire::parse_packet_layout(f.bytes(), f.tail);
     const outcome o = ingress_with_layout(s, f, layout, sink, cfg);
     ctx.record(0, f, o);
     return o;
@@ -313,7 +312,7 @@ outcome ingress(const policy::state& s, frame& f, Sink& sink, context& ctx, cons
 /// ingress() without a context: nothing counted.
 template <replication_sink Sink>
 outcome ingress(const policy::state& s, frame& f, Sink& sink, const pipeline_config& cfg = {}) noexcept {
-    const auto layout = wire::parse_packet_layout(f.bytes());
+    const auto layout = wire::parse_packet_layout(f.bytes(), f.tail);
     return ingress_with_layout(s, f, layout, sink, cfg);
 }
 
@@ -344,7 +343,7 @@ std::size_t ingress_burst(const policy::state& s, std::span<frame> frames, std::
             const auto bytes = std::span<const std::byte>(frames[base + i].bytes());
             // Placement new of the prvalue: built in place (a copy would be read back with
             // wider loads than the stores that wrote it: store-forwarding stalls).
-            ::new (static_cast<void*>(layouts.at(i))) wire::packet_layout(wire::parse_packet_layout(bytes));
+            ::new (static_cast<void*>(layouts.at(i))) wire::packet_layout(wire::parse_packet_layout(bytes, frames[base + i].tail));
             ::new (static_cast<void*>(plans.at(i))) detail::ingress_steps::ingress_plan(detail::ingress_steps::plan_frame(s, bytes, layouts[i]));
             if (plans[i].step == ingress_step::nvgre) {
                 std::construct_at(keys.at(k++), plans[i].keys[0]);

@@ -73,14 +73,16 @@ struct oversize_plan {
 /// leaves — inner_ip_mtu() of the underlay once encapsulated (plan_oversize), the underlay MTU
 /// itself when it is rewritten (datapath/rewrite.hpp) — fits, segment, fragment or answer, in
 /// the order of the file comment. `gso`: segment oversize TCP even without a segment size from
-/// the sender (nvgre-pcap --gso). O(headers).
-[[nodiscard]] inline oversize_plan plan_for_ip_mtu(std::span<const std::byte> frame, const offload_info& o,
-                                                   std::size_t ip_mtu, bool gso) noexcept {
+/// the sender (nvgre-pcap --gso). `tail`: the frame's chain when it continues past `frame`.
+/// O(headers).
+[[nodiscard]] inline oversize_plan plan_for_ip_mtu(std::span<const std::byte> frame, const chain& tail,
+                                                   const offload_info& o, std::size_t ip_mtu, bool gso) noexcept {
     oversize_plan p;
     p.inner_mtu = ip_mtu;
     // A frame without room for its Ethernet header has no packet to be too big.
-    if (frame.size() < wire::ethernet_header_len || frame.size() - wire::ethernet_header_len <= p.inner_mtu) return p;
-    if (auto tcp = plan_tcp_segments(frame, 1); tcp && !tcp->encapsulated) {
+    const std::size_t total = frame.size() + tail.length();
+    if (frame.size() < wire::ethernet_header_len || total - wire::ethernet_header_len <= p.inner_mtu) return p;
+    if (auto tcp = plan_tcp_segments(frame, tail, 1); tcp && !tcp->encapsulated) {
         const std::size_t headers = tcp->headers_len - tcp->inner_l3;  // inner IP + TCP headers
         if (p.inner_mtu > headers) {
             const std::size_t fitting = p.inner_mtu - headers;
@@ -106,34 +108,45 @@ struct oversize_plan {
     p.action = oversize_action::answer;
     return p;
 }
+/// plan_for_ip_mtu of a frame in one buffer.
+[[nodiscard]] inline oversize_plan plan_for_ip_mtu(std::span<const std::byte> frame, const offload_info& o,
+                                                   std::size_t ip_mtu, bool gso) noexcept {
+    return plan_for_ip_mtu(frame, chain{}, o, ip_mtu, gso);
+}
 
 /// plan_for_ip_mtu for a frame encapsulated toward an IPv4 or IPv6 PA over an underlay of
 /// `underlay_mtu` bytes.
+[[nodiscard]] inline oversize_plan plan_oversize(const frame& f, std::size_t underlay_mtu, bool outer_v6, bool gso) noexcept {
+    return plan_for_ip_mtu(f.bytes(), f.tail, f.offload, inner_ip_mtu(underlay_mtu, outer_v6), gso);
+}
+/// plan_oversize of a frame in one buffer, with offload metadata `o`.
 [[nodiscard]] inline oversize_plan plan_oversize(std::span<const std::byte> frame, const offload_info& o,
                                                  std::size_t underlay_mtu, bool outer_v6, bool gso) noexcept {
-    return plan_for_ip_mtu(frame, o, inner_ip_mtu(underlay_mtu, outer_v6), gso);
+    return plan_for_ip_mtu(frame, chain{}, o, inner_ip_mtu(underlay_mtu, outer_v6), gso);
 }
 
-/// Cuts `bytes` into the segments or fragments `plan` (action segment or fragment) asks for, in
-/// frames from `sink` with recommended_headroom, and calls `each(frame&)` on each in order.
-/// `wanted` receives how many pieces the plan makes; the result is how many were made (fewer
-/// when the sink ran dry), or nullopt when the frame cannot be cut that way (nothing taken).
-/// `each` owns the piece it is given: it sends it or discards it through the sink.
+/// Cuts frame `f` (its chain too) into the segments or fragments `plan` (action segment or
+/// fragment) asks for, in frames from `sink` with recommended_headroom, and calls
+/// `each(frame&)` on each in order. `wanted` receives how many pieces the plan makes; the
+/// result is how many were made (fewer when the sink ran dry), or nullopt when the frame
+/// cannot be cut that way (nothing taken). `each` owns the piece it is given: it sends it or
+/// discards it through the sink.
 template <replication_sink Sink, class Each>
-std::optional<std::size_t> cut_pieces(std::span<const std::byte> bytes, const oversize_plan& plan, Sink& sink,
-                                      std::size_t& wanted, Each&& each) noexcept {
+std::optional<std::size_t> cut_pieces(const frame& f, const oversize_plan& plan, Sink& sink, std::size_t& wanted,
+                                      Each&& each) noexcept {
     wanted = 0;
+    const std::span<const std::byte> bytes = f.bytes();
     if (plan.action == oversize_action::segment) {
-        auto tcp = plan_tcp_segments(bytes, plan.mss);
+        auto tcp = plan_tcp_segments(bytes, f.tail, plan.mss);
         if (!tcp) return std::nullopt;
         wanted = tcp->count;
-        return segment_tcp(bytes, *tcp, sink, recommended_headroom, each);
+        return segment_tcp(bytes, f.tail, *tcp, sink, recommended_headroom, each);
     }
     if (plan.action != oversize_action::fragment) return std::nullopt;
-    auto frag = plan_ipv4_fragments(bytes, plan.inner_mtu);
+    auto frag = plan_ipv4_fragments(bytes, f.tail, plan.inner_mtu);
     if (!frag) return std::nullopt;
     wanted = frag->count;
-    return fragment_ipv4(bytes, *frag, sink, recommended_headroom, each);
+    return fragment_ipv4(bytes, f.tail, *frag, sink, recommended_headroom, each);
 }
 
 namespace detail::mtu_steps {
@@ -167,7 +180,7 @@ outcome encap_oversize(const frame& f, const oversize_plan& plan, const compiled
     o.pa = path.header->destination();
     o.to = to;
     std::size_t wanted = 0;
-    const auto made = cut_pieces(f.bytes(), plan, sink, wanted, [&](frame& piece) {
+    const auto made = cut_pieces(f, plan, sink, wanted, [&](frame& piece) {
         if (auto r = tmpl.apply(piece, flow); !r) {
             if (o.reason == drop_reason::none) o.reason = drop_reason_of(r.error().code);
             sink.discard(piece);

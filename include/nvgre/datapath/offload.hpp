@@ -27,8 +27,9 @@
 
 namespace nvgre::datapath {
 
-/// True if the partial checksum `f` has pending (if any) lies inside the frame: what
-/// complete_checksum() needs, asked before a frame is changed.
+/// True if the partial checksum `f` has pending (if any) lies inside the frame — its field in
+/// the first segment, where headers are: what complete_checksum() needs, asked before a frame
+/// is changed.
 [[nodiscard]] inline bool partial_checksum_in_bounds(const frame& f) noexcept {
     if (!f.offload.checksum_partial) return true;
     const std::size_t start = f.offload.checksum_start;
@@ -41,14 +42,14 @@ namespace nvgre::datapath {
 /// Clears offload.checksum_partial. A UDP checksum that computes to 0 is stored as 0xffff
 /// (RFC 768); for TCP and ICMPv6 the two are the same value in ones'-complement arithmetic.
 /// errc::bad_value (layer::none) when the metadata point outside the frame; the frame is then
-/// unchanged. O(bytes after checksum_start).
+/// unchanged. The sum runs on through a chained frame's chain. O(bytes after checksum_start).
 inline result<void> complete_checksum(frame& f, bool udp = false) noexcept {
     if (!f.offload.checksum_partial) return {};
     if (!partial_checksum_in_bounds(f)) return make_error(errc::bad_value, layer::none, f.offload.checksum_start);
     const auto bytes = f.bytes();
     const std::size_t start = f.offload.checksum_start;
     const std::size_t field = start + f.offload.checksum_offset;
-    std::uint16_t value = checksum::finish(checksum::sum(bytes.subspan(start)));
+    std::uint16_t value = checksum::finish(sum_from(f, start));
     if (udp && value == 0) value = 0xffff;
     nvgre::detail::store_be16(bytes.data() + field, value);
     f.offload.checksum_partial = false;

@@ -6,6 +6,7 @@
 
 #include "nvgre/datapath/frame.hpp"
 #include "nvgre/datapath/verdict.hpp"
+#include "nvgre/detail/assert.hpp"
 #include "nvgre/ip_address.hpp"
 
 #include <concepts>
@@ -57,17 +58,65 @@ struct pipeline_config {
 /// exactly once — sent, or discarded when the pipeline could not use it (an encapsulation that
 /// failed, a piece that could not be rewritten) — before the pipeline call returns, so an
 /// embedder's pool (DPDK mbufs, VPP buffers) never leaks one.
-///   `s.copy(bytes, headroom)` -> a frame holding a copy of `bytes` with at least `headroom`
-///                                bytes in front, or nullptr when no buffer is free;
-///   `s.send(f, d)`            -> takes frame `f` (from copy) toward destination `d`;
-///   `s.discard(f)`            -> takes frame `f` (from copy) back unsent.
+///   `s.allocate(size, headroom)` -> a frame of `size` bytes in one buffer (their values do not
+///                                   matter: the library writes all of them) with at least
+///                                   `headroom` bytes in front and empty offload metadata, or
+///                                   nullptr when no buffer is free;
+///   `s.send(f, d)`               -> takes frame `f` (from allocate or clone) toward destination `d`;
+///   `s.discard(f)`               -> takes frame `f` (from allocate or clone) back unsent.
+/// Optionally, for replication without copying payloads:
+///   `s.clone(f, headroom)`       -> a frame with the bytes of `f` (its offload metadata need
+///                                   not follow: the library resets them): the first segment copied into a new buffer with at least
+///                                   `headroom` bytes in front, the chain (f.tail) shared — a
+///                                   headers-only clone, as rte_pktmbuf_clone or vlib_buffer_clone
+///                                   make — or copied; nullptr when no buffer is free. The library
+///                                   writes only the clone's first segment.
+/// A sink without clone gets copies: allocate(f.total_size()) and every byte copied (clone_of).
 template <class S>
-concept replication_sink = requires(S& s, std::span<const std::byte> bytes, std::size_t headroom, frame& f,
-                                    const destination& d) {
-    { s.copy(bytes, headroom) } -> std::same_as<frame*>;
+concept replication_sink = requires(S& s, std::size_t size, std::size_t headroom, frame& f, const destination& d) {
+    { s.allocate(size, headroom) } -> std::same_as<frame*>;
     { s.send(f, d) } -> std::same_as<void>;
     { s.discard(f) } -> std::same_as<void>;
 };
+
+/// True if sink `S` makes headers-only clones (replication_sink's optional `clone`).
+template <class S>
+concept cloning_sink = replication_sink<S> && requires(S& s, const frame& f, std::size_t headroom) {
+    { s.clone(f, headroom) } -> std::same_as<frame*>;
+};
+
+/// A buffer from `s` holding a copy of `bytes`, with at least `headroom` bytes in front, or
+/// nullptr when the sink has none. O(bytes).
+template <replication_sink Sink>
+[[nodiscard]] frame* copy_of(Sink& s, std::span<const std::byte> bytes, std::size_t headroom) noexcept {
+    frame* c = s.allocate(bytes.size(), headroom);
+    if (c == nullptr) return nullptr;
+    NVGRE_ASSERT(c->size() == bytes.size() && !c->is_chained());
+    if (!bytes.empty()) std::memcpy(c->bytes().data(), bytes.data(), bytes.size());
+    return c;
+}
+
+/// A frame from `s` with the bytes of `f`, at least `headroom` bytes in front of them and no
+/// offload metadata (a replica is whole: nothing left for a NIC to finish): the sink's
+/// headers-only clone when it makes them (cloning_sink), else a copy of every byte, the
+/// chain's gathered into the one buffer. nullptr when the sink has no buffer.
+/// O(first segment), or O(f.total_size()) for a copy.
+template <replication_sink Sink>
+[[nodiscard]] frame* clone_of(Sink& s, const frame& f, std::size_t headroom) noexcept {
+    frame* c = nullptr;
+    if constexpr (cloning_sink<Sink>) {
+        c = s.clone(f, headroom);
+        if (c == nullptr) return nullptr;
+        NVGRE_ASSERT(c->total_size() == f.total_size() && c->size() == f.size());
+    } else {
+        c = s.allocate(f.total_size(), headroom);
+        if (c == nullptr) return nullptr;
+        NVGRE_ASSERT(c->size() == f.total_size() && !c->is_chained());
+        (void)copy_out(f, 0, c->bytes());
+    }
+    c->offload = offload_info{};
+    return c;
+}
 
 /// a == b for addresses, comparing only the bytes of their version (operator== compares all
 /// 17 bytes through a memcmp call; IPv4 addresses keep their other 12 bytes zero either way).
@@ -80,7 +129,7 @@ concept replication_sink = requires(S& s, std::span<const std::byte> bytes, std:
 
 /// A sink for embedders that do not replicate: every copy fails (counted as no-buffer).
 struct no_replication_sink {
-    frame* copy(std::span<const std::byte>, std::size_t) noexcept { return nullptr; }
+    frame* allocate(std::size_t, std::size_t) noexcept { return nullptr; }
     void send(frame&, const destination&) noexcept {}
     void discard(frame&) noexcept {}
 };

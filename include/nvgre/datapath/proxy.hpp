@@ -217,6 +217,7 @@ namespace detail {
 /// Precondition: `f` holds a request parse_arp_request() accepted (so f.size() >= 42). O(1).
 inline void make_arp_reply(frame& f, const arp_question& q, const mac_address& answer_mac) noexcept {
     static_cast<void>(f.resize(std::min(f.size(), ethernet_min_frame_len)));  // shrinking cannot fail
+    f.tail = chain{};  // the answer is whole in the first segment
     const std::span<std::byte> out = f.bytes();
     wire::ethernet_repr{q.sender_mac, answer_mac, 0, {}, wire::ethertype::arp}.emit(out);
     wire::arp_repr{wire::arp_operation::reply, answer_mac, q.target_ip, q.sender_mac, q.sender_ip}.emit(
@@ -243,6 +244,7 @@ inline void make_arp_reply(frame& f, const arp_question& q, const mac_address& a
                                                               const mac_address& answer_mac, bool router) noexcept {
     if (auto grown = f.resize(neighbor_advertisement_frame_len); !grown) [[unlikely]]
         return grown.error();
+    f.tail = chain{};  // the answer is whole in the first segment
     const std::span<std::byte> out = f.bytes();
     constexpr std::size_t icmp_at = wire::ethernet_header_len + wire::ipv6_header_len;
     constexpr std::uint16_t icmp_len = wire::icmpv6_nd_header_len + wire::nd_link_layer_option_len;

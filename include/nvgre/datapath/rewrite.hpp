@@ -103,6 +103,7 @@ enum class sum_kind : std::uint8_t {
 /// from the start of the IP header.
 struct plan {
     std::size_t ip_len{0};           ///< bytes of the IP packet (bytes after it are padding)
+    std::size_t in_span{0};          ///< of those, the bytes in the span (fewer when it continues in a chain)
     std::size_t addr_len{4};         ///< 4 (IPv4) or 16 (IPv6)
     std::size_t source_at{12};       ///< the source address; the destination follows it
     std::size_t ip_checksum{none};   ///< the IPv4 header checksum
@@ -147,7 +148,7 @@ constexpr bool is_extension_header(std::uint8_t nh) noexcept {
 /// Finds the quoted packet's fields of an ICMP (v6: ICMPv6) error whose quote starts at
 /// `quote_at` of `packet` (the outer IP packet, whose addresses the quote is matched against).
 inline drop_reason plan_quote(std::span<const std::byte> packet, std::size_t quote_at, bool v6, plan& p) noexcept {
-    const std::span<const std::byte> q = packet.subspan(quote_at, p.ip_len - quote_at);
+    const std::span<const std::byte> q = packet.subspan(quote_at, p.in_span - quote_at);
     std::size_t header_len = wire::ipv6_header_len;
     std::size_t source_at = 8;
     std::uint8_t protocol = 0;
@@ -202,7 +203,7 @@ inline drop_reason plan_quote(std::span<const std::byte> packet, std::size_t quo
 /// starts at `l4_at`; `partial_at`: see make_plan.
 inline drop_reason plan_transport(std::span<const std::byte> packet, std::size_t l4_at, std::uint8_t protocol, bool v6,
                                   std::size_t partial_at, plan& p) noexcept {
-    const std::size_t l4_len = p.ip_len - l4_at;
+    const std::size_t l4_len = p.in_span - l4_at;  // the transport header lies in the span
     if (!v6 && protocol == wire::ip_protocol::icmp) {
         // ICMPv4 has no pseudo-header: only an error's quote changes what its checksum covers.
         if (l4_len == 0 || !wire::is_icmp_error(nvgre::detail::load_u8(packet.data() + l4_at))) return drop_reason::none;
@@ -234,8 +235,10 @@ inline drop_reason plan_transport(std::span<const std::byte> packet, std::size_t
 /// Validates the IP packet at the start of `packet` (padding may follow) for a rewrite to
 /// addresses of version `v` and finds every field the rewrite changes. `partial_at`: the offset
 /// (from the IP header) of a checksum field that holds a pending partial sum (CHECKSUM_PARTIAL),
-/// or none. drop_reason::none on success. O(headers); reads only inside the packet.
-inline drop_reason make_plan(std::span<const std::byte> packet, ip_version v, std::size_t partial_at, plan& p) noexcept {
+/// or none. `continued`: the bytes of the packet in a chain after the span (the headers lie in
+/// the span). drop_reason::none on success. O(headers); reads only inside the span.
+inline drop_reason make_plan(std::span<const std::byte> packet, ip_version v, std::size_t partial_at, plan& p,
+                             std::size_t continued = 0) noexcept {
     p = plan{};
     if (packet.empty()) return drop_reason::truncated;
     const bool v6 = (nvgre::detail::load_u8(packet.data()) >> 4) == 6;
@@ -246,17 +249,19 @@ inline drop_reason make_plan(std::span<const std::byte> packet, ip_version v, st
         return version == 4 || version == 6 ? drop_reason::nat_unsupported : drop_reason::bad_version;
     }
     if (!v6) {
-        auto ip = wire::ipv4_view::checked(packet);
+        auto ip = wire::ipv4_view::checked(packet, continued);
         if (!ip) return drop_reason_of(ip.error().code);
         p.ip_len = ip->total_len();
+        p.in_span = std::min(p.ip_len, packet.size());
         p.ip_checksum = 10;
         if (ip->protocol() == wire::ip_protocol::ah) return drop_reason::nat_unsupported;
         if (ip->fragment_offset_units() != 0) return drop_reason::none;  // no transport header
         return plan_transport(packet, ip->header_len(), ip->protocol(), false, partial_at, p);
     }
-    auto ip = wire::ipv6_view::checked(packet);
+    auto ip = wire::ipv6_view::checked(packet, continued);
     if (!ip) return drop_reason_of(ip.error().code);
     p.ip_len = wire::ipv6_header_len + ip->payload_len();
+    p.in_span = std::min(p.ip_len, packet.size());
     p.addr_len = 16;
     p.source_at = 8;
     auto walk = wire::walk_extension_headers(*ip);
@@ -428,7 +433,8 @@ inline drop_reason decide_egress(const policy::state& s, const frame& f, const p
     const std::span<const std::byte> packet = bytes.subspan(l3);
     if (const auto r = check_ether_type(nvgre::detail::load_be16(bytes.data() + 12), packet); r != drop_reason::none)
         return r;
-    if (const auto r = make_plan(packet, receiver.pa.version(), partial_checksum_at(f, l3), d.p); r != drop_reason::none)
+    if (const auto r = make_plan(packet, receiver.pa.version(), partial_checksum_at(f, l3), d.p, f.tail.length());
+        r != drop_reason::none)
         return r;
     // A nat PA stands for one CA: a packet to any other address (routed through the nat VM as
     // next hop) would arrive addressed to that CA, its real destination lost.
@@ -439,7 +445,7 @@ inline drop_reason decide_egress(const policy::state& s, const frame& f, const p
     const std::size_t mtu = underlay_mtu_for(cfg, from.pa);
     d.size = oversize_plan{};
     d.size.inner_mtu = mtu;
-    if (f.offload.segment_size != 0 || d.p.ip_len > mtu) d.size = plan_for_ip_mtu(bytes, f.offload, mtu, cfg.gso);
+    if (f.offload.segment_size != 0 || d.p.ip_len > mtu) d.size = plan_for_ip_mtu(bytes, f.tail, f.offload, mtu, cfg.gso);
     // The state's precomputed next hop between two of its PAs; when it has none (no next hop,
     // or a table without that row) the question is asked again the long way.
     if (const mac_address* next_hop = s.next_hop_mac_between(sender.provider, receiver.provider)) {
@@ -512,7 +518,7 @@ outcome rewrite_as_decided(const policy::state& s, frame& f, const policy::recor
         return outcome::dropped(drop_reason::bad_offload, receiver.vsid);
     outcome o = rewritten(receiver);
     std::size_t wanted = 0;
-    const auto made = cut_pieces(f.bytes(), d.size, sink, wanted, [&](frame& piece) {
+    const auto made = cut_pieces(f, d.size, sink, wanted, [&](frame& piece) {
         egress_rewrite each;
         if (decide_egress(s, piece, sender, receiver, cfg, each) != drop_reason::none ||
             each.size.action != oversize_action::fits) {
@@ -616,7 +622,8 @@ inline outcome rewrite_ingress(const policy::state& s, frame& f, const policy::r
     if (const auto r = detail::rewrite_steps::check_ether_type(eth->ether_type(), packet); r != drop_reason::none)
         return outcome::dropped(r, vsid);
     detail::rewrite_steps::plan p;
-    if (const auto r = detail::rewrite_steps::make_plan(packet, to.pa.version(), detail::rewrite_steps::partial_checksum_at(f, l3), p);
+    if (const auto r = detail::rewrite_steps::make_plan(packet, to.pa.version(), detail::rewrite_steps::partial_checksum_at(f, l3), p,
+                                                        f.tail.length());
         r != drop_reason::none)
         return outcome::dropped(r, vsid);
     if (!detail::rewrite_steps::same_address(packet.data() + p.source_at + p.addr_len, to.pa, p.addr_len))

@@ -83,8 +83,9 @@ enum class drop_reason : std::uint8_t {
     bad_offload,            ///< egress: offload metadata (partial checksum) that point outside the frame
     unsupported,            ///< a frame the pipeline has no rule for (e.g. an ARP reply from a VM)
     to_router,              ///< egress: addressed to a gateway address, for the router itself, and not an echo request
+    split_headers,          ///< a chained frame whose first segment holds fewer than nvgre::first_segment_bytes
 };
-inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::to_router) + 1;
+inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::split_headers) + 1;
 
 [[nodiscard]] constexpr std::string_view to_string(drop_reason r) noexcept {
     switch (r) {
@@ -128,6 +129,7 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         case drop_reason::bad_offload: return "bad-offload";
         case drop_reason::unsupported: return "unsupported";
         case drop_reason::to_router: return "to-router";
+        case drop_reason::split_headers: return "split-headers";
     }
     return "unknown";
 }
@@ -151,6 +153,7 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         case errc::bad_extension_header: return drop_reason::bad_extension_header;
         case errc::no_headroom: return drop_reason::no_headroom;
         case errc::ecn_drop: return drop_reason::ecn_drop;
+        case errc::split_headers: return drop_reason::split_headers;
         case errc::bad_address:
         case errc::bad_value:
         case errc::syntax:

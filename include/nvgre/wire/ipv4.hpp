@@ -32,6 +32,8 @@ inline constexpr std::size_t ipv4_max_total_len = 65535;
 /// After `checked()` succeeds every accessor stays inside the span, as long as no setter changes
 /// `ihl_words()` or `total_len()` to values the span cannot hold (those two setters document it).
 /// The span may be longer than total length (Ethernet padding): `payload()` stops at total length.
+/// It may be shorter when the packet continues in a chain (`checked(span, continued)`):
+/// `payload()` then stops at the end of the span.
 template <detail::view_byte Byte>
 class basic_ipv4_view {
 public:
@@ -44,10 +46,13 @@ public:
     /// - IHL < 5: errc::bad_header_length, offset 0;
     /// - IHL*4 > span: errc::truncated, offset 0, needed IHL*4;
     /// - total length < IHL*4: errc::bad_length, offset 2;
-    /// - total length > span (the packet was cut short): errc::truncated, offset 2, needed total length.
+    /// - total length > span + `continued` (the packet was cut short): errc::truncated, offset 2,
+    ///   needed total length.
+    /// `continued`: how many bytes of the packet follow the span in further segments (nvgre/chain.hpp);
+    /// the header itself must lie in the span.
     /// The header checksum is not verified here (see header_checksum_ok()): whether a bad one drops
     /// the packet, and when, is the caller's decision (offloads may have verified it already).
-    [[gnu::always_inline]] static result<basic_ipv4_view> checked(span_type packet) noexcept {
+    [[gnu::always_inline]] static result<basic_ipv4_view> checked(span_type packet, std::size_t continued = 0) noexcept {
         if (packet.size() < ipv4_min_header_len)
             return make_error(errc::truncated, layer::ipv4, 0, ipv4_min_header_len);
         const std::uint8_t vihl = detail::load_u8(packet.data() + off_version_ihl);
@@ -57,7 +62,7 @@ public:
         if (hlen > packet.size()) return make_error(errc::truncated, layer::ipv4, 0, hlen);
         const std::size_t total = detail::load_be16(packet.data() + off_total_len);
         if (total < hlen) return make_error(errc::bad_length, layer::ipv4, off_total_len);
-        if (total > packet.size()) return make_error(errc::truncated, layer::ipv4, off_total_len, total);
+        if (total > packet.size() + continued) return make_error(errc::truncated, layer::ipv4, off_total_len, total);
         return basic_ipv4_view{packet};
     }
     /// No checks. Precondition: `packet` holds `header_len()` bytes and
@@ -104,9 +109,11 @@ public:
     [[nodiscard]] span_type options() const noexcept {
         return packet_.subspan(ipv4_min_header_len, header_len() - ipv4_min_header_len);
     }
-    /// The bytes after the header up to total length: padding after the datagram is excluded.
+    /// The bytes after the header up to total length (padding after the datagram excluded), or
+    /// up to the end of the span when the packet continues past it.
     [[nodiscard]] span_type payload() const noexcept {
-        return packet_.subspan(header_len(), std::size_t{total_len()} - header_len());
+        const std::size_t end = std::size_t{total_len()} < packet_.size() ? std::size_t{total_len()} : packet_.size();
+        return packet_.subspan(header_len(), end - header_len());
     }
     /// The header, options included.
     [[nodiscard]] span_type header() const noexcept { return packet_.first(header_len()); }

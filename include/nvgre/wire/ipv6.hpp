@@ -30,7 +30,9 @@ inline constexpr std::size_t ipv6_fragment_header_len = 8;
 ///
 /// After `checked()` succeeds every accessor stays inside the span, as long as set_payload_len()
 /// keeps `40 + payload_len() <= bytes().size()`. Jumbograms (RFC 2675, payload length 0 with a
-/// Jumbo Payload option) are not supported: payload length 0 means an empty payload.
+/// Jumbo Payload option) are not supported: payload length 0 means an empty payload. The span
+/// may end before the payload when the packet continues in a chain (`checked(span, continued)`):
+/// `payload()` then stops at the end of the span.
 template <detail::view_byte Byte>
 class basic_ipv6_view {
 public:
@@ -40,14 +42,15 @@ public:
     /// Validates the fixed header once. Errors (layer::ipv6):
     /// - span shorter than 40 bytes: errc::truncated, offset 0, needed 40;
     /// - version != 6: errc::bad_version, offset 0;
-    /// - 40 + payload length > span (the packet was cut short): errc::truncated, offset 4,
-    ///   needed 40 + payload length.
+    /// - 40 + payload length > span + `continued` (the packet was cut short): errc::truncated,
+    ///   offset 4, needed 40 + payload length.
     /// Bytes after 40 + payload length (Ethernet padding) are allowed and are not payload.
-    static result<basic_ipv6_view> checked(span_type packet) noexcept {
+    /// `continued`: how many bytes of the packet follow the span in further segments.
+    static result<basic_ipv6_view> checked(span_type packet, std::size_t continued = 0) noexcept {
         if (packet.size() < ipv6_header_len) return make_error(errc::truncated, layer::ipv6, 0, ipv6_header_len);
         if ((detail::load_u8(packet.data()) >> 4) != 6) return make_error(errc::bad_version, layer::ipv6, 0);
         const std::size_t end = ipv6_header_len + detail::load_be16(packet.data() + off_payload_len);
-        if (end > packet.size()) return make_error(errc::truncated, layer::ipv6, off_payload_len, end);
+        if (end > packet.size() + continued) return make_error(errc::truncated, layer::ipv6, off_payload_len, end);
         return basic_ipv6_view{packet};
     }
     /// No checks. Precondition: `packet` holds 40 bytes, and 40 + payload_len() bytes if
@@ -79,7 +82,10 @@ public:
     [[nodiscard]] span_type header() const noexcept { return packet_.first(ipv6_header_len); }
     /// The payload_len() bytes after the fixed header (extension headers included); padding after
     /// them is excluded.
-    [[nodiscard]] span_type payload() const noexcept { return packet_.subspan(ipv6_header_len, payload_len()); }
+    [[nodiscard]] span_type payload() const noexcept {
+        const std::size_t end = ipv6_header_len + std::size_t{payload_len()};
+        return packet_.subspan(ipv6_header_len, (end < packet_.size() ? end : packet_.size()) - ipv6_header_len);
+    }
     /// The whole span the view was made over (may extend past the payload).
     [[nodiscard]] span_type bytes() const noexcept { return packet_; }
 
@@ -160,12 +166,14 @@ struct ipv6_extension_walk {
 ///   bytes it needs (2 until its length byte is read, 8 for a fragment header);
 /// - Hop-by-Hop not first: errc::bad_extension_header at its offset;
 /// - more than ipv6_max_extension_headers (8) headers: errc::bad_extension_header at the 9th.
-/// Reads only inside payload(). Precondition: `v` is checked (or 40 + payload_len() bytes exist).
+/// Reads only inside payload() (the span, for a packet that continues in a chain: headers
+/// must lie in it). Precondition: `v` is checked (or 40 + payload_len() bytes exist).
 /// O(number of headers), at most 9 iterations.
 template <detail::view_byte Byte>
 [[nodiscard]] result<ipv6_extension_walk> walk_extension_headers(const basic_ipv6_view<Byte>& v) noexcept {
     const std::span<const std::byte> packet = v.bytes();
-    const std::size_t end = ipv6_header_len + v.payload_len();
+    // payload(), not payload_len(): the span ends first when the packet continues in a chain.
+    const std::size_t end = ipv6_header_len + v.payload().size();
     ipv6_extension_walk w;
     std::uint8_t nh = v.next_header();
     std::size_t off = ipv6_header_len;

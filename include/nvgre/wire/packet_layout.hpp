@@ -8,8 +8,15 @@
 /// checksum when one is present, and every length field against the bytes captured. Bytes
 /// after the end of the outer IP packet (Ethernet padding) are ignored. TTL, DSCP, ECN, DF and
 /// the FlowID are recorded, not judged.
+///
+/// A frame may continue in a chain (nvgre/chain.hpp): the span is then its first segment,
+/// which must hold every header; length fields are judged against the span and the chain
+/// together, the offsets stay inside the span, and `*_l3_end` may lie past it (in the chain).
+/// Only a GRE checksum reads the chain. A chained frame whose span is shorter than
+/// nvgre::first_segment_bytes is an error (errc::split_headers) before anything is parsed.
 #pragma once
 
+#include "nvgre/chain.hpp"
 #include "nvgre/error.hpp"
 #include "nvgre/wire/arp.hpp"
 #include "nvgre/wire/ethernet.hpp"
@@ -108,7 +115,8 @@ namespace nvgre::wire {
 
 /// The general parser behind parse_packet_layout (every frame shape, every error). Same
 /// contract; parse_packet_layout answers the common shape without it, identically.
-[[nodiscard]] inline packet_layout parse_packet_layout_general(std::span<const std::byte> frame) noexcept;
+[[nodiscard]] inline packet_layout parse_packet_layout_general(std::span<const std::byte> frame,
+                                                               const chain& tail = {}) noexcept;
 
 }  // namespace nvgre::wire
 
@@ -120,20 +128,21 @@ namespace nvgre::detail {
 /// are ignored on receipt allowed), a tenant VSID, then an untagged inner Ethernet frame
 /// carrying IPv4 without options. Fills every field exactly as the general parser does for
 /// such a frame (the tests compare the two on mutated frames). Straight-line, no views: the
-/// lengths are checked against each other once.
-inline bool parse_common_nvgre(std::span<const std::byte> frame, wire::packet_layout& l) noexcept {
+/// lengths are checked against each other once. `continued`: the bytes of a chain after the span.
+inline bool parse_common_nvgre(std::span<const std::byte> frame, std::size_t continued, wire::packet_layout& l) noexcept {
     using namespace nvgre::wire;
     const std::byte* p = frame.data();
     const std::size_t n = frame.size();
-    // 14 outer Ethernet + 20 IPv4 + 8 NVGRE + 14 inner Ethernet + 20 inner IPv4.
-    if (n < 76) return false;
+    // 14 outer Ethernet + 20 IPv4 + 8 NVGRE + 14 inner Ethernet + 20 inner IPv4, in the span
+    // (and a chained frame's first_segment_bytes: the general parser names the error).
+    if (n < 76 || (continued != 0 && n < first_segment_bytes)) return false;
     // EtherType, version and IHL of both IPv4 headers; outer protocol GRE, no fragment bits.
     if ((load_be32(p + 12) >> 8) != 0x080045u || (load_be32(p + 54) >> 8) != 0x080045u) return false;
     if (load_u8(p + 23) != ip_protocol::gre || (load_be16(p + 20) & 0x3fffu) != 0) return false;
     const std::size_t total = load_be16(p + 16);
     // The outer packet holds its headers and the inner ones (the inner IPv4 checks below need
     // 20 bytes after the inner Ethernet header) and fits in the frame.
-    if (total < 62 || total > n - 14) return false;
+    if (total < 62 || total > n + continued - 14) return false;
     if ((load_be32(p + 34) & nvgre_first_word_mask) != nvgre_first_word) return false;
     const std::uint32_t key = load_be32(p + 38);
     if (!nvgre::vsid::is_tenant(key >> 8)) return false;
@@ -182,18 +191,25 @@ namespace nvgre::wire {
 /// Parses and classifies `frame` (an Ethernet frame without FCS) in one pass.
 /// Never reads outside `frame`; O(number of headers), at most 8 IPv6 extension headers each.
 /// The most common NVGRE frame (IPv4 outside and inside, no tags, no options) takes a
-/// straight-line path with the same result.
-[[nodiscard]] inline packet_layout parse_packet_layout(std::span<const std::byte> frame) noexcept {
+/// straight-line path with the same result. `tail`: the frame's bytes after `frame` when it
+/// continues in a chain (its headers then lie in `frame`).
+[[nodiscard]] inline packet_layout parse_packet_layout(std::span<const std::byte> frame, const chain& tail = {}) noexcept {
     // One named return object (NRVO: built in the caller's storage; a copy of this ~100-byte
     // struct assembled by scalar stores would be read back by wider loads, stalling).
     packet_layout l;
-    if (!detail::parse_common_nvgre(frame, l)) [[unlikely]]
-        l = parse_packet_layout_general(frame);
+    if (!detail::parse_common_nvgre(frame, tail.length(), l)) [[unlikely]]
+        l = parse_packet_layout_general(frame, tail);
     return l;
 }
 
-[[nodiscard]] inline packet_layout parse_packet_layout_general(std::span<const std::byte> frame) noexcept {
+[[nodiscard]] inline packet_layout parse_packet_layout_general(std::span<const std::byte> frame, const chain& tail) noexcept {
     packet_layout l;
+    if (!tail.empty() && frame.size() < first_segment_bytes)
+        return detail::layout_error(l, make_error(errc::split_headers, layer::none, frame.size(), first_segment_bytes), 0);
+    // How many bytes of the packet follow the span, and of those, how many from `offset` on
+    // belong to an IP packet ending at `end` (0 when it ends inside the span).
+    const std::size_t continued = tail.length();
+    const auto beyond = [&](std::size_t end) noexcept { return end > frame.size() ? end - frame.size() : std::size_t{0}; };
 
     // Outer Ethernet: at most one 802.1Q tag (rule 6: the PA's VLAN).
     auto eth = ethernet_view::checked(frame);
@@ -211,7 +227,7 @@ namespace nvgre::wire {
     if (l.outer_ether_type == ethertype::ipv4) {
         l.outer_l3 = l3_kind::ipv4;
         l.outer_l3_offset = static_cast<std::uint32_t>(l3);
-        auto ip = ipv4_view::checked(frame.subspan(l3));
+        auto ip = ipv4_view::checked(frame.subspan(l3), continued);
         if (!ip) return detail::layout_error(l, ip.error(), l3);
         l.outer_l3_header_len = static_cast<std::uint32_t>(ip->header_len());
         l.outer_l3_end = static_cast<std::uint32_t>(l3 + ip->total_len());
@@ -225,7 +241,7 @@ namespace nvgre::wire {
     } else if (l.outer_ether_type == ethertype::ipv6) {
         l.outer_l3 = l3_kind::ipv6;
         l.outer_l3_offset = static_cast<std::uint32_t>(l3);
-        auto ip = ipv6_view::checked(frame.subspan(l3));
+        auto ip = ipv6_view::checked(frame.subspan(l3), continued);
         if (!ip) return detail::layout_error(l, ip.error(), l3);
         l.outer_l3_end = static_cast<std::uint32_t>(l3 + ipv6_header_len + ip->payload_len());
         auto walk = walk_extension_headers(*ip);
@@ -234,7 +250,7 @@ namespace nvgre::wire {
         l.outer_protocol = walk->upper_protocol;
         l.outer_fragment = walk->fragment;
         ip_payload_offset = l3 + walk->upper_offset;
-        ip_payload = frame.subspan(ip_payload_offset, l.outer_l3_end - ip_payload_offset);
+        ip_payload = ip->bytes().subspan(walk->upper_offset, ip->payload().size() + ipv6_header_len - walk->upper_offset);
     } else {
         l.outer_l3 = l.outer_ether_type == ethertype::arp ? l3_kind::arp : l3_kind::other;
         return l;  // other: not IP
@@ -257,8 +273,14 @@ namespace nvgre::wire {
     if (!gre) return detail::layout_error(l, gre.error(), ip_payload_offset);
     l.gre_header_len = static_cast<std::uint32_t>(gre->header_len());
     l.gre_protocol = gre->protocol_type();
-    if (gre->checksum_present() && !gre->checksum_ok())
-        return detail::layout_error(l, make_error(errc::bad_checksum, layer::gre, 4), ip_payload_offset);
+    if (gre->checksum_present()) {
+        // Over the GRE packet: the span's part, then the chain's up to the end of the outer packet.
+        const std::size_t chained = beyond(l.outer_l3_end);
+        const bool ok = chained == 0 ? gre->checksum_ok()
+                                     : checksum::fold(checksum::combine(checksum::sum(ip_payload),
+                                                                        tail.sum(0, chained, ip_payload.size() % 2 != 0))) == 0xffff;
+        if (!ok) return detail::layout_error(l, make_error(errc::bad_checksum, layer::gre, 4), ip_payload_offset);
+    }
     auto nv = nvgre_view::checked(ip_payload);
     if (!nv) return detail::layout_error(l, nv.error(), ip_payload_offset);
     l.gre_key = nv->key();
@@ -281,7 +303,7 @@ namespace nvgre::wire {
     switch (l.inner_ether_type) {
         case ethertype::ipv4: {
             l.inner_l3 = l3_kind::ipv4;
-            auto ip = ipv4_view::checked(inner_l3);
+            auto ip = ipv4_view::checked(inner_l3, beyond(l.outer_l3_end));
             if (!ip) return inner_err(ip.error());
             l.inner_l3_header_len = static_cast<std::uint32_t>(ip->header_len());
             l.inner_l3_end = static_cast<std::uint32_t>(il3 + ip->total_len());
@@ -292,7 +314,7 @@ namespace nvgre::wire {
         }
         case ethertype::ipv6: {
             l.inner_l3 = l3_kind::ipv6;
-            auto ip = ipv6_view::checked(inner_l3);
+            auto ip = ipv6_view::checked(inner_l3, beyond(l.outer_l3_end));
             if (!ip) return inner_err(ip.error());
             l.inner_l3_end = static_cast<std::uint32_t>(il3 + ipv6_header_len + ip->payload_len());
             auto walk = walk_extension_headers(*ip);
