@@ -8,6 +8,7 @@
 #include "nvgre/ip_address.hpp"
 #include "nvgre/vsid.hpp"
 #include "nvgre/rdid.hpp"
+#include "nvgre/chain.hpp"
 
 #include "nvgre/checksum/ones_complement.hpp"
 #include "nvgre/checksum/ones_complement_simd.hpp"

@@ -6,17 +6,21 @@
 // underlay MTU 1500, 1280, 9000 or 100; bit 3: the egress burst names its ports by the host's
 // numbers, state::bind_port, instead of by MAC — the single frames always go by MAC; bit 4, in
 // the egress direction: the encap entry point instead, encap_burst against encap(), each frame
-// in the VSID of its port); then frames, each a 2-byte big-endian length (mod
+// in the VSID of its port; bit 5: the burst's frames are chained — a first segment of 256 to
+// 319 bytes, the rest in two more — and both sides' buffers have 1400 bytes of tailroom for
+// ICMP answers); then frames, each a 2-byte big-endian length (mod
 // 2048) and its bytes, at most 48 (bursts cross the 32-frame chunk). Egress enters each frame
 // through the VM port of its source MAC when that VM runs on the host, else through one of the
 // host's ports chosen by its length. Asserts, frame by frame, that the burst and the single-frame
 // calls give:
 //   - the same outcome (verdict, reason, VSID, PA, destination, copies);
-//   - the same frame: the same bytes at the same offset in its buffer;
+//   - the same frame: the same bytes at the same offset in its buffer (chained: the same bytes,
+//     the chain gathered);
 //   - the same traffic through the replication sink, in the same order (bytes and destination);
 //   - the same counters;
 // and that egress_burst / ingress_burst report every frame decided.
 #include "fuzz_support.hpp"
+#include "support/chained.hpp"
 
 #include "nvgre/datapath/ca_encap.hpp"
 #include "nvgre/datapath/egress.hpp"
@@ -68,9 +72,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cfg.gso = (data[1] & 1u) != 0;
     cfg.underlay_mtu = underlay_mtus[(data[1] >> 1) & 3u];
 
-    // The frames, each in two buffers of exactly headroom + its size: one for each path.
+    // The frames, each in two buffers of exactly headroom + its size (+ tailroom when chained):
+    // one for each path.
     std::deque<fuzz::framed> burst_buffers, single_buffers;
+    std::deque<nvgre::test::chained_buffer> chained_buffers;  // bit 5: the burst's frames
     const bool by_number = (data[1] & 8u) != 0;
+    const bool chained = (data[1] & 32u) != 0;
+    const std::size_t tailroom = chained ? 1400 : 0;
     std::vector<mac_address> ports;
     std::vector<std::uint32_t> numbers;
     for (std::size_t at = 2; at + 2 <= size && burst_buffers.size() < max_frames;) {
@@ -79,8 +87,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         len = std::min(len, size - at);
         const auto bytes = fuzz::bytes_of(data + at, len);
         at += len;
-        burst_buffers.emplace_back(bytes, recommended_headroom, 0);
-        single_buffers.emplace_back(bytes, recommended_headroom, 0);
+        burst_buffers.emplace_back(bytes, recommended_headroom, tailroom);
+        single_buffers.emplace_back(bytes, recommended_headroom, tailroom);
+        if (chained)
+            chained_buffers.emplace_back(bytes, first_segment_bytes + len % 64, std::vector<std::size_t>{len % 7},
+                                         recommended_headroom, tailroom);
         const auto& own = h.ports[host];
         mac_address port = own[len % own.size()];
         if (len >= 12) {
@@ -95,6 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     std::vector<frame> burst_frames;
     for (const auto& b : burst_buffers) burst_frames.push_back(b.f);
+    if (chained)
+        for (std::size_t i = 0; i < n; ++i) burst_frames[i] = chained_buffers[i].f;
     std::vector<outcome> burst_out(n), single_out(n);
     fuzz::pool_sink burst_sink, single_sink;
     context burst_ctx;
@@ -108,8 +121,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (std::size_t i = 0; i < n; ++i) {
             fuzz::check_outcome_reason(burst_out[i]);
             NVGRE_FUZZ_CHECK(burst_out[i] == single_out[i]);
-            NVGRE_FUZZ_CHECK(burst_frames[i].data_offset() == single_buffers[i].f.data_offset());
-            NVGRE_FUZZ_CHECK(std::ranges::equal(burst_frames[i].bytes(), single_buffers[i].f.bytes()));
+            NVGRE_FUZZ_CHECK(nvgre::test::chained_buffer::gathered(burst_frames[i]) ==
+                             nvgre::test::chained_buffer::gathered(single_buffers[i].f));
+            if (!chained) NVGRE_FUZZ_CHECK(burst_frames[i].data_offset() == single_buffers[i].f.data_offset());
         }
         return 0;
     }
@@ -138,9 +152,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         NVGRE_FUZZ_CHECK(burst_out[i] == single_out[i]);
         const frame& a = burst_frames[i];
         const frame& b = single_buffers[i].f;
-        NVGRE_FUZZ_CHECK(a.data_offset() == b.data_offset());
-        NVGRE_FUZZ_CHECK(std::ranges::equal(a.bytes(), b.bytes()));
-        NVGRE_FUZZ_CHECK(a.buffer().data() == burst_buffers[i].storage.data());
+        NVGRE_FUZZ_CHECK(nvgre::test::chained_buffer::gathered(a) == nvgre::test::chained_buffer::gathered(b));
+        if (chained) {
+            NVGRE_FUZZ_CHECK(a.buffer().data() == chained_buffers[i].storage.data());
+        } else {
+            NVGRE_FUZZ_CHECK(a.data_offset() == b.data_offset());
+            NVGRE_FUZZ_CHECK(a.buffer().data() == burst_buffers[i].storage.data());
+        }
     }
     same_traffic(burst_sink, single_sink);
     same_counters(burst_ctx.count, single_count);

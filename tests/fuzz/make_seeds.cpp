@@ -661,8 +661,13 @@ int main(int argc, char** argv) {
             put_burst(h, 0x03, egress_bursts[h], "egress-gso-1280-" + host);
             put_burst(h, 0x08, egress_bursts[h], "egress-by-port-number-" + host);
             put_burst(h, 0x10, egress_bursts[h], "encap-entry-point-" + host);
+            put_burst(h, 0x20, egress_bursts[h], "egress-chained-" + host);
+            put_burst(h, 0x30, egress_bursts[h], "encap-entry-point-chained-" + host);
         }
-        if (!ingress_bursts[h].empty()) put_burst(static_cast<std::uint8_t>(0x80 | h), 0, ingress_bursts[h], "ingress-" + host);
+        if (!ingress_bursts[h].empty()) {
+            put_burst(static_cast<std::uint8_t>(0x80 | h), 0, ingress_bursts[h], "ingress-" + host);
+            put_burst(static_cast<std::uint8_t>(0x80 | h), 0x24, ingress_bursts[h], "ingress-chained-9000-" + host);
+        }
     }
 
     // rewrite: byte 0 even = what blue-nat1 sends (egress on hv1), odd = what hv1 rewrote,

@@ -377,3 +377,18 @@ TEST_CASE("wire/ipv4: setters") {
     v->set_header_checksum(0x1234);
     CHECK(v->header_checksum() == 0x1234);
 }
+
+TEST_CASE("wire/ipv4: a packet that continues past the span (a chained frame's first segment)") {
+    // Total length 24, 20 + 2 bytes in the span: 2 bytes continue in further segments.
+    const auto first = std::span<const std::byte>(basic).first(22);
+    CHECK(ipv4_view::checked(first).error().code == errc::truncated);
+    CHECK(ipv4_view::checked(first, 1).error().code == errc::truncated);
+    auto v = ipv4_view::checked(first, 2);
+    REQUIRE(v);
+    CHECK(v->total_len() == 24);
+    CHECK(v->payload().size() == 2);  // stops at the end of the span
+    CHECK(v->payload().data() == first.data() + 20);
+    // The header itself must lie in the span, whatever follows.
+    CHECK(ipv4_view::checked(std::span<const std::byte>(basic).first(19), 100).error().code == errc::truncated);
+    CHECK(ipv4_view::checked(std::span<const std::byte>(opts).first(22), 100).error().code == errc::truncated);
+}

@@ -346,3 +346,19 @@ TEST_CASE("wire/ipv6: setters") {
     CHECK(v->traffic_class() == 0xb9);
     CHECK_FALSE(ipv6_view::checked(buf));
 }
+
+TEST_CASE("wire/ipv6: a packet that continues past the span (a chained frame's first segment)") {
+    const auto first = std::span<const std::byte>(chain).first(50);
+    CHECK(ipv6_view::checked(first).error().code == errc::truncated);
+    auto v = ipv6_view::checked(first, chain.size() - 50);
+    REQUIRE(v);
+    CHECK(v->payload_len() == chain.size() - 40);
+    CHECK(v->payload().size() == 10);  // stops at the end of the span
+    // Extension headers are walked inside the span only: the chain's second header lies past it.
+    const auto w = walk_extension_headers(*v);
+    REQUIRE_FALSE(w);
+    CHECK(w.error().code == errc::truncated);
+    auto whole = ipv6_view::checked(chain, 5);  // continuing bytes need not be used
+    REQUIRE(whole);
+    CHECK(walk_extension_headers(*whole));
+}
