@@ -29,6 +29,7 @@
 #include "nvgre/policy/memory.hpp"
 #include "nvgre/policy/model.hpp"
 #include "nvgre/policy/validator.hpp"
+#include "nvgre/policy/vsid_index.hpp"
 #include "nvgre/packet/outer_header.hpp"
 #include "nvgre/rdid.hpp"
 #include "nvgre/vsid.hpp"
@@ -305,9 +306,10 @@ public:
         return gateway_pas_.find(ca_key{domain, pa}) != nullptr;
     }
 
-    /// The virtual subnet `vsid`, or nullptr when it is not declared. O(1): one cache line.
+    /// The virtual subnet `vsid`, or nullptr when it is not declared. O(1): one cache line of
+    /// the VSID index (policy/vsid_index.hpp), one of the subnet.
     [[nodiscard]] const subnet_entry* subnet(std::uint32_t vsid) const noexcept {
-        const std::uint32_t* i = subnet_index_.find(vsid_key(vsid));
+        const std::uint32_t* i = subnet_index_.find(vsid);
         return i == nullptr ? nullptr : &subnets_[*i];
     }
     [[nodiscard]] const subnet_entry& subnet_at(std::uint32_t index) const noexcept {
@@ -499,7 +501,7 @@ public:
     void prefetch(const change& c) const noexcept {
         const auto* sr = std::get_if<set_record>(&c);
         if (sr == nullptr) return;
-        const std::uint32_t* sit = subnet_index_.find(vsid_key(sr->record.subnet.value()));
+        const std::uint32_t* sit = subnet_index_.find(sr->record.subnet.value());
         if (sit == nullptr) return;
         ca_index_.prefetch(ca_key{subnets_[*sit].domain, sr->record.ca});
         if (const std::uint32_t* pa = pa_index_.find(ca_key{0, sr->record.pa}))
@@ -512,7 +514,7 @@ public:
     void prefetch_replaced(const change& c) const noexcept {
         const auto* sr = std::get_if<set_record>(&c);
         if (sr == nullptr) return;
-        const std::uint32_t* sit = subnet_index_.find(vsid_key(sr->record.subnet.value()));
+        const std::uint32_t* sit = subnet_index_.find(sr->record.subnet.value());
         if (sit == nullptr) return;
         const record_ref* ref = ca_index_.find(ca_key{subnets_[*sit].domain, sr->record.ca});
         if (ref == nullptr) return;
@@ -541,8 +543,6 @@ private:
         const std::uint64_t k = mac_key(m);
         return ca_key{static_cast<std::uint32_t>(k >> 32), ipv4_address::from_uint(static_cast<std::uint32_t>(k))};
     }
-    /// A VSID as a ca_table key.
-    static ca_key vsid_key(std::uint32_t vsid) noexcept { return ca_key{0, ipv4_address::from_uint(vsid)}; }
     /// (host of a PA, MAC): the key of the "one VSID per MAC per host" rule, packed into the
     /// compact IPv4 form of a ca_key (scope = host << 16 | first two octets, address = last
     /// four), so that it costs one cache line per probe. Hosts are fewer than 65536.
@@ -588,8 +588,8 @@ private:
         e.gateway_v6 = v.gateway_v6;
         // insert_or_assign only when new: a duplicate VSID keeps its first subnet, as
         // unordered_map::emplace did (a validated model has none).
-        if (subnet_index_.find(vsid_key(v.id.value())) == nullptr)
-            subnet_index_.insert_or_assign(vsid_key(v.id.value()), static_cast<std::uint32_t>(subnets_.size()));
+        if (subnet_index_.find(v.id.value()) == nullptr)
+            subnet_index_.insert_or_assign(v.id.value(), static_cast<std::uint32_t>(subnets_.size()));
         subnets_.push_back(std::move(e));
     }
 
@@ -614,7 +614,7 @@ private:
         explicit change_index(state& s) noexcept : s_(s) {}
 
         [[nodiscard]] declared<std::uint32_t, ref> subnet_domain(nvgre::vsid v) const {
-            const std::uint32_t* it = s_.subnet_index_.find(vsid_key(v.value()));
+            const std::uint32_t* it = s_.subnet_index_.find(v.value());
             if (it == nullptr) return declared<std::uint32_t, ref>::absent();
             return declared<std::uint32_t, ref>::of(s_.subnets_[*it].domain);
         }
@@ -691,7 +691,7 @@ private:
     change_status put_record(const lookup_record& r, identity mode) {
         std::optional<held_record<change_index::handle>> same;
         if (const change_status st = check(r, mode, &same); st != change_status::ok) return st;
-        const std::uint32_t subnet_idx = *subnet_index_.find(vsid_key(r.subnet.value()));
+        const std::uint32_t subnet_idx = *subnet_index_.find(r.subnet.value());
         const subnet_entry& sub = subnets_[subnet_idx];
         const std::uint32_t provider = *pa_index_.find(ca_key{0, r.pa});
 
@@ -931,7 +931,7 @@ private:
     change_status put_route(const customer_route& r, identity mode) {
         if (const change_status st = check(r, mode, nullptr); st != change_status::ok) return st;
         const std::uint32_t d = *domain_index(r.domain);
-        const std::uint32_t sit = *subnet_index_.find(vsid_key(r.subnet.value()));
+        const std::uint32_t sit = *subnet_index_.find(r.subnet.value());
         domain_entry& dom = domains_[d];
         auto& list = dom.candidates[r.prefix];
         const route_entry entry{r.subnet.value(), sit, r.next_hop, r.metric};
@@ -980,7 +980,7 @@ private:
     std::vector<domain_entry> domains_;
     std::map<rdid, std::uint32_t> domain_index_;
     std::vector<subnet_entry> subnets_;
-    ca_table<std::uint32_t> subnet_index_;  // vsid_key(VSID) -> index in subnets_
+    vsid_index subnet_index_;  // VSID -> index in subnets_
 
     // Per-packet arrays through the memory hooks (huge pages where the embedder allows).
     std::vector<record_entry, large_array_allocator<record_entry>> records_;
