@@ -50,6 +50,7 @@ TEST_CASE("packet/outer_header: what is compiled and what is left to the packet"
                 CHECK(ip.hop_limit() == 0);    // per packet
                 CHECK(ip.flow_label() == 0);
                 CHECK(h->base_sum() == 0);
+                CHECK(h->destination() == ip_address{ip.destination()});  // the copy agrees with the bytes
             } else {
                 const auto ip = wire::ipv4_view::unchecked(l3);
                 CHECK(ip.version() == 4);
@@ -57,6 +58,7 @@ TEST_CASE("packet/outer_header: what is compiled and what is left to the packet"
                 CHECK(ip.dont_fragment());
                 CHECK(ip.identification() == 0);
                 CHECK(ip.protocol() == wire::ip_protocol::gre);
+                CHECK(h->destination() == ip_address{ip.destination()});  // the copy agrees with the bytes
                 CHECK(ip.total_len() == 0);  // per packet: length, TOS, TTL, checksum
                 CHECK(ip.ttl() == 0);
                 CHECK(ip.header_checksum() == 0);

@@ -62,6 +62,7 @@ public:
         const bool tagged = p.vlan != 0;
         h.v6_ = v6;
         h.tagged_ = tagged;
+        h.destination_ = p.destination;
         const std::size_t ip = wire::ethernet_header_len + (tagged ? wire::vlan_tag_len : 0);
         const std::size_t gre = ip + (v6 ? wire::ipv6_header_len : wire::ipv4_min_header_len);
         h.len_ = static_cast<std::uint8_t>(gre + wire::nvgre_header_len);
@@ -116,12 +117,10 @@ public:
     /// IPv4: the folded ones'-complement sum of the outer IPv4 header with TOS, total length,
     /// TTL and checksum zero (add them, complement: the checksum). 0 for IPv6.
     [[nodiscard]] std::uint16_t base_sum() const noexcept { return base_sum_; }
-    /// The destination PA, as compiled (bytes 16-19 of the IPv4 header / 24-39 of the IPv6 one).
-    [[nodiscard]] ip_address destination() const noexcept {
-        const std::byte* ip = bytes_.data() + ip_offset();
-        if (v6_) return ip_address{ipv6_address::from_bytes(std::span<const std::byte>(ip + 24, 16))};
-        return ip_address{ipv4_address::from_uint(nvgre::detail::load_be32(ip + 16))};
-    }
+    /// The destination PA, as compiled (bytes 16-19 of the IPv4 header / 24-39 of the IPv6
+    /// one). Kept beside the bytes: every outcome of an encapsulation carries it, and building
+    /// the address from the header cost ~14 instructions a packet.
+    [[nodiscard]] const ip_address& destination() const noexcept { return destination_; }
 
     friend bool operator==(const compiled_header& a, const compiled_header& b) noexcept {
         return a.len_ == b.len_ && a.v6_ == b.v6_ && a.tagged_ == b.tagged_ && a.base_sum_ == b.base_sum_ &&
@@ -130,6 +129,7 @@ public:
 
 private:
     std::array<std::byte, outer_header_max_len> bytes_{};
+    ip_address destination_{};
     std::uint16_t base_sum_{0};
     std::uint8_t len_{outer_header_len_ipv4};
     bool v6_{false};
