@@ -108,7 +108,7 @@ public:
         if (n > total_size()) return make_error(errc::bad_value, layer::none, total_size(), n);
         if (n <= size_) {
             size_ = n;
-            tail = chain{};
+            if (!tail.empty()) tail = chain{};  // (no stores for the common frame in one buffer)
         } else {
             tail.trim(n - size_);
         }
