@@ -85,17 +85,6 @@ concept cloning_sink = replication_sink<S> && requires(S& s, const frame& f, std
     { s.clone(f, headroom) } -> std::same_as<frame*>;
 };
 
-/// A buffer from `s` holding a copy of `bytes`, with at least `headroom` bytes in front, or
-/// nullptr when the sink has none. O(bytes).
-template <replication_sink Sink>
-[[nodiscard]] frame* copy_of(Sink& s, std::span<const std::byte> bytes, std::size_t headroom) noexcept {
-    frame* c = s.allocate(bytes.size(), headroom);
-    if (c == nullptr) return nullptr;
-    NVGRE_ASSERT(c->size() == bytes.size() && !c->is_chained());
-    if (!bytes.empty()) std::memcpy(c->bytes().data(), bytes.data(), bytes.size());
-    return c;
-}
-
 /// A frame from `s` with the bytes of `f`, at least `headroom` bytes in front of them and no
 /// offload metadata (a replica is whole: nothing left for a NIC to finish): the sink's
 /// headers-only clone when it makes them (cloning_sink), else a copy of every byte, the
