@@ -1,5 +1,6 @@
 #include "nvgre/datapath/ca_encap.hpp"
 
+#include "support/chained.hpp"
 #include "support/frames.hpp"
 #include "support/hnv_policy.hpp"
 #include "support/test_bytes.hpp"
@@ -126,4 +127,19 @@ TEST_CASE("datapath/ca_encap: encap_burst gives what encap() gives, frame by fra
     CHECK(encap_burst(s, vs, frames, out) == 3);
     CHECK(frames[3].size() == bufs[3].f.size());
     CHECK(wire::parse_packet_layout(frames[3].bytes()).kind != wire::frame_kind::nvgre);
+}
+
+TEST_CASE("datapath/ca_encap: a chained frame is encapsulated whole; one with a short first segment is split-headers") {
+    const policy::state& s = hnv_state("hv1");
+    const auto sent = udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6"), 1200);
+    buffer whole(sent);
+    const outcome want = encap(s, 5001, whole.f);
+    REQUIRE(want.verdict == verdict::encap);
+    chained_buffer c(sent, 300, {7});
+    CHECK(encap(s, 5001, c.f) == want);
+    CHECK(c.bytes() == whole.bytes());
+    chained_buffer split(sent, 12);
+    const outcome o = encap(s, 5001, split.f);
+    CHECK(o.reason == drop_reason::split_headers);
+    CHECK(split.bytes() == sent);
 }

@@ -1,5 +1,6 @@
 #include "nvgre/datapath/egress.hpp"
 
+#include "support/chained.hpp"
 #include "support/frames.hpp"
 #include "support/tcp_frames.hpp"
 #include "support/test_bytes.hpp"
@@ -982,5 +983,24 @@ TEST_CASE("datapath/egress: ports as the embedder's indices — frames in by ind
         }
         CHECK(ca.per_port == cb.per_port);
         CHECK(ca.per_port.at(7).frames + ca.per_port.at(2).frames == 40);
+    }
+}
+
+TEST_CASE("datapath/egress: a chained frame goes out whole; one with a short first segment is split-headers") {
+    const auto f = udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6"), 1000);
+    buffer whole(f);
+    const outcome want = run(whole, red_web);
+    REQUIRE(want.verdict == verdict::encap);
+    chained_buffer c(f, first_segment_bytes, {100});
+    vector_sink sink;
+    CHECK(egress(hnv_state("hv1"), red_web, c.f, sink) == want);
+    CHECK(c.bytes() == whole.bytes());
+    for (const std::size_t first : {std::size_t{10}, std::size_t{14}, first_segment_bytes - 1}) {
+        CAPTURE(first);
+        chained_buffer split(f, first);
+        const outcome o = egress(hnv_state("hv1"), red_web, split.f, sink);
+        CHECK(o.verdict == verdict::drop);
+        CHECK(o.reason == drop_reason::split_headers);
+        CHECK(split.bytes() == f);  // unchanged
     }
 }

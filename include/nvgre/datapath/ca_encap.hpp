@@ -52,7 +52,7 @@ struct encap_plan {
     const auto bytes = std::span<const std::byte>(f.bytes());
     const auto eth = wire::ethernet_view::checked(bytes);
     if (!eth || !f.headers_in_first_segment()) [[unlikely]] {
-        p.reason = eth ? drop_reason::split_headers : drop_reason::truncated;
+        p.reason = f.headers_in_first_segment() ? drop_reason::truncated : drop_reason::split_headers;
         return;
     }
     if (eth->tag_count() != 0) {

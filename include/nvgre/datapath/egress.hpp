@@ -441,7 +441,8 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
     const auto bytes = f.bytes();
     auto eth = wire::ethernet_view::checked(bytes);
     if (!eth || !f.headers_in_first_segment()) [[unlikely]] {
-        drop_plan(p, eth && !f.headers_in_first_segment() ? drop_reason::split_headers : drop_reason::truncated);
+        // A chained frame with a short first segment is split-headers, as the parser names it.
+        drop_plan(p, f.headers_in_first_segment() ? drop_reason::truncated : drop_reason::split_headers);
         return p;
     }
     if (port == nullptr) {
