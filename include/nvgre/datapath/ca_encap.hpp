@@ -50,9 +50,13 @@ struct encap_plan {
 [[gnu::always_inline]] inline void plan_frame(const policy::state& s, std::uint32_t vsid, const frame& f,
                                               encap_plan& p) noexcept {
     const auto bytes = std::span<const std::byte>(f.bytes());
+    if (!f.headers_in_first_segment()) [[unlikely]] {
+        p.reason = drop_reason::split_headers;
+        return;
+    }
     const auto eth = wire::ethernet_view::checked(bytes);
-    if (!eth || !f.headers_in_first_segment()) [[unlikely]] {
-        p.reason = f.headers_in_first_segment() ? drop_reason::truncated : drop_reason::split_headers;
+    if (!eth) {
+        p.reason = drop_reason::truncated;
         return;
     }
     if (eth->tag_count() != 0) {

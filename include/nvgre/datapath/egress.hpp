@@ -439,10 +439,14 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
                               const frame& f) noexcept {
     egress_plan p;
     const auto bytes = f.bytes();
+    // A chained frame with a short first segment is split-headers, as the parser names it.
+    if (!f.headers_in_first_segment()) [[unlikely]] {
+        drop_plan(p, drop_reason::split_headers);
+        return p;
+    }
     auto eth = wire::ethernet_view::checked(bytes);
-    if (!eth || !f.headers_in_first_segment()) [[unlikely]] {
-        // A chained frame with a short first segment is split-headers, as the parser names it.
-        drop_plan(p, f.headers_in_first_segment() ? drop_reason::truncated : drop_reason::split_headers);
+    if (!eth) {
+        drop_plan(p, drop_reason::truncated);
         return p;
     }
     if (port == nullptr) {

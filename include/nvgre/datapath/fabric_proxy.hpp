@@ -35,6 +35,7 @@
 #include "nvgre/wire/ip_protocol.hpp"
 #include "nvgre/wire/packet_layout.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

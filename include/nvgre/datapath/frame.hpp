@@ -21,7 +21,6 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <span>
 
 namespace nvgre::datapath {
@@ -29,7 +28,6 @@ namespace nvgre::datapath {
 /// Headroom an embedder should leave in front of a VM's frame: the largest outer header set
 /// (Ethernet 14 + 802.1Q 4 + IPv6 40 + NVGRE 8 = 66 bytes), rounded up to a cache line.
 inline constexpr std::size_t recommended_headroom = 128;
-
 
 /// Offload metadata, in the spirit of Linux's skb fields and DPDK's mbuf ol_flags/lens.
 /// Offsets are from the start of the frame's data.
@@ -100,7 +98,7 @@ public:
     [[nodiscard]] bool is_chained() const noexcept { return !tail.empty(); }
     /// True unless the frame is chained with fewer than nvgre::first_segment_bytes in its first
     /// segment (the pipelines drop such a frame as split-headers).
-    [[nodiscard]] bool headers_in_first_segment() const noexcept { return tail.empty() || size_ >= first_segment_bytes; }
+    [[nodiscard]] bool headers_in_first_segment() const noexcept { return !is_chained() || size_ >= first_segment_bytes; }
     /// Cuts the packet to `n` bytes (n <= total_size()): inside the chain, or inside the first
     /// segment, which then drops the whole chain (the embedder frees the segments it no longer
     /// needs when it takes the frame back). errc::bad_value when n > total_size().
@@ -108,7 +106,7 @@ public:
         if (n > total_size()) return make_error(errc::bad_value, layer::none, total_size(), n);
         if (n <= size_) {
             size_ = n;
-            if (!tail.empty()) tail = chain{};  // (no stores for the common frame in one buffer)
+            if (is_chained()) tail = chain{};  // (no stores for the common frame in one buffer)
         } else {
             tail.trim(n - size_);
         }

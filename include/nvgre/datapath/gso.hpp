@@ -10,9 +10,9 @@
 ///   sequence number + k * mss, CWR only on the first segment, PSH and FIN only on the last, and
 ///   the TCP checksum (pseudo-header, header, and that segment's payload);
 /// - the payload is copied at most once (segment_tcp: into buffers from the embedder's sink,
-///   the headers written in front; a chained frame's payload is read from its chain) or not at all (segment_tcp_gather: each segment is a small
-///   header block plus a reference into the original payload, for scatter-gather output such
-///   as an iovec or an mbuf chain).
+///   the headers written in front; a chained frame's payload is read from its chain) or not at
+///   all (segment_tcp_gather: each segment is a small header block plus a reference into the
+///   original payload, for scatter-gather output such as an iovec or an mbuf chain).
 /// Inner IPv6 with extension headers is not segmented (errc::bad_protocol), like most NICs.
 #pragma once
 
@@ -205,8 +205,9 @@ std::size_t segment_tcp(std::span<const std::byte> original, const tcp_segment_p
 }
 
 /// Segments `original` (in one buffer) without copying any payload: calls
-/// `each(headers, payload)` for each segment in order, `headers` (p.headers_len bytes, valid during the call) and `payload` (a
-/// span into `original`) making one packet together. O(payload) reads for the checksums.
+/// `each(headers, payload)` for each segment in order, `headers` (p.headers_len bytes, valid
+/// during the call) and `payload` (a span into `original`) making one packet together.
+/// O(payload) reads for the checksums.
 template <class Each>
 void segment_tcp_gather(std::span<const std::byte> original, const tcp_segment_plan& p, Each&& each) noexcept {
     std::array<std::byte, gso_max_headers> headers;

@@ -66,11 +66,12 @@ struct pipeline_config {
 ///   `s.discard(f)`               -> takes frame `f` (from allocate or clone) back unsent.
 /// Optionally, for replication without copying payloads:
 ///   `s.clone(f, headroom)`       -> a frame with the bytes of `f` (its offload metadata need
-///                                   not follow: the library resets them): the first segment copied into a new buffer with at least
-///                                   `headroom` bytes in front, the chain (f.tail) shared — a
-///                                   headers-only clone, as rte_pktmbuf_clone or vlib_buffer_clone
-///                                   make — or copied; nullptr when no buffer is free. The library
-///                                   writes only the clone's first segment.
+///                                   not follow: the library resets them): the first segment
+///                                   copied into a new buffer with at least `headroom` bytes in
+///                                   front, the chain (f.tail) shared — a headers-only clone, as
+///                                   rte_pktmbuf_clone or vlib_buffer_clone make — or copied;
+///                                   nullptr when no buffer is free. The library writes only the
+///                                   clone's first segment.
 /// A sink without clone gets copies: allocate(f.total_size()) and every byte copied (clone_of).
 template <class S>
 concept replication_sink = requires(S& s, std::size_t size, std::size_t headroom, frame& f, const destination& d) {

@@ -70,6 +70,7 @@
 #include "nvgre/wire/ipv6.hpp"
 #include "nvgre/wire/packet_layout.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -103,7 +104,6 @@ enum class sum_kind : std::uint8_t {
 /// from the start of the IP header.
 struct plan {
     std::size_t ip_len{0};           ///< bytes of the IP packet (bytes after it are padding)
-    std::size_t in_span{0};          ///< of those, the bytes in the span (fewer when it continues in a chain)
     std::size_t addr_len{4};         ///< 4 (IPv4) or 16 (IPv6)
     std::size_t source_at{12};       ///< the source address; the destination follows it
     std::size_t ip_checksum{none};   ///< the IPv4 header checksum
@@ -145,10 +145,16 @@ constexpr bool is_extension_header(std::uint8_t nh) noexcept {
            nh == wire::ip_protocol::ah;
 }
 
+/// The bytes of the IP packet of plan `p` that lie in `packet`, the span it was planned over:
+/// all of them, or fewer when the packet continues in a chain (its headers lie in the span).
+inline std::size_t in_span(std::span<const std::byte> packet, const plan& p) noexcept {
+    return std::min(p.ip_len, packet.size());
+}
+
 /// Finds the quoted packet's fields of an ICMP (v6: ICMPv6) error whose quote starts at
 /// `quote_at` of `packet` (the outer IP packet, whose addresses the quote is matched against).
 inline drop_reason plan_quote(std::span<const std::byte> packet, std::size_t quote_at, bool v6, plan& p) noexcept {
-    const std::span<const std::byte> q = packet.subspan(quote_at, p.in_span - quote_at);
+    const std::span<const std::byte> q = packet.subspan(quote_at, in_span(packet, p) - quote_at);
     std::size_t header_len = wire::ipv6_header_len;
     std::size_t source_at = 8;
     std::uint8_t protocol = 0;
@@ -203,7 +209,7 @@ inline drop_reason plan_quote(std::span<const std::byte> packet, std::size_t quo
 /// starts at `l4_at`; `partial_at`: see make_plan.
 inline drop_reason plan_transport(std::span<const std::byte> packet, std::size_t l4_at, std::uint8_t protocol, bool v6,
                                   std::size_t partial_at, plan& p) noexcept {
-    const std::size_t l4_len = p.in_span - l4_at;  // the transport header lies in the span
+    const std::size_t l4_len = in_span(packet, p) - l4_at;  // the transport header lies in the span
     if (!v6 && protocol == wire::ip_protocol::icmp) {
         // ICMPv4 has no pseudo-header: only an error's quote changes what its checksum covers.
         if (l4_len == 0 || !wire::is_icmp_error(nvgre::detail::load_u8(packet.data() + l4_at))) return drop_reason::none;
@@ -252,7 +258,6 @@ inline drop_reason make_plan(std::span<const std::byte> packet, ip_version v, st
         auto ip = wire::ipv4_view::checked(packet, continued);
         if (!ip) return drop_reason_of(ip.error().code);
         p.ip_len = ip->total_len();
-        p.in_span = std::min(p.ip_len, packet.size());
         p.ip_checksum = 10;
         if (ip->protocol() == wire::ip_protocol::ah) return drop_reason::nat_unsupported;
         if (ip->fragment_offset_units() != 0) return drop_reason::none;  // no transport header
@@ -261,7 +266,6 @@ inline drop_reason make_plan(std::span<const std::byte> packet, ip_version v, st
     auto ip = wire::ipv6_view::checked(packet, continued);
     if (!ip) return drop_reason_of(ip.error().code);
     p.ip_len = wire::ipv6_header_len + ip->payload_len();
-    p.in_span = std::min(p.ip_len, packet.size());
     p.addr_len = 16;
     p.source_at = 8;
     auto walk = wire::walk_extension_headers(*ip);

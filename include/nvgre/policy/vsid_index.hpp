@@ -9,8 +9,6 @@
 /// control plane (insert allocates); lookups are const, noexcept and allocation-free.
 #pragma once
 
-#include "nvgre/vsid.hpp"
-
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -22,13 +20,13 @@ class vsid_index {
 public:
     vsid_index() = default;
 
-    /// Maps `vsid` (24 bits: at most nvgre::vsid::max) to `value`, replacing an earlier value.
+    /// Maps `vsid` (24 bits: at most 0xFFFFFF) to `value`, replacing an earlier value.
     /// Control plane: may allocate (the table doubles when half full). A VSID wider than 24
     /// bits is not stored (find() never finds one). Amortised O(1).
     void insert_or_assign(std::uint32_t vsid, std::uint32_t value) {
         if (vsid > max_key) return;
         if (2 * (size_ + 1) > slots_.size()) grow();
-        slot& s = probe(vsid);
+        slot& s = slots_[slot_of(vsid)];
         if (s.key == empty) ++size_;
         s = slot{vsid, value};
     }
@@ -36,12 +34,8 @@ public:
     /// The value of `vsid`, or nullptr. Any 32-bit input is fine. Expected O(1).
     [[nodiscard]] const std::uint32_t* find(std::uint32_t vsid) const noexcept {
         if (size_ == 0 || vsid > max_key) return nullptr;
-        const std::size_t mask = slots_.size() - 1;
-        for (std::size_t i = home(vsid);; i = (i + 1) & mask) {
-            const slot& s = slots_[i];
-            if (s.key == vsid) return &s.value;
-            if (s.key == empty) return nullptr;  // the table is at most half full: one is reached
-        }
+        const slot& s = slots_[slot_of(vsid)];
+        return s.key == vsid ? &s.value : nullptr;
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -55,14 +49,14 @@ private:
         std::uint32_t value{0};
     };
 
-    [[nodiscard]] std::size_t home(std::uint32_t vsid) const noexcept {
-        return static_cast<std::size_t>((vsid * 0x9e3779b9u) >> shift_);
-    }
-    slot& probe(std::uint32_t vsid) noexcept {
+    /// The slot holding `vsid`, or the free slot where it would go: from its home slot (the
+    /// top bits of vsid * 2^32/phi) on. Precondition: a non-empty table, which is at most half
+    /// full, so the walk always reaches one.
+    [[nodiscard]] std::size_t slot_of(std::uint32_t vsid) const noexcept {
         const std::size_t mask = slots_.size() - 1;
-        std::size_t i = home(vsid);
+        auto i = static_cast<std::size_t>((vsid * 0x9e3779b9u) >> shift_);
         while (slots_[i].key != vsid && slots_[i].key != empty) i = (i + 1) & mask;
-        return slots_[i];
+        return i;
     }
     void grow() {
         std::vector<slot> old = std::move(slots_);
@@ -70,7 +64,7 @@ private:
         slots_.assign(capacity, slot{});
         shift_ = 32u - static_cast<unsigned>(std::countr_zero(capacity));
         for (const slot& s : old)
-            if (s.key != empty) probe(s.key) = s;
+            if (s.key != empty) slots_[slot_of(s.key)] = s;
     }
 
     std::vector<slot> slots_;
