@@ -36,6 +36,7 @@
 #include "nvgre/policy/ca_table.hpp"
 #include "nvgre/policy/lpm.hpp"
 #include "nvgre/policy/left_right.hpp"
+#include "nvgre/policy/snapshot.hpp"
 #include "nvgre/policy/state.hpp"
 #include "nvgre/policy/live_policy.hpp"
 

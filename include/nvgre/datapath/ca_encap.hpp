@@ -27,7 +27,7 @@
 #include "nvgre/datapath/pipeline.hpp"
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/detail/burst_storage.hpp"
-#include "nvgre/policy/state.hpp"
+#include "nvgre/policy/snapshot.hpp"
 #include "nvgre/wire/ethernet.hpp"
 
 #include <algorithm>
@@ -47,7 +47,7 @@ struct encap_plan {
 };
 
 /// Stage 1: the destination CA of `f` in the routing domain of `vsid`. Reads only.
-[[gnu::always_inline]] inline void plan_frame(const policy::state& s, std::uint32_t vsid, const frame& f,
+[[gnu::always_inline]] inline void plan_frame(const policy::snapshot& s, std::uint32_t vsid, const frame& f,
                                               encap_plan& p) noexcept {
     const auto bytes = std::span<const std::byte>(f.bytes());
     if (!f.headers_in_first_segment()) [[unlikely]] {
@@ -81,7 +81,7 @@ struct encap_plan {
 /// This host's first PA with a compiled path to provider `destination`, or nullptr (`why`
 /// then says: no-next-hop, or unsupported when a path exists only between PAs of different IP
 /// versions).
-[[gnu::always_inline]] inline const packet::compiled_header* path_from_host(const policy::state& s, std::uint32_t destination,
+[[gnu::always_inline]] inline const packet::compiled_header* path_from_host(const policy::snapshot& s, std::uint32_t destination,
                                                                              std::uint32_t& source, drop_reason& why) noexcept {
     why = drop_reason::no_next_hop;
     for (const std::uint32_t local : s.local_pa_indices()) {
@@ -96,7 +96,7 @@ struct encap_plan {
 }
 
 /// Stage 2: the decision for `f`, `found` being state::find_ref(p.key) (ignored for a drop).
-[[gnu::always_inline]] inline outcome decide(const policy::state& s, std::uint32_t vsid, const encap_plan& p,
+[[gnu::always_inline]] inline outcome decide(const policy::snapshot& s, std::uint32_t vsid, const encap_plan& p,
                                              const policy::record_ref* found, frame& f, const pipeline_config& cfg) noexcept {
     if (p.reason != drop_reason::none) return outcome::dropped(p.reason, p.reason == drop_reason::unknown_vsid ? 0 : vsid);
     if (found == nullptr) return outcome::dropped(drop_reason::no_record, vsid);
@@ -129,7 +129,7 @@ struct encap_plan {
 /// unknown-vsid, no-record, unsupported (a nat record), no-next-hop, too-big, bad-offload (a
 /// partial checksum outside the frame), no-headroom. Preconditions as egress(). O(1), no
 /// allocation.
-inline outcome encap(const policy::state& s, std::uint32_t vsid, frame& f, const pipeline_config& cfg = {}) noexcept {
+inline outcome encap(const policy::snapshot& s, std::uint32_t vsid, frame& f, const pipeline_config& cfg = {}) noexcept {
     detail::ca_encap_steps::encap_plan p;
     detail::ca_encap_steps::plan_frame(s, vsid, f, p);
     const policy::record_ref* found = p.reason == drop_reason::none ? s.find_ref(p.key.scope, p.key.address) : nullptr;
@@ -141,7 +141,7 @@ inline outcome encap(const policy::state& s, std::uint32_t vsid, frame& f, const
 /// frame's decision in order; each frame gets the outcome encap() gives it. The three spans
 /// should have the same size; otherwise the first min(sizes) frames are decided and that
 /// number is returned. No allocation.
-inline std::size_t encap_burst(const policy::state& s, std::span<const std::uint32_t> vsids, std::span<frame> frames,
+inline std::size_t encap_burst(const policy::snapshot& s, std::span<const std::uint32_t> vsids, std::span<frame> frames,
                                std::span<outcome> out, const pipeline_config& cfg = {}) noexcept {
     const std::size_t decided = std::min({vsids.size(), frames.size(), out.size()});
     constexpr std::size_t chunk = 32;

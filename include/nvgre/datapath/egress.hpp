@@ -41,7 +41,7 @@
 #include "nvgre/datapath/router.hpp"
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/detail/burst_storage.hpp"
-#include "nvgre/policy/state.hpp"
+#include "nvgre/policy/snapshot.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/icmpv6.hpp"
 #include "nvgre/wire/ip_protocol.hpp"
@@ -110,7 +110,7 @@ struct sender {
 /// the routing domain holds. `from` receives the record that vouches for it. The port's first
 /// static records are held in the port itself (local_port::sources): a source found there is
 /// what find_record would return, without the table probe.
-[[gnu::always_inline]] inline bool source_allowed(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
+[[gnu::always_inline]] inline bool source_allowed(const policy::snapshot& s, const policy::local_port& port, const mac_address& port_mac,
                            const ip_address& source, sender& from) noexcept {
     for (std::size_t k = 0; k < port.source_count; ++k)
         if (same_address(port.sources[k].ca, source)) {
@@ -130,7 +130,7 @@ struct sender {
 }
 
 /// Any record of the port (the outer source PA of the flooded copies of a link-scope source).
-inline bool any_record_of(const policy::state& s, const policy::local_port& port, sender& from) noexcept {
+inline bool any_record_of(const policy::snapshot& s, const policy::local_port& port, sender& from) noexcept {
     if (port.records.empty()) return false;
     const policy::record_entry& r = s.record(port.records.front());
     from = sender{port.records.front(), r.provider, r.rule};
@@ -180,7 +180,7 @@ struct chosen_record {
 /// gateway-wildcard record of the route's VSID in the packet's IP version, picked among several
 /// by the flow hash of `frame` (so every packet of a flow takes the same gateway). Empty when
 /// there is none.
-inline std::optional<chosen_record> choose_record(const policy::state& s, const policy::route_entry& route,
+inline std::optional<chosen_record> choose_record(const policy::snapshot& s, const policy::route_entry& route,
                                                   const policy::record_ref* found, const ip_address& destination,
                                                   std::span<const std::byte> frame) noexcept {
     if (found != nullptr && found->vsid == route.vsid) return chosen_record{*found, true};
@@ -203,7 +203,7 @@ inline bool is_switched(const chosen_record& dest, const policy::ca_key& key, co
 /// PA: every record a port sends from is local) to provider address `destination`
 /// (state::compiled_path), or why there is none: no-next-hop, or unsupported for PAs of
 /// different IP versions. O(1).
-[[gnu::always_inline]] inline const packet::compiled_header* path_between(const policy::state& s, std::uint32_t source,
+[[gnu::always_inline]] inline const packet::compiled_header* path_between(const policy::snapshot& s, std::uint32_t source,
                                                                           std::uint32_t destination, drop_reason& why) noexcept {
     const packet::compiled_header* h = s.compiled_path(source, destination);
     if (h == nullptr) [[unlikely]]
@@ -233,7 +233,7 @@ struct encap_decision {
 /// when the outer packet would exceed the sending PA's underlay MTU, or the VM asked for
 /// segmentation (TSO metadata) — segment, fragment or answer too big (datapath/mtu.hpp). Decided before the frame is changed, so that an answer quotes what the
 /// VM sent.
-[[gnu::always_inline]] inline encap_decision decide_encap(const policy::state& s, const frame& f, std::uint32_t source,
+[[gnu::always_inline]] inline encap_decision decide_encap(const policy::snapshot& s, const frame& f, std::uint32_t source,
                                                           std::uint32_t destination, const packet::compiled_header& h,
                                                           std::uint32_t vsid, const pipeline_config& cfg) noexcept {
     const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source).pa);
@@ -264,7 +264,7 @@ template <replication_sink Sink>
 }
 
 /// Answers an ARP request from the port's VM, in place (rule 3).
-inline outcome proxy_arp(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
+inline outcome proxy_arp(const policy::snapshot& s, const policy::local_port& port, const mac_address& port_mac,
                          frame& f) noexcept {
     auto q = parse_arp_request(f.bytes());
     // bad_protocol: an ARP that asks nothing (a reply, an unknown op) — the host answers for
@@ -301,7 +301,7 @@ inline bool is_neighbor_discovery(std::span<const std::byte> l3, std::size_t con
 }
 
 /// Answers a neighbor solicitation from the port's VM, in place (rule 3).
-inline outcome proxy_nd(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
+inline outcome proxy_nd(const policy::snapshot& s, const policy::local_port& port, const mac_address& port_mac,
                         frame& f) noexcept {
     auto q = parse_neighbor_solicitation(f.bytes());
     if (!q) return outcome::dropped(drop_reason::bad_arp, port.vsid);  // failed an RFC 4861 7.1.1 validity check
@@ -338,7 +338,7 @@ inline outcome proxy_nd(const policy::state& s, const policy::local_port& port, 
 /// outcome is `flood` with the copies that went, and `reason` names the first copy that could
 /// not be made (none when all went).
 template <replication_sink Sink>
-outcome flood(const policy::state& s, const policy::local_port& port, const mac_address& port_mac,
+outcome flood(const policy::snapshot& s, const policy::local_port& port, const mac_address& port_mac,
               std::uint32_t source_provider, const frame& f, Sink& sink, const pipeline_config& cfg) noexcept {
     const policy::subnet_entry& sub = s.subnet_at(port.subnet);
     outcome o;
@@ -435,7 +435,7 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
 /// Stage 1 of egress (rules 1, 2, 4 and the dispatch of 3, 7 and 8) for frame `f` received on
 /// VM port `port` (s.port(mac) or s.port_by_id(id), looked up by the caller so that a burst can
 /// overlap those lookups; nullptr: no such port).
-[[gnu::always_inline]] inline egress_plan plan_frame(const policy::state& s, const policy::local_port* port,
+[[gnu::always_inline]] inline egress_plan plan_frame(const policy::snapshot& s, const policy::local_port* port,
                               const frame& f) noexcept {
     egress_plan p;
     const auto bytes = f.bytes();
@@ -531,7 +531,7 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
 /// Stage 2 of a planned unicast frame (rules 4-6), `found` being the CA index's answer for its
 /// key (state::find_ref).
 template <replication_sink Sink>
-[[gnu::always_inline]] inline outcome decide_unicast(const policy::state& s, const egress_plan& p, const policy::record_ref* found, frame& f,
+[[gnu::always_inline]] inline outcome decide_unicast(const policy::snapshot& s, const egress_plan& p, const policy::record_ref* found, frame& f,
                        Sink& sink, const pipeline_config& cfg, icmp_rate_limiter* limiter) noexcept {
     const policy::local_port& port = *p.port;
     const policy::route_entry& route = *p.route;
@@ -596,7 +596,7 @@ template <replication_sink Sink>
 /// for a unicast plan (ignored otherwise); the router's answers go within `limiter` (null:
 /// unlimited).
 template <replication_sink Sink>
-[[gnu::always_inline]] inline outcome decide(const policy::state& s, const egress_plan& p,
+[[gnu::always_inline]] inline outcome decide(const policy::snapshot& s, const egress_plan& p,
                const policy::record_ref* found, frame& f, Sink& sink, const pipeline_config& cfg,
                icmp_rate_limiter* limiter) noexcept {
     switch (p.step) {
@@ -625,16 +625,16 @@ inline std::size_t port_index_of(const egress_plan& p, const context& ctx) noexc
 
 /// How a burst names its ports: by the MAC of the VM NIC (hashed into the port index, which
 /// a burst prefetches first) or by the embedder's index (state::bind_port: an array read).
-inline void prefetch_port(const policy::state& s, const mac_address& mac) noexcept { s.prefetch_port(mac); }
-inline void prefetch_port(const policy::state&, std::uint32_t) noexcept {}
-inline const policy::local_port* find_port(const policy::state& s, const mac_address& mac) noexcept { return s.port(mac); }
-inline const policy::local_port* find_port(const policy::state& s, std::uint32_t id) noexcept { return s.port_by_id(id); }
+inline void prefetch_port(const policy::snapshot& s, const mac_address& mac) noexcept { s.prefetch_port(mac); }
+inline void prefetch_port(const policy::snapshot&, std::uint32_t) noexcept {}
+inline const policy::local_port* find_port(const policy::snapshot& s, const mac_address& mac) noexcept { return s.port(mac); }
+inline const policy::local_port* find_port(const policy::snapshot& s, std::uint32_t id) noexcept { return s.port_by_id(id); }
 
 /// Both stages for one frame received on VM port `port` (what every egress() runs): the plan,
 /// the destination lookup of a unicast plan, the decision; then, with a context, the count and
 /// the trace hook (without one: nothing counted, the router's answers unlimited).
 template <replication_sink Sink>
-outcome run_frame(const policy::state& s, const policy::local_port* port, frame& f, Sink& sink, context* ctx,
+outcome run_frame(const policy::snapshot& s, const policy::local_port* port, frame& f, Sink& sink, context* ctx,
                   const pipeline_config& cfg) noexcept {
     const egress_plan p = plan_frame(s, port, f);
     const policy::record_ref* found = p.step == egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
@@ -645,7 +645,7 @@ outcome run_frame(const policy::state& s, const policy::local_port* port, frame&
 
 /// egress_burst over ports named by `PortKey` (mac_address or the embedder's std::uint32_t).
 template <class PortKey, replication_sink Sink>
-std::size_t run_burst(const policy::state& s, std::span<frame> frames, std::span<const PortKey> ports,
+std::size_t run_burst(const policy::snapshot& s, std::span<frame> frames, std::span<const PortKey> ports,
                       std::span<outcome> out, Sink& sink, context& ctx, const pipeline_config& cfg) noexcept {
     const std::size_t decided = std::min({frames.size(), ports.size(), out.size()});
     frames = frames.first(decided);
@@ -695,7 +695,7 @@ std::size_t run_burst(const policy::state& s, std::span<frame> frames, std::span
 /// bytes in front for encapsulation (less: drop no-headroom); `cfg` passes validate(). Never
 /// allocates.
 template <replication_sink Sink>
-outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink, context& ctx,
+outcome egress(const policy::snapshot& s, const mac_address& port_mac, frame& f, Sink& sink, context& ctx,
                const pipeline_config& cfg = {}) noexcept {
     return detail::egress_steps::run_frame(s, s.port(port_mac), f, sink, &ctx, cfg);
 }
@@ -703,20 +703,20 @@ outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Si
 /// egress() for a frame received on the embedder's port `port_id` (state::bind_port): the port
 /// is an array read, not a hash of the MAC. An unbound port is unknown-port. Otherwise the same.
 template <replication_sink Sink>
-outcome egress(const policy::state& s, std::uint32_t port_id, frame& f, Sink& sink, context& ctx,
+outcome egress(const policy::snapshot& s, std::uint32_t port_id, frame& f, Sink& sink, context& ctx,
                const pipeline_config& cfg = {}) noexcept {
     return detail::egress_steps::run_frame(s, s.port_by_id(port_id), f, sink, &ctx, cfg);
 }
 
 /// egress() without a context: nothing counted, the router's answers unlimited.
 template <replication_sink Sink>
-outcome egress(const policy::state& s, const mac_address& port_mac, frame& f, Sink& sink,
+outcome egress(const policy::snapshot& s, const mac_address& port_mac, frame& f, Sink& sink,
                const pipeline_config& cfg = {}) noexcept {
     return detail::egress_steps::run_frame(s, s.port(port_mac), f, sink, nullptr, cfg);
 }
 /// egress() by the embedder's port index, without a context.
 template <replication_sink Sink>
-outcome egress(const policy::state& s, std::uint32_t port_id, frame& f, Sink& sink,
+outcome egress(const policy::snapshot& s, std::uint32_t port_id, frame& f, Sink& sink,
                const pipeline_config& cfg = {}) noexcept {
     return detail::egress_steps::run_frame(s, s.port_by_id(port_id), f, sink, nullptr, cfg);
 }
@@ -731,13 +731,13 @@ outcome egress(const policy::state& s, std::uint32_t port_id, frame& f, Sink& si
 /// `frames`, `ports` and `out` should have the same size; if they do not, only the first min(sizes) frames are decided (nothing past any of the three spans is
 /// read or written) and that number is returned. Never allocates.
 template <replication_sink Sink>
-std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::span<const mac_address> ports,
+std::size_t egress_burst(const policy::snapshot& s, std::span<frame> frames, std::span<const mac_address> ports,
                          std::span<outcome> out, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
     return detail::egress_steps::run_burst(s, frames, ports, out, sink, ctx, cfg);
 }
 /// egress_burst with the embedder's port indices (state::bind_port).
 template <replication_sink Sink>
-std::size_t egress_burst(const policy::state& s, std::span<frame> frames, std::span<const std::uint32_t> ports,
+std::size_t egress_burst(const policy::snapshot& s, std::span<frame> frames, std::span<const std::uint32_t> ports,
                          std::span<outcome> out, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
     return detail::egress_steps::run_burst(s, frames, ports, out, sink, ctx, cfg);
 }

@@ -28,7 +28,7 @@
 #include "nvgre/error.hpp"
 #include "nvgre/ip_address.hpp"
 #include "nvgre/mac_address.hpp"
-#include "nvgre/policy/state.hpp"
+#include "nvgre/policy/snapshot.hpp"
 #include "nvgre/wire/arp.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/icmpv6.hpp"
@@ -90,7 +90,7 @@ inline void put_back_vlan_tag(frame& f, std::uint16_t tci) noexcept {
 /// Builds, in `f` (untagged), the answer to the question `kind` for one of this host's PAs
 /// when the request came on VLAN `vid` (0: untagged), or says why not (none: answered). `to`
 /// receives where the answer goes. A target that is not a local PA: unknown-target.
-inline drop_reason answer_for_local_pa(const policy::state& s, frame& f, question_kind kind, std::uint16_t vid,
+inline drop_reason answer_for_local_pa(const policy::snapshot& s, frame& f, question_kind kind, std::uint16_t vid,
                                        ip_address& to) noexcept {
     const policy::provider_address* pa = nullptr;
     if (kind == question_kind::arp_request) {
@@ -127,7 +127,7 @@ inline drop_reason answer_for_local_pa(const policy::state& s, frame& f, questio
 /// that is not Ethernet/IPv4, an NS failing RFC 4861 7.1.1), bad-outer-vlan (see the file
 /// comment), no-buffer (no room for the 86-byte advertisement). Empty for any other frame,
 /// which `f` then still holds unchanged. O(frame size).
-[[nodiscard]] inline std::optional<outcome> answer_provider_question(const policy::state& s, frame& f,
+[[nodiscard]] inline std::optional<outcome> answer_provider_question(const policy::snapshot& s, frame& f,
                                                                      const wire::packet_layout& layout) noexcept {
     if (layout.kind != wire::frame_kind::other) return std::nullopt;
     const bool arp = layout.outer_ether_type == wire::ethertype::arp;
@@ -170,7 +170,7 @@ inline drop_reason answer_for_local_pa(const policy::state& s, frame& f, questio
 /// to `outer_source` (no-next-hop), no room (no-buffer, no-headroom), outer CE on a Not-ECT
 /// NS (ecn-drop). Empty for any other frame, which `f` then still holds unchanged. O(frame
 /// size).
-[[nodiscard]] inline std::optional<outcome> answer_tunnelled_question(const policy::state& s, frame& f,
+[[nodiscard]] inline std::optional<outcome> answer_tunnelled_question(const policy::snapshot& s, frame& f,
                                                                       const wire::packet_layout& layout,
                                                                       const policy::subnet_entry& sub,
                                                                       const ip_address& outer_source,

@@ -30,7 +30,7 @@
 #include "nvgre/datapath/rewrite.hpp"
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/detail/burst_storage.hpp"
-#include "nvgre/policy/state.hpp"
+#include "nvgre/policy/snapshot.hpp"
 #include "nvgre/wire/arp.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/ipv4.hpp"
@@ -110,7 +110,7 @@ inline delivery local_with_mac(const policy::record_ref* r, const mac_address& m
 }
 /// deliver_to for a destination CA without a record of its own in the VSID (kept out of line:
 /// the common frame's destination has one).
-[[gnu::noinline]] inline delivery deliver_to_other(const policy::state& s, const policy::subnet_entry& sub,
+[[gnu::noinline]] inline delivery deliver_to_other(const policy::snapshot& s, const policy::subnet_entry& sub,
                                                    std::uint32_t vsid, const ip_address& destination,
                                                    const mac_address& mac) noexcept {
     const policy::route_entry* route = s.route(sub.domain, destination);
@@ -130,7 +130,7 @@ inline delivery local_with_mac(const policy::record_ref* r, const mac_address& m
     const policy::record_ref chosen = s.ref_of(s.id_of(*best));
     return local_with_mac(&chosen, mac, false);
 }
-inline delivery deliver_to(const policy::state& s, const policy::subnet_entry& sub, std::uint32_t vsid,
+inline delivery deliver_to(const policy::snapshot& s, const policy::subnet_entry& sub, std::uint32_t vsid,
                            const policy::record_ref* found, const ip_address& destination,
                            const mac_address& mac) noexcept {
     if (found != nullptr && found->vsid == vsid) return local_with_mac(found, mac, true);
@@ -159,7 +159,7 @@ struct ingress_plan {
 };
 
 /// Stage 1 of ingress for frame bytes `bytes` with layout `l`.
-inline ingress_plan plan_frame(const policy::state& s, std::span<const std::byte> bytes,
+inline ingress_plan plan_frame(const policy::snapshot& s, std::span<const std::byte> bytes,
                                const wire::packet_layout& l) noexcept {
     ingress_plan p;
     if (l.kind != wire::frame_kind::nvgre) {
@@ -191,7 +191,7 @@ inline ingress_plan plan_frame(const policy::state& s, std::span<const std::byte
 /// Stage 2 of ingress: carries out plan `p` of frame `f` (layout `layout`), `src` and `dest`
 /// being state::find_ref of its two keys for an nvgre plan (ignored otherwise).
 template <replication_sink Sink>
-outcome decide(const policy::state& s, frame& f, const wire::packet_layout& layout, const ingress_plan& p,
+outcome decide(const policy::snapshot& s, frame& f, const wire::packet_layout& layout, const ingress_plan& p,
                const policy::record_ref* src, const policy::record_ref* dest, Sink& sink,
                const pipeline_config& cfg) noexcept {
     using wire::frame_kind;
@@ -287,7 +287,7 @@ outcome decide(const policy::state& s, frame& f, const wire::packet_layout& layo
 /// `outcome::to`; on a broadcast / multicast `deliver` the copies went through `sink`. Nothing
 /// is counted (see ingress()). Never allocates.
 template <replication_sink Sink>
-outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet_layout& layout, Sink& sink,
+outcome ingress_with_layout(const policy::snapshot& s, frame& f, const wire::packet_layout& layout, Sink& sink,
                             const pipeline_config& cfg = {}) noexcept {
     const auto p = detail::ingress_steps::plan_frame(s, f.bytes(), layout);
     const policy::record_ref* src = nullptr;
@@ -302,7 +302,7 @@ outcome ingress_with_layout(const policy::state& s, frame& f, const wire::packet
 /// Runs one frame from the fabric through the ingress pipeline (see ingress_with_layout), and
 /// counts it in `ctx` (its trace hook called with index 0).
 template <replication_sink Sink>
-outcome ingress(const policy::state& s, frame& f, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
+outcome ingress(const policy::snapshot& s, frame& f, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
     const auto layout = wire::parse_packet_layout(f.bytes(), f.tail);
     const outcome o = ingress_with_layout(s, f, layout, sink, cfg);
     ctx.record(0, f, o);
@@ -311,7 +311,7 @@ outcome ingress(const policy::state& s, frame& f, Sink& sink, context& ctx, cons
 
 /// ingress() without a context: nothing counted.
 template <replication_sink Sink>
-outcome ingress(const policy::state& s, frame& f, Sink& sink, const pipeline_config& cfg = {}) noexcept {
+outcome ingress(const policy::snapshot& s, frame& f, Sink& sink, const pipeline_config& cfg = {}) noexcept {
     const auto layout = wire::parse_packet_layout(f.bytes(), f.tail);
     return ingress_with_layout(s, f, layout, sink, cfg);
 }
@@ -326,7 +326,7 @@ outcome ingress(const policy::state& s, frame& f, Sink& sink, const pipeline_con
 /// frames are decided (nothing past either span is read or written) and that number is
 /// returned. Never allocates.
 template <replication_sink Sink>
-std::size_t ingress_burst(const policy::state& s, std::span<frame> frames, std::span<outcome> out, Sink& sink,
+std::size_t ingress_burst(const policy::snapshot& s, std::span<frame> frames, std::span<outcome> out, Sink& sink,
                           context& ctx, const pipeline_config& cfg = {}) noexcept {
     using detail::ingress_steps::ingress_step;
     const std::size_t decided = std::min(frames.size(), out.size());

@@ -26,7 +26,7 @@
 #include "nvgre/datapath/router.hpp"
 #include "nvgre/datapath/too_big.hpp"
 #include "nvgre/datapath/verdict.hpp"
-#include "nvgre/policy/state.hpp"
+#include "nvgre/policy/snapshot.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/ipv4.hpp"
 #include "nvgre/wire/ip_protocol.hpp"
@@ -154,7 +154,7 @@ namespace detail::mtu_steps {
 /// The too-big answer to the port's VM, in place: from its subnet's gateway (router MAC, the
 /// gateway address of the packet's IP version, or the packet's destination when the subnet has
 /// none), rate-limited per source. Drop too-big when it may not or cannot be answered.
-inline outcome answer_too_big(const policy::state& s, const policy::local_port& port, frame& f, std::size_t inner_mtu,
+inline outcome answer_too_big(const policy::snapshot& s, const policy::local_port& port, frame& f, std::size_t inner_mtu,
                               icmp_rate_limiter* limiter) noexcept {
     return detail::router_steps::answer_error(s, port, f, router_error::too_big, drop_reason::too_big, limiter,
                                       static_cast<std::uint32_t>(inner_mtu));

@@ -61,7 +61,7 @@
 #include "nvgre/detail/bytes.hpp"
 #include "nvgre/ip_address.hpp"
 #include "nvgre/mac_address.hpp"
-#include "nvgre/policy/state.hpp"
+#include "nvgre/policy/snapshot.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/icmp.hpp"
 #include "nvgre/wire/icmpv6.hpp"
@@ -427,7 +427,7 @@ struct egress_rewrite {
 /// without changing it: drop_reason::none and `d`, or the drop (see rewrite_egress). The size
 /// decision is the pipelines' one (plan_for_ip_mtu) with the sending PA's underlay MTU as the
 /// IP MTU: an oversize packet is segmented or fragmented, else answered too big by the caller.
-inline drop_reason decide_egress(const policy::state& s, const frame& f, const policy::record_entry& sender,
+inline drop_reason decide_egress(const policy::snapshot& s, const frame& f, const policy::record_entry& sender,
                                  const policy::record_entry& receiver, const pipeline_config& cfg,
                                  egress_rewrite& d) noexcept {
     if (sender.rule != policy::rule::nat || receiver.rule != policy::rule::nat) return drop_reason::nat_mismatch;
@@ -469,7 +469,7 @@ inline drop_reason decide_egress(const policy::state& s, const frame& f, const p
 /// Rewrites `f` in place as `d` (decided by decide_egress, size fits) says: addresses and
 /// checksums, the source PA's VLAN tag, the MACs, the offload metadata; a pending partial
 /// checksum is completed unless the NIC will (pipeline_config::inner_checksum_by_hardware).
-inline void apply_egress(frame& f, const policy::state& s, const policy::record_entry& sender,
+inline void apply_egress(frame& f, const policy::snapshot& s, const policy::record_entry& sender,
                          const policy::record_entry& receiver, const egress_rewrite& d,
                          const pipeline_config& cfg) noexcept {
     constexpr std::size_t l3 = wire::ethernet_header_len;
@@ -509,7 +509,7 @@ inline outcome rewritten(const policy::record_entry& receiver) noexcept {
 /// be rewritten; a drop with that reason when no piece went), when it does not. Precondition:
 /// d.size.action is not answer (the caller answers too big, or drops).
 template <replication_sink Sink>
-outcome rewrite_as_decided(const policy::state& s, frame& f, const policy::record_entry& sender,
+outcome rewrite_as_decided(const policy::snapshot& s, frame& f, const policy::record_entry& sender,
                            const policy::record_entry& receiver, const egress_rewrite& d, Sink& sink,
                            const pipeline_config& cfg) noexcept {
     if (d.size.action == oversize_action::fits) {
@@ -559,7 +559,7 @@ outcome rewrite_as_decided(const policy::state& s, frame& f, const policy::recor
 /// bad-offload (partial checksum metadata outside the frame). O(headers) when it fits, O(bytes)
 /// otherwise; no allocation.
 template <replication_sink Sink>
-outcome rewrite_egress(const policy::state& s, frame& f, const policy::record_entry& sender,
+outcome rewrite_egress(const policy::snapshot& s, frame& f, const policy::record_entry& sender,
                        const policy::record_entry& receiver, Sink& sink, const pipeline_config& cfg = {}) noexcept {
     detail::rewrite_steps::egress_rewrite d;
     if (const auto r = detail::rewrite_steps::decide_egress(s, f, sender, receiver, cfg, d); r != drop_reason::none)
@@ -570,7 +570,7 @@ outcome rewrite_egress(const policy::state& s, frame& f, const policy::record_en
 
 /// rewrite_egress without a sink: an oversize packet cannot be cut into pieces (drop no-buffer
 /// when it would be).
-inline outcome rewrite_egress(const policy::state& s, frame& f, const policy::record_entry& sender,
+inline outcome rewrite_egress(const policy::snapshot& s, frame& f, const policy::record_entry& sender,
                               const policy::record_entry& receiver, const pipeline_config& cfg = {}) noexcept {
     no_replication_sink none;
     return rewrite_egress(s, f, sender, receiver, none, cfg);
@@ -582,7 +582,7 @@ inline outcome rewrite_egress(const policy::state& s, frame& f, const policy::re
 /// wire rule, only GRE from another nat PA qualifies (a tenant's own GRE, which need not follow
 /// the NVGRE rules); any other error keeps its wire reason. Valid NVGRE to a nat PA (head-end
 /// replication from the VM's subnet) is decapsulated as usual. O(1): one or two PA lookups.
-inline const policy::record_entry* rewrite_destination(const policy::state& s, std::span<const std::byte> frame,
+inline const policy::record_entry* rewrite_destination(const policy::snapshot& s, std::span<const std::byte> frame,
                                                        const wire::packet_layout& layout) noexcept {
     if (layout.kind == wire::frame_kind::nvgre) return nullptr;
     if (layout.outer_l3 != wire::l3_kind::ipv4 && layout.outer_l3 != wire::l3_kind::ipv6) return nullptr;
@@ -613,7 +613,7 @@ inline const policy::record_entry* rewrite_destination(const policy::state& s, s
 /// unchanged): bad-outer-vlan (tags other than one 802.1Q tag), spoofed-source (the source PA
 /// is no nat PA of a remote VM), cross-domain (of another routing domain), the packet's wire
 /// reasons and nat-unsupported (file comment). O(headers); no allocation.
-inline outcome rewrite_ingress(const policy::state& s, frame& f, const policy::record_entry& to) noexcept {
+inline outcome rewrite_ingress(const policy::snapshot& s, frame& f, const policy::record_entry& to) noexcept {
     const std::uint32_t vsid = to.vsid;
     const auto bytes = f.bytes();
     const auto eth = wire::ethernet_view::checked(bytes);

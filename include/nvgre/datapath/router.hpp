@@ -24,7 +24,7 @@
 #include "nvgre/datapath/pipeline.hpp"
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/detail/bytes.hpp"
-#include "nvgre/policy/state.hpp"
+#include "nvgre/policy/snapshot.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/ipv4.hpp"
 #include "nvgre/wire/ipv6.hpp"
@@ -51,7 +51,7 @@ namespace nvgre::datapath::detail::router_steps {
 /// True if `destination` is a gateway address of the routing domain: the sender's subnet's
 /// (`own`), or that of the subnet its longest-prefix route leads to (`route`, may be null). A
 /// gateway address outside every prefix of its own subnet is seen only from that subnet.
-[[nodiscard]] inline bool is_router_address(const policy::state& s, const policy::subnet_entry& own,
+[[nodiscard]] inline bool is_router_address(const policy::snapshot& s, const policy::subnet_entry& own,
                                             const policy::route_entry* route, const ip_address& destination) noexcept {
     if (is_gateway_of(own, destination)) return true;
     if (route == nullptr) return false;
@@ -85,7 +85,7 @@ namespace nvgre::datapath::detail::router_steps {
 /// Answers the unicast IP frame `f` of the VM on `port` with error `e` in place (see the file
 /// comment), `reason` being why the packet went no further; `mtu` is the usable MTU of a too-big
 /// answer. The outcome is `reply` with `reason`, or a drop with `reason` when no answer may go.
-inline outcome answer_error(const policy::state& s, const policy::local_port& port, frame& f, router_error e,
+inline outcome answer_error(const policy::snapshot& s, const policy::local_port& port, frame& f, router_error e,
                             drop_reason reason, icmp_rate_limiter* limiter, std::uint32_t mtu = 0) noexcept {
     const auto bytes = std::span<const std::byte>(f.bytes());
     if (!icmp_error_answerable(bytes)) return outcome::dropped(reason, port.vsid);
@@ -110,7 +110,7 @@ inline outcome answer_error(const policy::state& s, const policy::local_port& po
 /// A unicast IP frame of the VM on `port` addressed to a gateway address of its domain: for
 /// the router itself. An echo request gets its echo reply in place (within the rate limit);
 /// anything else is dropped as to-router.
-inline outcome answer_to_router(const policy::state& s, const policy::local_port& port, frame& f,
+inline outcome answer_to_router(const policy::snapshot& s, const policy::local_port& port, frame& f,
                                 icmp_rate_limiter* limiter) noexcept {
     const auto bytes = std::span<const std::byte>(f.bytes());
     if (!is_echo_request(bytes)) return outcome::dropped(drop_reason::to_router, port.vsid);

@@ -7,7 +7,7 @@
 /// checksum by RFC 1624 from the sum kept here.
 ///
 /// Policy-free: a policy snapshot compiles one per (local PA, remote PA) pair when it is built
-/// (policy::state::compiled_path), an embedder with its own tables compiles its own.
+/// (policy::snapshot::compiled_path), an embedder with its own tables compiles its own.
 #pragma once
 
 #include "nvgre/checksum/ones_complement.hpp"

@@ -1,22 +1,23 @@
 /// @file policy/state.hpp
-/// @brief A validated policy indexed for one host's datapath: every question the egress and
-/// ingress pipelines ask per packet, answered without locks or allocation, plus the single
-/// changes (records and customer routes) a live policy applies.
+/// @brief The control-plane side of one host's policy: builds a snapshot (policy/snapshot.hpp)
+/// from a validated model, applies single changes (records and customer routes) after the one
+/// validator, and numbers the embedder's ports.
 ///
-/// A `state` is built from a validated `model` for host NAME (`state::build`). Queries are
-/// `const noexcept` and never allocate; changes (`apply`) are control plane: they validate
-/// against the current state exactly as the builder validates a file (docs/policy-format.md) and
-/// either apply completely or not at all. A `state` is not synchronised: policy/live_policy.hpp
-/// keeps two of them behind a left-right scheme so that readers never see one being changed.
+/// A `state` is a policy::snapshot (the flat arrays and indexes the packet path reads, all
+/// `const noexcept`) plus what only changes need: usage counts behind the validator's rules,
+/// free lists, every candidate of each customer-route prefix, VM names, port bindings. The
+/// datapath takes `const snapshot&`; a state passes as one.
 ///
-/// Complexity (n records, p prefixes of a domain, h hosts with VMs of a subnet):
-/// - find_record / find_record_in_subnet / nat_record / provider: O(1) expected, one probe of
-///   policy::ca_table; find_records_batch hashes a burst, prefetches, then probes;
-/// - route: one longest-prefix match in the domain's policy::lpm_table;
-/// - port: O(1) expected (hash of the MAC);
-/// - apply(set_record / remove_record): O(1) expected plus O(h) for the subnet's flood list;
-/// - apply(set/remove_customer_route): O(routes of that prefix) plus the LPM update.
-/// Memory per record: see record_entry (64 bytes) + its ca_table slot(s) + the VM name.
+/// `state::build` indexes a validated `model` for host NAME. Changes (`apply`) validate against
+/// the current state exactly as the builder validates a file (policy/validator.hpp,
+/// docs/policy-format.md) and either apply completely or not at all. A `state` is not
+/// synchronised: policy/live_policy.hpp keeps two of them behind a left-right scheme so that
+/// readers never see one being changed.
+///
+/// Complexity (n records, h hosts with VMs of a subnet): apply(set_record / remove_record) is
+/// O(1) expected plus O(h) for the subnet's flood list; apply(set/remove_customer_route) is
+/// O(routes of that prefix) plus the LPM update. Memory per record: the snapshot's (record_entry
+/// and its CA index slot) plus its VM name.
 #pragma once
 
 #include "nvgre/detail/assert.hpp"
@@ -25,149 +26,24 @@
 #include "nvgre/mac_address.hpp"
 #include "nvgre/policy/builder.hpp"
 #include "nvgre/policy/ca_table.hpp"
-#include "nvgre/policy/lpm.hpp"
-#include "nvgre/policy/memory.hpp"
 #include "nvgre/policy/model.hpp"
+#include "nvgre/policy/snapshot.hpp"
 #include "nvgre/policy/validator.hpp"
-#include "nvgre/policy/vsid_index.hpp"
-#include "nvgre/packet/outer_header.hpp"
 #include "nvgre/rdid.hpp"
-#include "nvgre/vsid.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
 namespace nvgre::policy {
-
-/// Index of a record in a state (stable while the record exists).
-using record_id = std::uint32_t;
-inline constexpr record_id no_record = ~record_id{0};
-
-/// No port: a remote record's port, an unbound port's embedder index (state::bind_port).
-inline constexpr std::uint32_t no_port = ~std::uint32_t{0};
-
-/// One lookup record as the datapath reads it: compact, no strings.
-struct record_entry {
-    ip_address ca;
-    ip_address pa;
-    mac_address mac;
-    std::uint32_t vsid{0};    ///< the record's tenant VSID (raw value)
-    std::uint32_t provider{0};  ///< index of its PA: provider_at(provider)
-    std::uint32_t domain{0};  ///< index of its routing domain in the state
-    std::uint32_t subnet{0};  ///< index of its virtual subnet in the state
-    policy::rule rule{rule::encap};
-    record_type type{record_type::static_record};
-    bool local{false};        ///< its PA belongs to this host: the VM runs here
-    bool in_use{false};       ///< false for a free slot
-    std::uint32_t port{no_port};  ///< a local record's VM port: state::port_at(port)
-};
-static_assert(sizeof(record_entry) <= 64, "a record stays within one cache line");
-
-/// What the per-packet path reads of a record, kept in the CA index slot itself: with its
-/// 8-byte key a 32-byte slot, two per cache line. A lookup then reads one cache line, not a
-/// slot and then the 64-byte record_entry (a second, dependent cache miss at 1M records).
-/// Always equal to the fields of record(id) it copies. Gateway-wildcard records have none.
-struct record_ref {
-    record_id id{no_record};    ///< the whole record: state::record(id)
-    std::uint32_t vsid{0};      ///< record_entry::vsid
-    std::uint32_t provider{0};  ///< record_entry::provider: its PA is provider_at(provider).pa
-    mac_address mac;            ///< record_entry::mac
-    policy::rule rule{rule::encap};
-    bool local{false};          ///< record_entry::local
-    /// A local record's VM port: state::port_at(port) (no_port for remote records). With the
-    /// 8-byte IPv4 key the slot stays 32 bytes.
-    std::uint32_t port{no_port};
-};
-static_assert(sizeof(record_ref) == 24);
-
-/// A customer route as the LPM stores it: the winner (lowest metric) of its prefix.
-struct route_entry {
-    std::uint32_t vsid{0};   ///< the subnet the prefix lives in
-    std::uint32_t subnet{0};  ///< index of that subnet in the state
-    ip_address next_hop;     ///< unspecified = on-link: the destination CA itself
-    std::uint32_t metric{default_customer_route_metric};
-
-    [[nodiscard]] bool on_link() const noexcept { return next_hop.is_unspecified(); }
-};
-
-/// A routing domain: its router MAC and customer routes.
-struct domain_entry {
-    rdid id;
-    std::string name;
-    mac_address router_mac{default_router_mac};
-    lpm_table<route_entry> routes;
-    /// Every route of every prefix, for the next-best metric when the winner goes.
-    std::map<ip_prefix, std::vector<route_entry>> candidates;
-};
-
-/// A remote provider address hosting VMs of a subnet, with how many records point at it.
-struct flood_pa {
-    ip_address pa;
-    std::uint32_t provider{0};  ///< index of the PA: provider_at(provider)
-    std::uint32_t records{0};
-};
-/// A local VM NIC of a subnet, with how many of its records are in the subnet.
-struct flood_mac {
-    mac_address mac;
-    std::uint32_t records{0};
-    std::uint32_t port{no_port};  ///< its VM port: state::port_at(port)
-};
-
-/// A virtual subnet: its domain, gateway addresses and flood lists (head-end replication).
-struct subnet_entry {
-    nvgre::vsid id = *nvgre::vsid::make(nvgre::vsid::min_tenant);
-    std::uint32_t domain{0};
-    std::optional<ipv4_address> gateway_v4;
-    std::optional<ipv6_address> gateway_v6;
-    std::vector<flood_pa> remote_pas;  ///< distinct remote PAs hosting VMs of this subnet
-    std::vector<flood_mac> local_macs; ///< distinct local VM NICs of this subnet
-    /// Its gateway-wildcard records of each IP version (gateways side by side), ordered by MAC
-    /// so that every host numbers them alike (egress picks one by flow hash).
-    std::vector<record_id> gateways_v4;
-    std::vector<record_id> gateways_v6;
-
-    [[nodiscard]] const std::vector<record_id>& gateways(ip_version v) const noexcept {
-        return v == ip_version::v4 ? gateways_v4 : gateways_v6;
-    }
-};
-
-/// One of a port's static records, held in the port itself (see local_port::sources).
-struct port_source {
-    ip_address ca;
-    record_id id{no_record};
-    std::uint32_t provider{0};  ///< its PA: the outer source of the port's encapsulated frames
-    policy::rule rule{rule::encap};
-};
-
-/// A VM port of this host: the NIC with `mac`, in subnet `vsid`, holding `records`.
-struct local_port {
-    /// How many static records a port keeps inline in `sources`.
-    static constexpr std::size_t inline_sources = 2;
-
-    mac_address mac;
-    std::uint32_t vsid{0};
-    std::uint32_t subnet{0};
-    std::uint32_t domain{0};  ///< its subnet's routing domain (subnet_at(subnet).domain)
-    std::vector<record_id> records;  ///< its customer addresses (and gateway-wildcard records)
-    /// The first `source_count` static records of `records` (at most inline_sources): a
-    /// source address found here is what find_record(domain, source) would return, without
-    /// the table probe (egress checks every frame's source against its port).
-    std::array<port_source, inline_sources> sources{};
-    std::uint8_t source_count{0};
-    /// The embedder's index of this port (state::bind_port), or no_port while unbound.
-    std::uint32_t id{no_port};
-};
 
 /// Add a lookup record, or replace the one with the same (VSID, CA) (e.g. a VM migrated: new PA).
 struct set_record {
@@ -195,14 +71,10 @@ using change = std::variant<set_record, remove_record, set_customer_route, remov
 
 struct state_build_result;
 
-/// A validated policy indexed for one host. See the file comment.
-class state {
+/// A snapshot with its control plane. See the file comment.
+class state : public snapshot {
 public:
     state() = default;
-
-    /// Most hosts a state can number (the "one VSID per MAC per host" index packs the host
-    /// number into 16 bits).
-    static constexpr std::size_t max_hosts = std::size_t{1} << 16;
 
     /// Indexes `m` for host `host` (which need not own a PA: a host with no PA sees no local
     /// VMs). O(size of the policy). Every customer route and record goes through the rules of
@@ -211,166 +83,31 @@ public:
     /// then the result names the object and the status instead of leaving anything out.
     [[nodiscard]] static state_build_result build(const model& m, std::string_view host);
 
-    // ---- per-packet queries (const, noexcept, no allocation) ----------------------------
+    /// The snapshot the packet path reads (the state itself, as its base).
+    [[nodiscard]] const snapshot& view() const noexcept { return *this; }
 
-    /// The host this state was built for.
-    [[nodiscard]] std::string_view host() const noexcept { return host_; }
+    // ---- control-plane queries ---------------------------------------------------------
 
-    /// The record holding customer address `ca` in routing domain `domain`, or nullptr.
-    /// (A CA is unique within its routing domain.) Gateway-wildcard records are not found here.
-    [[nodiscard]] const record_entry* find_record(std::uint32_t domain, const ip_address& ca) const noexcept {
-        const record_ref* r = ca_index_.find(ca_key{domain, ca});
-        return r == nullptr ? nullptr : &records_[r->id];
-    }
-    /// find_record's answer as the index holds it (one cache line; record(ref->id) for the rest).
-    [[nodiscard]] const record_ref* find_ref(std::uint32_t domain, const ip_address& ca) const noexcept {
-        return ca_index_.find(ca_key{domain, ca});
-    }
-    /// The record (VSID, CA), or nullptr: the domain's record of `ca` if it is in subnet `vsid`.
-    [[nodiscard]] const record_entry* find_record_in_subnet(std::uint32_t vsid, const ip_address& ca) const noexcept {
-        const subnet_entry* s = subnet(vsid);
-        if (s == nullptr) return nullptr;
-        const record_entry* r = find_record(s->domain, ca);
-        return (r != nullptr && r->vsid == vsid) ? r : nullptr;
-    }
-    /// Starts loading the index slot of find_record(domain, ca): a burst prefetches every
-    /// frame's lookup first, then probes them all, so the memory latencies overlap.
-    void prefetch_record(std::uint32_t domain, const ip_address& ca) const noexcept {
-        ca_index_.prefetch(ca_key{domain, ca});
-    }
-    /// Batched find_record: hashes all keys, prefetches, then probes. Precondition: sizes equal.
-    /// (find_refs_batch reads one cache line a key less: the record_entry.)
-    void find_records_batch(std::span<const ca_key> keys, std::span<const record_entry*> out) const noexcept {
-        constexpr std::size_t chunk = 32;
-        const record_ref* refs[chunk];
-        for (std::size_t i = 0; i < keys.size(); i += chunk) {
-            const std::size_t n = std::min(chunk, keys.size() - i);
-            ca_index_.find_batch(keys.subspan(i, n), std::span<const record_ref*>(refs, n));
-            for (std::size_t j = 0; j < n; ++j) out[i + j] = refs[j] == nullptr ? nullptr : &records_[refs[j]->id];
-        }
-    }
-    /// Batched find_ref: hashes all keys, prefetches their slots, then probes; out[i] =
-    /// find_ref(keys[i]). Precondition: sizes equal. One cache line per key.
-    void find_refs_batch(std::span<const ca_key> keys, std::span<const record_ref*> out) const noexcept {
-        ca_index_.find_batch(keys, out);
-    }
-    /// The record with id `id`. Precondition: a live id obtained from this state.
-    [[nodiscard]] const record_entry& record(record_id id) const noexcept {
-        NVGRE_ASSERT(id < records_.size());
-        return records_[id];
-    }
-    /// What the CA index holds of record `id` (find_ref's answer for a static record); the
-    /// per-packet path reads gateway-wildcard records, which the index does not hold, this way too.
-    [[nodiscard]] record_ref ref_of(record_id id) const noexcept {
-        const record_entry& e = records_[id];
-        return record_ref{id, e.vsid, e.provider, e.mac, e.rule, e.local, e.port};
-    }
-    /// The id of a record reference obtained from this state.
-    [[nodiscard]] record_id id_of(const record_entry& r) const noexcept {
-        return static_cast<record_id>(&r - records_.data());
-    }
-    /// The VM name of a record ("" when the policy gave none). Not for the per-packet path.
+    /// The VM name of a record ("" when the policy gave none).
     [[nodiscard]] std::string_view vm_name(record_id id) const noexcept { return vm_names_[id]; }
-
-    /// The gateway-wildcard records of subnet `vsid` for addresses of version `v`, ordered by
-    /// MAC; empty when it has none or `vsid` is not declared. O(1).
-    [[nodiscard]] std::span<const record_id> gateway_wildcards(std::uint32_t vsid, ip_version v) const noexcept {
-        const subnet_entry* s = subnet(vsid);
-        if (s == nullptr) return {};
-        return s->gateways(v);
-    }
-    /// The gateway of subnet `vsid` for version `v` that a flow with hash `flow_hash` takes
-    /// (gateway_wildcards()[flow_hash % n]), or nullptr when there is none. O(1).
-    [[nodiscard]] const record_entry* gateway_for_flow(std::uint32_t vsid, ip_version v, std::uint32_t flow_hash) const noexcept {
-        const auto g = gateway_wildcards(vsid, v);
-        return g.empty() ? nullptr : &records_[g[flow_hash % g.size()]];
-    }
-    /// The first (by MAC) gateway-wildcard record of subnet `vsid` for version `v` whose PA is
-    /// `pa`, or nullptr. O(gateways of the subnet).
-    [[nodiscard]] const record_entry* gateway_wildcard_with_pa(std::uint32_t vsid, ip_version v,
-                                                               const ip_address& pa) const noexcept {
-        for (const record_id id : gateway_wildcards(vsid, v))
-            if (records_[id].pa == pa) return &records_[id];
-        return nullptr;
-    }
-    /// The gateway-wildcard record of version `v` that the NIC of `port` holds in its VSID, or
-    /// nullptr (a port holds at most one per version). O(gateways of the subnet).
-    [[nodiscard]] const record_entry* gateway_wildcard_of_port(const local_port& port, ip_version v) const noexcept {
-        for (const record_id id : subnets_[port.subnet].gateways(v))
-            if (records_[id].mac == port.mac) return &records_[id];
-        return nullptr;
-    }
-    /// True if `pa` is the PA of a gateway-wildcard record of some subnet of routing domain
-    /// `domain` (either IP version): traffic from outside the tenant may come from it. O(1).
-    [[nodiscard]] bool is_gateway_pa(std::uint32_t domain, const ip_address& pa) const noexcept {
-        return gateway_pas_.find(ca_key{domain, pa}) != nullptr;
-    }
-
-    /// The virtual subnet `vsid`, or nullptr when it is not declared. O(1): one cache line of
-    /// the VSID index (policy/vsid_index.hpp), one of the subnet.
-    [[nodiscard]] const subnet_entry* subnet(std::uint32_t vsid) const noexcept {
-        const std::uint32_t* i = subnet_index_.find(vsid);
-        return i == nullptr ? nullptr : &subnets_[*i];
-    }
-    [[nodiscard]] const subnet_entry& subnet_at(std::uint32_t index) const noexcept {
-        NVGRE_ASSERT(index < subnets_.size());
-        return subnets_[index];
-    }
-    [[nodiscard]] const domain_entry& domain(std::uint32_t index) const noexcept {
-        NVGRE_ASSERT(index < domains_.size());
-        return domains_[index];
-    }
-    /// Index of routing domain `id`, or nullopt.
+    /// Index of routing domain `id` (for snapshot::domain), or nullopt.
     [[nodiscard]] std::optional<std::uint32_t> domain_index(const rdid& id) const noexcept {
         const auto it = domain_index_.find(id);
         if (it == domain_index_.end()) return std::nullopt;
         return it->second;
     }
-
-    /// Longest-prefix match of `destination` over the customer routes of domain `domain`.
-    [[nodiscard]] const route_entry* route(std::uint32_t domain, const ip_address& destination) const noexcept {
-        return domains_[domain].routes.lookup(destination);
-    }
-
-    /// The VM port of this host whose NIC has `mac`, or nullptr. O(1): one cache line of the
-    /// index, then the port.
-    [[nodiscard]] const local_port* port(const mac_address& mac) const noexcept {
-        const std::uint32_t* i = port_index_.find(port_key(mac));
-        return i == nullptr ? nullptr : &ports_[*i];
-    }
-    /// The index of `port` (from port()) among this state's ports: 0..port_count() - 1, stable
-    /// for the life of the state (per-port counters, datapath/context.hpp).
-    [[nodiscard]] std::size_t port_index(const local_port& port) const noexcept {
-        return static_cast<std::size_t>(&port - ports_.data());
-    }
-    /// How many VM ports this host has.
-    [[nodiscard]] std::size_t port_count() const noexcept { return ports_.size(); }
-    /// Starts loading the index slot of port(mac) (a burst looks its ports up first).
-    void prefetch_port(const mac_address& mac) const noexcept { port_index_.prefetch(port_key(mac)); }
-    /// The port at `index` (a record_ref's `port`). Precondition: index < port_count().
-    [[nodiscard]] const local_port& port_at(std::uint32_t index) const noexcept {
-        NVGRE_ASSERT(index < ports_.size());
-        return ports_[index];
-    }
-    /// The embedder's number of the port at `index` (a record_ref's or flood_mac's `port`), or
-    /// no_port when it is unbound or `index` names no port (no_port: a remote record's).
-    [[nodiscard]] std::uint32_t port_id_at(std::uint32_t index) const noexcept {
-        return index < ports_.size() ? ports_[index].id : no_port;
-    }
-    /// The VM port the embedder numbered `id` (bind_port), or nullptr when `id` is unbound or
-    /// its NIC has no records on this host. O(1): an array read, no hashing.
-    [[nodiscard]] const local_port* port_by_id(std::uint32_t id) const noexcept {
-        if (id >= port_by_id_.size() || port_by_id_[id] == no_port) return nullptr;
-        return &ports_[port_by_id_[id]];
-    }
-    /// The embedder's index of the VM port of the NIC with `mac`, or no_port. Control plane
-    /// (one hash).
+    /// The embedder's number of the VM port of the NIC with `mac`, or no_port (one hash).
     [[nodiscard]] std::uint32_t port_id_of(const mac_address& mac) const noexcept {
         const std::uint32_t* id = bound_ids_.find(port_key(mac));
         return id == nullptr ? no_port : *id;
     }
-    /// The largest port index an embedder may bind.
-    static constexpr std::uint32_t max_port_id = (std::uint32_t{1} << 20) - 1;
+    /// Number of live records.
+    [[nodiscard]] std::size_t record_count() const noexcept { return records_.size() - free_records_.size(); }
+    /// Heap bytes of the per-record structures (records, CA and PA indexes, VM names), for sizing.
+    [[nodiscard]] std::size_t record_memory_bytes() const noexcept {
+        return records_.capacity() * sizeof(record_entry) + ca_index_.memory_bytes() + pa_usage_.memory_bytes() +
+               vm_names_.capacity() * sizeof(std::string);
+    }
 
     // ---- port bindings (control plane) -------------------------------------------------
 
@@ -413,80 +150,7 @@ public:
         return out;
     }
 
-    /// The provider address `pa` (of any host), or nullptr.
-    [[nodiscard]] const provider_address* provider(const ip_address& pa) const noexcept {
-        const std::uint32_t* i = pa_index_.find(ca_key{0, pa});
-        return i == nullptr ? nullptr : &provider_addresses_[*i];
-    }
-    /// True if `pa` is one of this host's provider addresses.
-    [[nodiscard]] bool is_local_pa(const ip_address& pa) const noexcept {
-        const std::uint32_t* i = pa_index_.find(ca_key{0, pa});
-        return i != nullptr && pa_host_[*i] == local_host_;
-    }
-    /// This host's provider addresses.
-    [[nodiscard]] std::span<const std::uint32_t> local_pa_indices() const noexcept { return local_pas_; }
-    [[nodiscard]] const provider_address& provider_at(std::uint32_t index) const noexcept {
-        return provider_addresses_[index];
-    }
-
-    /// The nat record whose PA is `pa`, or nullptr (IP rewrite: PA -> (VSID, CA)).
-    [[nodiscard]] const record_entry* nat_record(const ip_address& pa) const noexcept {
-        const pa_usage* u = pa_usage_.find(ca_key{0, pa});
-        return (u == nullptr || u->nat == no_record) ? nullptr : &records_[u->nat];
-    }
-
-    /// The MAC of the next hop toward provider address `destination` from local provider
-    /// address `source`: the destination's own MAC when it is on-link (inside the source PA's
-    /// subnet), otherwise the next-hop MAC of this host's matching provider route (lowest
-    /// metric); nullopt when neither exists.
-    [[nodiscard]] std::optional<mac_address> next_hop_mac(const provider_address& source,
-                                                          const ip_address& destination) const noexcept {
-        if (source.pa.version() == destination.version() &&
-            ip_prefix::containing(source.pa, source.prefix_length).value().contains(destination)) {
-            const provider_address* d = provider(destination);
-            if (d != nullptr) return d->mac;
-            return std::nullopt;
-        }
-        const std::uint32_t* r = provider_routes_.lookup(destination);
-        if (r == nullptr) return std::nullopt;
-        return provider_route_list_[*r].next_hop_mac;
-    }
-    /// next_hop_mac(provider_at(source), provider_at(destination).pa), precomputed when the
-    /// state was built for every source PA of this host (providers and provider routes never
-    /// change afterwards): a pointer to the MAC, or nullptr when there is no next hop or
-    /// `source` is not one of this host's PAs (then ask next_hop_mac). O(1), no probe.
-    [[nodiscard]] const mac_address* next_hop_mac_between(std::uint32_t source, std::uint32_t destination) const noexcept {
-        const next_hop* h = hop_between(source, destination);
-        return h != nullptr && h->valid ? &h->mac : nullptr;
-    }
-    /// The outer headers from this host's PA `source` to PA `destination` (indices), compiled
-    /// when the state was built (packet/outer_header.hpp: MACs of the PA and of the next hop,
-    /// the PA's VLAN, both addresses), or nullptr when next_hop_mac_between has no next hop (or
-    /// the two PAs are of different IP versions). Encapsulation copies it and patches the
-    /// per-packet fields. O(1), no probe.
-    [[nodiscard]] const packet::compiled_header* compiled_path(std::uint32_t source, std::uint32_t destination) const noexcept {
-        const next_hop* h = hop_between(source, destination);
-        return h != nullptr && h->compiled ? &h->header : nullptr;
-    }
-
-    /// Number of live records.
-    [[nodiscard]] std::size_t record_count() const noexcept { return records_.size() - free_records_.size(); }
-    [[nodiscard]] std::size_t subnet_count() const noexcept { return subnets_.size(); }
-    [[nodiscard]] std::size_t domain_count() const noexcept { return domains_.size(); }
-    /// Heap bytes of the per-record structures (records, CA and PA indexes), for sizing.
-    [[nodiscard]] std::size_t record_memory_bytes() const noexcept {
-        return records_.capacity() * sizeof(record_entry) + ca_index_.memory_bytes() + pa_usage_.memory_bytes() +
-               vm_names_.capacity() * sizeof(std::string);
-    }
-
-    /// Calls f(const record_entry&, record_id) for every live record (not per packet).
-    template <class F>
-    void for_each_record(F&& f) const {
-        for (std::size_t i = 0; i < records_.size(); ++i)
-            if (records_[i].in_use) f(records_[i], static_cast<record_id>(i));
-    }
-
-    // ---- changes (control plane) --------------------------------------------------------
+    /// The provider address `pa` (of any host), or nullptr.    // ---- changes (control plane) --------------------------------------------------------
 
     /// Validates `c` against this state (the rules of docs/policy-format.md) and applies it
     /// completely, or returns why not and changes nothing. Deterministic: the same change on
@@ -522,27 +186,12 @@ public:
         NVGRE_CA_TABLE_PREFETCH(&vm_names_[ref->id]);
         mac_usage_.prefetch(host_mac_key(host_index_of(ref->provider), ref->mac));
     }
-
 private:
-    struct pa_usage {
-        std::uint32_t records{0};  ///< records whose PA this is
-        record_id nat{no_record};  ///< the nat record using it, if any
-    };
     struct mac_usage {
         std::uint32_t vsid{0};
         std::uint32_t records{0};
     };
 
-    static std::uint64_t mac_key(const mac_address& m) noexcept {
-        std::uint64_t k = 0;
-        for (auto o : m.octets()) k = k << 8 | o;
-        return k;
-    }
-    /// A MAC as a ca_table key (compact IPv4 form: one cache line per probe).
-    static ca_key port_key(const mac_address& m) noexcept {
-        const std::uint64_t k = mac_key(m);
-        return ca_key{static_cast<std::uint32_t>(k >> 32), ipv4_address::from_uint(static_cast<std::uint32_t>(k))};
-    }
     /// (host of a PA, MAC): the key of the "one VSID per MAC per host" rule, packed into the
     /// compact IPv4 form of a ca_key (scope = host << 16 | first two octets, address = last
     /// four), so that it costs one cache line per probe. Hosts are fewer than 65536.
@@ -576,9 +225,9 @@ private:
         domain_index_.emplace(d.id, static_cast<std::uint32_t>(domains_.size()));
         domain_entry e;
         e.id = d.id;
-        e.name = d.name;
         e.router_mac = d.router_mac;
         domains_.push_back(std::move(e));
+        route_candidates_.emplace_back();
     }
     void add_subnet(const virtual_subnet& v) {
         subnet_entry e;
@@ -653,7 +302,7 @@ private:
             return mac_use<ref>{m->vsid, m->records, std::nullopt};
         }
         [[nodiscard]] std::optional<ref> route_exists(std::uint32_t domain, const ip_prefix& p, std::uint32_t metric) const {
-            const auto& candidates = s_.domains_[domain].candidates;
+            const auto& candidates = s_.route_candidates_[domain];
             const auto it = candidates.find(p);
             if (it == candidates.end()) return std::nullopt;
             for (const route_entry& r : it->second)
@@ -932,33 +581,34 @@ private:
         if (const change_status st = check(r, mode, nullptr); st != change_status::ok) return st;
         const std::uint32_t d = *domain_index(r.domain);
         const std::uint32_t sit = *subnet_index_.find(r.subnet.value());
-        domain_entry& dom = domains_[d];
-        auto& list = dom.candidates[r.prefix];
+        auto& list = route_candidates_[d][r.prefix];
         const route_entry entry{r.subnet.value(), sit, r.next_hop, r.metric};
         auto same = std::find_if(list.begin(), list.end(), [&](const route_entry& x) { return x.metric == r.metric; });
         if (same != list.end()) *same = entry;
         else list.push_back(entry);
-        refresh_route(dom, r.prefix);
+        refresh_route(d, r.prefix);
         return change_status::ok;
     }
     change_status apply_one(const remove_customer_route& c) {
         const auto d = domain_index(c.domain);
         if (!d) return change_status::unknown_domain;
-        domain_entry& dom = domains_[*d];
-        auto it = dom.candidates.find(c.prefix);
-        if (it == dom.candidates.end()) return change_status::not_found;
+        auto& candidates = route_candidates_[*d];
+        auto it = candidates.find(c.prefix);
+        if (it == candidates.end()) return change_status::not_found;
         auto& list = it->second;
         auto same = std::find_if(list.begin(), list.end(), [&](const route_entry& x) { return x.metric == c.metric; });
         if (same == list.end()) return change_status::not_found;
         list.erase(same);
-        refresh_route(dom, c.prefix);
+        refresh_route(*d, c.prefix);
         return change_status::ok;
     }
     /// Puts the lowest-metric candidate of `prefix` (the first added among equals) in the LPM.
-    static void refresh_route(domain_entry& dom, const ip_prefix& prefix) {
-        auto it = dom.candidates.find(prefix);
-        if (it == dom.candidates.end() || it->second.empty()) {
-            if (it != dom.candidates.end()) dom.candidates.erase(it);
+    void refresh_route(std::uint32_t domain, const ip_prefix& prefix) {
+        auto& candidates = route_candidates_[domain];
+        domain_entry& dom = domains_[domain];
+        auto it = candidates.find(prefix);
+        if (it == candidates.end() || it->second.empty()) {
+            if (it != candidates.end()) candidates.erase(it);
             dom.routes.erase(prefix);
             return;
         }
@@ -967,61 +617,23 @@ private:
         dom.routes.insert_or_assign(prefix, *best);
     }
 
-    std::string host_;
-    std::vector<std::string> hosts_;
-    std::vector<provider_address> provider_addresses_;
-    std::vector<std::uint32_t> pa_host_;  // provider index -> host index
-    std::uint32_t local_host_{~std::uint32_t{0}};  // index of host_ in hosts_ (none: no PA)
-    std::vector<std::uint32_t> local_pas_;
-    ca_table<std::uint32_t> pa_index_;  // (0, PA) -> index in provider_addresses_
-    std::vector<provider_route> provider_route_list_;
-    lpm_table<std::uint32_t> provider_routes_;  // this host's: prefix -> index in provider_route_list_
-
-    std::vector<domain_entry> domains_;
-    std::map<rdid, std::uint32_t> domain_index_;
-    std::vector<subnet_entry> subnets_;
-    vsid_index subnet_index_;  // VSID -> index in subnets_
-
-    // Per-packet arrays through the memory hooks (huge pages where the embedder allows).
-    std::vector<record_entry, large_array_allocator<record_entry>> records_;
-    std::vector<std::string> vm_names_;
+    // The control plane's bookkeeping; the snapshot holds what the packet path reads.
+    std::vector<std::string> hosts_;                 // host index -> name (pa_host_ holds indices)
+    std::map<rdid, std::uint32_t> domain_index_;     // routing domain -> index in domains_
+    /// Per domain, every route of every prefix, for the next-best metric when the winner goes.
+    std::vector<std::map<ip_prefix, std::vector<route_entry>>> route_candidates_;
+    std::vector<std::string> vm_names_;              // record id -> VM name
     std::vector<record_id> free_records_;
-    ca_table<record_ref> ca_index_;         // (domain, CA) -> record (static records)
-    ca_table<pa_usage> pa_usage_;           // (0, PA) -> records using it, nat record
-    ca_table<mac_usage> mac_usage_;         // (host, MAC) -> VSID, see host_mac_key
-    ca_table<std::uint32_t> port_index_;    // port_key(MAC) -> index in ports_
-    ca_table<std::uint32_t> gateway_pas_;   // (domain, PA) -> gateway-wildcard records with that PA
-    std::vector<local_port> ports_;         // this host's VM ports (free slots: empty records)
+    ca_table<mac_usage> mac_usage_;                  // (host, MAC) -> VSID, see host_mac_key
     std::vector<std::uint32_t> free_ports_;
-    // The embedder's port indices (bind_port): index -> its bound MAC and its port in ports_
-    // (no_port while the MAC has no records here), and MAC -> index.
+    // The embedder's port numbers (bind_port): number -> its bound MAC, and MAC -> number
+    // (the snapshot's port_by_id_ maps the number to its port while the MAC has records here).
     struct binding {
         mac_address mac;
         bool bound{false};
     };
     std::vector<binding> bindings_;
-    std::vector<std::uint32_t> port_by_id_;
-    ca_table<std::uint32_t> bound_ids_;     // port_key(MAC) -> embedder index
-
-    // next_hop_mac_between: row per local PA (next_hop_row_[provider], no_row if not local),
-    // one entry per provider in it.
-    struct next_hop {
-        mac_address mac;
-        bool valid{false};
-        bool compiled{false};  ///< `header` holds the compiled path
-        packet::compiled_header header;
-    };
-    /// The precomputed entry from local PA `source` to PA `destination`, or nullptr when
-    /// `source` is not one of this host's PAs or an index is out of range.
-    [[nodiscard]] const next_hop* hop_between(std::uint32_t source, std::uint32_t destination) const noexcept {
-        if (source >= next_hop_row_.size() || destination >= provider_addresses_.size()) return nullptr;
-        const std::uint32_t row = next_hop_row_[source];
-        if (row == no_row) return nullptr;
-        return &next_hops_[std::size_t{row} * provider_addresses_.size() + destination];
-    }
-    static constexpr std::uint32_t no_row = ~std::uint32_t{0};
-    std::vector<std::uint32_t> next_hop_row_;
-    std::vector<next_hop> next_hops_;
+    ca_table<std::uint32_t> bound_ids_;              // port_key(MAC) -> embedder number
 };
 
 /// Why state::build refused a model: the object (its kind, and its index among the objects of
