@@ -323,6 +323,18 @@ public:
 
     /// Orders all IPv4 addresses before all IPv6 addresses.
     friend constexpr auto operator<=>(const ip_address&, const ip_address&) noexcept = default;
+    /// Same version and bytes. What the defaulted comparison gives (an IPv4 address keeps its
+    /// other 12 bytes 0), as two 8-byte compares: the defaulted one calls memcmp for 17 bytes,
+    /// and the per-packet paths compare addresses on every frame (anti-spoofing, source checks).
+    friend constexpr bool operator==(const ip_address& a, const ip_address& b) noexcept {
+        if (std::is_constant_evaluated()) return a.version_ == b.version_ && a.bytes_ == b.bytes_;
+        std::uint64_t a0, a1, b0, b1;
+        std::memcpy(&a0, a.bytes_.data(), 8);
+        std::memcpy(&a1, a.bytes_.data() + 8, 8);
+        std::memcpy(&b0, b.bytes_.data(), 8);
+        std::memcpy(&b1, b.bytes_.data() + 8, 8);
+        return a.version_ == b.version_ && ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
 
 private:
     // Declared before bytes_ so that ordering compares the version first. Unused bytes stay 0

@@ -113,7 +113,7 @@ struct sender {
 [[gnu::always_inline]] inline bool source_allowed(const policy::snapshot& s, const policy::local_port& port, const mac_address& port_mac,
                            const ip_address& source, sender& from) noexcept {
     for (std::size_t k = 0; k < port.source_count; ++k)
-        if (same_address(port.sources[k].ca, source)) {
+        if (port.sources[k].ca == source) {
             from = sender{port.sources[k].id, port.sources[k].provider, port.sources[k].rule};
             return true;
         }
@@ -196,7 +196,7 @@ inline std::optional<chosen_record> choose_record(const policy::snapshot& s, con
 /// routed.
 inline bool is_switched(const chosen_record& dest, const policy::ca_key& key, const policy::local_port& port,
                         const ip_address& destination) noexcept {
-    return dest.indexed && dest.ref.vsid == port.vsid && same_address(key.address, destination);
+    return dest.indexed && dest.ref.vsid == port.vsid && key.address == destination;
 }
 
 /// The compiled path from local provider address `source` (the index of the sending record's

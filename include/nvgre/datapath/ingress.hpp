@@ -220,7 +220,7 @@ outcome decide(const policy::snapshot& s, frame& f, const wire::packet_layout& l
     // Rule 5's source MAC: the source record's when switched (decided with the destination
     // below), the router's when routed; from outside the tenant, the gateway's in this VSID.
     std::optional<mac_address> source_mac;
-    if (src != nullptr && same_address(s.provider_at(src->provider).pa, p.outer_source)) {
+    if (src != nullptr && s.provider_at(src->provider).pa == p.outer_source) {
         source_mac = src->vsid == vsid ? src->mac : router_mac;
     } else if (src == nullptr && s.is_gateway_pa(sub.domain, p.outer_source)) {
         const policy::record_entry* w = s.gateway_wildcard_with_pa(vsid, inner_src.version(), p.outer_source);

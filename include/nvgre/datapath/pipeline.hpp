@@ -12,7 +12,6 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <span>
 
 namespace nvgre::datapath {
@@ -106,15 +105,6 @@ template <replication_sink Sink>
     }
     c->offload = offload_info{};
     return c;
-}
-
-/// a == b for addresses, comparing only the bytes of their version (operator== compares all
-/// 17 bytes through a memcmp call; IPv4 addresses keep their other 12 bytes zero either way).
-/// For the per-packet paths. O(1).
-[[nodiscard, gnu::always_inline]] inline bool same_address(const ip_address& a, const ip_address& b) noexcept {
-    if (a.version() != b.version()) return false;
-    return a.is_v4() ? std::memcmp(a.octets().data(), b.octets().data(), 4) == 0
-                     : std::memcmp(a.octets().data(), b.octets().data(), 16) == 0;
 }
 
 /// A sink for embedders that do not replicate: every copy fails (counted as no-buffer).
