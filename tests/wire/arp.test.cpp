@@ -150,3 +150,24 @@ TEST_CASE("wire/arp: setters turn the request into the reply a proxy sends") {
     v->set_protocol_len(4);
     CHECK(buf == reply);
 }
+
+TEST_CASE("wire/arp: arp_field names where emit() writes each field") {
+    arp_repr r;
+    r.operation = arp_operation::reply;
+    r.sender_mac = mac_address::parse("02:00:00:00:00:01").value();
+    r.sender_ip = ipv4_address{{10, 0, 0, 1}};
+    r.target_mac = mac_address::parse("02:00:00:00:00:02").value();
+    r.target_ip = ipv4_address{{10, 0, 0, 2}};
+    std::array<std::byte, arp_ipv4_len> b{};
+    r.emit(b);
+    const std::span<const std::byte> s(b);
+    CHECK(nvgre::detail::load_be16(b.data() + arp_field::hardware_type) == 1);
+    CHECK(nvgre::detail::load_be16(b.data() + arp_field::protocol_type) == 0x0800);  // IPv4
+    CHECK(nvgre::detail::load_u8(b.data() + arp_field::hardware_len) == 6);
+    CHECK(nvgre::detail::load_u8(b.data() + arp_field::protocol_len) == 4);
+    CHECK(nvgre::detail::load_be16(b.data() + arp_field::operation) == arp_operation::reply);
+    CHECK(mac_address::from_bytes(s.subspan(arp_field::sender_mac, 6)) == r.sender_mac);
+    CHECK(ipv4_address::from_bytes(s.subspan(arp_field::sender_ip, 4)) == r.sender_ip);
+    CHECK(mac_address::from_bytes(s.subspan(arp_field::target_mac, 6)) == r.target_mac);
+    CHECK(ipv4_address::from_bytes(s.subspan(arp_field::target_ip, 4)) == r.target_ip);
+}

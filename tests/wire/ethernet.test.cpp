@@ -82,3 +82,23 @@ TEST_CASE("wire/ethernet: setters on a writable view") {
     CHECK(r->tag(1) == vlan_tag{ethertype::vlan, 1, true, 4094});
     CHECK(r->ether_type() == ethertype::ipv6);
 }
+
+TEST_CASE("wire/ethernet: ethernet_field names where emit() writes each field, tags included") {
+    ethernet_repr r;
+    r.destination = mac_address::parse("02:00:00:00:00:01").value();
+    r.source = mac_address::parse("02:00:00:00:00:02").value();
+    r.tag_count = 2;
+    r.tags[0] = vlan_tag{ethertype::qinq, 0, false, 100};
+    r.tags[1] = vlan_tag{ethertype::vlan, 0, false, 200};
+    r.ether_type = ethertype::ipv4;
+    std::array<std::byte, ethernet_header_len + 2 * vlan_tag_len> b{};
+    r.emit(b);
+    const std::span<const std::byte> s(b);
+    CHECK(mac_address::from_bytes(s.subspan(ethernet_field::destination, 6)) == r.destination);
+    CHECK(mac_address::from_bytes(s.subspan(ethernet_field::source, 6)) == r.source);
+    CHECK(nvgre::detail::load_be16(b.data() + ethernet_field::ether_type) == ethertype::qinq);
+    CHECK((nvgre::detail::load_be16(b.data() + ethernet_field::first_tag_tci) & 0x0fffu) == 100);
+    CHECK(ethernet_field::ether_type_after(0) == ethernet_field::ether_type);
+    CHECK(nvgre::detail::load_be16(b.data() + ethernet_field::ether_type_after(1)) == ethertype::vlan);
+    CHECK(nvgre::detail::load_be16(b.data() + ethernet_field::ether_type_after(2)) == ethertype::ipv4);
+}

@@ -154,3 +154,16 @@ TEST_CASE("wire/icmp: setters on a writable view") {
     CHECK(r->checksum() == 0x1234);
     CHECK(icmp_view::unchecked(buf).type() == icmp_type::parameter_problem);
 }
+
+TEST_CASE("wire/icmp: icmp_field names where emit() writes each field") {
+    icmp_repr r;
+    r.type = icmp_type::echo_request;
+    r.code = 0;
+    r.rest_of_header = icmp_repr::echo_rest(0x1234, 0x5678);
+    std::array<std::byte, icmp_header_len> b{};
+    r.emit(b);
+    CHECK(nvgre::detail::load_u8(b.data() + icmp_field::type) == icmp_type::echo_request);
+    CHECK(nvgre::detail::load_u8(b.data() + icmp_field::code) == 0);
+    CHECK(nvgre::detail::load_be16(b.data() + icmp_field::checksum) == icmp_view::checked(b).value().checksum());
+    CHECK(nvgre::detail::load_be32(b.data() + icmp_field::rest) == 0x12345678u);
+}

@@ -422,3 +422,15 @@ TEST_CASE("wire/icmpv6: setters on a writable view") {
     w->set_pointer(6);
     CHECK(icmpv6_view::unchecked(buf).pointer() == 6);
 }
+
+TEST_CASE("wire/icmpv6: icmpv6_field names where emit() writes each field") {
+    icmpv6_ns_repr r;
+    r.target = ipv6_address::parse("fd00::9").value();
+    std::array<std::byte, icmpv6_nd_header_len> b{};
+    r.emit(b, 0);
+    CHECK(nvgre::detail::load_u8(b.data() + icmpv6_field::type) == icmpv6_type::neighbor_solicitation);
+    CHECK(nvgre::detail::load_u8(b.data() + icmpv6_field::code) == 0);
+    CHECK(nvgre::detail::load_be16(b.data() + icmpv6_field::checksum) == icmpv6_view::checked(b).value().checksum());
+    CHECK(nvgre::detail::load_be32(b.data() + icmpv6_field::body) == 0);
+    CHECK(ipv6_address::from_bytes(std::span<const std::byte>(b).subspan(icmpv6_field::target, 16)) == r.target);
+}

@@ -392,3 +392,28 @@ TEST_CASE("wire/ipv4: a packet that continues past the span (a chained frame's f
     CHECK(ipv4_view::checked(std::span<const std::byte>(basic).first(19), 100).error().code == errc::truncated);
     CHECK(ipv4_view::checked(std::span<const std::byte>(opts).first(22), 100).error().code == errc::truncated);
 }
+
+TEST_CASE("wire/ipv4: ipv4_field names where emit() writes each field") {
+    ipv4_repr r;
+    r.source = ipv4_address{{10, 0, 0, 5}};
+    r.destination = ipv4_address{{10, 0, 0, 6}};
+    r.protocol = ip_protocol::udp;
+    r.ttl = 0x3c;
+    r.dscp = 0x2e;
+    r.identification = 0xbeef;
+    r.dont_fragment = true;
+    r.payload_len = 8;
+    std::array<std::byte, 28> b{};
+    r.emit(b);
+    const std::byte* p = b.data();
+    CHECK(nvgre::detail::load_u8(p + ipv4_field::version_ihl) == 0x45);
+    CHECK(nvgre::detail::load_u8(p + ipv4_field::tos) == 0x2e << 2);
+    CHECK(nvgre::detail::load_be16(p + ipv4_field::total_len) == 28);
+    CHECK(nvgre::detail::load_be16(p + ipv4_field::identification) == 0xbeef);
+    CHECK(nvgre::detail::load_be16(p + ipv4_field::flags_fragment) == 0x4000);
+    CHECK(nvgre::detail::load_u8(p + ipv4_field::ttl) == 0x3c);
+    CHECK(nvgre::detail::load_u8(p + ipv4_field::protocol) == ip_protocol::udp);
+    CHECK(nvgre::detail::load_be16(p + ipv4_field::checksum) == ipv4_view::checked(b).value().header_checksum());
+    CHECK(ipv4_address::from_bytes(std::span<const std::byte>(b).subspan(ipv4_field::source, 4)) == r.source);
+    CHECK(ipv4_address::from_bytes(std::span<const std::byte>(b).subspan(ipv4_field::destination, 4)) == r.destination);
+}

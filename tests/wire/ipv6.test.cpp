@@ -362,3 +362,23 @@ TEST_CASE("wire/ipv6: a packet that continues past the span (a chained frame's f
     REQUIRE(whole);
     CHECK(walk_extension_headers(*whole));
 }
+
+TEST_CASE("wire/ipv6: ipv6_field names where emit() writes each field") {
+    ipv6_repr r;
+    r.source = ipv6_address::parse("fd00::5").value();
+    r.destination = ipv6_address::parse("fd00::6").value();
+    r.next_header = ip_protocol::tcp;
+    r.hop_limit = 0x3c;
+    r.flow_label = 0xabcde;
+    r.payload_len = 0x1234;
+    std::array<std::byte, 40> b{};
+    r.emit(b);
+    const std::byte* p = b.data();
+    CHECK((nvgre::detail::load_be32(p + ipv6_field::version_class_label) >> 28) == 6);
+    CHECK((nvgre::detail::load_be32(p + ipv6_field::version_class_label) & 0xfffffu) == 0xabcde);
+    CHECK(nvgre::detail::load_be16(p + ipv6_field::payload_len) == 0x1234);
+    CHECK(nvgre::detail::load_u8(p + ipv6_field::next_header) == ip_protocol::tcp);
+    CHECK(nvgre::detail::load_u8(p + ipv6_field::hop_limit) == 0x3c);
+    CHECK(ipv6_address::from_bytes(std::span<const std::byte>(b).subspan(ipv6_field::source, 16)) == r.source);
+    CHECK(ipv6_address::from_bytes(std::span<const std::byte>(b).subspan(ipv6_field::destination, 16)) == r.destination);
+}

@@ -378,3 +378,26 @@ TEST_CASE("wire/tcp: setters on a writable view") {
     CHECK_FALSE(r->fin());
     CHECK(tcp_view::unchecked(buf).flags() == tcp_flags::rst);
 }
+
+TEST_CASE("wire/tcp: tcp_field names where emit() writes each field") {
+    tcp_repr r;
+    r.source_port = 0x1111;
+    r.destination_port = 0x2222;
+    r.sequence_number = 0x33333333;
+    r.ack_number = 0x44444444;
+    r.flags = tcp_flags::syn | tcp_flags::ack;
+    r.window = 0x5555;
+    r.urgent_pointer = 0x6666;
+    std::array<std::byte, tcp_min_header_len> b{};
+    r.emit(b);
+    const std::byte* p = b.data();
+    CHECK(nvgre::detail::load_be16(p + tcp_field::source_port) == 0x1111);
+    CHECK(nvgre::detail::load_be16(p + tcp_field::destination_port) == 0x2222);
+    CHECK(nvgre::detail::load_be32(p + tcp_field::sequence) == 0x33333333u);
+    CHECK(nvgre::detail::load_be32(p + tcp_field::ack) == 0x44444444u);
+    CHECK((nvgre::detail::load_u8(p + tcp_field::data_offset) >> 4) == 5);
+    CHECK(nvgre::detail::load_u8(p + tcp_field::flags) == (tcp_flags::syn | tcp_flags::ack));
+    CHECK(nvgre::detail::load_be16(p + tcp_field::window) == 0x5555);
+    CHECK(nvgre::detail::load_be16(p + tcp_field::urgent) == 0x6666);
+    CHECK(tcp_view::checked(b).value().checksum() == nvgre::detail::load_be16(p + tcp_field::checksum));
+}

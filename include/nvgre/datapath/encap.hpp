@@ -264,16 +264,16 @@ private:
                                                  : nvgre::detail::flow_label_from_flow_id(nvgre::flow_id{given_flow});
             // Version 6 | traffic class copied | flow label; payload length.
             nvgre::detail::store_be32(p + ip, 0x60000000u | std::uint32_t{d.tos} << 20 | label);
-            nvgre::detail::store_be16(p + ip + 4, static_cast<std::uint16_t>(n + wire::nvgre_header_len));
+            nvgre::detail::store_be16(p + ip + wire::ipv6_field::payload_len, static_cast<std::uint16_t>(n + wire::nvgre_header_len));
         } else {
             const auto total = static_cast<std::uint16_t>(n + wire::ipv4_min_header_len + wire::nvgre_header_len);
-            nvgre::detail::store_u8(p + ip + 1, d.tos);
-            nvgre::detail::store_be16(p + ip + 2, total);
+            nvgre::detail::store_u8(p + ip + wire::ipv4_field::tos, d.tos);
+            nvgre::detail::store_be16(p + ip + wire::ipv4_field::total_len, total);
             // RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), with HC the template's checksum
             // (~base_sum_) and m the zero TOS and length words: ~m = 0xffff is -0 and drops out
             // (the header never sums to zero, so the two zeros cannot matter).
             const std::uint32_t s = base_sum + d.tos + total;
-            nvgre::detail::store_be16(p + ip + 10, static_cast<std::uint16_t>(checksum::finish(s) & checksum_mask));
+            nvgre::detail::store_be16(p + ip + wire::ipv4_field::checksum, static_cast<std::uint16_t>(checksum::finish(s) & checksum_mask));
         }
         nvgre::detail::store_u8(p + hl - 1, flow);
 
@@ -288,13 +288,13 @@ private:
         if (o.checksum_partial) o.checksum_start = static_cast<std::uint16_t>(o.checksum_start + hl);
     }
 
-    static error ttl_error(bool v6) noexcept { return make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? 7 : 8); }
+    static error ttl_error(bool v6) noexcept { return make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? wire::ipv6_field::hop_limit : wire::ipv4_field::ttl); }
     /// Writes what a compiled header (`len` bytes, outer IP at `ip`) leaves to the packet but a
     /// template fixes: the VSID and the TTL / hop limit, into the header at `p`. (Called with
     /// constants per shape on the per-packet path.)
     static void patch_path(std::byte* p, std::size_t len, std::size_t ip, bool v6, nvgre::vsid v, std::uint8_t ttl) noexcept {
         nvgre::detail::store_be24(p + len - 4, v.value());
-        nvgre::detail::store_u8(p + ip + (v6 ? 7 : 8), ttl);
+        nvgre::detail::store_u8(p + ip + (v6 ? wire::ipv6_field::hop_limit : wire::ipv4_field::ttl), ttl);
     }
     /// A compiled IPv4 base sum with the TTL word added (unfolded; IPv6: 0).
     static std::uint32_t base_with_ttl(std::uint16_t base_sum, bool v6, std::uint8_t ttl) noexcept {
@@ -424,25 +424,26 @@ namespace nvgre::detail {
 /// Why decapsulate() refuses a frame that parse_packet_layout() classified `other` (not GRE):
 /// errc::bad_protocol at the field that said so. Cold path.
 [[gnu::cold, gnu::noinline]] inline error decap_refusal(const wire::packet_layout& l, std::span<const std::byte> b) noexcept {
-    if (l.outer_l3 == wire::l3_kind::ipv4) return make_error(errc::bad_protocol, layer::ipv4, l.outer_l3_offset + 9);
+    if (l.outer_l3 == wire::l3_kind::ipv4)
+        return make_error(errc::bad_protocol, layer::ipv4, l.outer_l3_offset + wire::ipv4_field::protocol);
     if (l.outer_l3 == wire::l3_kind::ipv6) {
         // The Next Header byte that named the upper protocol: the fixed header's, or the
         // last extension header's. The layout walked the chain already (so every read here is
         // in bounds and every step is >= 8 bytes); walking it again is a cold path.
-        std::size_t at = l.outer_l3_offset + 6;
+        std::size_t at = l.outer_l3_offset + wire::ipv6_field::next_header;
         std::uint8_t type = nvgre::detail::load_u8(b.data() + at);
         std::size_t off = l.outer_l3_offset + wire::ipv6_header_len;
         const std::size_t upper = l.outer_l3_offset + l.outer_l3_header_len;
         while (off < upper) {
-            const std::size_t units = nvgre::detail::load_u8(b.data() + off + 1);
+            const std::size_t units = nvgre::detail::load_u8(b.data() + off + wire::ipv6_extension_field::length);
             const std::size_t len = type == wire::ip_protocol::ipv6_fragment ? wire::ipv6_fragment_header_len
                                     : type == wire::ip_protocol::ah          ? (units + 2) * 4
                                                                              : (units + 1) * 8;
             at = off;
-            type = nvgre::detail::load_u8(b.data() + off);
+            type = nvgre::detail::load_u8(b.data() + off + wire::ipv6_extension_field::next_header);
             off += len;
         }
-        return make_error(errc::bad_protocol, at == l.outer_l3_offset + 6u ? layer::ipv6 : layer::ipv6_extension, at);
+        return make_error(errc::bad_protocol, at == l.outer_l3_offset + wire::ipv6_field::next_header ? layer::ipv6 : layer::ipv6_extension, at);
     }
     return make_error(errc::bad_protocol, layer::ethernet, l.outer_l2_len - 2);
 }
@@ -460,20 +461,21 @@ inline bool decap_frame(datapath::frame& f, const wire::packet_layout& l, error&
     std::byte* const p = b.data();
     const std::size_t ol3 = l.outer_l3_offset;
     const std::uint8_t outer_ecn = l.outer_l3 == wire::l3_kind::ipv4
-                                       ? static_cast<std::uint8_t>(nvgre::detail::load_u8(p + ol3 + 1) & 3u)
+                                       ? static_cast<std::uint8_t>(nvgre::detail::load_u8(p + ol3 + wire::ipv4_field::tos) & 3u)
                                        : static_cast<std::uint8_t>((nvgre::detail::load_be16(p + ol3) >> 4) & 3u);
     const std::size_t il3 = l.inner_l3_offset;
     if (l.inner_l3 == wire::l3_kind::ipv4) {
         const std::uint16_t word0 = nvgre::detail::load_be16(p + il3);
         const auto ecn = datapath::rfc6040_decap_ecn(static_cast<std::uint8_t>(word0 & 3u), outer_ecn);
         if (!ecn) [[unlikely]] {
-            e = make_error(errc::ecn_drop, layer::inner_ipv4, il3 + 1);
+            e = make_error(errc::ecn_drop, layer::inner_ipv4, il3 + wire::ipv4_field::tos);
             return false;
         }
         const auto new_word0 = static_cast<std::uint16_t>((word0 & 0xfffcu) | *ecn);
         if (new_word0 != word0) {
             nvgre::detail::store_be16(p + il3, new_word0);
-            nvgre::detail::store_be16(p + il3 + 10, checksum::update16(nvgre::detail::load_be16(p + il3 + 10), word0, new_word0));
+            nvgre::detail::store_be16(p + il3 + wire::ipv4_field::checksum,
+                                      checksum::update16(nvgre::detail::load_be16(p + il3 + wire::ipv4_field::checksum), word0, new_word0));
         }
     } else if (l.inner_l3 == wire::l3_kind::ipv6) {
         const std::uint16_t word0 = nvgre::detail::load_be16(p + il3);
@@ -522,14 +524,14 @@ inline bool decap_with_layout(datapath::frame& f, const wire::packet_layout& l, 
     info.outer_vlan = l.outer_vlan_id;
     // Constructed in place, not assigned: the same store-forwarding reason as the layout.
     if (l.outer_l3 == wire::l3_kind::ipv4) {
-        std::construct_at(&info.outer_source, ipv4_address::from_bytes(b.subspan(ol3 + 12, 4)));
-        std::construct_at(&info.outer_destination, ipv4_address::from_bytes(b.subspan(ol3 + 16, 4)));
+        std::construct_at(&info.outer_source, ipv4_address::from_bytes(b.subspan(ol3 + wire::ipv4_field::source, 4)));
+        std::construct_at(&info.outer_destination, ipv4_address::from_bytes(b.subspan(ol3 + wire::ipv4_field::destination, 4)));
     } else {
-        std::construct_at(&info.outer_source, ipv6_address::from_bytes(b.subspan(ol3 + 8, 16)));
-        std::construct_at(&info.outer_destination, ipv6_address::from_bytes(b.subspan(ol3 + 24, 16)));
+        std::construct_at(&info.outer_source, ipv6_address::from_bytes(b.subspan(ol3 + wire::ipv6_field::source, 16)));
+        std::construct_at(&info.outer_destination, ipv6_address::from_bytes(b.subspan(ol3 + wire::ipv6_field::destination, 16)));
     }
-    std::construct_at(&info.outer_destination_mac, mac_address::from_bytes(b.subspan(0, 6)));
-    std::construct_at(&info.outer_source_mac, mac_address::from_bytes(b.subspan(6, 6)));
+    std::construct_at(&info.outer_destination_mac, mac_address::from_bytes(b.subspan(wire::ethernet_field::destination, 6)));
+    std::construct_at(&info.outer_source_mac, mac_address::from_bytes(b.subspan(wire::ethernet_field::source, 6)));
     return true;
 }
 

@@ -55,11 +55,12 @@ enum class question_kind : std::uint8_t { none, arp_request, neighbor_solicitati
 [[nodiscard]] inline question_kind question_in(std::span<const std::byte> bytes, bool arp, std::size_t l3,
                                                std::uint8_t protocol, std::size_t upper, std::size_t end) noexcept {
     if (arp) {
-        // The operation field: 6 bytes into the ARP header (whose fixed part may be cut short:
-        // then parse_arp_request says so, as bad-arp).
-        if (l3 + 8 > bytes.size()) return question_kind::arp_request;
-        return nvgre::detail::load_be16(bytes.data() + l3 + 6) == wire::arp_operation::request ? question_kind::arp_request
-                                                                                             : question_kind::none;
+        // The operation field (the ARP header's fixed part may be cut short: then
+        // parse_arp_request says so, as bad-arp).
+        constexpr std::size_t op = wire::arp_field::operation;
+        if (l3 + op + 2 > bytes.size()) return question_kind::arp_request;
+        return nvgre::detail::load_be16(bytes.data() + l3 + op) == wire::arp_operation::request ? question_kind::arp_request
+                                                                                              : question_kind::none;
     }
     if (protocol != wire::ip_protocol::icmpv6 || upper == wire::no_offset || upper >= end || end > bytes.size())
         return question_kind::none;
@@ -73,8 +74,8 @@ enum class question_kind : std::uint8_t { none, arp_request, neighbor_solicitati
 /// its TCI. Precondition: f holds at least 18 bytes with a tag at 12.
 inline std::uint16_t take_out_vlan_tag(frame& f) noexcept {
     std::byte* p = f.bytes().data();
-    const std::uint16_t tci = nvgre::detail::load_be16(p + 14);
-    std::memmove(p + wire::vlan_tag_len, p, 12);
+    const std::uint16_t tci = nvgre::detail::load_be16(p + wire::ethernet_field::first_tag_tci);
+    std::memmove(p + wire::vlan_tag_len, p, wire::ethernet_field::ether_type);  // the two MACs
     static_cast<void>(f.pull_front(wire::vlan_tag_len));  // 18 bytes or more: cannot fail
     return tci;
 }
@@ -82,9 +83,9 @@ inline std::uint16_t take_out_vlan_tag(frame& f) noexcept {
 inline void put_back_vlan_tag(frame& f, std::uint16_t tci) noexcept {
     static_cast<void>(f.push_front(wire::vlan_tag_len));  // the headroom take_out_vlan_tag() left
     std::byte* p = f.bytes().data();
-    std::memmove(p, p + wire::vlan_tag_len, 12);
-    nvgre::detail::store_be16(p + 12, wire::ethertype::vlan);
-    nvgre::detail::store_be16(p + 14, tci);
+    std::memmove(p, p + wire::vlan_tag_len, wire::ethernet_field::ether_type);  // the two MACs
+    nvgre::detail::store_be16(p + wire::ethernet_field::ether_type, wire::ethertype::vlan);
+    nvgre::detail::store_be16(p + wire::ethernet_field::first_tag_tci, tci);
 }
 
 /// Builds, in `f` (untagged), the answer to the question `kind` for one of this host's PAs
@@ -139,7 +140,7 @@ inline drop_reason answer_for_local_pa(const policy::snapshot& s, frame& f, ques
 
     // Tags: none, or one 802.1Q tag whose VID answer_for_local_pa() compares with the PA's VLAN.
     if (layout.outer_vlan_count > 1 ||
-        (layout.outer_vlan_count == 1 && nvgre::detail::load_be16(f.bytes().data() + 12) != wire::ethertype::vlan))
+        (layout.outer_vlan_count == 1 && nvgre::detail::load_be16(f.bytes().data() + wire::ethernet_field::ether_type) != wire::ethertype::vlan))
         return outcome::dropped(drop_reason::bad_outer_vlan);
     const bool tagged = layout.outer_vlan_count == 1;
     const std::uint16_t tci = tagged ? detail::ingress_steps::take_out_vlan_tag(f) : 0;

@@ -30,6 +30,7 @@
 #include "nvgre/vsid.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/ip_protocol.hpp"
+#include "nvgre/wire/ipv4.hpp"
 #include "nvgre/wire/ipv6.hpp"
 
 #include <bit>
@@ -108,21 +109,22 @@ constexpr std::uint32_t flow_mix5(std::uint64_t s0, std::uint64_t s1, std::uint6
 template <bool Hash>
 inline bool flow_dissect_ipv4(const std::byte* p, std::size_t n, std::size_t l3, std::uint64_t seed,
                               inner_dissection& d) noexcept {
-    const std::uint8_t vihl = load_u8(p + l3);
+    namespace field = wire::ipv4_field;
+    const std::uint8_t vihl = load_u8(p + l3 + field::version_ihl);
     const std::size_t hlen = std::size_t{vihl & 0x0fu} * 4;
-    if ((vihl >> 4) != 4 || hlen < 20 || hlen > n - l3) [[unlikely]]
+    if ((vihl >> 4) != 4 || hlen < wire::ipv4_min_header_len || hlen > n - l3) [[unlikely]]
         return false;
-    d.tos = load_u8(p + l3 + 1);
+    d.tos = load_u8(p + l3 + field::tos);
     d.l3_offset = static_cast<std::uint16_t>(l3);
-    const std::uint8_t proto = load_u8(p + l3 + 9);
-    const std::uint64_t addresses = flow_load64(p + l3 + 12);
+    const std::uint8_t proto = load_u8(p + l3 + field::protocol);
+    const std::uint64_t addresses = flow_load64(p + l3 + field::source);  // and the destination
     std::uint64_t last = flow_tag_ipv4 | std::uint64_t{proto} << 32;
     // Ports only inside the datagram (total length) and the capture, and only when this packet
     // is not a non-first fragment (whose payload does not start with them).
-    const std::size_t total = load_be16(p + l3 + 2);
+    const std::size_t total = load_be16(p + l3 + field::total_len);
     const std::size_t ip_end = total < n - l3 ? l3 + total : n;
     const std::size_t l4 = l3 + hlen;
-    const bool first = (load_be16(p + l3 + 6) & 0x1fffu) == 0;
+    const bool first = (load_be16(p + l3 + field::flags_fragment) & 0x1fffu) == 0;
     if ((proto == wire::ip_protocol::tcp || proto == wire::ip_protocol::udp) && first && l4 + 4 <= ip_end) [[likely]] {
         last |= flow_load32(p + l4);
         d.l4_offset = static_cast<std::uint16_t>(l4);
@@ -137,14 +139,15 @@ inline bool flow_dissect_ipv4(const std::byte* p, std::size_t n, std::size_t l3,
 template <bool Hash>
 inline bool flow_dissect_ipv6(const std::byte* p, std::size_t n, std::size_t l3, std::uint64_t seed,
                               inner_dissection& d) noexcept {
-    const std::uint32_t word0 = load_be32(p + l3);
+    namespace field = wire::ipv6_field;
+    const std::uint32_t word0 = load_be32(p + l3 + field::version_class_label);
     if ((word0 >> 28) != 6) [[unlikely]]
         return false;
     d.tos = static_cast<std::uint8_t>(word0 >> 20);
     d.l3_offset = static_cast<std::uint16_t>(l3);
-    const std::size_t payload = load_be16(p + l3 + 4);
+    const std::size_t payload = load_be16(p + l3 + field::payload_len);
     const std::size_t ip_end = payload < n - l3 - wire::ipv6_header_len ? l3 + wire::ipv6_header_len + payload : n;
-    std::uint8_t nh = load_u8(p + l3 + 6);
+    std::uint8_t nh = load_u8(p + l3 + field::next_header);
     std::size_t off = l3 + wire::ipv6_header_len;
     bool first = true;
     bool complete = true;  // the chain was walked to its upper protocol
@@ -164,8 +167,8 @@ inline bool flow_dissect_ipv6(const std::byte* p, std::size_t n, std::size_t l3,
                 complete = false;
                 break;
             }
-            first = (load_be16(p + off + 2) >> 3) == 0;
-            nh = load_u8(p + off);
+            first = (load_be16(p + off + wire::ipv6_extension_field::fragment_offset_flags) >> 3) == 0;
+            nh = load_u8(p + off + wire::ipv6_extension_field::next_header);
             off += wire::ipv6_fragment_header_len;
             break;
         }
@@ -173,13 +176,13 @@ inline bool flow_dissect_ipv6(const std::byte* p, std::size_t n, std::size_t l3,
             complete = false;
             break;
         }
-        const std::size_t units = load_u8(p + off + 1);
+        const std::size_t units = load_u8(p + off + wire::ipv6_extension_field::length);
         const std::size_t len = nh == wire::ip_protocol::ah ? (units + 2) * 4 : (units + 1) * 8;
         if (ip_end - off < len) {
             complete = false;
             break;
         }
-        nh = load_u8(p + off);
+        nh = load_u8(p + off + wire::ipv6_extension_field::next_header);
         off += len;
     }
     std::uint64_t last = flow_tag_ipv6 | std::uint64_t{nh} << 32;
@@ -188,8 +191,8 @@ inline bool flow_dissect_ipv6(const std::byte* p, std::size_t n, std::size_t l3,
         d.l4_offset = static_cast<std::uint16_t>(off);
     }
     if constexpr (Hash)
-        d.hash = flow_mix5(flow_load64(p + l3 + 8), flow_load64(p + l3 + 16), flow_load64(p + l3 + 24),
-                           flow_load64(p + l3 + 32), last, seed);
+        d.hash = flow_mix5(flow_load64(p + l3 + field::source), flow_load64(p + l3 + field::source + 8),
+                           flow_load64(p + l3 + field::destination), flow_load64(p + l3 + field::destination + 8), last, seed);
     return true;
 }
 
@@ -211,19 +214,23 @@ inline void dissect_inner(std::span<const std::byte> frame, std::uint64_t seed, 
     // The common frame first: untagged IPv4 without options, long enough for the ports. One
     // compare covers the EtherType, version and IHL; what follows is flow_dissect_ipv4 with
     // every test that cannot fail here left out (same results, a third of the instructions).
-    if (n >= 38 && (load_be32(p + 12) >> 8) == 0x080045u) [[likely]] {
-        constexpr std::size_t l3 = wire::ethernet_header_len;
-        const std::uint8_t proto = load_u8(p + l3 + 9);
+    namespace field = wire::ipv4_field;
+    constexpr std::size_t l3 = wire::ethernet_header_len;
+    constexpr std::size_t l4 = l3 + wire::ipv4_min_header_len;
+    constexpr std::size_t ports_len = 4;
+    if (n >= l4 + ports_len && (load_be32(p + wire::ethernet_field::ether_type) >> 8) == 0x080045u) [[likely]] {
+        const std::uint8_t proto = load_u8(p + l3 + field::protocol);
         // Ports when TCP/UDP, not a non-first fragment, and inside the datagram: the total
-        // length reaches byte 38 (n >= 38, so the capture does too).
+        // length reaches the ports' end (so does the capture: n >= l4 + ports_len).
         const bool ports = (proto == wire::ip_protocol::tcp || proto == wire::ip_protocol::udp) &&
-                           (load_be16(p + l3 + 6) & 0x1fffu) == 0 && load_be16(p + l3 + 2) >= 24;
-        d.tos = load_u8(p + l3 + 1);
+                           (load_be16(p + l3 + field::flags_fragment) & 0x1fffu) == 0 &&
+                           load_be16(p + l3 + field::total_len) >= wire::ipv4_min_header_len + ports_len;
+        d.tos = load_u8(p + l3 + field::tos);
         d.l3_offset = static_cast<std::uint16_t>(l3);
-        d.l4_offset = static_cast<std::uint16_t>(ports ? l3 + 20 : 0);
+        d.l4_offset = static_cast<std::uint16_t>(ports ? l4 : 0);
         if constexpr (Hash) {
-            const std::uint64_t last = flow_tag_ipv4 | std::uint64_t{proto} << 32 | (ports ? flow_load32(p + l3 + 20) : 0u);
-            d.hash = flow_mix2(flow_load64(p + l3 + 12), last, seed);
+            const std::uint64_t last = flow_tag_ipv4 | std::uint64_t{proto} << 32 | (ports ? flow_load32(p + l4) : 0u);
+            d.hash = flow_mix2(flow_load64(p + l3 + field::source), last, seed);
         }
         return;
     }
@@ -239,12 +246,12 @@ template <bool Hash>
     const std::size_t n = frame.size();
     if (n < wire::ethernet_header_len) [[unlikely]]
         return;
-    std::uint16_t type = load_be16(p + 12);
+    std::uint16_t type = load_be16(p + wire::ethernet_field::ether_type);
     std::size_t l3 = wire::ethernet_header_len;
     if (wire::is_vlan_tpid(type)) [[unlikely]] {
         d.tagged = true;
         for (std::size_t tags = 0; tags < wire::max_vlan_tags && wire::is_vlan_tpid(type) && l3 + 4 <= n; ++tags) {
-            type = load_be16(p + l3 + 2);
+            type = load_be16(p + wire::ethernet_field::ether_type_after(tags + 1));
             l3 += wire::vlan_tag_len;
         }
     }

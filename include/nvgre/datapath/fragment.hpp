@@ -64,14 +64,16 @@ struct ipv4_fragment_plan {
     if (frame.size() < l3) return make_error(errc::truncated, layer::ethernet, frame.size(), l3);
     auto ip = wire::ipv4_view::checked(frame.subspan(l3), tail.length());
     if (!ip) return ip.error();
-    if (ip->dont_fragment()) return make_error(errc::bad_value, layer::ipv4, l3 + 6);
+    namespace field = wire::ipv4_field;
+    if (ip->dont_fragment()) return make_error(errc::bad_value, layer::ipv4, l3 + field::flags_fragment);
     ipv4_fragment_plan p;
     p.header_len = ip->header_len();
     p.data_len = ip->total_len() - p.header_len;
-    if (ip->total_len() <= mtu) return make_error(errc::bad_value, layer::ipv4, l3 + 2);
+    if (ip->total_len() <= mtu) return make_error(errc::bad_value, layer::ipv4, l3 + field::total_len);
     // A fragment of a datagram that would end past 65535 bytes (RFC 791: offset and length
     // bound it) has no fragments of its own: their offsets would not fit 13 bits.
-    if (std::size_t{ip->fragment_offset_units()} * 8 + p.data_len > 65535) return make_error(errc::bad_length, layer::ipv4, l3 + 6);
+    if (std::size_t{ip->fragment_offset_units()} * 8 + p.data_len > wire::ipv4_max_total_len)
+        return make_error(errc::bad_length, layer::ipv4, l3 + field::flags_fragment);
 
     // The options fragments k > 0 repeat: those with the copied flag (type bit 7).
     const auto options = ip->options();
@@ -83,9 +85,9 @@ struct ipv4_fragment_plan {
             ++i;
             continue;
         }
-        if (options.size() - i < 2) return make_error(errc::bad_header_length, layer::ipv4, l3 + 20 + i);
+        if (options.size() - i < 2) return make_error(errc::bad_header_length, layer::ipv4, l3 + wire::ipv4_min_header_len + i);
         const std::size_t len = std::to_integer<std::uint8_t>(options[i + 1]);
-        if (len < 2 || len > options.size() - i) return make_error(errc::bad_header_length, layer::ipv4, l3 + 20 + i + 1);
+        if (len < 2 || len > options.size() - i) return make_error(errc::bad_header_length, layer::ipv4, l3 + wire::ipv4_min_header_len + i + 1);
         if (type & 0x80u) {
             std::memcpy(p.copied_options.data() + copied, options.data() + i, len);
             copied += len;
@@ -94,7 +96,7 @@ struct ipv4_fragment_plan {
     }
     p.later_header_len = wire::ipv4_min_header_len + (copied + 3) / 4 * 4;  // padding stays EOL (0)
 
-    if (mtu < p.header_len + 8) return make_error(errc::bad_value, layer::ipv4, l3 + 2);
+    if (mtu < p.header_len + 8) return make_error(errc::bad_value, layer::ipv4, l3 + field::total_len);
     p.first_data = (mtu - p.header_len) / 8 * 8;
     p.later_data = (mtu - p.later_header_len) / 8 * 8;
     p.count = 1 + (p.data_len - p.first_data + p.later_data - 1) / p.later_data;
@@ -120,17 +122,19 @@ inline void write_ipv4_fragment_headers(const ipv4_fragment_plan& p, std::span<c
     } else {
         std::memcpy(ip, original.data() + p.l3, wire::ipv4_min_header_len);
         std::memcpy(ip + wire::ipv4_min_header_len, p.copied_options.data(), hk - wire::ipv4_min_header_len);
-        ip[0] = std::byte{static_cast<std::uint8_t>(0x40u | (hk / 4))};
+        ip[wire::ipv4_field::version_ihl] = std::byte{static_cast<std::uint8_t>(0x40u | (hk / 4))};
     }
-    const std::uint16_t original_flags = nvgre::detail::load_be16(original.data() + p.l3 + 6);
+    namespace field = wire::ipv4_field;
+    const std::uint16_t original_flags = nvgre::detail::load_be16(original.data() + p.l3 + field::flags_fragment);
     // Offsets in 8-byte units from the original's own offset (it may itself be a fragment);
     // MF on all but the last, and on the last when the original had it.
     const auto offset = static_cast<std::uint16_t>((original_flags & 0x1fffu) + p.data_start(k) / 8);
     const bool more = k + 1 < p.count || (original_flags & 0x2000u) != 0;
-    nvgre::detail::store_be16(ip + 6, static_cast<std::uint16_t>((original_flags & 0x8000u) | (more ? 0x2000u : 0u) | offset));
-    nvgre::detail::store_be16(ip + 2, static_cast<std::uint16_t>(hk + p.data_size(k)));
-    nvgre::detail::store_be16(ip + 10, 0);
-    nvgre::detail::store_be16(ip + 10, checksum::ipv4_header_checksum(std::span<const std::byte>(ip, hk)));
+    nvgre::detail::store_be16(ip + field::flags_fragment,
+                              static_cast<std::uint16_t>((original_flags & 0x8000u) | (more ? 0x2000u : 0u) | offset));
+    nvgre::detail::store_be16(ip + field::total_len, static_cast<std::uint16_t>(hk + p.data_size(k)));
+    nvgre::detail::store_be16(ip + field::checksum, 0);
+    nvgre::detail::store_be16(ip + field::checksum, checksum::ipv4_header_checksum(std::span<const std::byte>(ip, hk)));
 }
 
 /// Cuts the IPv4 packet of `original` — its first segment, then `tail` (planned by

@@ -25,7 +25,9 @@
 #include "nvgre/wire/ip_protocol.hpp"
 #include "nvgre/wire/ipv4.hpp"
 #include "nvgre/wire/ipv6.hpp"
+#include "nvgre/wire/nvgre.hpp"
 #include "nvgre/wire/packet_layout.hpp"
+#include "nvgre/wire/tcp.hpp"
 
 #include <array>
 #include <cstddef>
@@ -38,7 +40,10 @@ namespace nvgre::datapath {
 
 /// The most header bytes a segment carries: outer Ethernet + 802.1Q + IPv6 + NVGRE (66), inner
 /// Ethernet (14), IPv4 with options (60) or IPv6 (40), TCP with options (60).
-inline constexpr std::size_t gso_max_headers = 66 + 14 + 60 + 60;
+inline constexpr std::size_t gso_max_headers = wire::ethernet_header_len + wire::vlan_tag_len + wire::ipv6_header_len +
+                                               wire::nvgre_header_len + wire::ethernet_header_len + wire::ipv4_max_header_len +
+                                               wire::tcp_max_header_len;
+static_assert(gso_max_headers == 66 + 14 + 60 + 60);
 
 /// Where the headers of the large segment are and how it is cut.
 struct tcp_segment_plan {
@@ -81,7 +86,7 @@ struct tcp_segment_plan {
     }
     if (frame.size() - inner < wire::ethernet_header_len)
         return make_error(errc::truncated, layer::inner_ethernet, frame.size(), inner + wire::ethernet_header_len);
-    const std::uint16_t type = nvgre::detail::load_be16(frame.data() + inner + 12);
+    const std::uint16_t type = nvgre::detail::load_be16(frame.data() + inner + wire::ethernet_field::ether_type);
     p.inner_l3 = inner + wire::ethernet_header_len;
     const auto l3 = frame.subspan(p.inner_l3);
     std::size_t ip_end = 0;
@@ -89,26 +94,28 @@ struct tcp_segment_plan {
         auto ip = wire::ipv4_view::checked(l3, tail.length());
         if (!ip) return ip.error();
         if (ip->protocol() != wire::ip_protocol::tcp || ip->is_fragment())
-            return make_error(errc::bad_protocol, layer::inner_ipv4, p.inner_l3 + 9);
+            return make_error(errc::bad_protocol, layer::inner_ipv4, p.inner_l3 + wire::ipv4_field::protocol);
         p.l4 = p.inner_l3 + ip->header_len();
         ip_end = p.inner_l3 + ip->total_len();
     } else if (type == wire::ethertype::ipv6) {
         auto ip = wire::ipv6_view::checked(l3, tail.length());
         if (!ip) return ip.error();
-        if (ip->next_header() != wire::ip_protocol::tcp) return make_error(errc::bad_protocol, layer::inner_ipv6, p.inner_l3 + 6);
+        if (ip->next_header() != wire::ip_protocol::tcp) return make_error(errc::bad_protocol, layer::inner_ipv6, p.inner_l3 + wire::ipv6_field::next_header);
         p.inner_v6 = true;
         p.l4 = p.inner_l3 + wire::ipv6_header_len;
         ip_end = p.l4 + ip->payload_len();
     } else {
-        return make_error(errc::bad_protocol, layer::inner_ethernet, inner + 12);
+        return make_error(errc::bad_protocol, layer::inner_ethernet, inner + wire::ethernet_field::ether_type);
     }
-    if (ip_end < p.l4 + 20) return make_error(errc::truncated, layer::tcp, p.l4, 20);
-    if (frame.size() < p.l4 + 20) return make_error(errc::truncated, layer::tcp, p.l4, 20);  // a chained frame's
-    const std::size_t tcp_len = static_cast<std::size_t>(std::to_integer<std::uint8_t>(frame[p.l4 + 12]) >> 4) * 4;
-    if (tcp_len < 20 || p.l4 + tcp_len > ip_end) return make_error(errc::bad_header_length, layer::tcp, p.l4 + 12);
+    constexpr std::size_t tcp_min = wire::tcp_min_header_len;
+    constexpr std::size_t data_offset = wire::tcp_field::data_offset;
+    if (ip_end < p.l4 + tcp_min) return make_error(errc::truncated, layer::tcp, p.l4, tcp_min);
+    if (frame.size() < p.l4 + tcp_min) return make_error(errc::truncated, layer::tcp, p.l4, tcp_min);  // a chained frame's
+    const std::size_t tcp_len = static_cast<std::size_t>(std::to_integer<std::uint8_t>(frame[p.l4 + data_offset]) >> 4) * 4;
+    if (tcp_len < tcp_min || p.l4 + tcp_len > ip_end) return make_error(errc::bad_header_length, layer::tcp, p.l4 + data_offset);
     if (frame.size() < p.l4 + tcp_len) return make_error(errc::truncated, layer::tcp, p.l4, tcp_len);
     p.headers_len = p.l4 + tcp_len;
-    if (p.headers_len > gso_max_headers) return make_error(errc::bad_value, layer::tcp, p.l4 + 12);
+    if (p.headers_len > gso_max_headers) return make_error(errc::bad_value, layer::tcp, p.l4 + data_offset);
     p.payload_len = ip_end - p.headers_len;
     p.mss = mss;
     p.count = p.payload_len == 0 ? 1 : (p.payload_len + mss - 1) / mss;
@@ -129,49 +136,52 @@ inline void write_tcp_segment_headers(const tcp_segment_plan& p, std::span<const
     std::byte* b = out.data();
     const std::size_t n = payload.size();
     const std::size_t tcp_len = p.headers_len - p.l4;
+    namespace v4 = wire::ipv4_field;
+    namespace v6 = wire::ipv6_field;
+    namespace tcp_field = wire::tcp_field;
     if (p.encapsulated) {
         const std::size_t outer_len = p.headers_len - p.outer_l3 + n;
         if (p.outer_v6) {
-            nvgre::detail::store_be16(b + p.outer_l3 + 4, static_cast<std::uint16_t>(outer_len - wire::ipv6_header_len));
+            nvgre::detail::store_be16(b + p.outer_l3 + v6::payload_len, static_cast<std::uint16_t>(outer_len - wire::ipv6_header_len));
         } else {
-            nvgre::detail::store_be16(b + p.outer_l3 + 2, static_cast<std::uint16_t>(outer_len));
-            const std::size_t hlen = std::size_t{std::to_integer<std::uint8_t>(b[p.outer_l3]) & 0x0fu} * 4;
+            nvgre::detail::store_be16(b + p.outer_l3 + v4::total_len, static_cast<std::uint16_t>(outer_len));
+            const std::size_t hlen = std::size_t{std::to_integer<std::uint8_t>(b[p.outer_l3 + v4::version_ihl]) & 0x0fu} * 4;
             // A zero checksum was left to the NIC (offload metadata): keep it so.
-            if (nvgre::detail::load_be16(b + p.outer_l3 + 10) != 0) {
-                nvgre::detail::store_be16(b + p.outer_l3 + 10, 0);
-                nvgre::detail::store_be16(b + p.outer_l3 + 10,
+            if (nvgre::detail::load_be16(b + p.outer_l3 + v4::checksum) != 0) {
+                nvgre::detail::store_be16(b + p.outer_l3 + v4::checksum, 0);
+                nvgre::detail::store_be16(b + p.outer_l3 + v4::checksum,
                                           checksum::ipv4_header_checksum(std::span<const std::byte>(b + p.outer_l3, hlen)));
             }
         }
     }
     std::uint32_t pseudo = 0;
     if (p.inner_v6) {
-        nvgre::detail::store_be16(b + p.inner_l3 + 4, static_cast<std::uint16_t>(tcp_len + n));
-        pseudo = checksum::ipv6_pseudo_header_sum(ipv6_address::from_bytes(out.subspan(p.inner_l3 + 8, 16)),
-                                                  ipv6_address::from_bytes(out.subspan(p.inner_l3 + 24, 16)),
+        nvgre::detail::store_be16(b + p.inner_l3 + v6::payload_len, static_cast<std::uint16_t>(tcp_len + n));
+        pseudo = checksum::ipv6_pseudo_header_sum(ipv6_address::from_bytes(out.subspan(p.inner_l3 + v6::source, 16)),
+                                                  ipv6_address::from_bytes(out.subspan(p.inner_l3 + v6::destination, 16)),
                                                   wire::ip_protocol::tcp, static_cast<std::uint32_t>(tcp_len + n));
     } else {
         const std::size_t hlen = p.l4 - p.inner_l3;
-        nvgre::detail::store_be16(b + p.inner_l3 + 2, static_cast<std::uint16_t>(hlen + tcp_len + n));
-        const std::uint16_t id = nvgre::detail::load_be16(b + p.inner_l3 + 4);
-        nvgre::detail::store_be16(b + p.inner_l3 + 4, static_cast<std::uint16_t>(id + k));
-        nvgre::detail::store_be16(b + p.inner_l3 + 10, 0);
-        nvgre::detail::store_be16(b + p.inner_l3 + 10,
+        nvgre::detail::store_be16(b + p.inner_l3 + v4::total_len, static_cast<std::uint16_t>(hlen + tcp_len + n));
+        const std::uint16_t id = nvgre::detail::load_be16(b + p.inner_l3 + v4::identification);
+        nvgre::detail::store_be16(b + p.inner_l3 + v4::identification, static_cast<std::uint16_t>(id + k));
+        nvgre::detail::store_be16(b + p.inner_l3 + v4::checksum, 0);
+        nvgre::detail::store_be16(b + p.inner_l3 + v4::checksum,
                                   checksum::ipv4_header_checksum(std::span<const std::byte>(b + p.inner_l3, hlen)));
-        pseudo = checksum::ipv4_pseudo_header_sum(ipv4_address::from_bytes(out.subspan(p.inner_l3 + 12, 4)),
-                                                  ipv4_address::from_bytes(out.subspan(p.inner_l3 + 16, 4)),
+        pseudo = checksum::ipv4_pseudo_header_sum(ipv4_address::from_bytes(out.subspan(p.inner_l3 + v4::source, 4)),
+                                                  ipv4_address::from_bytes(out.subspan(p.inner_l3 + v4::destination, 4)),
                                                   wire::ip_protocol::tcp, static_cast<std::uint16_t>(tcp_len + n));
     }
     std::byte* tcp = b + p.l4;
-    const std::uint32_t seq = nvgre::detail::load_be32(tcp + 4);
-    nvgre::detail::store_be32(tcp + 4, static_cast<std::uint32_t>(seq + k * p.mss));
-    auto flags = std::to_integer<std::uint8_t>(tcp[13]);
-    if (k > 0) flags &= static_cast<std::uint8_t>(~0x80u);               // CWR: the first segment only
-    if (k + 1 < p.count) flags &= static_cast<std::uint8_t>(~0x09u);      // FIN, PSH: the last only
-    tcp[13] = std::byte{flags};
-    nvgre::detail::store_be16(tcp + 16, 0);
+    const std::uint32_t seq = nvgre::detail::load_be32(tcp + tcp_field::sequence);
+    nvgre::detail::store_be32(tcp + tcp_field::sequence, static_cast<std::uint32_t>(seq + k * p.mss));
+    auto flags = std::to_integer<std::uint8_t>(tcp[tcp_field::flags]);
+    if (k > 0) flags &= static_cast<std::uint8_t>(~wire::tcp_flags::cwr);  // the first segment only
+    if (k + 1 < p.count) flags &= static_cast<std::uint8_t>(~(wire::tcp_flags::fin | wire::tcp_flags::psh));  // the last only
+    tcp[tcp_field::flags] = std::byte{flags};
+    nvgre::detail::store_be16(tcp + tcp_field::checksum, 0);
     const std::uint32_t header_sum = checksum::sum(std::span<const std::byte>(tcp, tcp_len), pseudo);
-    nvgre::detail::store_be16(tcp + 16, checksum::finish(checksum::sum(payload, header_sum)));
+    nvgre::detail::store_be16(tcp + tcp_field::checksum, checksum::finish(checksum::sum(payload, header_sum)));
 }
 
 /// Segments `original` — its first segment, then `tail` (planned by plan_tcp_segments with

@@ -85,7 +85,7 @@ struct icmp_error_header {
 [[nodiscard]] inline bool icmp_error_answerable(std::span<const std::byte> frame) noexcept {
     if ((std::to_integer<std::uint8_t>(frame[0]) & 0x01u) != 0) return false;  // Ethernet group address
     const auto l3 = frame.subspan(wire::ethernet_header_len);
-    if (nvgre::detail::load_be16(frame.data() + 12) == wire::ethertype::ipv4) {
+    if (nvgre::detail::load_be16(frame.data() + wire::ethernet_field::ether_type) == wire::ethertype::ipv4) {
         const auto ip = wire::ipv4_view::unchecked(l3);
         if (ip.fragment_offset_units() != 0) return false;
         const ipv4_address src = ip.source();
@@ -94,7 +94,7 @@ struct icmp_error_header {
         if (dst.is_multicast() || dst.is_broadcast()) return false;
         if (ip.protocol() == wire::ip_protocol::icmp) {
             const auto icmp = l3.subspan(ip.header_len());
-            if (icmp.empty() || wire::is_icmp_error(std::to_integer<std::uint8_t>(icmp[0]))) return false;
+            if (icmp.empty() || wire::is_icmp_error(std::to_integer<std::uint8_t>(icmp[wire::icmp_field::type]))) return false;
         }
         return true;
     }
@@ -104,7 +104,7 @@ struct icmp_error_header {
     if (ip.next_header() == wire::ip_protocol::icmpv6) {
         const auto icmp = l3.subspan(wire::ipv6_header_len);
         // Error messages are types 0-127 (RFC 4443 2.1).
-        if (icmp.empty() || std::to_integer<std::uint8_t>(icmp[0]) < 128) return false;
+        if (icmp.empty() || std::to_integer<std::uint8_t>(icmp[wire::icmpv6_field::type]) < 128) return false;
     }
     return true;
 }
@@ -121,7 +121,7 @@ struct icmp_error_header {
 inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, const ip_address& source,
                                     const icmp_error_header& h) noexcept {
     auto bytes = f.bytes();
-    const bool v6 = nvgre::detail::load_be16(bytes.data() + 12) == wire::ethertype::ipv6;
+    const bool v6 = nvgre::detail::load_be16(bytes.data() + wire::ethernet_field::ether_type) == wire::ethertype::ipv6;
     const std::size_t l3 = wire::ethernet_header_len;
     const std::size_t ip_header = v6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
     const std::size_t icmp_header = wire::icmp_header_len;
@@ -129,8 +129,9 @@ inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, con
     // The offending packet: to its IP length (not any Ethernet padding), the chain included.
     const std::size_t first = f.size();
     const std::size_t packet_len =
-        v6 ? std::min(f.total_size() - l3, wire::ipv6_header_len + std::size_t{nvgre::detail::load_be16(bytes.data() + l3 + 4)})
-           : std::min(f.total_size() - l3, std::size_t{nvgre::detail::load_be16(bytes.data() + l3 + 2)});
+        v6 ? std::min(f.total_size() - l3,
+                      wire::ipv6_header_len + std::size_t{nvgre::detail::load_be16(bytes.data() + l3 + wire::ipv6_field::payload_len)})
+           : std::min(f.total_size() - l3, std::size_t{nvgre::detail::load_be16(bytes.data() + l3 + wire::ipv4_field::total_len)});
     const std::size_t quote = std::min(packet_len, limit - ip_header - icmp_header);
     const std::size_t quote_in_first = std::min(quote, first - l3);
     const std::size_t answer = l3 + ip_header + icmp_header + quote;
@@ -140,9 +141,9 @@ inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, con
     }
 
     // Addresses and MACs of the offending packet, before anything moves.
-    const mac_address vm_mac = mac_address::from_bytes(bytes.subspan(6, 6));
+    const mac_address vm_mac = mac_address::from_bytes(bytes.subspan(wire::ethernet_field::source, 6));
     std::array<std::byte, 16> vm_address{};
-    std::memcpy(vm_address.data(), bytes.data() + l3 + (v6 ? 8 : 12), v6 ? 16 : 4);
+    std::memcpy(vm_address.data(), bytes.data() + l3 + (v6 ? wire::ipv6_field::source : wire::ipv4_field::source), v6 ? 16 : 4);
 
     std::memmove(bytes.data() + l3 + ip_header + icmp_header, bytes.data() + l3, quote_in_first);
     // The rest of the quote from the chain, which starts where the first segment ended.
@@ -153,35 +154,37 @@ inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, con
     bytes = f.bytes();
 
     // Ethernet: back to the VM, from its gateway.
-    vm_mac.to_bytes(bytes.subspan(0, 6));
-    router_mac.to_bytes(bytes.subspan(6, 6));
+    vm_mac.to_bytes(bytes.subspan(wire::ethernet_field::destination, 6));
+    router_mac.to_bytes(bytes.subspan(wire::ethernet_field::source, 6));
     auto ip = bytes.subspan(l3, ip_header);
     auto icmp = bytes.subspan(l3 + ip_header);
-    std::memset(ip.data(), 0, ip_header);
+    // ICMP and ICMPv6 share the header's layout: type, code, checksum, 4 bytes of rest.
+    static_assert(wire::icmp_field::checksum == wire::icmpv6_field::checksum && wire::icmp_field::rest == wire::icmpv6_field::body);
     std::memset(icmp.data(), 0, icmp_header);
-    icmp[0] = std::byte{h.type};
-    icmp[1] = std::byte{h.code};
-    nvgre::detail::store_be32(icmp.data() + 4, h.rest);
+    icmp[wire::icmp_field::type] = std::byte{h.type};
+    icmp[wire::icmp_field::code] = std::byte{h.code};
+    nvgre::detail::store_be32(icmp.data() + wire::icmp_field::rest, h.rest);
+    const auto payload_len = static_cast<std::uint16_t>(icmp_header + quote);
     if (v6) {
-        nvgre::detail::store_be32(ip.data(), 0x60000000u);
-        nvgre::detail::store_be16(ip.data() + 4, static_cast<std::uint16_t>(icmp_header + quote));
-        ip[6] = std::byte{wire::ip_protocol::icmpv6};
-        ip[7] = std::byte{64};
-        source.v6().to_bytes(ip.subspan(8, 16));
-        std::memcpy(ip.data() + 24, vm_address.data(), 16);
-        const auto destination = ipv6_address::from_bytes(std::span<const std::byte>(vm_address));
-        const std::uint32_t pseudo = checksum::ipv6_pseudo_header_sum(source.v6(), destination, wire::ip_protocol::icmpv6,
+        wire::ipv6_repr r;
+        r.source = source.v6();
+        r.destination = ipv6_address::from_bytes(std::span<const std::byte>(vm_address));
+        r.next_header = wire::ip_protocol::icmpv6;
+        r.hop_limit = 64;
+        r.payload_len = payload_len;
+        r.emit(ip);
+        const std::uint32_t pseudo = checksum::ipv6_pseudo_header_sum(r.source, r.destination, wire::ip_protocol::icmpv6,
                                                                       static_cast<std::uint32_t>(icmp.size()));
-        nvgre::detail::store_be16(icmp.data() + 2, checksum::finish(checksum::sum(icmp, pseudo)));
+        nvgre::detail::store_be16(icmp.data() + wire::icmpv6_field::checksum, checksum::finish(checksum::sum(icmp, pseudo)));
     } else {
-        ip[0] = std::byte{0x45};
-        nvgre::detail::store_be16(ip.data() + 2, static_cast<std::uint16_t>(ip_header + icmp_header + quote));
-        ip[8] = std::byte{64};
-        ip[9] = std::byte{wire::ip_protocol::icmp};
-        source.v4().to_bytes(ip.subspan(12, 4));
-        std::memcpy(ip.data() + 16, vm_address.data(), 4);
-        nvgre::detail::store_be16(ip.data() + 10, checksum::ipv4_header_checksum(ip));
-        nvgre::detail::store_be16(icmp.data() + 2, checksum::compute(icmp));
+        wire::ipv4_repr r;
+        r.source = source.v4();
+        r.destination = ipv4_address::from_bytes(std::span<const std::byte>(vm_address).first(4));
+        r.protocol = wire::ip_protocol::icmp;
+        r.ttl = 64;
+        r.payload_len = payload_len;
+        r.emit(ip);  // with its header checksum
+        nvgre::detail::store_be16(icmp.data() + wire::icmp_field::checksum, checksum::compute(icmp));
     }
     f.offload = offload_info{};
     return {};
@@ -192,20 +195,20 @@ inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, con
 /// (an echo request behind extension headers is not answered), at least the 8-byte echo header.
 [[nodiscard]] inline bool is_echo_request(std::span<const std::byte> frame) noexcept {
     const auto l3 = frame.subspan(wire::ethernet_header_len);
-    if (nvgre::detail::load_be16(frame.data() + 12) == wire::ethertype::ipv4) {
+    if (nvgre::detail::load_be16(frame.data() + wire::ethernet_field::ether_type) == wire::ethertype::ipv4) {
         const auto ip = wire::ipv4_view::unchecked(l3);
         if (ip.protocol() != wire::ip_protocol::icmp || ip.fragment_offset_units() != 0 || ip.more_fragments())
             return false;
         const std::size_t end = std::min<std::size_t>(l3.size(), ip.total_len());
         return end >= ip.header_len() + wire::icmp_header_len &&
-               std::to_integer<std::uint8_t>(l3[ip.header_len()]) == wire::icmp_type::echo_request &&
-               std::to_integer<std::uint8_t>(l3[ip.header_len() + 1]) == 0;
+               std::to_integer<std::uint8_t>(l3[ip.header_len() + wire::icmp_field::type]) == wire::icmp_type::echo_request &&
+               std::to_integer<std::uint8_t>(l3[ip.header_len() + wire::icmp_field::code]) == 0;
     }
     const auto ip = wire::ipv6_view::unchecked(l3);
     const std::size_t end = std::min<std::size_t>(l3.size(), wire::ipv6_header_len + ip.payload_len());
     return ip.next_header() == wire::ip_protocol::icmpv6 && end >= wire::ipv6_header_len + wire::icmp_header_len &&
-           std::to_integer<std::uint8_t>(l3[wire::ipv6_header_len]) == wire::icmpv6_type::echo_request &&
-           std::to_integer<std::uint8_t>(l3[wire::ipv6_header_len + 1]) == 0;
+           std::to_integer<std::uint8_t>(l3[wire::ipv6_header_len + wire::icmpv6_field::type]) == wire::icmpv6_type::echo_request &&
+           std::to_integer<std::uint8_t>(l3[wire::ipv6_header_len + wire::icmpv6_field::code]) == 0;
 }
 
 /// Rewrites the echo request in `f` (is_echo_request() holds) into its echo reply, in place:
@@ -215,42 +218,41 @@ inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, con
 /// frame stay in its chain (the checksum reads them there). O(packet).
 inline void make_echo_reply(frame& f, const mac_address& router_mac) noexcept {
     auto bytes = f.bytes();
-    const mac_address vm_mac = mac_address::from_bytes(bytes.subspan(6, 6));
-    vm_mac.to_bytes(bytes.subspan(0, 6));
-    router_mac.to_bytes(bytes.subspan(6, 6));
+    const mac_address vm_mac = mac_address::from_bytes(bytes.subspan(wire::ethernet_field::source, 6));
+    vm_mac.to_bytes(bytes.subspan(wire::ethernet_field::destination, 6));
+    router_mac.to_bytes(bytes.subspan(wire::ethernet_field::source, 6));
     auto l3 = bytes.subspan(wire::ethernet_header_len);
-    std::array<std::byte, 16> a{};
-    if (nvgre::detail::load_be16(bytes.data() + 12) == wire::ethertype::ipv4) {
+    if (nvgre::detail::load_be16(bytes.data() + wire::ethernet_field::ether_type) == wire::ethertype::ipv4) {
         auto ip = wire::mutable_ipv4_view::unchecked(l3);
         const std::size_t header = ip.header_len();
         const std::size_t end = std::min<std::size_t>(f.total_size() - wire::ethernet_header_len, ip.total_len());
-        std::memcpy(a.data(), l3.data() + 12, 4);  // swap source and destination
-        std::memmove(l3.data() + 12, l3.data() + 16, 4);
-        std::memcpy(l3.data() + 16, a.data(), 4);
+        const ipv4_address pinged = ip.destination();
+        ip.set_destination(ip.source());
+        ip.set_source(pinged);
         ip.set_ttl(64);
         ip.set_header_checksum(0);
         ip.set_header_checksum(checksum::ipv4_header_checksum(l3.subspan(0, header)));
         (void)f.set_total_size(wire::ethernet_header_len + end);  // never grows
         std::byte* icmp = f.bytes().data() + wire::ethernet_header_len + header;
-        icmp[0] = std::byte{wire::icmp_type::echo_reply};
-        nvgre::detail::store_be16(icmp + 2, 0);
-        nvgre::detail::store_be16(icmp + 2, checksum::finish(sum_from(f, wire::ethernet_header_len + header)));
+        icmp[wire::icmp_field::type] = std::byte{wire::icmp_type::echo_reply};
+        nvgre::detail::store_be16(icmp + wire::icmp_field::checksum, 0);
+        nvgre::detail::store_be16(icmp + wire::icmp_field::checksum, checksum::finish(sum_from(f, wire::ethernet_header_len + header)));
     } else {
         auto ip = wire::mutable_ipv6_view::unchecked(l3);
         const std::size_t end =
             std::min<std::size_t>(f.total_size() - wire::ethernet_header_len, wire::ipv6_header_len + ip.payload_len());
-        std::memcpy(a.data(), l3.data() + 8, 16);
-        std::memmove(l3.data() + 8, l3.data() + 24, 16);
-        std::memcpy(l3.data() + 24, a.data(), 16);
+        const ipv6_address pinged = ip.destination();
+        ip.set_destination(ip.source());
+        ip.set_source(pinged);
         ip.set_hop_limit(64);
         (void)f.set_total_size(wire::ethernet_header_len + end);
         const std::size_t at = wire::ethernet_header_len + wire::ipv6_header_len;
         std::byte* icmp = f.bytes().data() + at;
-        icmp[0] = std::byte{wire::icmpv6_type::echo_reply};
-        nvgre::detail::store_be16(icmp + 2, 0);
+        icmp[wire::icmpv6_field::type] = std::byte{wire::icmpv6_type::echo_reply};
+        nvgre::detail::store_be16(icmp + wire::icmpv6_field::checksum, 0);
         const std::uint32_t pseudo = checksum::ipv6_pseudo_header_sum(ip.source(), ip.destination(), wire::ip_protocol::icmpv6,
                                                                       static_cast<std::uint32_t>(end - wire::ipv6_header_len));
-        nvgre::detail::store_be16(icmp + 2, checksum::finish(checksum::combine(sum_from(f, at), pseudo)));
+        nvgre::detail::store_be16(icmp + wire::icmpv6_field::checksum, checksum::finish(checksum::combine(sum_from(f, at), pseudo)));
     }
     f.offload = offload_info{};
 }

@@ -107,12 +107,12 @@ namespace detail {
     constexpr std::size_t eth = wire::ethernet_header_len;
     if (frame.size() < eth) [[unlikely]]
         return make_error(errc::truncated, layer::ethernet, 0, eth);
-    if (nvgre::detail::load_be16(frame.data() + 12) != wire::ethertype::arp)
-        return make_error(errc::bad_protocol, layer::ethernet, 12);
+    if (nvgre::detail::load_be16(frame.data() + wire::ethernet_field::ether_type) != wire::ethertype::arp)
+        return make_error(errc::bad_protocol, layer::ethernet, wire::ethernet_field::ether_type);
     auto arp = wire::arp_view::checked(frame.subspan(eth));
     if (!arp) [[unlikely]]
         return arp.error().rebased(eth);
-    if (arp->operation() != wire::arp_operation::request) return make_error(errc::bad_protocol, layer::arp, eth + 6);
+    if (arp->operation() != wire::arp_operation::request) return make_error(errc::bad_protocol, layer::arp, eth + wire::arp_field::operation);
     return arp_question{arp->sender_mac(), arp->sender_ip(), arp->target_ip()};
 }
 
@@ -155,25 +155,26 @@ namespace detail {
     constexpr std::size_t icmp_at = eth + wire::ipv6_header_len;
     if (frame.size() < eth) [[unlikely]]
         return make_error(errc::truncated, layer::ethernet, 0, eth);
-    if (nvgre::detail::load_be16(frame.data() + 12) != wire::ethertype::ipv6)
-        return make_error(errc::bad_protocol, layer::ethernet, 12);
+    if (nvgre::detail::load_be16(frame.data() + wire::ethernet_field::ether_type) != wire::ethertype::ipv6)
+        return make_error(errc::bad_protocol, layer::ethernet, wire::ethernet_field::ether_type);
     auto ip = wire::ipv6_view::checked(frame.subspan(eth));
     if (!ip) [[unlikely]]
         return ip.error().rebased(eth);
     if (ip->next_header() != wire::ip_protocol::icmpv6) {
         if (detail::is_ipv6_extension_header(ip->next_header()))
-            return make_error(errc::bad_extension_header, layer::ipv6, eth + 6);
-        return make_error(errc::bad_protocol, layer::ipv6, eth + 6);
+            return make_error(errc::bad_extension_header, layer::ipv6, eth + wire::ipv6_field::next_header);
+        return make_error(errc::bad_protocol, layer::ipv6, eth + wire::ipv6_field::next_header);
     }
     const std::span<const std::byte> message = ip->payload();
     if (message.size() < wire::icmpv6_header_len) [[unlikely]]
         return make_error(errc::truncated, layer::icmpv6, icmp_at, wire::icmpv6_header_len);
-    if (nvgre::detail::load_u8(message.data()) != wire::icmpv6_type::neighbor_solicitation)
+    if (nvgre::detail::load_u8(message.data() + wire::icmpv6_field::type) != wire::icmpv6_type::neighbor_solicitation)
         return make_error(errc::bad_protocol, layer::icmpv6, icmp_at);
 
     // RFC 4861 section 7.1.1 validity checks.
-    if (ip->hop_limit() != 255) return make_error(errc::bad_value, layer::ipv6, eth + 7);
-    if (nvgre::detail::load_u8(message.data() + 1) != 0) return make_error(errc::bad_value, layer::icmpv6, icmp_at + 1);
+    if (ip->hop_limit() != 255) return make_error(errc::bad_value, layer::ipv6, eth + wire::ipv6_field::hop_limit);
+    if (nvgre::detail::load_u8(message.data() + wire::icmpv6_field::code) != 0)
+        return make_error(errc::bad_value, layer::icmpv6, icmp_at + wire::icmpv6_field::code);
     auto icmp = wire::icmpv6_view::checked(message);  // the NS fixed part: 24 bytes
     if (!icmp) [[unlikely]]
         return icmp.error().rebased(icmp_at);
@@ -181,10 +182,10 @@ namespace detail {
     const ipv6_address destination = ip->destination();
     if (!icmp->checksum_ok(checksum::ipv6_pseudo_header_sum(source, destination, wire::ip_protocol::icmpv6,
                                                             static_cast<std::uint32_t>(message.size()))))
-        return make_error(errc::bad_checksum, layer::icmpv6, icmp_at + 2);
-    if (source.is_multicast()) return make_error(errc::bad_address, layer::ipv6, eth + 8);
+        return make_error(errc::bad_checksum, layer::icmpv6, icmp_at + wire::icmpv6_field::checksum);
+    if (source.is_multicast()) return make_error(errc::bad_address, layer::ipv6, eth + wire::ipv6_field::source);
     const ipv6_address target = icmp->ns_target();
-    if (target.is_multicast()) return make_error(errc::bad_address, layer::icmpv6, icmp_at + 8);
+    if (target.is_multicast()) return make_error(errc::bad_address, layer::icmpv6, icmp_at + wire::icmpv6_field::target);
 
     std::optional<mac_address> slla;
     std::size_t slla_at = 0;
@@ -199,10 +200,10 @@ namespace detail {
 
     const bool dad = source.is_unspecified();
     if (dad) {
-        if (!detail::is_solicited_node_multicast(destination)) return make_error(errc::bad_address, layer::ipv6, eth + 24);
+        if (!detail::is_solicited_node_multicast(destination)) return make_error(errc::bad_address, layer::ipv6, eth + wire::ipv6_field::destination);
         if (slla) return make_error(errc::bad_value, layer::icmpv6, icmp_at + slla_at);
     }
-    return nd_question{mac_address::from_bytes(frame.subspan(6, 6)), source, target, slla, dad};
+    return nd_question{mac_address::from_bytes(frame.subspan(wire::ethernet_field::source, 6)), source, target, slla, dad};
 }
 
 /// Turns the ARP request in `f` into the reply, in place: Ethernet destination = the requester

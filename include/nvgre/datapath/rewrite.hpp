@@ -155,25 +155,27 @@ inline std::size_t in_span(std::span<const std::byte> packet, const plan& p) noe
 /// `quote_at` of `packet` (the outer IP packet, whose addresses the quote is matched against).
 inline drop_reason plan_quote(std::span<const std::byte> packet, std::size_t quote_at, bool v6, plan& p) noexcept {
     const std::span<const std::byte> q = packet.subspan(quote_at, in_span(packet, p) - quote_at);
+    namespace v4 = wire::ipv4_field;
+    namespace v6f = wire::ipv6_field;
     std::size_t header_len = wire::ipv6_header_len;
-    std::size_t source_at = 8;
+    std::size_t source_at = v6f::source;
     std::uint8_t protocol = 0;
     bool first_fragment = true;
     if (v6) {
         if (q.size() < wire::ipv6_header_len) return drop_reason::truncated;
-        if ((nvgre::detail::load_u8(q.data()) >> 4) != 6) return drop_reason::bad_version;
-        protocol = nvgre::detail::load_u8(q.data() + 6);
+        if ((nvgre::detail::load_u8(q.data() + v6f::version_class_label) >> 4) != 6) return drop_reason::bad_version;
+        protocol = nvgre::detail::load_u8(q.data() + v6f::next_header);
     } else {
         if (q.size() < wire::ipv4_min_header_len) return drop_reason::truncated;
-        const std::uint8_t version_ihl = nvgre::detail::load_u8(q.data());
+        const std::uint8_t version_ihl = nvgre::detail::load_u8(q.data() + v4::version_ihl);
         if ((version_ihl >> 4) != 4) return drop_reason::bad_version;
         header_len = std::size_t{version_ihl & 0x0fu} * 4;
         if (header_len < wire::ipv4_min_header_len) return drop_reason::bad_header_length;
         if (header_len > q.size()) return drop_reason::truncated;
-        source_at = 12;
-        protocol = nvgre::detail::load_u8(q.data() + 9);
-        first_fragment = (nvgre::detail::load_be16(q.data() + 6) & 0x1fffu) == 0;
-        p.quote_ip_checksum = quote_at + 10;
+        source_at = v4::source;
+        protocol = nvgre::detail::load_u8(q.data() + v4::protocol);
+        first_fragment = (nvgre::detail::load_be16(q.data() + v4::flags_fragment) & 0x1fffu) == 0;
+        p.quote_ip_checksum = quote_at + v4::checksum;
     }
     // The quote is the packet the peer sent, seen from the other side (RFC 5508): its source
     // is the outer destination and its destination the outer source. Either way round is
@@ -212,9 +214,10 @@ inline drop_reason plan_transport(std::span<const std::byte> packet, std::size_t
     const std::size_t l4_len = in_span(packet, p) - l4_at;  // the transport header lies in the span
     if (!v6 && protocol == wire::ip_protocol::icmp) {
         // ICMPv4 has no pseudo-header: only an error's quote changes what its checksum covers.
-        if (l4_len == 0 || !wire::is_icmp_error(nvgre::detail::load_u8(packet.data() + l4_at))) return drop_reason::none;
+        if (l4_len == 0 || !wire::is_icmp_error(nvgre::detail::load_u8(packet.data() + l4_at + wire::icmp_field::type)))
+            return drop_reason::none;
         if (l4_len < wire::icmp_header_len) return drop_reason::truncated;
-        p.l4_checksum = l4_at + 2;
+        p.l4_checksum = l4_at + wire::icmp_field::checksum;
         p.l4_kind = sum_kind::plain;
         p.l4_covers_addresses = false;
         return plan_quote(packet, l4_at + wire::icmp_header_len, false, p);
@@ -271,16 +274,16 @@ inline drop_reason make_plan(std::span<const std::byte> packet, ip_version v, st
     auto walk = wire::walk_extension_headers(*ip);
     if (!walk) return drop_reason_of(walk.error().code);
     // The walk checked every header it passed against the payload: walk them again for AH and
-    // Routing headers with segments left (byte 3; a Routing header is at least 8 bytes long).
+    // Routing headers with segments left (a Routing header is at least 8 bytes long).
     std::uint8_t nh = ip->next_header();
     std::size_t off = wire::ipv6_header_len;
     while (off < walk->upper_offset && nh != wire::ip_protocol::ipv6_fragment) {
         if (nh == wire::ip_protocol::ah) return drop_reason::nat_unsupported;
-        if (nh == wire::ip_protocol::ipv6_routing && nvgre::detail::load_u8(packet.data() + off + 3) != 0)
+        if (nh == wire::ip_protocol::ipv6_routing && nvgre::detail::load_u8(packet.data() + off + wire::ipv6_extension_field::routing_segments_left) != 0)
             return drop_reason::nat_unsupported;
-        const std::size_t n = nvgre::detail::load_u8(packet.data() + off + 1);
+        const std::size_t n = nvgre::detail::load_u8(packet.data() + off + wire::ipv6_extension_field::length);
         const std::size_t len = nh == wire::ip_protocol::ah ? (n + 2) * 4 : (n + 1) * 8;
-        nh = nvgre::detail::load_u8(packet.data() + off);
+        nh = nvgre::detail::load_u8(packet.data() + off + wire::ipv6_extension_field::next_header);
         off += len;
     }
     if (walk->fragment && walk->fragment_offset_units != 0) return drop_reason::none;  // no transport header
@@ -435,7 +438,8 @@ inline drop_reason decide_egress(const policy::snapshot& s, const frame& f, cons
     constexpr std::size_t l3 = wire::ethernet_header_len;
     if (bytes.size() <= l3) return drop_reason::truncated;
     const std::span<const std::byte> packet = bytes.subspan(l3);
-    if (const auto r = check_ether_type(nvgre::detail::load_be16(bytes.data() + 12), packet); r != drop_reason::none)
+    if (const auto r = check_ether_type(nvgre::detail::load_be16(bytes.data() + wire::ethernet_field::ether_type), packet);
+        r != drop_reason::none)
         return r;
     if (const auto r = make_plan(packet, receiver.pa.version(), partial_checksum_at(f, l3), d.p, f.tail.length());
         r != drop_reason::none)
@@ -481,12 +485,13 @@ inline void apply_egress(frame& f, const policy::snapshot& s, const policy::reco
         // the 4 bytes of headroom and the old MACs; the EtherType stays where it is.
         const auto grown = f.push_front(wire::vlan_tag_len);
         static_cast<void>(grown);  // checked by decide_egress: the headroom is there
-        nvgre::detail::store_be16(f.bytes().data() + 12, wire::ethertype::vlan);
-        nvgre::detail::store_be16(f.bytes().data() + 14, static_cast<std::uint16_t>(from.vlan & 0x0fffu));  // PCP 0, DEI 0
+        nvgre::detail::store_be16(f.bytes().data() + wire::ethernet_field::ether_type, wire::ethertype::vlan);
+        nvgre::detail::store_be16(f.bytes().data() + wire::ethernet_field::first_tag_tci,
+                                  static_cast<std::uint16_t>(from.vlan & 0x0fffu));  // PCP 0, DEI 0
     }
     const auto out = f.bytes();
-    d.next_hop.to_bytes(out.subspan(0, 6));
-    from.mac.to_bytes(out.subspan(6, 6));
+    d.next_hop.to_bytes(out.subspan(wire::ethernet_field::destination, 6));
+    from.mac.to_bytes(out.subspan(wire::ethernet_field::source, 6));
     describe(f, l3 + (tagged ? wire::vlan_tag_len : 0), d.p, tagged ? std::ptrdiff_t{4} : 0);
     f.offload.segment_size = 0;  // a TSO frame that fits is its own single segment
     // Cannot fail: decide_egress checked that the pending checksum lies inside the frame.
@@ -591,7 +596,7 @@ inline const policy::record_entry* rewrite_destination(const policy::snapshot& s
     if (error && layout.outer_protocol != wire::ip_protocol::gre) return nullptr;
     const bool v6 = layout.outer_l3 == wire::l3_kind::ipv6;
     const std::size_t n = v6 ? 16 : 4;
-    const std::size_t source_at = std::size_t{layout.outer_l3_offset} + (v6 ? 8 : 12);
+    const std::size_t source_at = std::size_t{layout.outer_l3_offset} + (v6 ? wire::ipv6_field::source : wire::ipv4_field::source);
     if (frame.size() < source_at + 2 * n) return nullptr;
     const ip_address destination = v6 ? ip_address{ipv6_address::from_bytes(frame.subspan(source_at + n, n))}
                                       : ip_address{ipv4_address::from_bytes(frame.subspan(source_at + n, n))};

@@ -20,6 +20,7 @@
 #include "nvgre/vsid.hpp"
 #include "nvgre/wire/ethernet.hpp"
 #include "nvgre/wire/ip_protocol.hpp"
+#include "nvgre/wire/ipv4.hpp"
 #include "nvgre/wire/ipv6.hpp"
 
 #include <array>
@@ -124,13 +125,14 @@ namespace detail::rss_steps {
 inline std::size_t ipv4_input(std::span<const std::byte> f, std::size_t l3, const rss_hash_types& types,
                               std::array<std::byte, rss_max_input>& in, rss_hash_type& type) noexcept {
     const std::byte* p = f.data() + l3;
-    const std::uint8_t vihl = nvgre::detail::load_u8(p);
+    namespace field = wire::ipv4_field;
+    const std::uint8_t vihl = nvgre::detail::load_u8(p + field::version_ihl);
     const std::size_t hlen = std::size_t{vihl & 0x0fu} * 4;
-    if ((vihl >> 4) != 4 || hlen < 20 || hlen > f.size() - l3) return 0;
-    for (std::size_t i = 0; i < 8; ++i) in[i] = p[12 + i];
+    if ((vihl >> 4) != 4 || hlen < wire::ipv4_min_header_len || hlen > f.size() - l3) return 0;
+    for (std::size_t i = 0; i < 8; ++i) in[i] = p[field::source + i];  // source, destination
     type = rss_hash_type::ipv4;
-    const std::uint8_t proto = nvgre::detail::load_u8(p + 9);
-    const bool fragment = (nvgre::detail::load_be16(p + 6) & 0x3fffu) != 0;  // MF or an offset
+    const std::uint8_t proto = nvgre::detail::load_u8(p + field::protocol);
+    const bool fragment = (nvgre::detail::load_be16(p + field::flags_fragment) & 0x3fffu) != 0;  // MF or an offset
     const bool l4 = (proto == wire::ip_protocol::tcp && types.tcp_ipv4) || (proto == wire::ip_protocol::udp && types.udp_ipv4);
     if (l4 && !fragment && f.size() - l3 >= hlen + 4) {
         for (std::size_t i = 0; i < 4; ++i) in[8 + i] = p[hlen + i];
@@ -145,10 +147,11 @@ inline std::size_t ipv4_input(std::span<const std::byte> f, std::size_t l3, cons
 inline std::size_t ipv6_input(std::span<const std::byte> f, std::size_t l3, const rss_hash_types& types,
                               std::array<std::byte, rss_max_input>& in, rss_hash_type& type) noexcept {
     const std::byte* p = f.data();
-    if ((nvgre::detail::load_u8(p + l3) >> 4) != 6) return 0;
-    for (std::size_t i = 0; i < 32; ++i) in[i] = p[l3 + 8 + i];
+    namespace field = wire::ipv6_field;
+    if ((nvgre::detail::load_u8(p + l3 + field::version_class_label) >> 4) != 6) return 0;
+    for (std::size_t i = 0; i < 32; ++i) in[i] = p[l3 + field::source + i];  // source, destination
     type = rss_hash_type::ipv6;
-    std::uint8_t nh = nvgre::detail::load_u8(p + l3 + 6);
+    std::uint8_t nh = nvgre::detail::load_u8(p + l3 + field::next_header);
     std::size_t off = l3 + wire::ipv6_header_len;
     bool fragmented = false;  // any fragment header but an atomic one: all fragments of a datagram get its 2-tuple
     for (std::size_t count = 0; count < wire::ipv6_max_extension_headers; ++count) {
@@ -157,9 +160,9 @@ inline std::size_t ipv6_input(std::span<const std::byte> f, std::size_t l3, cons
         if (!extension || f.size() - off < 8) break;
         const std::size_t len = nh == wire::ip_protocol::ipv6_fragment
                                     ? wire::ipv6_fragment_header_len
-                                    : (std::size_t{nvgre::detail::load_u8(p + off + 1)} + 1) * 8;
-        if (nh == wire::ip_protocol::ipv6_fragment) fragmented = nvgre::detail::load_be16(p + off + 2) != 0;
-        nh = nvgre::detail::load_u8(p + off);
+                                    : (std::size_t{nvgre::detail::load_u8(p + off + wire::ipv6_extension_field::length)} + 1) * 8;
+        if (nh == wire::ip_protocol::ipv6_fragment) fragmented = nvgre::detail::load_be16(p + off + wire::ipv6_extension_field::fragment_offset_flags) != 0;
+        nh = nvgre::detail::load_u8(p + off + wire::ipv6_extension_field::next_header);
         if (f.size() - off < len) return types.ipv6 ? 32 : 0;
         off += len;
     }
@@ -181,10 +184,10 @@ inline std::size_t ipv6_input(std::span<const std::byte> f, std::size_t l3, cons
                                                  const rss_hash_types& types = {}) noexcept {
     rss_hash_result r;
     if (frame.size() < wire::ethernet_header_len) return r;
-    std::uint16_t ether_type = nvgre::detail::load_be16(frame.data() + 12);
+    std::uint16_t ether_type = nvgre::detail::load_be16(frame.data() + wire::ethernet_field::ether_type);
     std::size_t l3 = wire::ethernet_header_len;
     for (std::size_t tags = 0; tags < wire::max_vlan_tags && wire::is_vlan_tpid(ether_type) && frame.size() - l3 >= 4; ++tags) {
-        ether_type = nvgre::detail::load_be16(frame.data() + l3 + 2);
+        ether_type = nvgre::detail::load_be16(frame.data() + wire::ethernet_field::ether_type_after(tags + 1));
         l3 += wire::vlan_tag_len;
     }
     std::array<std::byte, rss_max_input> input{};

@@ -12,6 +12,7 @@
 #include "nvgre/error.hpp"
 #include "nvgre/ip_address.hpp"
 #include "nvgre/mac_address.hpp"
+#include "nvgre/wire/ethernet.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +35,7 @@ struct too_big_params {
 /// Rewrites `f` into the too-big answer to its sender, in place (make_icmp_error with the
 /// fragmentation-needed / packet-too-big header carrying `p.mtu`).
 inline result<void> make_too_big(frame& f, const too_big_params& p) noexcept {
-    const bool v6 = nvgre::detail::load_be16(f.bytes().data() + 12) == wire::ethertype::ipv6;
+    const bool v6 = nvgre::detail::load_be16(f.bytes().data() + wire::ethernet_field::ether_type) == wire::ethertype::ipv6;
     return make_icmp_error(f, p.router_mac, p.source, icmp_error_for(router_error::too_big, v6, p.mtu));
 }
 

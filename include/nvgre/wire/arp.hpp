@@ -19,6 +19,18 @@ namespace nvgre::wire {
 
 /// Length of an Ethernet/IPv4 ARP packet (without the Ethernet padding to 46 bytes).
 inline constexpr std::size_t arp_ipv4_len = 28;
+/// Where each field of an Ethernet/IPv4 ARP packet starts (RFC 826).
+namespace arp_field {
+inline constexpr std::size_t hardware_type = 0;
+inline constexpr std::size_t protocol_type = 2;
+inline constexpr std::size_t hardware_len = 4;
+inline constexpr std::size_t protocol_len = 5;
+inline constexpr std::size_t operation = 6;
+inline constexpr std::size_t sender_mac = 8;
+inline constexpr std::size_t sender_ip = 14;
+inline constexpr std::size_t target_mac = 18;
+inline constexpr std::size_t target_ip = 24;
+}  // namespace arp_field
 /// The ARP hardware type for Ethernet (IANA "Hardware Types": 1).
 inline constexpr std::uint16_t arp_hardware_ethernet = 1;
 /// The ARP protocol type for IPv4 (the IPv4 EtherType).
@@ -92,15 +104,15 @@ public:
     void set_target_ip(const ipv4_address& a) noexcept requires is_mutable { a.to_bytes(packet_.subspan(off_target_ip, 4)); }
 
 private:
-    static constexpr std::size_t off_hardware_type = 0;
-    static constexpr std::size_t off_protocol_type = 2;
-    static constexpr std::size_t off_hardware_len = 4;
-    static constexpr std::size_t off_protocol_len = 5;
-    static constexpr std::size_t off_operation = 6;
-    static constexpr std::size_t off_sender_mac = 8;
-    static constexpr std::size_t off_sender_ip = 14;
-    static constexpr std::size_t off_target_mac = 18;
-    static constexpr std::size_t off_target_ip = 24;
+    static constexpr std::size_t off_hardware_type = arp_field::hardware_type;
+    static constexpr std::size_t off_protocol_type = arp_field::protocol_type;
+    static constexpr std::size_t off_hardware_len = arp_field::hardware_len;
+    static constexpr std::size_t off_protocol_len = arp_field::protocol_len;
+    static constexpr std::size_t off_operation = arp_field::operation;
+    static constexpr std::size_t off_sender_mac = arp_field::sender_mac;
+    static constexpr std::size_t off_sender_ip = arp_field::sender_ip;
+    static constexpr std::size_t off_target_mac = arp_field::target_mac;
+    static constexpr std::size_t off_target_ip = arp_field::target_ip;
 
     explicit basic_arp_view(span_type packet) noexcept : packet_(packet) {}
     Byte* at(std::size_t off) const noexcept { return packet_.data() + off; }

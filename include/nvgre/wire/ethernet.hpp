@@ -24,6 +24,17 @@ inline constexpr std::size_t vlan_tag_len = 4;
 /// Tags this view walks (802.1ad outer + 802.1Q inner, "QinQ"); a third is left as payload.
 inline constexpr std::size_t max_vlan_tags = 2;
 
+/// Where each field of the header starts; in a tagged frame the first tag's TPID sits where
+/// the EtherType would, its TCI after it, then the next EtherType (or TPID).
+namespace ethernet_field {
+inline constexpr std::size_t destination = 0;
+inline constexpr std::size_t source = 6;
+inline constexpr std::size_t ether_type = 12;
+inline constexpr std::size_t first_tag_tci = 14;
+/// The EtherType (or TPID) after `tags` tags.
+constexpr std::size_t ether_type_after(std::size_t tags) noexcept { return ether_type + tags * 4; }
+}  // namespace ethernet_field
+
 /// EtherType values the library handles.
 namespace ethertype {
 inline constexpr std::uint16_t ipv4 = 0x0800;

@@ -21,6 +21,14 @@ namespace nvgre::wire {
 /// ICMP header length: type, code, checksum and the 4-byte rest of header.
 inline constexpr std::size_t icmp_header_len = 8;
 
+/// Where each field of the header starts (RFC 792).
+namespace icmp_field {
+inline constexpr std::size_t type = 0;
+inline constexpr std::size_t code = 1;
+inline constexpr std::size_t checksum = 2;
+inline constexpr std::size_t rest = 4;
+}  // namespace icmp_field
+
 /// ICMP types the library produces or inspects (RFC 792).
 namespace icmp_type {
 inline constexpr std::uint8_t echo_reply = 0;
@@ -108,10 +116,10 @@ public:
     }
 
 private:
-    static constexpr std::size_t type_at = 0;
-    static constexpr std::size_t code_at = 1;
-    static constexpr std::size_t checksum_at = 2;
-    static constexpr std::size_t rest_at = 4;
+    static constexpr std::size_t type_at = icmp_field::type;
+    static constexpr std::size_t code_at = icmp_field::code;
+    static constexpr std::size_t checksum_at = icmp_field::checksum;
+    static constexpr std::size_t rest_at = icmp_field::rest;
 
     explicit basic_icmp_view(span_type message) noexcept : data_(message) {}
     span_type data_;

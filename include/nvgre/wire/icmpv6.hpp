@@ -25,6 +25,15 @@ namespace nvgre::wire {
 
 /// The part every ICMPv6 message has: type, code, checksum.
 inline constexpr std::size_t icmpv6_header_len = 4;
+/// Where each field starts (RFC 4443 section 2.1; `target`: of a Neighbor Solicitation or
+/// Advertisement, RFC 4861 sections 4.3 and 4.4).
+namespace icmpv6_field {
+inline constexpr std::size_t type = 0;
+inline constexpr std::size_t code = 1;
+inline constexpr std::size_t checksum = 2;
+inline constexpr std::size_t body = 4;
+inline constexpr std::size_t target = 8;
+}  // namespace icmpv6_field
 /// Echo request/reply header: base + identifier + sequence number.
 inline constexpr std::size_t icmpv6_echo_header_len = 8;
 /// Neighbor Solicitation / Advertisement without options (RFC 4861 sections 4.3, 4.4).
@@ -262,11 +271,11 @@ public:
     }
 
 private:
-    static constexpr std::size_t type_at = 0;
-    static constexpr std::size_t code_at = 1;
-    static constexpr std::size_t checksum_at = 2;
-    static constexpr std::size_t body_at = 4;
-    static constexpr std::size_t target_at = 8;
+    static constexpr std::size_t type_at = icmpv6_field::type;
+    static constexpr std::size_t code_at = icmpv6_field::code;
+    static constexpr std::size_t checksum_at = icmpv6_field::checksum;
+    static constexpr std::size_t body_at = icmpv6_field::body;
+    static constexpr std::size_t target_at = icmpv6_field::target;
 
     explicit basic_icmpv6_view(span_type message) noexcept : data_(message) {}
     void set_na_flag(std::uint8_t bit, bool on) noexcept requires is_mutable {

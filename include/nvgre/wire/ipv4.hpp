@@ -26,6 +26,21 @@ inline constexpr std::size_t ipv4_max_header_len = 60;
 /// Largest total length the 16-bit field can carry.
 inline constexpr std::size_t ipv4_max_total_len = 65535;
 
+/// Where each field of the fixed header starts (RFC 791 section 3.1), for code that patches a
+/// header it has already checked through ipv4_view (the views read them from here too).
+namespace ipv4_field {
+inline constexpr std::size_t version_ihl = 0;
+inline constexpr std::size_t tos = 1;
+inline constexpr std::size_t total_len = 2;
+inline constexpr std::size_t identification = 4;
+inline constexpr std::size_t flags_fragment = 6;
+inline constexpr std::size_t ttl = 8;
+inline constexpr std::size_t protocol = 9;
+inline constexpr std::size_t checksum = 10;
+inline constexpr std::size_t source = 12;
+inline constexpr std::size_t destination = 16;
+}  // namespace ipv4_field
+
 /// A view of an IPv4 header and its payload over `std::span<Byte>`; `Byte` is
 /// `const std::byte` (read-only) or `std::byte` (writable: setters enabled).
 ///
@@ -175,16 +190,16 @@ public:
     void fill_header_checksum() noexcept requires is_mutable { set_header_checksum(compute_header_checksum()); }
 
 private:
-    static constexpr std::size_t off_version_ihl = 0;
-    static constexpr std::size_t off_tos = 1;
-    static constexpr std::size_t off_total_len = 2;
-    static constexpr std::size_t off_identification = 4;
-    static constexpr std::size_t off_flags_fragment = 6;
-    static constexpr std::size_t off_ttl = 8;
-    static constexpr std::size_t off_protocol = 9;
-    static constexpr std::size_t off_checksum = 10;
-    static constexpr std::size_t off_source = 12;
-    static constexpr std::size_t off_destination = 16;
+    static constexpr std::size_t off_version_ihl = ipv4_field::version_ihl;
+    static constexpr std::size_t off_tos = ipv4_field::tos;
+    static constexpr std::size_t off_total_len = ipv4_field::total_len;
+    static constexpr std::size_t off_identification = ipv4_field::identification;
+    static constexpr std::size_t off_flags_fragment = ipv4_field::flags_fragment;
+    static constexpr std::size_t off_ttl = ipv4_field::ttl;
+    static constexpr std::size_t off_protocol = ipv4_field::protocol;
+    static constexpr std::size_t off_checksum = ipv4_field::checksum;
+    static constexpr std::size_t off_source = ipv4_field::source;
+    static constexpr std::size_t off_destination = ipv4_field::destination;
     static constexpr std::uint16_t flag_reserved = 0x8000;
     static constexpr std::uint16_t flag_df = 0x4000;
     static constexpr std::uint16_t flag_mf = 0x2000;

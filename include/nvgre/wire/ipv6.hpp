@@ -25,6 +25,28 @@ inline constexpr std::size_t ipv6_max_extension_headers = 8;
 /// The Fragment header's fixed length (RFC 8200 section 4.5).
 inline constexpr std::size_t ipv6_fragment_header_len = 8;
 
+/// Where each field of the fixed header starts (RFC 8200 section 3), for code that patches a
+/// header it has already checked through ipv6_view (the views read them from here too).
+namespace ipv6_field {
+inline constexpr std::size_t version_class_label = 0;
+inline constexpr std::size_t payload_len = 4;
+inline constexpr std::size_t next_header = 6;
+inline constexpr std::size_t hop_limit = 7;
+inline constexpr std::size_t source = 8;
+inline constexpr std::size_t destination = 24;
+}  // namespace ipv6_field
+
+/// Where the fields of an extension header start (RFC 8200 section 4): every one begins with
+/// its next header and (except the Fragment header) its length; the Fragment header has its
+/// offset and flags, then the identification; a Routing header its segments left.
+namespace ipv6_extension_field {
+inline constexpr std::size_t next_header = 0;
+inline constexpr std::size_t length = 1;
+inline constexpr std::size_t routing_segments_left = 3;
+inline constexpr std::size_t fragment_offset_flags = 2;
+inline constexpr std::size_t fragment_identification = 4;
+}  // namespace ipv6_extension_field
+
 /// A view of an IPv6 header and its payload over `std::span<Byte>`; `Byte` is
 /// `const std::byte` (read-only) or `std::byte` (writable: setters enabled).
 ///
@@ -118,11 +140,11 @@ public:
     }
 
 private:
-    static constexpr std::size_t off_payload_len = 4;
-    static constexpr std::size_t off_next_header = 6;
-    static constexpr std::size_t off_hop_limit = 7;
-    static constexpr std::size_t off_source = 8;
-    static constexpr std::size_t off_destination = 24;
+    static constexpr std::size_t off_payload_len = ipv6_field::payload_len;
+    static constexpr std::size_t off_next_header = ipv6_field::next_header;
+    static constexpr std::size_t off_hop_limit = ipv6_field::hop_limit;
+    static constexpr std::size_t off_source = ipv6_field::source;
+    static constexpr std::size_t off_destination = ipv6_field::destination;
     static constexpr std::uint32_t flow_label_mask = 0x000fffffu;
 
     explicit basic_ipv6_view(span_type packet) noexcept : packet_(packet) {}
@@ -197,23 +219,23 @@ template <detail::view_byte Byte>
         if (nh == ip_protocol::ipv6_fragment) {
             if (end - off < ipv6_fragment_header_len)
                 return make_error(errc::truncated, layer::ipv6_extension, off, ipv6_fragment_header_len);
-            const std::uint16_t off_flags = detail::load_be16(packet.data() + off + 2);
+            const std::uint16_t off_flags = detail::load_be16(packet.data() + off + ipv6_extension_field::fragment_offset_flags);
             ++w.header_count;
             w.fragment = true;
             w.fragment_offset_units = static_cast<std::uint16_t>(off_flags >> 3);
             w.more_fragments = (off_flags & 1u) != 0;
-            w.fragment_id = detail::load_be32(packet.data() + off + 4);
-            w.upper_protocol = detail::load_u8(packet.data() + off);
+            w.fragment_id = detail::load_be32(packet.data() + off + ipv6_extension_field::fragment_identification);
+            w.upper_protocol = detail::load_u8(packet.data() + off + ipv6_extension_field::next_header);
             w.upper_offset = off + ipv6_fragment_header_len;
             return w;
         }
         // Every other extension header starts with next header (1) and a length byte (1).
         if (end - off < 2) return make_error(errc::truncated, layer::ipv6_extension, off, 2);
-        const std::size_t n = detail::load_u8(packet.data() + off + 1);
+        const std::size_t n = detail::load_u8(packet.data() + off + ipv6_extension_field::length);
         const std::size_t len = nh == ip_protocol::ah ? (n + 2) * 4 : (n + 1) * 8;
         if (end - off < len) return make_error(errc::truncated, layer::ipv6_extension, off, len);
         ++w.header_count;
-        nh = detail::load_u8(packet.data() + off);
+        nh = detail::load_u8(packet.data() + off + ipv6_extension_field::next_header);
         off += len;
     }
 }

@@ -26,6 +26,20 @@ inline constexpr std::size_t tcp_min_header_len = 20;
 /// TCP header length with the most options (data offset 15).
 inline constexpr std::size_t tcp_max_header_len = 60;
 
+/// Where each field of the fixed header starts (RFC 9293 section 3.1), for code that patches a
+/// segment it has already checked through tcp_view (the view reads them from here too).
+namespace tcp_field {
+inline constexpr std::size_t source_port = 0;
+inline constexpr std::size_t destination_port = 2;
+inline constexpr std::size_t sequence = 4;
+inline constexpr std::size_t ack = 8;
+inline constexpr std::size_t data_offset = 12;
+inline constexpr std::size_t flags = 13;
+inline constexpr std::size_t window = 14;
+inline constexpr std::size_t checksum = 16;
+inline constexpr std::size_t urgent = 18;
+}  // namespace tcp_field
+
 /// Bits of the flags byte (offset 13), RFC 9293 section 3.1 and RFC 3168 (ECE, CWR).
 namespace tcp_flags {
 inline constexpr std::uint8_t fin = 0x01;
@@ -230,15 +244,15 @@ public:
     }
 
 private:
-    static constexpr std::size_t source_port_at = 0;
-    static constexpr std::size_t destination_port_at = 2;
-    static constexpr std::size_t sequence_at = 4;
-    static constexpr std::size_t ack_at = 8;
-    static constexpr std::size_t data_offset_at = 12;
-    static constexpr std::size_t flags_at = 13;
-    static constexpr std::size_t window_at = 14;
-    static constexpr std::size_t checksum_at = 16;
-    static constexpr std::size_t urgent_at = 18;
+    static constexpr std::size_t source_port_at = tcp_field::source_port;
+    static constexpr std::size_t destination_port_at = tcp_field::destination_port;
+    static constexpr std::size_t sequence_at = tcp_field::sequence;
+    static constexpr std::size_t ack_at = tcp_field::ack;
+    static constexpr std::size_t data_offset_at = tcp_field::data_offset;
+    static constexpr std::size_t flags_at = tcp_field::flags;
+    static constexpr std::size_t window_at = tcp_field::window;
+    static constexpr std::size_t checksum_at = tcp_field::checksum;
+    static constexpr std::size_t urgent_at = tcp_field::urgent;
 
     explicit basic_tcp_view(span_type segment) noexcept : data_(segment) {}
     void set_flag(std::uint8_t bit, bool on) noexcept requires is_mutable {
