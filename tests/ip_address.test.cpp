@@ -107,3 +107,33 @@ TEST_CASE("ip_address: the tagged union and prefixes") {
     for (const char* bad : {"10.0.0.0", "10.0.0.0/", "10.0.0.0/x", "10.0.0.0/024", "/24", "10.0.0.0/1000"})
         CHECK_FALSE(ip_prefix::parse(bad));
 }
+
+TEST_CASE("ip_address: == is the defaulted comparison's equality, at compile time and at run time") {
+    static_assert(ip_address{ipv4_address{{10, 0, 0, 1}}} == ip_address{ipv4_address{{10, 0, 0, 1}}});
+    static_assert(!(ip_address{ipv4_address{{10, 0, 0, 1}}} == ip_address{ipv4_address{{10, 0, 0, 2}}}));
+    static_assert(!(ip_address{} == ip_address{ipv6_address{}}));  // 0.0.0.0 is not ::
+    // Random pairs that share bytes often (few distinct byte values), of both versions: == must
+    // say what (a <=> b) == 0 says, which compares the version and all 16 bytes.
+    std::mt19937 rng(7);
+    const auto make = [&rng]() {
+        std::array<std::uint8_t, 16> o{};
+        for (auto& b : o) b = static_cast<std::uint8_t>(rng() % 2);
+        if (rng() % 2 == 0) return ip_address{ipv4_address{{o[0], o[1], o[2], o[3]}}};
+        return ip_address{ipv6_address{o}};
+    };
+    std::size_t equal = 0;
+    for (int i = 0; i < 20000; ++i) {
+        const ip_address a = make();
+        const ip_address b = make();
+        const ip_address a_copy = a;
+        REQUIRE((a == b) == ((a <=> b) == 0));
+        REQUIRE(a == a_copy);
+        equal += a == b;
+    }
+    CHECK(equal > 100);  // the pairs do meet
+    // The version decides where the bytes agree (a run-time compare, not a static_assert).
+    const ip_address v4_zero{};
+    const ip_address v6_zero{ipv6_address{}};
+    CHECK_FALSE(v4_zero == v6_zero);
+    CHECK_FALSE(ip_address{ipv4_address{{1, 0, 0, 0}}} == ip_address{ipv6_address::parse("100::").value()});  // same 16 bytes
+}
