@@ -2,6 +2,7 @@
 
 #include "nvgre/policy/loader.hpp"
 #include "nvgre/policy/state.hpp"
+#include "support/frames.hpp"
 
 #include <doctest/doctest.h>
 
@@ -10,6 +11,8 @@
 
 using namespace nvgre;
 using namespace nvgre::policy;
+using nvgre::test::ip;
+using nvgre::test::mac;
 
 namespace {
 
@@ -40,8 +43,6 @@ state build_hv1() {
     return std::move(built).value();
 }
 
-ip_address ip(std::string_view s) { return *ip_address::parse(s); }
-mac_address mac(std::string_view s) { return *mac_address::parse(s); }
 nvgre::vsid vs(std::uint32_t v) { return *nvgre::vsid::make(v); }
 rdid red() { return *rdid::parse("11111111-1111-1111-1111-111111111111"); }
 

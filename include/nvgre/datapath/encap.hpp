@@ -264,7 +264,8 @@ private:
                                                  : nvgre::detail::flow_label_from_flow_id(nvgre::flow_id{given_flow});
             // Version 6 | traffic class copied | flow label; payload length.
             nvgre::detail::store_be32(p + ip, 0x60000000u | std::uint32_t{d.tos} << 20 | label);
-            nvgre::detail::store_be16(p + ip + wire::ipv6_field::payload_len, static_cast<std::uint16_t>(n + wire::nvgre_header_len));
+            nvgre::detail::store_be16(p + ip + wire::ipv6_field::payload_len,
+                                      static_cast<std::uint16_t>(n + wire::nvgre_header_len));
         } else {
             const auto total = static_cast<std::uint16_t>(n + wire::ipv4_min_header_len + wire::nvgre_header_len);
             nvgre::detail::store_u8(p + ip + wire::ipv4_field::tos, d.tos);
@@ -273,7 +274,8 @@ private:
             // (~base_sum_) and m the zero TOS and length words: ~m = 0xffff is -0 and drops out
             // (the header never sums to zero, so the two zeros cannot matter).
             const std::uint32_t s = base_sum + d.tos + total;
-            nvgre::detail::store_be16(p + ip + wire::ipv4_field::checksum, static_cast<std::uint16_t>(checksum::finish(s) & checksum_mask));
+            nvgre::detail::store_be16(p + ip + wire::ipv4_field::checksum,
+                                      static_cast<std::uint16_t>(checksum::finish(s) & checksum_mask));
         }
         nvgre::detail::store_u8(p + hl - 1, flow);
 
@@ -288,7 +290,9 @@ private:
         if (o.checksum_partial) o.checksum_start = static_cast<std::uint16_t>(o.checksum_start + hl);
     }
 
-    static error ttl_error(bool v6) noexcept { return make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? wire::ipv6_field::hop_limit : wire::ipv4_field::ttl); }
+    static error ttl_error(bool v6) noexcept {
+        return make_error(errc::bad_value, v6 ? layer::ipv6 : layer::ipv4, v6 ? wire::ipv6_field::hop_limit : wire::ipv4_field::ttl);
+    }
     /// Writes what a compiled header (`len` bytes, outer IP at `ip`) leaves to the packet but a
     /// template fixes: the VSID and the TTL / hop limit, into the header at `p`. (Called with
     /// constants per shape on the per-packet path.)
@@ -443,7 +447,8 @@ namespace nvgre::detail {
             type = nvgre::detail::load_u8(b.data() + off + wire::ipv6_extension_field::next_header);
             off += len;
         }
-        return make_error(errc::bad_protocol, at == l.outer_l3_offset + wire::ipv6_field::next_header ? layer::ipv6 : layer::ipv6_extension, at);
+        const bool fixed_header = at == l.outer_l3_offset + wire::ipv6_field::next_header;
+        return make_error(errc::bad_protocol, fixed_header ? layer::ipv6 : layer::ipv6_extension, at);
     }
     return make_error(errc::bad_protocol, layer::ethernet, l.outer_l2_len - 2);
 }
@@ -474,8 +479,8 @@ inline bool decap_frame(datapath::frame& f, const wire::packet_layout& l, error&
         const auto new_word0 = static_cast<std::uint16_t>((word0 & 0xfffcu) | *ecn);
         if (new_word0 != word0) {
             nvgre::detail::store_be16(p + il3, new_word0);
-            nvgre::detail::store_be16(p + il3 + wire::ipv4_field::checksum,
-                                      checksum::update16(nvgre::detail::load_be16(p + il3 + wire::ipv4_field::checksum), word0, new_word0));
+            std::byte* const sum = p + il3 + wire::ipv4_field::checksum;
+            nvgre::detail::store_be16(sum, checksum::update16(nvgre::detail::load_be16(sum), word0, new_word0));
         }
     } else if (l.inner_l3 == wire::l3_kind::ipv6) {
         const std::uint16_t word0 = nvgre::detail::load_be16(p + il3);

@@ -140,7 +140,8 @@ inline drop_reason answer_for_local_pa(const policy::snapshot& s, frame& f, ques
 
     // Tags: none, or one 802.1Q tag whose VID answer_for_local_pa() compares with the PA's VLAN.
     if (layout.outer_vlan_count > 1 ||
-        (layout.outer_vlan_count == 1 && nvgre::detail::load_be16(f.bytes().data() + wire::ethernet_field::ether_type) != wire::ethertype::vlan))
+        (layout.outer_vlan_count == 1 &&
+         nvgre::detail::load_be16(f.bytes().data() + wire::ethernet_field::ether_type) != wire::ethertype::vlan))
         return outcome::dropped(drop_reason::bad_outer_vlan);
     const bool tagged = layout.outer_vlan_count == 1;
     const std::uint16_t tci = tagged ? detail::ingress_steps::take_out_vlan_tag(f) : 0;

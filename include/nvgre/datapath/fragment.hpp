@@ -87,7 +87,8 @@ struct ipv4_fragment_plan {
         }
         if (options.size() - i < 2) return make_error(errc::bad_header_length, layer::ipv4, l3 + wire::ipv4_min_header_len + i);
         const std::size_t len = std::to_integer<std::uint8_t>(options[i + 1]);
-        if (len < 2 || len > options.size() - i) return make_error(errc::bad_header_length, layer::ipv4, l3 + wire::ipv4_min_header_len + i + 1);
+        if (len < 2 || len > options.size() - i)
+            return make_error(errc::bad_header_length, layer::ipv4, l3 + wire::ipv4_min_header_len + i + 1);
         if (type & 0x80u) {
             std::memcpy(p.copied_options.data() + copied, options.data() + i, len);
             copied += len;

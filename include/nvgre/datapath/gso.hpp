@@ -100,7 +100,8 @@ struct tcp_segment_plan {
     } else if (type == wire::ethertype::ipv6) {
         auto ip = wire::ipv6_view::checked(l3, tail.length());
         if (!ip) return ip.error();
-        if (ip->next_header() != wire::ip_protocol::tcp) return make_error(errc::bad_protocol, layer::inner_ipv6, p.inner_l3 + wire::ipv6_field::next_header);
+        if (ip->next_header() != wire::ip_protocol::tcp)
+            return make_error(errc::bad_protocol, layer::inner_ipv6, p.inner_l3 + wire::ipv6_field::next_header);
         p.inner_v6 = true;
         p.l4 = p.inner_l3 + wire::ipv6_header_len;
         ip_end = p.l4 + ip->payload_len();
@@ -142,7 +143,8 @@ inline void write_tcp_segment_headers(const tcp_segment_plan& p, std::span<const
     if (p.encapsulated) {
         const std::size_t outer_len = p.headers_len - p.outer_l3 + n;
         if (p.outer_v6) {
-            nvgre::detail::store_be16(b + p.outer_l3 + v6::payload_len, static_cast<std::uint16_t>(outer_len - wire::ipv6_header_len));
+            nvgre::detail::store_be16(b + p.outer_l3 + v6::payload_len,
+                                      static_cast<std::uint16_t>(outer_len - wire::ipv6_header_len));
         } else {
             nvgre::detail::store_be16(b + p.outer_l3 + v4::total_len, static_cast<std::uint16_t>(outer_len));
             const std::size_t hlen = std::size_t{std::to_integer<std::uint8_t>(b[p.outer_l3 + v4::version_ihl]) & 0x0fu} * 4;

@@ -159,7 +159,8 @@ inline result<void> make_icmp_error(frame& f, const mac_address& router_mac, con
     auto ip = bytes.subspan(l3, ip_header);
     auto icmp = bytes.subspan(l3 + ip_header);
     // ICMP and ICMPv6 share the header's layout: type, code, checksum, 4 bytes of rest.
-    static_assert(wire::icmp_field::checksum == wire::icmpv6_field::checksum && wire::icmp_field::rest == wire::icmpv6_field::body);
+    static_assert(wire::icmp_field::checksum == wire::icmpv6_field::checksum &&
+                  wire::icmp_field::rest == wire::icmpv6_field::body);
     std::memset(icmp.data(), 0, icmp_header);
     icmp[wire::icmp_field::type] = std::byte{h.type};
     icmp[wire::icmp_field::code] = std::byte{h.code};
@@ -236,7 +237,8 @@ inline void make_echo_reply(frame& f, const mac_address& router_mac) noexcept {
         std::byte* icmp = f.bytes().data() + wire::ethernet_header_len + header;
         icmp[wire::icmp_field::type] = std::byte{wire::icmp_type::echo_reply};
         nvgre::detail::store_be16(icmp + wire::icmp_field::checksum, 0);
-        nvgre::detail::store_be16(icmp + wire::icmp_field::checksum, checksum::finish(sum_from(f, wire::ethernet_header_len + header)));
+        nvgre::detail::store_be16(icmp + wire::icmp_field::checksum,
+                                  checksum::finish(sum_from(f, wire::ethernet_header_len + header)));
     } else {
         auto ip = wire::mutable_ipv6_view::unchecked(l3);
         const std::size_t end =
@@ -252,7 +254,8 @@ inline void make_echo_reply(frame& f, const mac_address& router_mac) noexcept {
         nvgre::detail::store_be16(icmp + wire::icmpv6_field::checksum, 0);
         const std::uint32_t pseudo = checksum::ipv6_pseudo_header_sum(ip.source(), ip.destination(), wire::ip_protocol::icmpv6,
                                                                       static_cast<std::uint32_t>(end - wire::ipv6_header_len));
-        nvgre::detail::store_be16(icmp + wire::icmpv6_field::checksum, checksum::finish(checksum::combine(sum_from(f, at), pseudo)));
+        nvgre::detail::store_be16(icmp + wire::icmpv6_field::checksum,
+                                  checksum::finish(checksum::combine(sum_from(f, at), pseudo)));
     }
     f.offload = offload_info{};
 }

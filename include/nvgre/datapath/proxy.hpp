@@ -112,7 +112,8 @@ namespace detail {
     auto arp = wire::arp_view::checked(frame.subspan(eth));
     if (!arp) [[unlikely]]
         return arp.error().rebased(eth);
-    if (arp->operation() != wire::arp_operation::request) return make_error(errc::bad_protocol, layer::arp, eth + wire::arp_field::operation);
+    if (arp->operation() != wire::arp_operation::request)
+        return make_error(errc::bad_protocol, layer::arp, eth + wire::arp_field::operation);
     return arp_question{arp->sender_mac(), arp->sender_ip(), arp->target_ip()};
 }
 
@@ -200,7 +201,8 @@ namespace detail {
 
     const bool dad = source.is_unspecified();
     if (dad) {
-        if (!detail::is_solicited_node_multicast(destination)) return make_error(errc::bad_address, layer::ipv6, eth + wire::ipv6_field::destination);
+        if (!detail::is_solicited_node_multicast(destination))
+            return make_error(errc::bad_address, layer::ipv6, eth + wire::ipv6_field::destination);
         if (slla) return make_error(errc::bad_value, layer::icmpv6, icmp_at + slla_at);
     }
     return nd_question{mac_address::from_bytes(frame.subspan(wire::ethernet_field::source, 6)), source, target, slla, dad};

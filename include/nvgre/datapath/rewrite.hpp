@@ -279,7 +279,8 @@ inline drop_reason make_plan(std::span<const std::byte> packet, ip_version v, st
     std::size_t off = wire::ipv6_header_len;
     while (off < walk->upper_offset && nh != wire::ip_protocol::ipv6_fragment) {
         if (nh == wire::ip_protocol::ah) return drop_reason::nat_unsupported;
-        if (nh == wire::ip_protocol::ipv6_routing && nvgre::detail::load_u8(packet.data() + off + wire::ipv6_extension_field::routing_segments_left) != 0)
+        if (nh == wire::ip_protocol::ipv6_routing &&
+            nvgre::detail::load_u8(packet.data() + off + wire::ipv6_extension_field::routing_segments_left) != 0)
             return drop_reason::nat_unsupported;
         const std::size_t n = nvgre::detail::load_u8(packet.data() + off + wire::ipv6_extension_field::length);
         const std::size_t len = nh == wire::ip_protocol::ah ? (n + 2) * 4 : (n + 1) * 8;

@@ -161,7 +161,8 @@ inline std::size_t ipv6_input(std::span<const std::byte> f, std::size_t l3, cons
         const std::size_t len = nh == wire::ip_protocol::ipv6_fragment
                                     ? wire::ipv6_fragment_header_len
                                     : (std::size_t{nvgre::detail::load_u8(p + off + wire::ipv6_extension_field::length)} + 1) * 8;
-        if (nh == wire::ip_protocol::ipv6_fragment) fragmented = nvgre::detail::load_be16(p + off + wire::ipv6_extension_field::fragment_offset_flags) != 0;
+        if (nh == wire::ip_protocol::ipv6_fragment)
+            fragmented = nvgre::detail::load_be16(p + off + wire::ipv6_extension_field::fragment_offset_flags) != 0;
         nh = nvgre::detail::load_u8(p + off + wire::ipv6_extension_field::next_header);
         if (f.size() - off < len) return types.ipv6 ? 32 : 0;
         off += len;

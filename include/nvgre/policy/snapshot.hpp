@@ -316,6 +316,7 @@ public:
         return &ports_[port_by_id_[id]];
     }
 
+    /// The provider address `pa` (of any host), or nullptr.
     [[nodiscard]] const provider_address* provider(const ip_address& pa) const noexcept {
         const std::uint32_t* i = pa_index_.find(ca_key{0, pa});
         return i == nullptr ? nullptr : &provider_addresses_[*i];

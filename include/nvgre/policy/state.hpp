@@ -150,7 +150,7 @@ public:
         return out;
     }
 
-    /// The provider address `pa` (of any host), or nullptr.    // ---- changes (control plane) --------------------------------------------------------
+    // ---- changes (control plane) --------------------------------------------------------
 
     /// Validates `c` against this state (the rules of docs/policy-format.md) and applies it
     /// completely, or returns why not and changes nothing. Deterministic: the same change on
