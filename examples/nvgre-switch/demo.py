@@ -2,6 +2,10 @@
 """The live demo (`make demo`): two nvgre-switch processes, one per host, switch real Linux
 network stacks (network namespaces as VMs) over an NVGRE fabric, and every check prints one
 PASS/FAIL line. Needs root (network namespaces); touches nothing outside its own namespaces.
+With --dpdk (`make demo-dpdk`) each host's switch is nvgre-dpdk instead: its ports are
+net_af_packet vdevs on the same veths (two queue pairs each), two worker lcores per switch
+(--lcores 0@0,1@0,2@1: the main lcore and worker 1 share CPU 0, worker 2 has CPU 1), and one
+more check says that both lcores of each switch forwarded traffic.
 
     hv1                                        hv2
     red-web  10.0.0.5 fd00::5  (VSID 5001)     red-db   10.0.0.6 fd00::6  (VSID 5001)
@@ -20,7 +24,7 @@ policy's on-link 0.0.0.0/0 and ::/0 of VSID 5001; no record holds 203.0.113.10, 
 it to the VSID's gateway-wildcard record, red-gw on hv2, whose kernel forwards it to the
 internet namespace. The internet routes 10.0.0.0/16 and fd00::/64 back through red-gw.
 
-Usage: demo.py --switch PATH [--policy FILE] [--out DIR] [--test]
+Usage: demo.py --switch PATH [--dpdk] [--policy FILE] [--out DIR] [--test]
   --test: exit 77 (ctest's "skipped") with a message when not root or when namespaces can't be
   made, instead of failing.
 Exit status: 0 when every check passed, 1 otherwise. Everything it made is removed at the end,
@@ -133,6 +137,8 @@ class Background:
 
 
 class Switch(Background):
+    name = "nvgre-switch"  # how its counter blocks begin and end: "NAME HOST: counters"
+
     def counters(self):
         """Asks the switch for its counters (SIGUSR1) and returns them as {name: value}."""
         before = self.text().count("end of counters")
@@ -142,7 +148,7 @@ class Switch(Background):
             if time.time() > end:
                 raise RuntimeError("the switch printed no counters")
             time.sleep(0.02)
-        block = self.text().rsplit(": counters\n", 1)[1].split("nvgre-switch", 1)[0]
+        block = self.text().rsplit(": counters\n", 1)[1].split(self.name, 1)[0]
         values = {}
         for line in block.splitlines():
             *name, value = line.split()
@@ -150,7 +156,28 @@ class Switch(Background):
         return values
 
 
-def setup(switch_path, policy, out):
+# nvgre-dpdk (--dpdk): EAL without huge pages or PCI devices, its own files per host, three
+# lcores on the machine's two CPUs, and every port an AF_PACKET vdev on the host's interface
+# with a queue pair per worker. qdisc_bypass=0: the driver's transmissions pass the kernel's
+# packet taps, so the fabric capture sees both directions (bypassed, dumpcap sees only what
+# the host receives).
+DPDK_LCORES = "0@0,1@0,2@1"
+DPDK_WORKERS = 2
+
+
+def dpdk_command(switch_path, policy, host, vms):
+    port = lambda iface: f"net_af_packet_{iface}"
+    cmd = [switch_path, "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--no-telemetry",
+           "--file-prefix", f"nvgre-demo-{host}", "--lcores", DPDK_LCORES]
+    for iface in ["fab0"] + vms:
+        cmd += ["--vdev", f"{port(iface)},iface={iface},qpairs={DPDK_WORKERS},qdisc_bypass=0"]
+    cmd += ["--", "--policy", policy, "--host", host, "--fabric", port("fab0")]
+    for vm in vms:
+        cmd += ["--vm", f"{port(vm)}={vm}"]
+    return cmd
+
+
+def setup(switch_path, policy, out, dpdk=False):
     for name in ["hv1", "hv2"] + [vm[0] for vm in VMS] + ["internet"]:
         run("ip", "netns", "add", ns(name))
     for host, mac in HOSTS.items():
@@ -167,10 +194,14 @@ def setup(switch_path, policy, out):
         run("ip", "link", "set", name, "up", netns=host)
         run("ip", "link", "set", "lo", "up", netns=name)
         run("ip", "link", "set", "eth0", "mtu", str(VM_MTU), "up", netns=name)
-        # The VM's NIC keeps its offloads (veth defaults: checksum offload, TSO): the switch
-        # gets partial checksums and 64 KB TCP segments with a virtio-net header, completes
-        # and segments them in software, and answers too big for what cannot fit.
-        run("ethtool", "-K", "eth0", "tx", "on", "tso", "on", "gso", "on", netns=name)
+        # nvgre-switch: the VM's NIC keeps its offloads (veth defaults: checksum offload, TSO):
+        # the switch gets partial checksums and 64 KB TCP segments with a virtio-net header,
+        # completes and segments them in software, and answers too big for what cannot fit.
+        # nvgre-dpdk: DPDK's AF_PACKET driver takes frames without that header (nothing says a
+        # checksum is partial, and a frame longer than its 2 KB ring slots is cut), so the
+        # VMs finish their own checksums and segments.
+        offload = "off" if dpdk else "on"
+        run("ethtool", "-K", "eth0", "tx", offload, "tso", offload, "gso", offload, netns=name)
         run("ip", "addr", "add", v4, "dev", "eth0", netns=name)
         if gw4:
             run("ip", "route", "add", "default", "via", gw4, netns=name)
@@ -195,9 +226,14 @@ def setup(switch_path, policy, out):
     run("ip", "-6", "route", "add", "fd00::/64", "via", GW_WAN[1], netns="internet")
     switches = {}
     for host in HOSTS:
-        ports = [arg for vm in VMS if vm[1] == host for arg in ("--vm", f"{vm[0]}={vm[0]}")]
-        switches[host] = Switch(host, [switch_path, "--policy", policy, "--host", host, "--fabric", "fab0"] + ports,
-                                os.path.join(out, f"{host}.log"), ready=": ready:")
+        if dpdk:
+            cmd = dpdk_command(switch_path, policy, host, [vm[0] for vm in VMS if vm[1] == host])
+        else:
+            ports = [arg for vm in VMS if vm[1] == host for arg in ("--vm", f"{vm[0]}={vm[0]}")]
+            cmd = [switch_path, "--policy", policy, "--host", host, "--fabric", "fab0"] + ports
+        switches[host] = Switch(host, cmd, os.path.join(out, f"{host}.log"), ready=": ready:", timeout=30)
+        if dpdk:
+            switches[host].name = "nvgre-dpdk"
     return switches
 
 
@@ -232,7 +268,7 @@ class Checks:
         print(f"{'PASS' if ok else 'FAIL'}  {text}", flush=True)
 
 
-def run_checks(switches, out, c):
+def run_checks(switches, out, c, dpdk=False):
     here = os.path.abspath(__file__)
     fabric = capture("hv1", "fab0", os.path.join(out, "fabric.pcap"))
     red_db_cap = capture("red-db", "eth0", os.path.join(out, "red-db.pcap"))
@@ -279,7 +315,7 @@ def run_checks(switches, out, c):
         route = run("ip", "-4", "route", "get", "10.0.0.6", netns="red-web").stdout
         pmtu = re.search(r"\bmtu (\d+)", route)
         c.check(answers >= 1 and pmtu is not None and pmtu.group(1) == "1458",
-                f"path MTU: red-web (MTU 1500, TSO on) got {answers} too-big answer(s) from hv1 during the transfer; "
+                f"path MTU: red-web (MTU 1500, TSO {'off' if dpdk else 'on'}) got {answers} too-big answer(s) from hv1 during the transfer; "
                 f"its kernel now sends to 10.0.0.6 with mtu {pmtu.group(1) if pmtu else '(none cached)'} (1500 - 42)")
 
         before = switches["hv1"].counters()["drop spoofed-source"]
@@ -309,6 +345,8 @@ def run_checks(switches, out, c):
         got, ttls = ping("blue-web", "fd00::6", v6=True)
         c.check(got == 3, f"blue-web -> blue-db ping6 fd00::6: {got}/3 replies")
         gateway_checks(switches, out, c)
+        if dpdk:
+            lcore_checks(switches, c)
         time.sleep(0.3)
     finally:
         fabric.stop()
@@ -340,6 +378,21 @@ def run_checks(switches, out, c):
     c.check(frames and largest <= 1514,
             f"fabric MTU: the largest frame on the fabric is {largest} bytes (1500-byte IP MTU + 14 Ethernet)")
     return pcap
+
+
+def lcore_checks(switches, c):
+    """nvgre-dpdk: each switch's worker lcores all received and sent frames (its ports' queues
+    are spread over them: the kernel's fanout hash of AF_PACKET, by flow)."""
+    parts = []
+    ok = True
+    for host, sw in switches.items():
+        counters = sw.counters()
+        lcores = sorted({name.split()[1] for name in counters if name.startswith("lcore ")}, key=int)
+        rx = {lc: counters[f"lcore {lc} rx"] for lc in lcores}
+        tx = {lc: counters[f"lcore {lc} tx"] for lc in lcores}
+        ok = ok and len(lcores) == DPDK_WORKERS and all(rx[lc] > 0 and tx[lc] > 0 for lc in lcores)
+        parts.append(f"{host}: " + ", ".join(f"lcore {lc} rx {rx[lc]} tx {tx[lc]}" for lc in lcores))
+    c.check(ok, f"both worker lcores of each switch forwarded traffic: {'; '.join(parts)}")
 
 
 def first_from(ping_output):
@@ -450,6 +503,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description="the nvgre live demo")
     ap.add_argument("--switch", required=True)
+    ap.add_argument("--dpdk", action="store_true", help="the switch is nvgre-dpdk")
     ap.add_argument("--policy", default=os.path.join(here, "..", "policies", "demo.policy"))
     ap.add_argument("--out", default="build/demo/live")
     ap.add_argument("--test", action="store_true")
@@ -485,17 +539,17 @@ def main():
     signal.alarm(DEADLINE_SECONDS)
 
     started = time.time()
-    print(f"nvgre live demo: hosts hv1 and hv2, VMs {', '.join(vm[0] for vm in VMS)}, the internet behind red-gw "
+    print(f"nvgre live demo{' on DPDK (nvgre-dpdk)' if a.dpdk else ''}: hosts hv1 and hv2, VMs {', '.join(vm[0] for vm in VMS)}, the internet behind red-gw "
           f"(policy {os.path.relpath(a.policy)})", flush=True)
     c = Checks()
     switches = {}
     pcap = None
     interrupted = None
     try:
-        switches = setup(os.path.abspath(a.switch), a.policy, out)
+        switches = setup(os.path.abspath(a.switch), a.policy, out, a.dpdk)
         for host, sw in switches.items():
             print(sw.text().strip().splitlines()[0], flush=True)
-        pcap = run_checks(switches, out, c)
+        pcap = run_checks(switches, out, c, a.dpdk)
     except KeyboardInterrupt:
         interrupted = "interrupted"
     except Deadline:
@@ -509,7 +563,7 @@ def main():
         for host, sw in switches.items():
             code = sw.stop()  # SIGTERM: the switch prints its final counters
             if code != 0:
-                c.check(False, f"nvgre-switch on {host} exited with status {code} (log {sw.log_path})")
+                c.check(False, f"{sw.name} on {host} exited with status {code} (log {sw.log_path})")
         made = len(demo_namespaces())  # the hosts, the VMs and the internet, when setup got that far
         left = remove_namespaces()
         running = [host for host, sw in switches.items() if sw.proc.poll() is None]
@@ -520,7 +574,7 @@ def main():
         print(f"demo: {interrupted}", flush=True)
         c.results.append(False)
     for host, sw in switches.items():
-        final = sw.text().rsplit(": counters\n", 1)[-1].split("nvgre-switch", 1)[0]
+        final = sw.text().rsplit(": counters\n", 1)[-1].split(sw.name, 1)[0]
         nonzero = [line for line in final.splitlines() if line and not line.endswith(" 0")]
         print(f"{host} counters: {', '.join(nonzero)}")
     if pcap:

@@ -1,0 +1,114 @@
+// Setting up nvgre-dpdk's ethdev ports and mbuf pools, shared by the switch (main.cpp) and the
+// bench (bench.cpp).
+#pragma once
+
+#include "switch.hpp"
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace nvgre_dpdk {
+
+inline constexpr std::uint16_t rx_descriptors = 512;
+inline constexpr std::uint16_t tx_descriptors = 512;
+
+/// The transmit offloads nvgre-dpdk can use when a port has them.
+inline constexpr std::uint64_t wanted_tx_offloads =
+    RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_OUTER_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+    RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_GRE_TNL_TSO;
+
+/// The switch's mbuf pools: `standard` (2 KB of data behind 128 bytes of headroom: receive
+/// buffers, copies and clones) and, when the underlay MTU makes software segments or fragments
+/// bigger than that, `large` for those pieces only.
+struct pools {
+    rte_mempool* standard{nullptr};
+    rte_mempool* large{nullptr};
+
+    std::optional<std::string> create(std::size_t ports, unsigned workers, std::size_t underlay_mtu,
+                                      std::uint16_t private_size = 0, unsigned extra = 0) {
+        // Every rx and tx ring full, each worker's bursts and tx queues, and the mempool caches.
+        const unsigned count = static_cast<unsigned>(ports * workers * (rx_descriptors + tx_descriptors)) +
+                               workers * (2 * burst_size * max_ports + 2 * 256) + extra + 1023;
+        standard = rte_pktmbuf_pool_create("nvgre_mbufs", count, 256, private_size, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                           static_cast<int>(rte_socket_id()));
+        if (standard == nullptr)
+            return std::string("cannot make the mbuf pool (") + std::to_string(count) + " mbufs): " + rte_strerror(rte_errno) +
+                   " (give EAL more memory: -m MB)";
+        // A piece of a segmented or fragmented packet: the underlay MTU, an inner Ethernet header
+        // with a tag, behind the recommended headroom.
+        const std::size_t piece = underlay_mtu + 18 + dp::recommended_headroom;
+        if (piece > RTE_MBUF_DEFAULT_BUF_SIZE) {
+            large = rte_pktmbuf_pool_create("nvgre_large", 1023, 32, 0, static_cast<std::uint16_t>(std::min<std::size_t>(piece, 65535)),
+                                            static_cast<int>(rte_socket_id()));
+            if (large == nullptr) return std::string("cannot make the pool of large mbufs: ") + rte_strerror(rte_errno);
+        }
+        return std::nullopt;
+    }
+};
+
+/// Configures and starts port `p` with `queues` rx and tx queues: the transmit offloads it
+/// has of wanted_tx_offloads, and on a fabric port with several queues RSS — by the inner
+/// headers (RTE_ETH_RSS_LEVEL_INNERMOST) when the PMD takes that, else by the outer ones.
+inline std::optional<std::string> setup_port(port& p, std::uint16_t queues, rte_mempool* pool) {
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(p.id, &info) != 0) return "port " + p.name + ": no device info";
+    if (info.max_rx_queues < queues || info.max_tx_queues < queues)
+        return "port " + p.name + " has " + std::to_string(std::min(info.max_rx_queues, info.max_tx_queues)) + " queue(s); " +
+               std::to_string(queues) + " workers need " + std::to_string(queues) + " (net_af_packet: qpairs=" +
+               std::to_string(queues) + ")";
+    rte_eth_conf conf{};
+    conf.txmode.offloads = info.tx_offload_capa & wanted_tx_offloads;
+    const std::uint64_t hash = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    if (p.fabric && queues > 1 && hash != 0) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf = hash | RTE_ETH_RSS_LEVEL_INNERMOST;
+        p.rss = "inner headers";
+    }
+    int rc = rte_eth_dev_configure(p.id, queues, queues, &conf);
+    if (rc != 0 && conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS) {  // no inner hash here: the outer one
+        conf.rx_adv_conf.rss_conf.rss_hf = hash;
+        p.rss = "outer headers";
+        rc = rte_eth_dev_configure(p.id, queues, queues, &conf);
+    }
+    if (rc != 0) return "port " + p.name + ": configure: " + rte_strerror(-rc);
+    std::uint16_t rxd = rx_descriptors, txd = tx_descriptors;
+    (void)rte_eth_dev_adjust_nb_rx_tx_desc(p.id, &rxd, &txd);
+    const int socket = rte_eth_dev_socket_id(p.id);
+    rte_eth_txconf txconf = info.default_txconf;
+    txconf.offloads = conf.txmode.offloads;
+    for (std::uint16_t q = 0; q < queues; ++q) {
+        if ((rc = rte_eth_rx_queue_setup(p.id, q, rxd, static_cast<unsigned>(socket), nullptr, pool)) != 0)
+            return "port " + p.name + ": rx queue " + std::to_string(q) + ": " + rte_strerror(-rc);
+        if ((rc = rte_eth_tx_queue_setup(p.id, q, txd, static_cast<unsigned>(socket), &txconf)) != 0)
+            return "port " + p.name + ": tx queue " + std::to_string(q) + ": " + rte_strerror(-rc);
+    }
+    (void)rte_eth_promiscuous_enable(p.id);  // a VM port sees frames for any MAC (where the PMD filters)
+    if ((rc = rte_eth_dev_start(p.id)) != 0) return "port " + p.name + ": start: " + rte_strerror(-rc);
+    p.tx_capa = conf.txmode.offloads;
+    return std::nullopt;
+}
+
+/// What the pipelines leave to the fabric port's NIC: the outer IPv4 checksum when it computes
+/// one; the VMs' partial TCP/UDP checksums when it computes them inside GRE (a port that can
+/// segment GRE tunnels parses them). Segmentation stays in software (the library has no mode
+/// that leaves TSO through the tunnel to the NIC).
+inline void offloads_into(dp::pipeline_config& cfg, const port& fabric) noexcept {
+    const std::uint64_t c = fabric.tx_capa;
+    cfg.outer_ipv4_checksum_by_hardware = (c & RTE_ETH_TX_OFFLOAD_OUTER_IPV4_CKSUM) != 0;
+    const std::uint64_t inner = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_GRE_TNL_TSO;
+    cfg.inner_checksum_by_hardware = (c & inner) == inner;
+}
+
+inline std::string offload_summary(const dp::pipeline_config& cfg, const port& fabric) {
+    return std::string("outer IPv4 checksum ") + (cfg.outer_ipv4_checksum_by_hardware ? "NIC" : "software") +
+           ", inner checksums " + (cfg.inner_checksum_by_hardware ? "NIC" : "software") + ", TSO software, RSS " +
+           (fabric.rss.empty() ? "none (the PMD spreads: net_af_packet by the kernel's fanout hash)" : fabric.rss);
+}
+
+}  // namespace nvgre_dpdk
