@@ -1,6 +1,6 @@
 # A thin front door over the CMake presets (CMakePresets.json). Each target first installs any
 # missing Debian packages it needs (as root; otherwise it prints the apt-get line).
-.PHONY: test demo bench instructions fuzz coverage install clean
+.PHONY: test demo demo-dpdk bench bench-dpdk instructions fuzz coverage install clean
 
 MAKEFLAGS += --no-print-directory
 PREFIX ?= /usr/local
@@ -22,6 +22,30 @@ demo:
 	  echo "make demo: the live demo needs root (network namespaces); here is the offline one (examples/hello)"; \
 	  build/demo/examples/hello/hello build/demo/hello.pcap; \
 	fi
+
+# As root: the live demo with nvgre-dpdk as each host's switch (examples/nvgre-dpdk: DPDK ports
+# on AF_PACKET vdevs, two worker lcores per switch); the same checks as make demo, and that both
+# lcores of each switch forwarded traffic.
+demo-dpdk:
+	@scripts/deps.sh dpdk
+	@mkdir -p build && cmake --preset demo >build/demo.log 2>&1 && cmake --build --preset demo --target nvgre-dpdk >>build/demo.log 2>&1 || { cat build/demo.log; exit 1; }
+	@test -x build/demo/examples/nvgre-dpdk/nvgre-dpdk || { echo "make demo-dpdk: nvgre-dpdk was not built (no libdpdk?): see build/demo.log"; exit 1; }
+	@if [ "$$(id -u)" -ne 0 ]; then echo "make demo-dpdk: the live demo needs root (network namespaces, AF_PACKET)"; exit 1; fi
+	@/usr/bin/python3 examples/nvgre-switch/demo.py --dpdk --switch build/demo/examples/nvgre-dpdk/nvgre-dpdk --out build/demo/live-dpdk
+
+# nvgre-dpdk's throughput per lcore (Release) over memory-only ring ports with 1M records:
+# egress, ingress and the floor (the same worker loop, plain forwarding) on 1 and 2 worker
+# lcores, BENCH_DPDK_SECONDS per run, BENCH_DPDK_REPEAT runs of each, medians; the last line
+# is "dpdk bench: egress 1 lcore A Mpps, 2 lcores B Mpps; floor 1 lcore C Mpps". Lcores:
+# worker 1 alone on CPU 1, worker 2 on CPU 0 beside the main lcore, which sleeps.
+BENCH_DPDK_SECONDS ?= 3
+BENCH_DPDK_REPEAT ?= 3
+bench-dpdk:
+	@scripts/deps.sh dpdk
+	@mkdir -p build && cmake --preset demo >build/demo.log 2>&1 && cmake --build --preset demo --target nvgre-dpdk >>build/demo.log 2>&1 || { cat build/demo.log; exit 1; }
+	@test -x build/demo/examples/nvgre-dpdk/nvgre-dpdk || { echo "make bench-dpdk: nvgre-dpdk was not built (no libdpdk?): see build/demo.log"; exit 1; }
+	@build/demo/examples/nvgre-dpdk/nvgre-dpdk --no-huge -m 2048 --no-pci --no-shconf --no-telemetry --file-prefix nvgre-bench \
+	  --lcores 0@0,1@1,2@0 -- --bench --seconds $(BENCH_DPDK_SECONDS) --repeat $(BENCH_DPDK_REPEAT)
 
 # nvgre-bench (Release) in one run: ours, the floor and the peers; the JSON goes next to the
 # build (build/bench/nvgre-bench.json); then the instructions per packet of the four pipeline

@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, when they are missing.
-#   scripts/deps.sh test|demo|bench|fuzz|coverage
+#   scripts/deps.sh test|demo|dpdk|bench|fuzz|coverage
 # Root installs with apt-get; anyone else gets the apt-get line to run.
 set -euo pipefail
 
 common=(make cmake g++ pkg-config libboost-dev)
 live=(python3 iproute2 iputils-ping ethtool procps util-linux)
+# DPDK 22.11 (examples/nvgre-dpdk): the headers and libraries, and the drivers it uses, which
+# are plugins in packages of their own (libdpdk-dev depends on these four; named so that
+# --no-install-recommends can never leave one out): AF_PACKET ports (the demo), ring ports (the
+# bench), TAP ports, and the ring mempool handler every mbuf pool needs.
+dpdk=(libdpdk-dev librte-net-af-packet23 librte-net-ring23 librte-net-tap23 librte-mempool-ring23)
 case "${1:-test}" in
   # live demo (also run by make test as root): namespaces, ping, NIC offloads off, captures
   # valgrind: memcheck over the nvgre-pcap runs; clang-tidy: the checked-in .clang-tidy
   # openvswitch-switch: the live interop test against OVS's userspace GRE (interop_ovs)
-  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy valgrind clang-tidy openvswitch-switch "${live[@]}") ;;
+  # libdpdk-dev: nvgre-dpdk, its adapter tests, its CLI test and its live demo (as root)
+  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy valgrind clang-tidy openvswitch-switch "${live[@]}" "${dpdk[@]}") ;;
   demo)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}") ;;
+  # make demo-dpdk and make bench-dpdk; the dpdk package adds DPDK's own tools (dpdk-testpmd, ...)
+  dpdk)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}" "${dpdk[@]}" dpdk) ;;
   # valgrind: callgrind and its client-request header for `make instructions`
   bench) pkgs=("${common[@]}" libbenchmark-dev libdpdk-dev python3-minimal valgrind) ;;
   fuzz)  pkgs=("${common[@]}" clang libclang-rt-14-dev) ;;
   # llvm-14: llvm-profdata and llvm-cov for the coverage of the fuzz corpora (make coverage)
   coverage) pkgs=("${common[@]}" clang libclang-rt-14-dev llvm-14 doctest-dev) ;;
-  *) echo "usage: $0 test|demo|bench|fuzz|coverage" >&2; exit 2 ;;
+  *) echo "usage: $0 test|demo|dpdk|bench|fuzz|coverage" >&2; exit 2 ;;
 esac
 
 missing=()

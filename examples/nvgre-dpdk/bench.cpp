@@ -143,7 +143,7 @@ inline void restore(rte_mbuf* m) noexcept {
 /// After each round: the worker's transmitted frames, restored, back on its rx ring.
 void recycle(void* user) noexcept {
     auto* r = static_cast<lcore_rings*>(user);
-    std::array<void*, 2 * burst_size> taken;
+    std::array<void*, tx_queue_depth> taken;
     const unsigned n = rte_ring_sc_dequeue_burst(r->tx, taken.data(), taken.size(), nullptr);
     for (unsigned k = 0; k < n; ++k) restore(static_cast<rte_mbuf*>(taken[k]));
     rte_ring_sp_enqueue_burst(r->rx, taken.data(), n, nullptr);
@@ -206,7 +206,9 @@ int run_bench(const bench_arguments& a) {
     std::uint32_t next_local = 0;
     for (unsigned l = 0; l < most; ++l)
         for (std::uint32_t k = 0; k < vms_per_lcore; ++k, next_local += hosts) {
-            if (next_local >= a.records) return fail("too few records for the VMs");
+            if (next_local >= a.records)
+                return fail("--records " + std::to_string(a.records) + ": too few for " + std::to_string(vms_per_lcore) +
+                            " VMs of hv0 per lcore (one record in " + std::to_string(hosts) + " is hv0's)");
             if (!hv0.bind_port(l * vms_per_lcore + k, mac_of(next_local))) return fail("cannot bind a VM port");
             vms[l].push_back(next_local);
         }
@@ -304,7 +306,7 @@ int run_bench(const bench_arguments& a) {
             s.pool = pool.standard;
             s.what = what == row::floor ? work::forward : work::pipelines;
             s.reflect = true;
-            s.vm_ports = most * vms_per_lcore;
+            s.vm_ports = std::size_t{most} * vms_per_lcore;
             ws.emplace_back(hv0, cfg, std::span<const port>(&p, 1), s);
             args[l] = {&ws.back(), rings[l].get(), &stop, &publish};
         }

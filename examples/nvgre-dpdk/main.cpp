@@ -31,6 +31,8 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <csignal>
@@ -63,6 +65,45 @@ std::string last_line(std::string_view text) {
     const auto at = text.rfind('\n');
     return std::string(at == std::string_view::npos ? text : text.substr(at + 1));
 }
+
+/// DPDK's own log lines go to a buffer until the switch is ready: a failure is one line of
+/// ours (with the last thing DPDK said, when that helps), then its messages go to stderr.
+struct dpdk_log {
+    char* text{nullptr};
+    std::size_t size{0};
+    FILE* stream{nullptr};
+
+    void capture() {
+        stream = open_memstream(&text, &size);
+        if (stream != nullptr) rte_openlog_stream(stream);
+    }
+    std::string last() {
+        if (stream != nullptr) std::fflush(stream);
+        return last_line(text != nullptr ? std::string_view(text, size) : std::string_view{});
+    }
+    /// The last line DPDK logged that mentions `what`, or "".
+    std::string last_about(const std::string& what) {
+        if (stream != nullptr) std::fflush(stream);
+        std::string_view all = text != nullptr ? std::string_view(text, size) : std::string_view{};
+        std::string found;
+        while (!all.empty()) {
+            const auto end = all.find('\n');
+            const std::string_view line = all.substr(0, end);
+            if (line.find(what) != std::string_view::npos) found = std::string(line);
+            all = end == std::string_view::npos ? std::string_view{} : all.substr(end + 1);
+        }
+        return found;
+    }
+    void to_stderr() {
+        if (stream == nullptr) return;
+        rte_openlog_stream(stderr);
+        std::fclose(stream);
+        std::free(text);
+        stream = nullptr;
+        text = nullptr;
+    }
+};
+dpdk_log eal_log;
 
 int fail(const std::string& message) {
     std::fprintf(stderr, "nvgre-dpdk: %s\n", message.c_str());
@@ -200,8 +241,11 @@ int run_switch(const arguments& a) {
     std::vector<port> ports;
     auto add_port = [&](const std::string& name, bool fabric, std::uint32_t vm) -> std::optional<std::string> {
         std::uint16_t id = 0;
-        if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0)
-            return "no DPDK port '" + name + "' (give it with --vdev, e.g. --vdev " + name + ",iface=IFACE)";
+        if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0) {
+            const std::string said = eal_log.last_about(name);
+            return "no DPDK port '" + name + "' (" +
+                   (said.empty() ? "give it with --vdev, e.g. --vdev " + name + ",iface=IFACE" : said) + ")";
+        }
         for (const port& p : ports)
             if (p.id == id) return "port '" + name + "' given twice";
         if (ports.size() == max_ports) return "more than " + std::to_string(max_ports) + " ports";
@@ -265,6 +309,7 @@ int run_switch(const arguments& a) {
         const auto* lp = policy.port(*vm_mac_of(*loaded.validated, policy, a.vms[i - 1].second));
         ready += ", " + ports[i].name + " (" + lp->mac.to_string() + ", VSID " + std::to_string(lp->vsid) + ")";
     }
+    eal_log.to_stderr();
     std::fprintf(stderr, "%s\n", ready.c_str());
     std::fflush(stderr);
 
@@ -274,6 +319,7 @@ int run_switch(const arguments& a) {
     auto published_counters = [&] {
         const std::uint64_t want = publish.fetch_add(1) + 1;
         std::vector<worker_counters> c;
+        c.reserve(ws.size());
         for (worker& w : ws) {
             for (int tries = 0; w.published() != want && tries < 2000; ++tries)
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -288,6 +334,7 @@ int run_switch(const arguments& a) {
     }
     rte_eal_mp_wait_lcore();
     std::vector<worker_counters> final_counters;
+    final_counters.reserve(ws.size());
     for (const worker& w : ws) final_counters.push_back(w.live_counters());
     print_counters(a.host, ports, lcores, final_counters);
     for (const port& p : ports) {
@@ -307,30 +354,38 @@ int main(int argc, char** argv) {
                    stdout);
         return 0;
     }
-    // EAL's own messages go to a buffer during initialisation: a failure is one line of ours,
-    // with the last thing EAL said.
-    char* eal_log = nullptr;
-    std::size_t eal_log_size = 0;
-    FILE* eal_stream = open_memstream(&eal_log, &eal_log_size);
-    if (eal_stream != nullptr) rte_openlog_stream(eal_stream);
+    eal_log.capture();
     rte_log_set_global_level(RTE_LOG_WARNING);
+    // EAL also writes to stderr itself (getopt's complaints, "EAL: FATAL: ..."): into the
+    // buffer's file for the duration.
+    std::fflush(stderr);
+    const int saved_stderr = dup(STDERR_FILENO);
+    FILE* init_errors = std::tmpfile();
+    if (init_errors != nullptr) dup2(fileno(init_errors), STDERR_FILENO);
     const int used = rte_eal_init(argc, argv);
-    if (eal_stream != nullptr) {
-        rte_openlog_stream(stderr);
-        std::fclose(eal_stream);
+    std::fflush(stderr);
+    if (saved_stderr >= 0) {
+        dup2(saved_stderr, STDERR_FILENO);
+        close(saved_stderr);
     }
-    const std::string eal_said = last_line(eal_log != nullptr ? std::string_view(eal_log, eal_log_size) : std::string_view{});
-    std::free(eal_log);
-    if (used < 0)
-        return fail(std::string("EAL initialisation failed: ") + rte_strerror(rte_errno) +
-                    (eal_said.empty() ? "" : " (" + eal_said + ")"));
+    if (init_errors != nullptr) std::fclose(init_errors);
+    if (used < 0) {
+        const std::string said = eal_log.last();
+        return fail(std::string("EAL initialisation failed: ") + rte_strerror(rte_errno) + (said.empty() ? "" : " (" + said + ")"));
+    }
     argc -= used;
     argv += used;
 
     arguments a;
     int status = 0;
     if (auto e = parse_arguments(argc, argv, a)) status = fail(*e + " (see nvgre-dpdk --help)");
-    else status = a.bench ? run_bench(a.b) : run_switch(a);
+    else if (a.bench) {
+        eal_log.to_stderr();
+        status = run_bench(a.b);
+    } else {
+        status = run_switch(a);
+    }
+    eal_log.to_stderr();
     rte_eal_cleanup();
     return status;
 }

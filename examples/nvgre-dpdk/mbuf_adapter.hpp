@@ -139,7 +139,7 @@ struct mbuf_adapter {
             if (o.segment_size != 0 && tcp) {
                 const auto b = f.bytes();
                 const std::size_t doff = o.checksum_start + w::tcp_field::data_offset;
-                m.l4_len = doff < b.size() ? (std::to_integer<unsigned>(b[doff]) >> 4) * 4 : w::tcp_min_header_len;
+                m.l4_len = doff < b.size() ? (std::to_integer<std::size_t>(b[doff]) >> 4) * 4 : w::tcp_min_header_len;
                 m.tso_segsz = o.segment_size;
                 flags |= RTE_MBUF_F_TX_TCP_SEG;
             }

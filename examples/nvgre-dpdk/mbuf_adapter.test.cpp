@@ -27,9 +27,10 @@ using namespace nvgre_dpdk;
 
 rte_mempool* pool() {
     static rte_mempool* p = [] {
-        std::array<const char*, 10> args{"nvgre_dpdk_adapter_tests", "--no-huge", "-m", "64", "--no-shconf", "--no-pci", "--no-telemetry",
-                                         "--log-level=*:error", "--lcores", "0@0"};
+        std::array<const char*, 12> args{"nvgre_dpdk_adapter_tests", "--no-huge", "-m", "64", "--no-shconf", "--no-pci", "--no-telemetry",
+                                         "--log-level=*:error", "--file-prefix", "nvgre-adapter-test", "--lcores", "0@0"};
         std::vector<char*> argv;
+        argv.reserve(args.size());
         for (const char* a : args) argv.push_back(const_cast<char*>(a));
         REQUIRE(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0);
         rte_mempool* made = rte_pktmbuf_pool_create("test_mbufs", 255, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);

@@ -17,6 +17,7 @@ namespace nvgre_dpdk {
 
 inline constexpr std::uint16_t rx_descriptors = 512;
 inline constexpr std::uint16_t tx_descriptors = 512;
+inline constexpr unsigned mempool_cache = 256;  ///< mbufs each lcore keeps at hand
 
 /// The transmit offloads nvgre-dpdk can use when a port has them.
 inline constexpr std::uint64_t wanted_tx_offloads =
@@ -33,9 +34,10 @@ struct pools {
     std::optional<std::string> create(std::size_t ports, unsigned workers, std::size_t underlay_mtu,
                                       std::uint16_t private_size = 0, unsigned extra = 0) {
         // Every rx and tx ring full, each worker's bursts and tx queues, and the mempool caches.
-        const unsigned count = static_cast<unsigned>(ports * workers * (rx_descriptors + tx_descriptors)) +
-                               workers * (2 * burst_size * max_ports + 2 * 256) + extra + 1023;
-        standard = rte_pktmbuf_pool_create("nvgre_mbufs", count, 256, private_size, RTE_MBUF_DEFAULT_BUF_SIZE,
+        const std::size_t rings = ports * workers * (std::size_t{rx_descriptors} + tx_descriptors);
+        const std::size_t per_worker = tx_queue_depth * max_ports + 2 * std::size_t{mempool_cache};
+        const auto count = static_cast<unsigned>(rings + workers * per_worker + extra + 1023);
+        standard = rte_pktmbuf_pool_create("nvgre_mbufs", count, mempool_cache, private_size, RTE_MBUF_DEFAULT_BUF_SIZE,
                                            static_cast<int>(rte_socket_id()));
         if (standard == nullptr)
             return std::string("cannot make the mbuf pool (") + std::to_string(count) + " mbufs): " + rte_strerror(rte_errno) +

@@ -35,6 +35,8 @@
 namespace nvgre_dpdk {
 
 inline constexpr std::uint16_t burst_size = 32;
+/// Frames queued for one port before a worker sends them (at the end of each round, or when full).
+inline constexpr std::size_t tx_queue_depth = 2 * std::size_t{burst_size};
 /// Ports a switch can have (ethdev ports: the fabric and the VM ports).
 inline constexpr std::size_t max_ports = 32;
 inline constexpr std::uint32_t no_port = dp::destination::none;
@@ -333,7 +335,7 @@ private:
     }
 
     struct pending {
-        std::array<rte_mbuf*, 2 * burst_size> mbufs{};
+        std::array<rte_mbuf*, tx_queue_depth> mbufs{};
         std::uint16_t count{0};
     };
 
