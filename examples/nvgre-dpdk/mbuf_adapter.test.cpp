@@ -188,6 +188,12 @@ TEST_CASE("worker sink: clones copy the first segment and share the chain; every
     CHECK(c->total_size() == f.total_size());
     CHECK(c->bytes().data() != f.bytes().data());  // a new first segment
     CHECK(rte_mbuf_refcnt_read(m->next) == 2);      // the chain shared (indirect mbufs)
+    // The clone's first mbuf (a pool's mbuf header sits right before its buffer) is a valid
+    // packet already: segments counted, pkt_len their sum.
+    const auto* head = static_cast<const rte_mbuf*>(RTE_PTR_SUB(c->buffer().data(), sizeof(rte_mbuf)));
+    CHECK(rte_mbuf_check(head, 1, nullptr) == 0);
+    CHECK(head->nb_segs == m->nb_segs);
+    CHECK(head->pkt_len == bytes.size());
     std::vector<std::byte> copied(c->total_size());
     CHECK(dp::copy_out(*c, 0, copied));
     CHECK(copied == bytes);

@@ -194,9 +194,13 @@ public:
                 discard(*c);
                 return nullptr;
             }
+            // (rte_pktmbuf_clone counts the segments but takes pkt_len from its argument, which
+            // only a first segment keeps: the length is the segments' sum.)
+            std::uint32_t chained = 0;
+            for (const rte_mbuf* s = shared; s != nullptr; s = s->next) chained += s->data_len;
             slot.m->next = shared;
             slot.m->nb_segs = static_cast<std::uint16_t>(1 + shared->nb_segs);
-            slot.m->pkt_len = static_cast<std::uint32_t>(f.size() + shared->pkt_len);
+            slot.m->pkt_len = static_cast<std::uint32_t>(f.size()) + chained;
             c->tail = nvgre::chain(shared, &walk_mbuf, f.tail.length());
         }
         return c;
