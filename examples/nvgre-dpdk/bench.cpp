@@ -9,13 +9,15 @@
 //    records of their subnets on other hosts: every one is encapsulated;
 //  - ingress: the same kind of frames sent by VMs of hv1 to VMs of hv0, encapsulated by hv1's
 //    own egress (the library on hv1's policy): every one is delivered;
-//  - floor: the egress frames, forwarded by the same worker loop without the pipelines.
+//  - floor: the egress frames, forwarded by the same worker loop without the pipelines;
+//  - adapter: the egress frames through the worker with the pipeline call left out: each mbuf
+//    viewed as a frame and committed back unchanged (what the worker adds to the floor).
 // The worker receives from its rx ring, runs the burst and sends to its tx ring; after each
 // round it takes the frames off its tx ring, restores each to what the VM sent (start,
 // length, bytes) and puts it back on its rx ring — in the floor too. No generator thread: the
 // main lcore sleeps while the workers run.
 //
-// Rows are interleaved (floor, egress, ingress; 1 lcore, then 2) and repeated --repeat times;
+// Rows are interleaved (floor, adapter, egress, ingress; 1 lcore, then 2) and repeated --repeat times;
 // the table shows medians. The counters of every timed run must show every frame encapsulated
 // (delivered) and none dropped, else the bench fails.
 #include "bench.hpp"
@@ -149,8 +151,17 @@ void recycle(void* user) noexcept {
     rte_ring_sp_enqueue_burst(r->rx, taken.data(), n, nullptr);
 }
 
-enum class row : std::uint8_t { floor, egress, ingress };
-const char* name_of(row r) { return r == row::floor ? "floor" : r == row::egress ? "egress" : "ingress"; }
+enum class row : std::uint8_t { floor, adapter, egress, ingress };
+constexpr std::size_t rows = 4;
+const char* name_of(row r) {
+    switch (r) {
+        case row::floor: return "floor";
+        case row::adapter: return "adapter";
+        case row::egress: return "egress";
+        case row::ingress: return "ingress";
+    }
+    return "?";
+}
 
 struct run_result {
     double mpps{0};
@@ -304,7 +315,7 @@ int run_bench(const bench_arguments& a) {
             worker::settings s;
             s.queue = 0;
             s.pool = pool.standard;
-            s.what = what == row::floor ? work::forward : work::pipelines;
+            s.what = what == row::floor ? work::forward : what == row::adapter ? work::adapter_only : work::pipelines;
             s.reflect = true;
             s.vm_ports = std::size_t{most} * vms_per_lcore;
             ws.emplace_back(hv0, cfg, std::span<const port>(&p, 1), s);
@@ -339,7 +350,7 @@ int run_bench(const bench_arguments& a) {
         std::uint64_t tx_dropped = after.tx_no_port - before.tx_no_port;
         for (std::size_t i = 0; i < max_ports; ++i) tx_dropped += after.ports[i].tx_dropped - before.ports[i].tx_dropped;
         out.dropped = verdict(dp::verdict::drop) + tx_dropped;
-        out.switched = what == row::floor ? after.tx - before.tx
+        out.switched = what == row::floor || what == row::adapter ? after.tx - before.tx
                        : what == row::egress ? verdict(dp::verdict::encap) : verdict(dp::verdict::deliver);
         // Every frame decided in the window was switched: the counts of the two snapshots are
         // taken between rounds, so frames received = frames decided.
@@ -360,12 +371,12 @@ int run_bench(const bench_arguments& a) {
     std::printf("; main lcore %u (CPU %u) sleeps\n", rte_get_main_lcore(), rte_lcore_to_cpu_id(static_cast<int>(rte_get_main_lcore())));
     std::fflush(stdout);
 
-    const row rows[] = {row::floor, row::egress, row::ingress};
-    std::vector<double> results[3][max_lcores];
-    std::uint64_t checked[3][max_lcores] = {};
+    const row order[rows] = {row::floor, row::adapter, row::egress, row::ingress};
+    std::vector<double> results[rows][max_lcores];
+    std::uint64_t checked[rows][max_lcores] = {};
     for (unsigned rep = 0; rep < a.repeat; ++rep)
         for (unsigned count = 1; count <= most; ++count)
-            for (row r : rows) {
+            for (row r : order) {
                 run_result res;
                 if (auto e = measure(r, count, res)) return fail(*e);
                 results[static_cast<int>(r)][count - 1].push_back(res.mpps);
@@ -373,8 +384,8 @@ int run_bench(const bench_arguments& a) {
             }
 
     std::printf("\n%-8s %-7s %10s %13s  %-26s %s\n", "row", "lcores", "Mpps", "ns/pkt/lcore", "runs (Mpps)", "frames checked");
-    double med[3][max_lcores] = {};
-    for (row r : rows)
+    double med[rows][max_lcores] = {};
+    for (row r : order)
         for (unsigned count = 1; count <= most; ++count) {
             const auto& v = results[static_cast<int>(r)][count - 1];
             med[static_cast<int>(r)][count - 1] = median(v);
@@ -383,15 +394,20 @@ int run_bench(const bench_arguments& a) {
             std::printf("%-8s %-7u %10.2f %13.1f  %-26s %llu, all %s\n", name_of(r), count, med[static_cast<int>(r)][count - 1],
                         1e3 * count / med[static_cast<int>(r)][count - 1], runs.c_str(),
                         static_cast<unsigned long long>(checked[static_cast<int>(r)][count - 1]),
-                        r == row::floor ? "forwarded" : r == row::egress ? "encapsulated" : "delivered");
+                        r == row::egress ? "encapsulated" : r == row::ingress ? "delivered" : "forwarded");
         }
-    const double egress1 = med[1][0], floor1 = med[0][0];
-    std::printf("\negress / floor, 1 lcore: %.2f (goal >= 0.25); ingress / floor: %.2f\n", egress1 / floor1, med[2][0] / floor1);
+    const auto m = [&](row r, unsigned count) { return med[static_cast<int>(r)][count - 1]; };
+    const double egress1 = m(row::egress, 1), floor1 = m(row::floor, 1);
+    std::printf("\negress / floor, 1 lcore: %.2f (goal >= 0.25); ingress / floor: %.2f; per packet, 1 lcore: the adapter "
+                "adds %.1f ns to the floor, the pipeline %.1f ns to the adapter (egress), %.1f ns (ingress)\n",
+                egress1 / floor1, m(row::ingress, 1) / floor1, 1e3 / m(row::adapter, 1) - 1e3 / floor1,
+                1e3 / egress1 - 1e3 / m(row::adapter, 1), 1e3 / m(row::ingress, 1) - 1e3 / m(row::adapter, 1));
     if (most == 2)
-        std::printf("2 lcores / 1: egress %.2f, ingress %.2f, floor %.2f (goal >= 1.8)\n", med[1][1] / egress1,
-                    med[2][1] / med[2][0], med[0][1] / floor1);
+        std::printf("2 lcores / 1: egress %.2f, ingress %.2f, floor %.2f (goal >= 1.8)\n", m(row::egress, 2) / egress1,
+                    m(row::ingress, 2) / m(row::ingress, 1), m(row::floor, 2) / floor1);
     if (most == 2)
-        std::printf("dpdk bench: egress 1 lcore %.2f Mpps, 2 lcores %.2f Mpps; floor 1 lcore %.2f Mpps\n", egress1, med[1][1], floor1);
+        std::printf("dpdk bench: egress 1 lcore %.2f Mpps, 2 lcores %.2f Mpps; floor 1 lcore %.2f Mpps\n", egress1,
+                    m(row::egress, 2), floor1);
     else
         std::printf("dpdk bench: egress 1 lcore %.2f Mpps, 2 lcores (only one worker lcore given) Mpps; floor 1 lcore %.2f Mpps\n",
                     egress1, floor1);

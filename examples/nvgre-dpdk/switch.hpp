@@ -91,8 +91,10 @@ struct worker_counters {
     }
 };
 
-/// What a worker does with a burst: the HNV pipelines, or (the bench's floor) plain forwarding.
-enum class work : std::uint8_t { pipelines, forward };
+/// What a worker does with a burst: the HNV pipelines; or, for the bench, plain forwarding (its
+/// floor) and the adapter alone (each mbuf viewed as a frame and committed back, unchanged:
+/// what the worker costs around the pipelines).
+enum class work : std::uint8_t { pipelines, forward, adapter_only };
 
 /// One datapath lcore: a dp::context, a sink, its queue of every port.
 class worker {
@@ -277,6 +279,13 @@ private:
         std::array<dp::frame, burst_size> frames;
         std::array<dp::outcome, burst_size> out;
         for (std::uint16_t k = 0; k < n; ++k) frames[k] = mbuf_adapter::view(*pkts[k]);
+        if (set_.what == work::adapter_only) {
+            for (std::uint16_t k = 0; k < n; ++k) {
+                mbuf_adapter::commit(*pkts[k], frames[k]);
+                queue_tx(current_, pkts[k]);
+            }
+            return n;
+        }
         const auto burst = std::span(frames).first(n);
         const auto outcomes = std::span(out).first(n);
         if (p.fabric) {
