@@ -17,7 +17,9 @@
 #include <nvgre/datapath/offload.hpp>
 #include <nvgre/detail/bytes.hpp>
 #include <nvgre/wire/ethernet.hpp>
+#include <nvgre/wire/ip_protocol.hpp>
 #include <nvgre/wire/ipv4.hpp>
+#include <nvgre/wire/ipv6.hpp>
 #include <nvgre/wire/tcp.hpp>
 
 #include <rte_ethdev.h>
@@ -66,6 +68,24 @@ inline l2_info l2_of(const dp::frame& f, std::size_t at) noexcept {
     return {type, l3};
 }
 
+/// DPDK's TSO form of the headers of a TCP send the NIC segments (l3: its IP header, inside
+/// the frame; the TCP header's checksum field in the first segment, as the pipeline checked):
+/// the IPv4 header checksum zeroed for the NIC, and the TCP checksum field set to the
+/// pseudo-header sum without the TCP length.
+inline void pseudo_header_for_tso(const dp::frame& f, std::size_t l3, bool v6) noexcept {
+    namespace w = nvgre::wire;
+    const auto b = f.bytes();
+    std::byte* field = b.data() + f.offload.checksum_start + w::tcp_field::checksum;
+    std::uint32_t sum = w::ip_protocol::tcp;
+    if (v6) {
+        sum += nvgre::checksum::sum(std::span<const std::byte>(b.data() + l3 + w::ipv6_field::source, 32));
+    } else {
+        sum += nvgre::checksum::sum(std::span<const std::byte>(b.data() + l3 + w::ipv4_field::source, 8));
+        nvgre::detail::store_be16(b.data() + l3 + w::ipv4_field::checksum, 0);
+    }
+    nvgre::detail::store_be16(field, nvgre::checksum::fold(sum));
+}
+
 }  // namespace detail
 
 /// dp::frame_adapter for rte_mbuf.
@@ -108,7 +128,9 @@ struct mbuf_adapter {
     /// an encapsulated frame is a GRE tunnel packet (outer_l2_len, outer_l3_len; l2_len =
     /// GRE header + inner Ethernet), with the outer IPv4 checksum left to the NIC when the
     /// pipeline left it; a pending partial TCP/UDP checksum asks for the NIC's L4 checksum;
-    /// a segment size that is still set asks for TSO.
+    /// a segment size that is still set asks for TSO, in DPDK's form: the inner IPv4 checksum
+    /// to the NIC too (field zeroed), the TCP field holding the pseudo-header sum without the
+    /// length (a partial checksum has it with the length: rte_ipv4_phdr_cksum's two cases).
     static void set_offload_flags(rte_mbuf& m, const dp::frame& f) noexcept {
         namespace w = nvgre::wire;
         const dp::offload_info& o = f.offload;
@@ -142,6 +164,8 @@ struct mbuf_adapter {
                 m.l4_len = doff < b.size() ? (std::to_integer<std::size_t>(b[doff]) >> 4) * 4 : w::tcp_min_header_len;
                 m.tso_segsz = o.segment_size;
                 flags |= RTE_MBUF_F_TX_TCP_SEG;
+                detail::pseudo_header_for_tso(f, l2.l3, v6);
+                if (!v6) flags |= RTE_MBUF_F_TX_IP_CKSUM;
             }
         }
         m.ol_flags = flags;
@@ -151,12 +175,14 @@ static_assert(dp::frame_adapter<mbuf_adapter, rte_mbuf>);
 
 /// What a port's tx_offload_capa cannot do of `m`'s transmit flags, done in software before
 /// the mbuf goes out: the outer IPv4 checksum, a partial TCP/UDP checksum. False when a flag
-/// asks for something software cannot do here (TSO on a port without it: the pipelines
-/// segment in software, so a frame with RTE_MBUF_F_TX_TCP_SEG is only ever sent to a port that
-/// reported TSO) — the caller drops the mbuf.
+/// asks for something software cannot do here — TSO on a port without it: the pipelines leave
+/// segmentation to the NIC only when the fabric port reported tunnel TSO
+/// (pipeline_config::segmentation_by_hardware) — and the caller drops the mbuf.
 inline bool complete_in_software(rte_mbuf& m, std::uint64_t tx_capa) noexcept {
     namespace w = nvgre::wire;
-    if ((m.ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0 && (tx_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO) == 0) return false;
+    const bool tunnel = (m.ol_flags & RTE_MBUF_F_TX_TUNNEL_MASK) != 0;
+    const std::uint64_t tso = tunnel ? RTE_ETH_TX_OFFLOAD_GRE_TNL_TSO : RTE_ETH_TX_OFFLOAD_TCP_TSO;
+    if ((m.ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0) return (tx_capa & tso) != 0;  // the NIC does it all
     if ((m.ol_flags & RTE_MBUF_F_TX_OUTER_IP_CKSUM) != 0 && (tx_capa & RTE_ETH_TX_OFFLOAD_OUTER_IPV4_CKSUM) == 0) {
         auto* ip = rte_pktmbuf_mtod_offset(&m, std::byte*, m.outer_l2_len);
         nvgre::detail::store_be16(ip + w::ipv4_field::checksum, 0);
@@ -165,7 +191,6 @@ inline bool complete_in_software(rte_mbuf& m, std::uint64_t tx_capa) noexcept {
         m.ol_flags &= ~RTE_MBUF_F_TX_OUTER_IP_CKSUM;
     }
     const std::uint64_t l4 = m.ol_flags & RTE_MBUF_F_TX_L4_MASK;
-    const bool tunnel = (m.ol_flags & RTE_MBUF_F_TX_TUNNEL_MASK) != 0;
     const std::uint64_t need = l4 == RTE_MBUF_F_TX_TCP_CKSUM ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM : RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
     // Inside a tunnel the NIC must also parse GRE: only a port with GRE tunnel TSO says so.
     const bool can = (tx_capa & need) != 0 && (!tunnel || (tx_capa & RTE_ETH_TX_OFFLOAD_GRE_TNL_TSO) != 0);

@@ -14,6 +14,7 @@
 
 #include <doctest/doctest.h>
 #include <rte_eal.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include <array>
@@ -268,4 +269,67 @@ TEST_CASE("offloads: the NIC's flags when the pipeline leaves work to it, softwa
     }
     rte_pktmbuf_free(m);
     rte_pktmbuf_free(ref);
+}
+
+TEST_CASE("offloads: a TSO send left to a NIC with GRE tunnel TSO, in DPDK's form, never linearised") {
+    const unsigned before = in_use();
+    auto bytes = tcp_frame(8054);  // 8000 bytes of TCP payload
+    rte_mbuf* m = chain_of(bytes, 1000, 1800);
+    const auto segs = segments(m);
+    dp::pipeline_config cfg;
+    cfg.outer_ipv4_checksum_by_hardware = true;
+    cfg.inner_checksum_by_hardware = true;
+    cfg.segmentation_by_hardware = true;
+    dp::no_replication_sink none;
+    dp::frame f = mbuf_adapter::view(*m);
+    f.offload.checksum_partial = true;
+    f.offload.checksum_start = 34;
+    f.offload.checksum_offset = 16;
+    f.offload.segment_size = 1400;
+    const dp::outcome o = dp::egress(host("hv1"), *nvgre::mac_address::parse("00:15:5d:00:00:05"), f, none, cfg);
+    REQUIRE(o.verdict == dp::verdict::encap);
+    CHECK(o.copies == 0);
+    mbuf_adapter::commit(*m, f);
+    CHECK(m->pkt_len == 8054 + 42);
+    CHECK(segments(m) == segs);
+    const std::uint64_t want = RTE_MBUF_F_TX_TUNNEL_GRE | RTE_MBUF_F_TX_OUTER_IPV4 | RTE_MBUF_F_TX_OUTER_IP_CKSUM |
+                               RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
+    CHECK((m->ol_flags & tx_offload_flags) == want);
+    CHECK(static_cast<unsigned>(m->tso_segsz) == 1400);
+    CHECK(static_cast<unsigned>(m->l2_len) == 8 + 14);
+    CHECK(static_cast<unsigned>(m->l3_len) == 20);
+    CHECK(static_cast<unsigned>(m->l4_len) == 20);
+    // DPDK's own helper says what the TCP field must hold for TSO: the pseudo-header sum
+    // without the length; the inner IPv4 checksum is zero, for the NIC.
+    const auto* inner_ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, 42 + 14);
+    std::uint16_t field = 0;
+    std::memcpy(&field, rte_pktmbuf_mtod_offset(m, const std::byte*, 42 + 34 + 16), 2);
+    CHECK(field == rte_ipv4_phdr_cksum(inner_ip, m->ol_flags));
+    CHECK(inner_ip->hdr_checksum == 0);
+    CHECK(complete_in_software(*m, RTE_ETH_TX_OFFLOAD_GRE_TNL_TSO | RTE_ETH_TX_OFFLOAD_OUTER_IPV4_CKSUM |
+                                       RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM));
+    CHECK((m->ol_flags & tx_offload_flags) == want);
+    CHECK(!complete_in_software(*m, RTE_ETH_TX_OFFLOAD_TCP_TSO));  // plain TSO cannot cut a tunnel: dropped
+    rte_pktmbuf_free(m);
+
+    // Without segmentation by the NIC the same send is cut by egress into 6 segments.
+    rte_mbuf* n = chain_of(bytes, 1000, 1800);
+    dp::frame g = mbuf_adapter::view(*n);
+    g.offload.segment_size = 1400;
+    struct counting_sink {
+        std::vector<std::vector<std::byte>> sent;
+        std::array<std::byte, 2048> storage{};
+        dp::frame slot;
+        dp::frame* allocate(std::size_t size, std::size_t headroom) noexcept {
+            slot = dp::frame(storage, headroom, size);
+            return &slot;
+        }
+        void send(dp::frame& x, const dp::destination&) { sent.emplace_back(x.bytes().begin(), x.bytes().end()); }
+        void discard(dp::frame&) noexcept {}
+    } pieces;
+    dp::pipeline_config soft;
+    CHECK(dp::egress(host("hv1"), *nvgre::mac_address::parse("00:15:5d:00:00:05"), g, pieces, soft).copies == 6);
+    CHECK(pieces.sent.size() == 6);
+    rte_pktmbuf_free(n);
+    CHECK(in_use() == before);
 }

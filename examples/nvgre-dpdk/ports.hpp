@@ -97,19 +97,21 @@ inline std::optional<std::string> setup_port(port& p, std::uint16_t queues, rte_
 }
 
 /// What the pipelines leave to the fabric port's NIC: the outer IPv4 checksum when it computes
-/// one; the VMs' partial TCP/UDP checksums when it computes them inside GRE (a port that can
-/// segment GRE tunnels parses them). Segmentation stays in software (the library has no mode
-/// that leaves TSO through the tunnel to the NIC).
+/// one; the VMs' partial TCP/UDP checksums, and the segmentation of their TSO sends, when it
+/// computes them inside GRE (a port that segments GRE tunnels parses them). A port without
+/// these gets finished frames: the pipelines do the work in software.
 inline void offloads_into(dp::pipeline_config& cfg, const port& fabric) noexcept {
     const std::uint64_t c = fabric.tx_capa;
     cfg.outer_ipv4_checksum_by_hardware = (c & RTE_ETH_TX_OFFLOAD_OUTER_IPV4_CKSUM) != 0;
     const std::uint64_t inner = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_GRE_TNL_TSO;
     cfg.inner_checksum_by_hardware = (c & inner) == inner;
+    cfg.segmentation_by_hardware = cfg.inner_checksum_by_hardware;
 }
 
 inline std::string offload_summary(const dp::pipeline_config& cfg, const port& fabric) {
     return std::string("outer IPv4 checksum ") + (cfg.outer_ipv4_checksum_by_hardware ? "NIC" : "software") +
-           ", inner checksums " + (cfg.inner_checksum_by_hardware ? "NIC" : "software") + ", TSO software, RSS " +
+           ", inner checksums " + (cfg.inner_checksum_by_hardware ? "NIC" : "software") + ", TSO " +
+           (cfg.segmentation_by_hardware ? "NIC" : "software") + ", RSS " +
            (fabric.rss.empty() ? "none (the PMD spreads: net_af_packet by the kernel's fanout hash)" : fabric.rss);
 }
 

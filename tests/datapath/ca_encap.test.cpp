@@ -3,6 +3,7 @@
 #include "support/chained.hpp"
 #include "support/frames.hpp"
 #include "support/hnv_policy.hpp"
+#include "support/tcp_frames.hpp"
 #include "support/test_bytes.hpp"
 
 #include "nvgre/datapath/ingress.hpp"
@@ -86,6 +87,19 @@ TEST_CASE("datapath/ca_encap: the destination CA's record, its PA, the compiled 
         CHECK(encap(s, 5001, fits.f).verdict == verdict::encap);
         buffer tight(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6")), 41);
         CHECK(encap(s, 5001, tight.f).reason == drop_reason::no_headroom);
+        // A TSO send (a TCP frame with a segment size) is too big here, unless the NIC cuts it
+        // (segmentation_by_hardware): then it goes whole, its segment size kept.
+        tcp_frame_spec big;
+        big.payload_len = 5000;
+        buffer tso(tcp_frame(big));
+        tso.f.offload.segment_size = 1000;
+        CHECK(encap(s, 5001, tso.f).reason == drop_reason::too_big);
+        pipeline_config nic;
+        nic.segmentation_by_hardware = true;
+        const outcome whole = encap(s, 5001, tso.f, nic);
+        CHECK(whole.verdict == verdict::encap);
+        CHECK(tso.f.size() == tcp_frame(big).size() + 42);
+        CHECK(tso.f.offload.segment_size == 1000);
     }
 }
 

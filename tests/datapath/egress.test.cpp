@@ -461,6 +461,47 @@ TEST_CASE("datapath/egress wire rule 7: too big for the underlay is segmented, f
         too_big.f.offload.segment_size = 1448;  // the VM's MSS at MTU 1500 does not fit 1458
         CHECK(run(too_big, red_web).verdict == verdict::reply);
     }
+    SUBCASE("TSO left to the NIC (segmentation_by_hardware): one encapsulated frame, segment size and checksum kept") {
+        tcp_frame_spec s;
+        s.payload_len = 4000;
+        const auto sent = tcp_frame(s);
+        buffer b(sent);
+        make_partial(b, s, 34, 16);
+        const auto partial = b.bytes();
+        b.f.offload.segment_size = 1000;
+        vector_sink sink;
+        pipeline_config cfg;
+        cfg.segmentation_by_hardware = true;
+        const auto o = run(b, red_web, sink, cfg);
+        CHECK(o.verdict == verdict::encap);
+        CHECK(o.copies == 0);
+        CHECK(sink.out.empty());
+        CHECK(b.f.size() == sent.size() + 42);
+        CHECK(b.f.offload.encapsulated);
+        CHECK(b.f.offload.segment_size == 1000);
+        CHECK(b.f.offload.checksum_partial);  // the NIC computes each segment's
+        CHECK(b.f.offload.checksum_start == 42 + 34);
+        const auto whole = b.bytes();  // above the underlay MTU: the NIC's segments are not
+        const auto layout = wire::parse_packet_layout(whole);
+        REQUIRE(layout.kind == wire::frame_kind::nvgre);
+        CHECK(layout.inner_l2_offset == 42);
+        CHECK(std::vector<std::byte>(whole.begin() + 42, whole.end()) == partial);  // the tenant frame as the VM sent it
+        CHECK(nvgre::detail::load_be16(b.bytes().data() + 14 + 2) == 20 + 8 + sent.size());  // outer total length
+
+        // A segment size that cannot fit is answered as before; so is a send whose outer packet
+        // would pass 65535 bytes cut in software.
+        buffer too_big(tcp_frame(s));
+        too_big.f.offload.segment_size = 1448;
+        CHECK(run(too_big, red_web, sink, cfg).verdict == verdict::reply);
+        tcp_frame_spec large = s;
+        large.payload_len = 65535 - 40 - 14;  // outer: 20 + 8 + 14 + 65481 > 65535
+        buffer largest(tcp_frame(large));
+        largest.f.offload.segment_size = 1400;
+        vector_sink pieces;
+        const auto cut = run(largest, red_web, pieces, cfg);
+        CHECK(cut.verdict == verdict::encap);
+        CHECK(cut.copies == (65481 - 54 + 1399) / 1400);
+    }
     SUBCASE("a partial checksum is completed before encapsulation; metadata outside the frame are dropped") {
         tcp_frame_spec s;
         s.payload_len = 100;

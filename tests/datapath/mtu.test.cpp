@@ -52,6 +52,17 @@ TEST_CASE("datapath/mtu: what an oversize frame gets") {
     CHECK(plan_oversize(tso, o, 1500, false, true).action == oversize_action::answer);
     CHECK(plan_oversize(tso, o, 9000, false, false).action == oversize_action::segment);
 
+    // The NIC segments (pipeline_config::segmentation_by_hardware): the sender's segment size,
+    // when it fits, goes to the NIC whole; one that does not fit is still answered, and gso's
+    // segments (no segment size from the sender) are still ours.
+    o.segment_size = 1400;
+    p = plan_oversize(tso, o, 1500, false, false, true);
+    CHECK(p.action == oversize_action::by_nic);
+    CHECK(p.mss == 1400);
+    o.segment_size = 1448;
+    CHECK(plan_oversize(tso, o, 1500, false, false, true).action == oversize_action::answer);
+    CHECK(plan_oversize(full, none, 1500, false, true, true).action == oversize_action::segment);
+
     // IPv4 without DF: fragmented; UDP with DF and IPv6 UDP: answered.
     tcp_frame_spec udp;
     udp.protocol = 17;

@@ -554,6 +554,7 @@ TEST_CASE("property: chained frames — the pipelines give what the same frames 
         pipeline_config cfg;
         cfg.underlay_mtu = round % 3 == 0 ? 9000 : 1500;
         cfg.gso = round % 2 == 0;
+        cfg.segmentation_by_hardware = round % 5 == 1;  // TSO sends left whole for the NIC
         std::map<std::string, std::vector<bytes>> to_host;
         for (const auto& host : p.hosts) {
             std::vector<const random_policy::vm*> local;

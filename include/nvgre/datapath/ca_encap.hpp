@@ -114,8 +114,10 @@ struct encap_plan {
     const packet::compiled_header* h = path_from_host(s, to.provider, source, why);
     if (h == nullptr) return outcome::dropped(why, to.vsid);
     const egress_steps::encap_decision d = egress_steps::decide_encap(s, f, source, to.provider, *h, to.vsid, cfg);
-    // The bare encapsulation: what egress would segment, fragment or answer is too big here.
-    if (d.size.action != oversize_action::fits) return outcome::dropped(drop_reason::too_big, to.vsid);
+    // The bare encapsulation: what egress would segment, fragment or answer is too big here
+    // (a TSO send the NIC segments, pipeline_config::segmentation_by_hardware, goes whole).
+    if (d.size.action != oversize_action::fits && d.size.action != oversize_action::by_nic)
+        return outcome::dropped(drop_reason::too_big, to.vsid);
     no_replication_sink none;
     return egress_steps::encap_as_decided(f, d, none, cfg);
 }

@@ -237,23 +237,29 @@ struct encap_decision {
                                                           std::uint32_t destination, const packet::compiled_header& h,
                                                           std::uint32_t vsid, const pipeline_config& cfg) noexcept {
     const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source).pa);
-    const bool oversize = f.offload.segment_size != 0 || outer_ip_len(f.total_size(), h) > mtu;
+    const std::size_t outer_len = outer_ip_len(f.total_size(), h);
+    const bool oversize = f.offload.segment_size != 0 || outer_len > mtu;
+    // The NIC cuts a TSO send only when the whole outer packet's length fits its length field
+    // (IPv6: the payload length, after the 40-byte header).
+    const bool nic_segments = cfg.segmentation_by_hardware && outer_len <= (h.is_ipv6() ? 65535 + 40 : 65535);
     return encap_decision{encap_along(h, vsid, cfg),
-                          oversize ? plan_oversize(f, mtu, h.is_ipv6(), cfg.gso) : oversize_plan{},
+                          oversize ? plan_oversize(f, mtu, h.is_ipv6(), cfg.gso, nic_segments) : oversize_plan{},
                           destination};
 }
 
 /// Encapsulates `f` as decided by decide_encap (its answer already given): whole, or in
 /// segments / fragments through `sink`. A partial checksum of the VM is completed first unless
-/// the NIC will (segments get theirs computed anyway). The outcome on success is `encap`.
+/// the NIC will (segments get theirs computed anyway, by us or by the NIC's TSO). The outcome
+/// on success is `encap`.
 template <replication_sink Sink>
 [[gnu::always_inline]] inline outcome encap_as_decided(frame& f, const encap_decision& d, Sink& sink, const pipeline_config& cfg) noexcept {
     const std::uint32_t vsid = d.path.vsid.value();
-    if (d.size.action != oversize_action::segment && !finish_inner_checksum(f, cfg))
+    const bool nic_segments = d.size.action == oversize_action::by_nic;
+    if (d.size.action != oversize_action::segment && !nic_segments && !finish_inner_checksum(f, cfg))
         return outcome::dropped(drop_reason::bad_offload, vsid);
     if (d.size.action == oversize_action::segment || d.size.action == oversize_action::fragment)
         return encap_oversize(f, d.size, d.path, sink, destination::to_fabric(d.provider));
-    f.offload.segment_size = 0;  // a TSO frame that fits is its own single segment
+    if (!nic_segments) f.offload.segment_size = 0;  // a TSO frame that fits is its own single segment
     if (auto r = encapsulate(f, d.path); !r) return outcome::dropped(drop_reason_of(r.error().code), vsid);
     outcome o;
     o.verdict = verdict::encap;

@@ -4,6 +4,8 @@
 ///  1. a TCP segment the sender asked to have segmented (offload_info::segment_size, TSO) whose
 ///     segments fit — or any oversize TCP segment when the pipeline is configured with `gso` —
 ///     is cut in software (datapath/gso.hpp) and each segment encapsulated with one template;
+///     or, the sender's segments only and when the NIC does tunnel TSO
+///     (pipeline_config::segmentation_by_hardware), encapsulated whole for the NIC to cut;
 ///  2. an inner IPv4 packet without DF is fragmented (datapath/fragment.hpp), each fragment its
 ///     own NVGRE packet with the original's FlowID (fragments of a datagram stay on one path);
 ///  3. anything else is answered with ICMP Fragmentation Needed / ICMPv6 Packet Too Big
@@ -58,6 +60,7 @@ namespace nvgre::datapath {
 enum class oversize_action : std::uint8_t {
     fits,      ///< encapsulate as is
     segment,   ///< software segmentation into `mss`-byte segments
+    by_nic,    ///< encapsulated whole, `mss` (the sender's segment size) left to the NIC's TSO
     fragment,  ///< inner IPv4 fragmentation
     answer,    ///< ICMP / ICMPv6 too big to the sender
 };
@@ -73,10 +76,12 @@ struct oversize_plan {
 /// leaves — inner_ip_mtu() of the underlay once encapsulated (plan_oversize), the underlay MTU
 /// itself when it is rewritten (datapath/rewrite.hpp) — fits, segment, fragment or answer, in
 /// the order of the file comment. `gso`: segment oversize TCP even without a segment size from
-/// the sender (nvgre-pcap --gso). `tail`: the frame's chain when it continues past `frame`.
+/// the sender (nvgre-pcap --gso). `nic_segments`: the sender's segments go to the NIC whole
+/// (by_nic) instead of segment. `tail`: the frame's chain when it continues past `frame`.
 /// O(headers).
 [[nodiscard]] inline oversize_plan plan_for_ip_mtu(std::span<const std::byte> frame, const chain& tail,
-                                                   const offload_info& o, std::size_t ip_mtu, bool gso) noexcept {
+                                                   const offload_info& o, std::size_t ip_mtu, bool gso,
+                                                   bool nic_segments = false) noexcept {
     oversize_plan p;
     p.inner_mtu = ip_mtu;
     // A frame without room for its Ethernet header has no packet to be too big.
@@ -87,7 +92,7 @@ struct oversize_plan {
         if (p.inner_mtu > headers) {
             const std::size_t fitting = p.inner_mtu - headers;
             if (o.segment_size != 0 && o.segment_size <= fitting) {
-                p.action = oversize_action::segment;
+                p.action = nic_segments ? oversize_action::by_nic : oversize_action::segment;
                 p.mss = o.segment_size;
                 return p;
             }
@@ -116,13 +121,15 @@ struct oversize_plan {
 
 /// plan_for_ip_mtu for a frame encapsulated toward an IPv4 or IPv6 PA over an underlay of
 /// `underlay_mtu` bytes.
-[[nodiscard]] inline oversize_plan plan_oversize(const frame& f, std::size_t underlay_mtu, bool outer_v6, bool gso) noexcept {
-    return plan_for_ip_mtu(f.bytes(), f.tail, f.offload, inner_ip_mtu(underlay_mtu, outer_v6), gso);
+[[nodiscard]] inline oversize_plan plan_oversize(const frame& f, std::size_t underlay_mtu, bool outer_v6, bool gso,
+                                                 bool nic_segments = false) noexcept {
+    return plan_for_ip_mtu(f.bytes(), f.tail, f.offload, inner_ip_mtu(underlay_mtu, outer_v6), gso, nic_segments);
 }
 /// plan_oversize of a frame in one buffer, with offload metadata `o`.
 [[nodiscard]] inline oversize_plan plan_oversize(std::span<const std::byte> frame, const offload_info& o,
-                                                 std::size_t underlay_mtu, bool outer_v6, bool gso) noexcept {
-    return plan_for_ip_mtu(frame, chain{}, o, inner_ip_mtu(underlay_mtu, outer_v6), gso);
+                                                 std::size_t underlay_mtu, bool outer_v6, bool gso,
+                                                 bool nic_segments = false) noexcept {
+    return plan_for_ip_mtu(frame, chain{}, o, inner_ip_mtu(underlay_mtu, outer_v6), gso, nic_segments);
 }
 
 /// Cuts frame `f` (its chain too) into the segments or fragments `plan` (action segment or
