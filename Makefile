@@ -39,7 +39,7 @@ demo-dpdk:
 # is "dpdk bench: egress 1 lcore A Mpps, 2 lcores B Mpps; floor 1 lcore C Mpps". Lcores:
 # worker 1 alone on CPU 1, worker 2 on CPU 0 beside the main lcore, which sleeps.
 BENCH_DPDK_SECONDS ?= 3
-BENCH_DPDK_REPEAT ?= 3
+BENCH_DPDK_REPEAT ?= 5
 bench-dpdk:
 	@scripts/deps.sh dpdk
 	@mkdir -p build && cmake --preset demo >build/demo.log 2>&1 && cmake --build --preset demo --target nvgre-dpdk >>build/demo.log 2>&1 || { cat build/demo.log; exit 1; }
