@@ -18,6 +18,7 @@
 // On this project's 2-CPU machines the demo maps three lcores onto two CPUs:
 //   --lcores 0@0,1@0,2@1     main lcore 0 and worker 1 on CPU 0, worker 2 on CPU 1
 // Exit 1 with one line on stderr when EAL initialisation, a port or the policy fails.
+#include "../common/vm_port.hpp"
 #include "bench.hpp"
 #include "ports.hpp"
 
@@ -142,10 +143,9 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
         else if (arg == "--host") a.host = value;
         else if (arg == "--fabric") a.fabric = value;
         else if (arg == "--vm") {
-            const auto eq = value.find('=');
-            if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
-                return "--vm wants PORT=MAC or PORT=VM-NAME, not '" + value + "'";
-            a.vms.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+            auto vm = example::split_vm_option(value);
+            if (!vm) return "--vm wants PORT=MAC or PORT=VM-NAME, not '" + value + "'";
+            a.vms.push_back(std::move(*vm));
         } else if (arg == "--underlay-mtu") {
             if (auto e = parse_number(arg, value, 1280, 65535, a.underlay_mtu)) return e;
         } else if (arg == "--idle-sleep-us") {
@@ -167,19 +167,6 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
     if (!a.bench && (a.policy.empty() || a.host.empty() || a.fabric.empty() || a.vms.empty()))
         return "--policy, --host, --fabric and at least one --vm are required (or --bench)";
     return std::nullopt;
-}
-
-/// The MAC of VM port `what` (a MAC, or a vm= name of a lookup record) if it is a VM of this
-/// host in the policy.
-std::optional<nvgre::mac_address> vm_mac_of(const nvgre::policy::model& m, const nvgre::policy::state& s,
-                                            const std::string& what) {
-    std::optional<nvgre::mac_address> mac;
-    if (auto parsed = nvgre::mac_address::parse(what)) mac = *parsed;
-    else
-        for (const auto& r : m.lookup_records())
-            if (r.vm == what) mac = r.mac;
-    if (mac && s.port(*mac) == nullptr) return std::nullopt;
-    return mac;
 }
 
 /// Counters of every worker, as SIGUSR1 and the end print them: the sum, then per port and
@@ -259,7 +246,7 @@ int run_switch(const arguments& a) {
     };
     if (auto e = add_port(a.fabric, true, no_port)) return fail("--fabric: " + *e);
     for (const auto& [name, what] : a.vms) {
-        const auto mac = vm_mac_of(*loaded.validated, policy, what);
+        const auto mac = example::vm_mac_of(*loaded.validated, policy, what);
         if (!mac) return fail("--vm " + name + "=" + what + ": no VM of host '" + a.host + "' in " + a.policy);
         const auto number = static_cast<std::uint32_t>(ports.size() - 1);
         if (auto e = add_port(name, false, number)) return fail("--vm " + name + ": " + *e);
@@ -306,7 +293,7 @@ int run_switch(const arguments& a) {
     ready += "), fabric " + ports[0].name + " (underlay MTU " + std::to_string(cfg.underlay_mtu) + ", offloads: " +
              offload_summary(cfg, ports[0]) + ")";
     for (std::size_t i = 1; i < ports.size(); ++i) {
-        const auto* lp = policy.port(*vm_mac_of(*loaded.validated, policy, a.vms[i - 1].second));
+        const auto* lp = policy.port(*example::vm_mac_of(*loaded.validated, policy, a.vms[i - 1].second));
         ready += ", " + ports[i].name + " (" + lp->mac.to_string() + ", VSID " + std::to_string(lp->vsid) + ")";
     }
     eal_log.to_stderr();

@@ -28,6 +28,8 @@
 // each with its own counters and a live_policy reader), and plain sendmsg() per frame (a real
 // switch batches with sendmmsg or an AF_XDP / PACKET_MMAP ring).
 
+#include "../common/vm_port.hpp"
+
 #include <nvgre/datapath/egress.hpp>
 #include <nvgre/datapath/frame.hpp>
 #include <nvgre/datapath/ingress.hpp>
@@ -365,10 +367,9 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
         else if (arg == "--host") a.host = value;
         else if (arg == "--fabric") a.fabric = value;
         else if (arg == "--vm") {
-            const auto eq = value.find('=');
-            if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
-                return "--vm wants IFACE=MAC or IFACE=VM-NAME, not '" + value + "'";
-            a.vms.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+            auto vm = example::split_vm_option(value);
+            if (!vm) return "--vm wants IFACE=MAC or IFACE=VM-NAME, not '" + value + "'";
+            a.vms.push_back(std::move(*vm));
         } else if (arg == "--underlay-mtu") {
             const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), a.underlay_mtu);
             if (ec != std::errc{} || end != value.data() + value.size() || a.underlay_mtu < 1280 || a.underlay_mtu > 65535)
@@ -380,19 +381,6 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
     if (a.policy.empty() || a.host.empty() || a.fabric.empty() || a.vms.empty())
         return "--policy, --host, --fabric and at least one --vm are required";
     return std::nullopt;
-}
-
-/// The MAC of VM port `what` (a MAC, or a vm= name of a lookup record) if it is a VM of this
-/// host in the policy.
-std::optional<nvgre::mac_address> vm_mac_of(const nvgre::policy::model& m, const nvgre::policy::state& s,
-                                            const std::string& what) {
-    std::optional<nvgre::mac_address> mac;
-    if (auto parsed = nvgre::mac_address::parse(what)) mac = *parsed;
-    else
-        for (const auto& r : m.lookup_records())
-            if (r.vm == what) mac = r.mac;
-    if (mac && s.port(*mac) == nullptr) return std::nullopt;
-    return mac;
 }
 
 }  // namespace
@@ -422,7 +410,7 @@ int main(int argc, char** argv) {
     if (auto e = open_port(fabric)) return fail(*e);
     std::vector<port> vms;
     for (const auto& [iface, what] : a.vms) {
-        const auto mac = vm_mac_of(*loaded.validated, policy, what);
+        const auto mac = example::vm_mac_of(*loaded.validated, policy, what);
         if (!mac) return fail("--vm " + iface + "=" + what + ": no VM of host '" + a.host + "' in " + a.policy);
         // The switch numbers its VM ports 0, 1, ... in --vm order: egress takes frames by that
         // number and outcomes name their output port by it.

@@ -4,10 +4,10 @@ with one clear line on stderr; and, as root in a namespace of its own, SIGUSR1 p
 counters and SIGINT / SIGTERM stop it cleanly (counters once more, exit 0).
 Usage: dpdk_cli.py NVGRE_DPDK DEMO_POLICY WORKDIR"""
 import os
-import signal
 import subprocess
 import sys
-import time
+
+from switch_signals import check_signals
 
 dpdk, policy, work = sys.argv[1:4]
 os.makedirs(work, exist_ok=True)
@@ -77,39 +77,9 @@ def signals():
     try:
         subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
         subprocess.run(["ip", "-n", netns, "link", "add", "vm0", "type", "veth", "peer", "name", "vm0p"], check=True)
-        cmd = ["ip", "netns", "exec", netns, dpdk] + eal(vdevs=lo2 + ["net_af_packet_vm0,iface=vm0,qpairs=2"]) + good \
+        cmd = [dpdk] + eal(vdevs=lo2 + ["net_af_packet_vm0,iface=vm0,qpairs=2"]) + good \
             + ["--fabric", "net_af_packet_lo", "--vm", "net_af_packet_vm0=red-web"]
-        for stop in (signal.SIGINT, signal.SIGTERM):
-            log = os.path.join(work, f"signals-{stop.name}.log")
-            with open(log, "w") as out:
-                p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-
-                def text():
-                    with open(log) as f:
-                        return f.read()
-
-                def wait_for(needle, count=1):  # up to 20 s
-                    for _ in range(400):
-                        if text().count(needle) >= count:
-                            return True
-                        time.sleep(0.05)
-                    return False
-
-                ready = wait_for(": ready:")
-                p.send_signal(signal.SIGUSR1)
-                dumped = wait_for("end of counters")
-                alive = p.poll() is None
-                p.send_signal(stop)
-                code = p.wait(timeout=20)
-            t = text()
-            block = t.rsplit(": counters\n", 1)[-1]
-            complete = all(f"verdict {v} " in block for v in ("encap", "rewrite", "local", "reply", "flood", "deliver", "drop")) \
-                and "drop spoofed-source " in block and "lcore 1 rx " in block and "lcore 2 rx " in block \
-                and "port net_af_packet_vm0 tx-dropped " in block
-            ok = ready and dumped and alive and code == 0 and t.count("end of counters") == 2 and complete
-            print(f"{'ok  ' if ok else 'FAIL'} SIGUSR1 then {stop.name}: ready {ready}, counters on SIGUSR1 {dumped} "
-                  f"(still running {alive}), exit {code}, {t.count('end of counters')} counter blocks, every name {complete}")
-            failures += not ok
+        failures += check_signals(netns, cmd, work, required=["lcore 1 rx", "lcore 2 rx", "port net_af_packet_vm0 tx-dropped"])
     finally:
         subprocess.run(["ip", "netns", "del", netns])
 

@@ -3,11 +3,11 @@
 touches any traffic. Usage: switch_cli.py NVGRE_SWITCH DEMO_POLICY WORKDIR"""
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
+
+from switch_signals import check_signals
 
 switch, policy, work = sys.argv[1:4]
 os.makedirs(work, exist_ok=True)
@@ -65,36 +65,8 @@ def signals():
     subprocess.run(["ip", "netns", "add", netns], check=True)
     try:
         subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
-        for stop in (signal.SIGINT, signal.SIGTERM):
-            log = os.path.join(work, f"signals-{stop.name}.log")
-            with open(log, "w") as out:
-                p = subprocess.Popen(["ip", "netns", "exec", netns, switch] + good + ["--fabric", "lo", "--vm", "lo=red-web"],
-                                     stdout=out, stderr=subprocess.STDOUT)
-                def text():
-                    with open(log) as f:
-                        return f.read()
-
-                def wait_for(needle):  # up to 10 s
-                    for _ in range(200):
-                        if needle in text():
-                            return True
-                        time.sleep(0.05)
-                    return False
-
-                ready = wait_for(": ready:")
-                p.send_signal(signal.SIGUSR1)
-                dumped = wait_for("end of counters")
-                alive = p.poll() is None
-                p.send_signal(stop)
-                code = p.wait(timeout=10)
-            t = text()
-            block = t.rsplit(": counters\n", 1)[-1]
-            complete = all(f"verdict {v} " in block for v in ("encap", "rewrite", "local", "reply", "flood", "deliver", "drop")) \
-                and "drop spoofed-source " in block and "drop unsupported " in block
-            ok = ready and dumped and alive and code == 0 and t.count("end of counters") == 2 and complete
-            print(f"{'ok  ' if ok else 'FAIL'} SIGUSR1 then {stop.name}: ready {ready}, counters on SIGUSR1 {dumped} "
-                  f"(still running {alive}), exit {code}, {t.count('end of counters')} counter blocks, every name {complete}")
-            failures += not ok
+        failures += check_signals(netns, [switch] + good + ["--fabric", "lo", "--vm", "lo=red-web"], work,
+                                  required=["drop unsupported"])
     finally:
         subprocess.run(["ip", "netns", "del", netns])
 
