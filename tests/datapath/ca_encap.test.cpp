@@ -93,6 +93,9 @@ TEST_CASE("datapath/ca_encap: the destination CA's record, its PA, the compiled 
         big.payload_len = 5000;
         buffer tso(tcp_frame(big));
         tso.f.offload.segment_size = 1000;
+        tso.f.offload.checksum_partial = true;  // as TSO sends come
+        tso.f.offload.checksum_start = 34;
+        tso.f.offload.checksum_offset = 16;
         CHECK(encap(s, 5001, tso.f).reason == drop_reason::too_big);
         pipeline_config nic;
         nic.segmentation_by_hardware = true;

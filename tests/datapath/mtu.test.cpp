@@ -56,6 +56,10 @@ TEST_CASE("datapath/mtu: what an oversize frame gets") {
     // when it fits, goes to the NIC whole; one that does not fit is still answered, and gso's
     // segments (no segment size from the sender) are still ours.
     o.segment_size = 1400;
+    CHECK(plan_oversize(tso, o, 1500, false, false, true).action == oversize_action::segment);  // checksum not partial
+    o.checksum_partial = true;
+    o.checksum_start = 34;
+    o.checksum_offset = 16;
     p = plan_oversize(tso, o, 1500, false, false, true);
     CHECK(p.action == oversize_action::by_nic);
     CHECK(p.mss == 1400);

@@ -77,7 +77,8 @@ struct oversize_plan {
 /// itself when it is rewritten (datapath/rewrite.hpp) — fits, segment, fragment or answer, in
 /// the order of the file comment. `gso`: segment oversize TCP even without a segment size from
 /// the sender (nvgre-pcap --gso). `nic_segments`: the sender's segments go to the NIC whole
-/// (by_nic) instead of segment. `tail`: the frame's chain when it continues past `frame`.
+/// (by_nic) instead of segment, when its checksum is partial. `tail`: the frame's chain when it
+/// continues past `frame`.
 /// O(headers).
 [[nodiscard]] inline oversize_plan plan_for_ip_mtu(std::span<const std::byte> frame, const chain& tail,
                                                    const offload_info& o, std::size_t ip_mtu, bool gso,
@@ -92,7 +93,9 @@ struct oversize_plan {
         if (p.inner_mtu > headers) {
             const std::size_t fitting = p.inner_mtu - headers;
             if (o.segment_size != 0 && o.segment_size <= fitting) {
-                p.action = nic_segments ? oversize_action::by_nic : oversize_action::segment;
+                // The NIC takes a send as Linux GSO and DPDK TSO do: with its TCP checksum
+                // partial (the pseudo-header sum in place), which it completes per segment.
+                p.action = nic_segments && o.checksum_partial ? oversize_action::by_nic : oversize_action::segment;
                 p.mss = o.segment_size;
                 return p;
             }

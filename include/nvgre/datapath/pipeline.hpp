@@ -35,9 +35,9 @@ struct pipeline_config {
     /// egress completes them in software (datapath/offload.hpp).
     bool inner_checksum_by_hardware{false};
     /// Leave the segmentation of a VM's TSO send (offload_info::segment_size) to the NIC — its
-    /// tunnel TSO (DPDK: RTE_ETH_TX_OFFLOAD_GRE_TNL_TSO) — when the segments fit the underlay:
-    /// the frame is encapsulated whole, keeping segment_size and its partial checksum, which the
-    /// NIC computes per segment. The outer length fields hold the whole packet's length, so a
+    /// tunnel TSO (DPDK: RTE_ETH_TX_OFFLOAD_GRE_TNL_TSO) — when the segments fit the underlay
+    /// and the send's TCP checksum is partial, as TSO sends are: the frame is encapsulated whole,
+    /// keeping segment_size and the partial checksum, which the NIC computes per segment. The outer length fields hold the whole packet's length, so a
     /// send whose outer packet would pass 65535 bytes is still cut in software.
     bool segmentation_by_hardware{false};
     // The rate limit of the router's ICMP answers is per thread: datapath/context.hpp.
