@@ -3,11 +3,14 @@
 #   gcc      g++ -Wall -Wextra -Wpedantic -Werror: unit suites, every header alone, ODR check,
 #            consumer projects (find_package against a real install, add_subdirectory), interop
 #            (scapy, tshark, the corpus), the live tests as root (else SKIPPED): the demo
-#            (examples/nvgre-switch/demo.py) and the Open vSwitch interop (tests/interop/
-#            ovs_interop.py), and the frame-carrying interop runs again with nvgre-pcap under
-#            valgrind memcheck (memcheck_*)
+#            (examples/nvgre-switch/demo.py), the same demo on nvgre-dpdk (demo.py --dpdk) and
+#            the Open vSwitch interop (tests/interop/ovs_interop.py), and the frame-carrying
+#            interop runs again with nvgre-pcap under valgrind memcheck (memcheck_*);
+#            nvgre-dpdk (when libdpdk is installed): its adapter on real mbufs, its CLI, a bench
+#            smoke
 #   clang    clang++ with the same warnings: unit suites, clang-tidy (.clang-tidy) over every
-#            public header and example (clang_tidy)
+#            public header and example (clang_tidy; nvgre-dpdk's sources too, though only
+#            gcc builds it)
 #   asan     clang++ with AddressSanitizer + UndefinedBehaviorSanitizer: unit suites, interop,
 #            the live demo
 #   noexcept g++ -fno-exceptions: the unit suites, which include every public header (the

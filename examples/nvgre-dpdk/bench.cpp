@@ -332,10 +332,10 @@ int run_bench(const bench_arguments& a) {
             }
             return total;
         };
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // warm-up
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(500u, a.milliseconds / 4)));  // warm-up
         const worker_counters before = snapshot();
         const std::uint64_t t0 = rte_get_timer_cycles();
-        std::this_thread::sleep_for(std::chrono::seconds(a.seconds));
+        std::this_thread::sleep_for(std::chrono::milliseconds(a.milliseconds));
         const worker_counters after = snapshot();
         const std::uint64_t t1 = rte_get_timer_cycles();
         stop.store(true);
@@ -361,10 +361,10 @@ int run_bench(const bench_arguments& a) {
     };
 
     std::printf("dpdk bench: %u records (%u hosts, subnets of %u), this switch hv0; %zu-byte VM frames (%u bytes on the "
-                "fabric); %u frames in circulation per lcore over ring ports; %u s per run, %u runs, medians; "
+                "fabric); %u frames in circulation per lcore over ring ports; %.1f s per run, %u runs, medians; "
                 "policy built in %.1f s\n",
                 a.records, hosts, records_per_subnet, vm_frame_size, ingress_frames[0][0].length, frames_per_lcore,
-                a.seconds, a.repeat, build_s);
+                a.milliseconds / 1e3, a.repeat, build_s);
     std::printf("worker lcores:");
     for (unsigned l = 0; l < most; ++l)
         std::printf(" %u (CPU %u)", lcores[l], rte_lcore_to_cpu_id(static_cast<int>(lcores[l])));
@@ -383,7 +383,9 @@ int run_bench(const bench_arguments& a) {
                 checked[static_cast<int>(r)][count - 1] += res.frames;
             }
 
-    std::printf("\n%-8s %-7s %10s %13s  %-26s %s\n", "row", "lcores", "Mpps", "ns/pkt/lcore", "runs (Mpps)", "frames checked");
+    const int runs_width = std::max(11, static_cast<int>(6 * a.repeat));  // 5 characters and a space a run
+    std::printf("\n%-8s %-7s %10s %13s  %-*s %s\n", "row", "lcores", "Mpps", "ns/pkt/lcore", runs_width, "runs (Mpps)",
+                "frames checked");
     double med[rows][max_lcores] = {};
     for (row r : order)
         for (unsigned count = 1; count <= most; ++count) {
@@ -391,8 +393,8 @@ int run_bench(const bench_arguments& a) {
             med[static_cast<int>(r)][count - 1] = median(v);
             std::string runs;
             for (double x : v) runs += (runs.empty() ? "" : " ") + std::to_string(x).substr(0, 5);
-            std::printf("%-8s %-7u %10.2f %13.1f  %-26s %llu, all %s\n", name_of(r), count, med[static_cast<int>(r)][count - 1],
-                        1e3 * count / med[static_cast<int>(r)][count - 1], runs.c_str(),
+            std::printf("%-8s %-7u %10.2f %13.1f  %-*s %llu, all %s\n", name_of(r), count, med[static_cast<int>(r)][count - 1],
+                        1e3 * count / med[static_cast<int>(r)][count - 1], runs_width, runs.c_str(),
                         static_cast<unsigned long long>(checked[static_cast<int>(r)][count - 1]),
                         r == row::egress ? "encapsulated" : r == row::ingress ? "delivered" : "forwarded");
         }

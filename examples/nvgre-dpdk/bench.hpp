@@ -7,7 +7,7 @@ namespace nvgre_dpdk {
 
 struct bench_arguments {
     std::uint32_t records{1'000'000};  ///< lookup records of the synthetic policy
-    unsigned seconds{3};               ///< timed seconds of each run
+    unsigned milliseconds{3000};       ///< timed length of each run (after a warm-up of a quarter, at most 500 ms)
     unsigned repeat{3};                ///< runs of each row (the table shows medians)
 };
 

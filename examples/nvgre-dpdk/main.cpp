@@ -4,7 +4,8 @@
 //
 //   nvgre-dpdk [EAL options] -- --policy FILE --host NAME --fabric PORT --vm PORT=VM [--vm ...]
 //                               [--underlay-mtu N] [--idle-sleep-us N]
-//   nvgre-dpdk [EAL options] -- --bench [--records N] [--seconds S] [--repeat K]   (bench.cpp)
+//   nvgre-dpdk [EAL options] -- --bench [--records N] [--seconds S | --milliseconds N] [--repeat K]
+//                                                                                  (bench.cpp)
 //
 //   PORT             an ethdev name, e.g. the name of a --vdev: net_af_packet_fab0,iface=fab0
 //   --vm PORT=VM     a VM port, and the MAC (or vm= name) of the VM NIC behind it in the policy;
@@ -156,7 +157,10 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
             a.b.records = static_cast<std::uint32_t>(n);
         } else if (arg == "--seconds") {
             if (auto e = parse_number(arg, value, 1, 600, n)) return e;
-            a.b.seconds = static_cast<unsigned>(n);
+            a.b.milliseconds = static_cast<unsigned>(n * 1000);
+        } else if (arg == "--milliseconds") {
+            if (auto e = parse_number(arg, value, 100, 600000, n)) return e;
+            a.b.milliseconds = static_cast<unsigned>(n);
         } else if (arg == "--repeat") {
             if (auto e = parse_number(arg, value, 1, 99, n)) return e;
             a.b.repeat = static_cast<unsigned>(n);
@@ -217,8 +221,8 @@ int run_switch(const arguments& a) {
 
     const nvgre::policy::load_result loaded = nvgre::policy::load_policy_file(a.policy);
     if (!loaded) {
-        const std::string first = loaded.diagnostics.empty() ? "invalid" : loaded.diagnostics.front().to_string();
-        return fail(a.policy + ": " + first);
+        // The first diagnostic names the file, line and column itself.
+        return fail(loaded.diagnostics.empty() ? a.policy + ": invalid" : loaded.diagnostics.front().to_string());
     }
     auto built = nvgre::policy::state::build(*loaded.validated, a.host);
     if (!built) return fail(a.policy + ": cannot index for host '" + a.host + "': " + nvgre::policy::to_string(*built.error));
@@ -337,7 +341,7 @@ int main(int argc, char** argv) {
     if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
         std::fputs("usage: nvgre-dpdk [EAL options] -- --policy FILE --host NAME --fabric PORT --vm PORT=MAC|VM-NAME [--vm ...]\n"
                    "                                  [--underlay-mtu N] [--idle-sleep-us N]\n"
-                   "       nvgre-dpdk [EAL options] -- --bench [--records N] [--seconds S] [--repeat K]\n",
+                   "       nvgre-dpdk [EAL options] -- --bench [--records N] [--seconds S | --milliseconds N] [--repeat K]\n",
                    stdout);
         return 0;
     }

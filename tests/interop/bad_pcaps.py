@@ -17,6 +17,7 @@ target searches that space properly; these hold the whole program to it). cli_ch
 (empty, text, cut inside a record, a record longer than the snapshot length); docs/bad-input.md
 lists both. Run under valgrind memcheck as well (ctest memcheck_nvgre_pcap_bad_files).
 """
+import concurrent.futures
 import json
 import os
 import random
@@ -123,6 +124,13 @@ def run(tool, args):
     return r.returncode, r.stdout.splitlines(), r.stderr.splitlines()
 
 
+def run_all(tool, commands):
+    """run() of every command, two at a time (each its own output file): under memcheck, a
+    second of valgrind's start-up each, so the two cores share them. Results in order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda args: run(tool, args), commands))
+
+
 def main(tool, work, policy, mutants=40):
     os.makedirs(work, exist_ok=True)
     frame = nvgre_frame()
@@ -177,50 +185,53 @@ def main(tool, work, policy, mutants=40):
         show_only[name] = count
     failures = 0
     checks = 0
-    out = os.path.join(work, "out.pcap")
-    for name, (data, want_rc, want_frames) in files.items():
+    runs = []  # (name, command), each file's three commands
+    for name, (data, _, _) in files.items():
         path = os.path.join(work, name)
         with open(path, "wb") as f:
             f.write(data)
-        for command in (["show", path], ["egress", "--policy", policy, "--host", "hv1", path, out],
-                        ["ingress", "--policy", policy, "--host", "hv2", path, out]):
-            checks += 1
-            rc, stdout, stderr = run(tool, command)
-            problems = []
-            if name in show_only and command[0] == "show":
-                want_rc, want_frames = 0, show_only[name]
-            elif name in show_only:
-                want_rc, want_frames = 1, 0
-                if not any("needs Ethernet (1)" in line for line in stderr):
-                    problems.append("no 'needs Ethernet (1)' on stderr")
-            else:
-                want_rc, want_frames = files[name][1:]
-            if rc != want_rc:
-                problems.append("exit %d, expected %d" % (rc, want_rc))
-            if want_rc == 1 and len(stderr) != 1:
-                problems.append("%d lines on stderr, expected 1: %r" % (len(stderr), stderr[:3]))
-            if len(stdout) != want_frames:
-                problems.append("%d JSON lines, expected %d" % (len(stdout), want_frames))
-            for i, line in enumerate(stdout):
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    problems.append("not JSON: %r" % line[:80])
-                    break
-                if obj.get("n") != i + 1:
-                    problems.append("line %d has n=%r" % (i + 1, obj.get("n")))
-                    break
-                if command[0] == "show" and sum(k in obj for k in ("nvgre", "error", "other")) != 1:
-                    problems.append("show line without exactly one of nvgre/error/other: %r" % line[:80])
-                    break
-                if command[0] != "show" and (obj.get("verdict") == "drop") != ("reason" in obj):
-                    problems.append("a drop without a reason, or a reason without a drop: %r" % line[:80])
-                    break
-            shown = stderr[0] if stderr else "%d lines" % len(stdout)
-            print("%-40s %-8s %s  %s" % (name, command[0], "ok    " if not problems else "FAILED", shown[:90]))
-            for p in problems:
-                print("    " + p)
-            failures += bool(problems)
+        for command in (["show", path],
+                        ["egress", "--policy", policy, "--host", "hv1", path, os.path.join(work, name + ".egress.pcap")],
+                        ["ingress", "--policy", policy, "--host", "hv2", path, os.path.join(work, name + ".ingress.pcap")]):
+            runs.append((name, command))
+    results = run_all(tool, [command for _, command in runs])
+    for (name, command), (rc, stdout, stderr) in zip(runs, results):
+        checks += 1
+        problems = []
+        if name in show_only and command[0] == "show":
+            want_rc, want_frames = 0, show_only[name]
+        elif name in show_only:
+            want_rc, want_frames = 1, 0
+            if not any("needs Ethernet (1)" in line for line in stderr):
+                problems.append("no 'needs Ethernet (1)' on stderr")
+        else:
+            want_rc, want_frames = files[name][1:]
+        if rc != want_rc:
+            problems.append("exit %d, expected %d" % (rc, want_rc))
+        if want_rc == 1 and len(stderr) != 1:
+            problems.append("%d lines on stderr, expected 1: %r" % (len(stderr), stderr[:3]))
+        if len(stdout) != want_frames:
+            problems.append("%d JSON lines, expected %d" % (len(stdout), want_frames))
+        for i, line in enumerate(stdout):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                problems.append("not JSON: %r" % line[:80])
+                break
+            if obj.get("n") != i + 1:
+                problems.append("line %d has n=%r" % (i + 1, obj.get("n")))
+                break
+            if command[0] == "show" and sum(k in obj for k in ("nvgre", "error", "other")) != 1:
+                problems.append("show line without exactly one of nvgre/error/other: %r" % line[:80])
+                break
+            if command[0] != "show" and (obj.get("verdict") == "drop") != ("reason" in obj):
+                problems.append("a drop without a reason, or a reason without a drop: %r" % line[:80])
+                break
+        shown = stderr[0] if stderr else "%d lines" % len(stdout)
+        print("%-40s %-8s %s  %s" % (name, command[0], "ok    " if not problems else "FAILED", shown[:90]))
+        for p in problems:
+            print("    " + p)
+        failures += bool(problems)
     # The prefixes and the random frames: every one a named result, never a crash.
     rc, stdout, _ = run(tool, ["show", os.path.join(work, "every-prefix-of-an-nvgre-frame.pcap")])
     kinds = [next(k for k in ("nvgre", "error", "other") if k in json.loads(l)) for l in stdout] if rc == 0 else []
@@ -280,6 +291,7 @@ def main(tool, work, policy, mutants=40):
     # (under memcheck, exit 99).
     base = files["pcapng-snaplens-differ.pcapng"][0]
     mutants_failed = 0
+    paths = []
     for i in range(mutants):
         m = bytearray(base)
         for _ in range(rng.randrange(1, 4)):
@@ -292,10 +304,10 @@ def main(tool, work, policy, mutants=40):
             else:
                 del m[at:]
                 break
-        path = os.path.join(work, "mutant-%02d.pcapng" % i)
-        with open(path, "wb") as f:
+        paths.append(os.path.join(work, "mutant-%02d.pcapng" % i))
+        with open(paths[-1], "wb") as f:
             f.write(bytes(m))
-        rc, stdout, stderr = run(tool, ["show", path])
+    for i, (rc, stdout, stderr) in enumerate(run_all(tool, [["show", path] for path in paths])):
         if rc not in (0, 1) or (rc == 1 and len(stderr) != 1) or (rc == 0 and stderr) \
                 or [json.loads(line).get("n") for line in stdout] != list(range(1, len(stdout) + 1)):
             print("    mutant-%02d.pcapng: exit %d, stderr %r" % (i, rc, stderr[:3]))
