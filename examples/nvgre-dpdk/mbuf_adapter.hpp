@@ -49,23 +49,19 @@ inline constexpr std::uint16_t udp_checksum_field = 6;
 
 namespace detail {
 
-/// The EtherType behind the Ethernet header (and one 802.1Q tag) at `at` of `f`, and where
-/// the L3 header starts; {0, 0} when the frame is shorter.
+/// The EtherType of the Ethernet frame at `at` of `f` (after its tags) and where its L3 header
+/// starts, as wire::ethernet_view reads them; {0, 0} when the frame is cut short.
 struct l2_info {
     std::uint16_t ether_type{0};
     std::size_t l3{0};
 };
 inline l2_info l2_of(const dp::frame& f, std::size_t at) noexcept {
     namespace w = nvgre::wire;
-    const auto b = f.bytes();
-    if (b.size() < at + w::ethernet_header_len) return {};
-    std::uint16_t type = nvgre::detail::load_be16(b.data() + at + w::ethernet_field::ether_type);
-    std::size_t l3 = at + w::ethernet_header_len;
-    if (type == w::ethertype::vlan && b.size() >= l3 + w::vlan_tag_len) {
-        type = nvgre::detail::load_be16(b.data() + at + w::ethernet_field::ether_type_after(1));
-        l3 += w::vlan_tag_len;
-    }
-    return {type, l3};
+    const std::span<const std::byte> b = f.bytes();
+    if (at > b.size()) return {};
+    const auto e = w::ethernet_view::checked(b.subspan(at));
+    if (!e) return {};
+    return {e->ether_type(), at + w::ethernet_header_len + e->tag_count() * w::vlan_tag_len};
 }
 
 /// DPDK's TSO form of the headers of a TCP send the NIC segments (l3: its IP header, inside
@@ -138,9 +134,9 @@ struct mbuf_adapter {
         m.tx_offload = 0;
         std::size_t inner = 0;  // where the tenant frame starts
         if (o.encapsulated) {
-            const detail::l2_info outer = detail::l2_of(f, 0);
+            // Encapsulation writes no IPv4 options: a 40-byte outer header is IPv6.
             flags |= RTE_MBUF_F_TX_TUNNEL_GRE;
-            flags |= outer.ether_type == w::ethertype::ipv6 ? RTE_MBUF_F_TX_OUTER_IPV6 : RTE_MBUF_F_TX_OUTER_IPV4;
+            flags |= o.outer_l3_len == w::ipv6_header_len ? RTE_MBUF_F_TX_OUTER_IPV6 : RTE_MBUF_F_TX_OUTER_IPV4;
             if (o.outer_ipv4_checksum_by_hardware) flags |= RTE_MBUF_F_TX_OUTER_IP_CKSUM;
             m.outer_l2_len = o.outer_l2_len;
             m.outer_l3_len = o.outer_l3_len;
@@ -185,8 +181,7 @@ inline bool complete_in_software(rte_mbuf& m, std::uint64_t tx_capa) noexcept {
     if ((m.ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0) return (tx_capa & tso) != 0;  // the NIC does it all
     if ((m.ol_flags & RTE_MBUF_F_TX_OUTER_IP_CKSUM) != 0 && (tx_capa & RTE_ETH_TX_OFFLOAD_OUTER_IPV4_CKSUM) == 0) {
         auto* ip = rte_pktmbuf_mtod_offset(&m, std::byte*, m.outer_l2_len);
-        nvgre::detail::store_be16(ip + w::ipv4_field::checksum, 0);
-        nvgre::detail::store_be16(ip + w::ipv4_field::checksum,
+        nvgre::detail::store_be16(ip + w::ipv4_field::checksum,  // (the sum skips the field)
                                   nvgre::checksum::ipv4_header_checksum(std::span<const std::byte>(ip, m.outer_l3_len)));
         m.ol_flags &= ~RTE_MBUF_F_TX_OUTER_IP_CKSUM;
     }

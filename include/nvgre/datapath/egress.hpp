@@ -238,13 +238,12 @@ struct encap_decision {
                                                           std::uint32_t vsid, const pipeline_config& cfg) noexcept {
     const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source).pa);
     const std::size_t outer_len = outer_ip_len(f.total_size(), h);
-    const bool oversize = f.offload.segment_size != 0 || outer_len > mtu;
+    if (f.offload.segment_size == 0 && outer_len <= mtu) [[likely]]
+        return encap_decision{encap_along(h, vsid, cfg), oversize_plan{}, destination};
     // The NIC cuts a TSO send only when the whole outer packet's length fits its length field
     // (IPv6: the payload length, after the 40-byte header).
     const bool nic_segments = cfg.segmentation_by_hardware && outer_len <= (h.is_ipv6() ? 65535 + 40 : 65535);
-    return encap_decision{encap_along(h, vsid, cfg),
-                          oversize ? plan_oversize(f, mtu, h.is_ipv6(), cfg.gso, nic_segments) : oversize_plan{},
-                          destination};
+    return encap_decision{encap_along(h, vsid, cfg), plan_oversize(f, mtu, h.is_ipv6(), cfg.gso, nic_segments), destination};
 }
 
 /// Encapsulates `f` as decided by decide_encap (its answer already given): whole, or in
