@@ -4,6 +4,7 @@
 #include "nvgre/policy/loader.hpp"
 #include "nvgre/wire/icmpv6.hpp"
 
+#include "support/chained.hpp"
 #include "support/frames.hpp"
 #include "support/hnv_policy.hpp"
 
@@ -53,10 +54,11 @@ const policy::state& endpoint_state() {
 /// Ethernet / IPv6 / NS for `target` from `src` (solicited-node multicast, or unicast to
 /// `unicast_mac` when given), with the source link-layer option unless the source is ::.
 std::vector<std::byte> ns_frame(const mac_address& from, const ip_address& src, const ip_address& target,
-                                std::optional<mac_address> unicast_mac = std::nullopt) {
+                                std::optional<mac_address> unicast_mac = std::nullopt, std::size_t extra_option_units = 0) {
     const bool dad = src.v6().is_unspecified();
     const wire::icmpv6_ns_repr ns{target.v6(), dad ? std::nullopt : std::optional<mac_address>(from)};
-    const std::size_t icmp_len = ns.buffer_len();
+    // An option of a type RFC 4861 tells receivers to skip (14, Nonce), `extra_option_units` x 8 bytes.
+    const std::size_t icmp_len = ns.buffer_len() + 8 * extra_option_units;
     std::vector<std::byte> f(wire::ethernet_header_len + wire::ipv6_header_len + icmp_len);
     auto o = target.v6().octets();
     const ipv6_address group{{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff, o[13], o[14], o[15]}};
@@ -75,6 +77,10 @@ std::vector<std::byte> ns_frame(const mac_address& from, const ip_address& src, 
     ip6.emit(std::span<std::byte>(f).subspan(14));
     auto icmp = std::span<std::byte>(f).subspan(54);
     ns.emit(icmp);
+    if (extra_option_units != 0) {
+        icmp[ns.buffer_len()] = std::byte{14};
+        icmp[ns.buffer_len() + 1] = std::byte(extra_option_units);
+    }
     wire::mutable_icmpv6_view::unchecked(icmp).fill_checksum(
         checksum::ipv6_pseudo_header_sum(src.v6(), dst, wire::ip_protocol::icmpv6, static_cast<std::uint32_t>(icmp_len)));
     return f;
@@ -309,6 +315,15 @@ TEST_CASE("datapath/fabric_proxy: neighbor solicitations for this host's IPv6 PA
         auto echo = ns_frame(peer, ip("fc00::99"), ip("fc00::11"));
         echo[54] = std::byte{128};
         CHECK(run(s, echo).o.reason == drop_reason::not_nvgre);
+    }
+    SUBCASE("a chained solicitation whose options go on past the first segment is judged cut short there") {
+        const auto req = ns_frame(peer, ip("fc00::99"), ip("fc00::11"), std::nullopt, 30);  // 326 bytes
+        REQUIRE(req.size() > first_segment_bytes + 8);
+        CHECK(run(s, req).o.verdict == verdict::reply);  // flat: a valid solicitation
+        chained_buffer c(req, first_segment_bytes, {}, 128, 128);
+        cloning_vector_sink sink;
+        CHECK(ingress(s, c.f, sink).reason == drop_reason::bad_arp);
+        CHECK(c.bytes() == req);
     }
     SUBCASE("no room for the 86-byte advertisement: no-buffer, the frame unchanged") {
         const auto req = ns_frame(peer, ip("::"), ip("fc00::11"));  // 78 bytes

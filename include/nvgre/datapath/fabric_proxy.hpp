@@ -62,7 +62,10 @@ enum class question_kind : std::uint8_t { none, arp_request, neighbor_solicitati
         return nvgre::detail::load_be16(bytes.data() + l3 + op) == wire::arp_operation::request ? question_kind::arp_request
                                                                                               : question_kind::none;
     }
-    if (protocol != wire::ip_protocol::icmpv6 || upper == wire::no_offset || upper >= end || end > bytes.size())
+    // The ICMPv6 type byte decides, wherever the packet ends: a solicitation that goes on past
+    // the first segment of a chained frame is still one, judged cut short there by
+    // parse_neighbor_solicitation (bad-arp), as docs/embedding.md says of headers past it.
+    if (protocol != wire::ip_protocol::icmpv6 || upper == wire::no_offset || upper >= end || upper >= bytes.size())
         return question_kind::none;
     return nvgre::detail::load_u8(bytes.data() + upper) == wire::icmpv6_type::neighbor_solicitation
                ? question_kind::neighbor_solicitation
