@@ -1,6 +1,7 @@
 #include "nvgre/datapath/ingress.hpp"
 
 #include "nvgre/datapath/egress.hpp"
+#include "nvgre/policy/live_policy.hpp"
 
 #include "support/frames.hpp"
 #include "support/hnv_policy.hpp"
@@ -522,4 +523,90 @@ TEST_CASE("datapath/ingress: deliveries name the embedder's port of the VM") {
     s.unbind_port(11);
     buffer again(wrap(udp_frame(red_db, red_web, ip("10.0.0.6"), ip("10.0.0.5")), "192.168.10.12", "192.168.10.11", 5001));
     CHECK(ingress(s, again.f, sink).to == destination::to_vm(red_web, destination::none));
+}
+
+TEST_CASE("datapath/ingress: a VM's grace window after it moved (the old host forwards, the new host accepts)") {
+    // red-db moves from hv2 (192.168.10.12) to hv1 (192.168.10.11); red-far on hv3 still sends
+    // to hv2 with the policy it had.
+    const policy::model before = hnv_model();
+    const std::string move =
+        "+ lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db\n"
+        "+ lookup-record vsid=5001 ca=fd00::6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db\n";
+    const auto inner = udp_frame(mac("00:15:5d:00:00:09"), red_db, ip("10.0.0.9"), ip("10.0.0.6"));
+    const auto to_old = wrap(inner, "192.168.20.13", "192.168.10.12", 5001);
+    for (const bool window : {true, false}) {
+        CAPTURE(window);
+        policy::live_policy old_host(before, policy::state::build(before, "hv2").value());
+        policy::live_policy new_host(before, policy::state::build(before, "hv1").value());
+        if (!window) {
+            old_host.set_grace_window(std::chrono::milliseconds(0));
+            new_host.set_grace_window(std::chrono::milliseconds(0));
+        }
+        REQUIRE(new_host.apply_change_set(move, "move.cs"));  // the new host first
+        REQUIRE(old_host.apply_change_set(move, "move.cs"));
+        auto old_reader = old_host.make_reader();
+        auto new_reader = new_host.make_reader();
+
+        // The old host: what still arrives for red-db goes on to its new PA, from the old one.
+        buffer b(to_old);
+        vector_sink sink;
+        outcome o;
+        {
+            auto g = old_reader.read();
+            o = ingress(*g, b.f, sink);
+        }
+        if (!window) {
+            CHECK(o.reason == drop_reason::not_local_destination);
+            continue;
+        }
+        REQUIRE(o.verdict == verdict::encap);
+        CHECK(o.pa == ip("192.168.10.11"));
+        CHECK(o.to.to == destination::kind::fabric);
+        const auto forwarded = b.bytes();
+        const auto layout = wire::parse_packet_layout(forwarded);
+        REQUIRE(layout.kind == wire::frame_kind::nvgre);
+        CHECK(layout.vsid_bits() == 5001);
+        const auto outer = wire::ipv4_view::unchecked(std::span<const std::byte>(forwarded).subspan(14));
+        CHECK(ip_address{outer.source()} == ip("192.168.10.12"));
+        CHECK(ip_address{outer.destination()} == ip("192.168.10.11"));
+        CHECK(std::vector<std::byte>(forwarded.begin() + layout.inner_l2_offset, forwarded.end()) == inner);
+
+        // The new host accepts it from the old host's PA (red-far's own PA is hv3's) and
+        // delivers it to red-db, unchanged.
+        buffer arrived(forwarded);
+        vector_sink sink2;
+        {
+            auto g = new_reader.read();
+            o = ingress(*g, arrived.f, sink2);
+        }
+        REQUIRE(o.verdict == verdict::deliver);
+        CHECK(o.to.vm_mac == red_db);
+        CHECK(arrived.bytes() == inner);
+        // ... but not from another PA, nor for a VM that did not move.
+        buffer third(wrap(inner, "192.168.10.22", "192.168.10.11", 5001));  // the old host's other PA
+        {
+            auto g = new_reader.read();
+            CHECK(ingress(*g, third.f, sink2).reason == drop_reason::spoofed_source);
+        }
+        const auto to_web = udp_frame(mac("00:15:5d:00:00:09"), red_web, ip("10.0.0.9"), ip("10.0.0.5"));
+        buffer not_moved(wrap(to_web, "192.168.10.12", "192.168.10.11", 5001));
+        {
+            auto g = new_reader.read();
+            CHECK(ingress(*g, not_moved.f, sink2).reason == drop_reason::spoofed_source);
+        }
+
+        // When the window is over, both go back to the rules.
+        CHECK(old_host.end_grace_windows(policy::live_policy::clock::now() + std::chrono::seconds(11)) == 0);
+        CHECK(new_host.end_grace_windows(policy::live_policy::clock::now() + std::chrono::seconds(11)) == 0);
+        buffer late(to_old);
+        {
+            auto g = old_reader.read();
+            CHECK(ingress(*g, late.f, sink).reason == drop_reason::not_local_destination);
+        }
+        buffer late_arrival(forwarded);
+        {
+            auto g = new_reader.read();
+            CHECK(ingress(*g, late_arrival.f, sink2).reason == drop_reason::spoofed_source);
+        }
+    }
 }

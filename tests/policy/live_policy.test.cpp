@@ -1,11 +1,16 @@
 #include "nvgre/policy/live_policy.hpp"
 
+#include "nvgre/policy/change_set.hpp"
 #include "nvgre/policy/loader.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -174,4 +179,225 @@ TEST_CASE("policy/live_policy: port numbers reach readers and survive a whole-po
     live.unbind_port(3);
     CHECK(reader.read()->port_by_id(3) == nullptr);
     CHECK(reader.read()->port(m) != nullptr);
+}
+
+namespace {
+
+/// two_hosts with red-web on hv1 and red-db on hv2.
+constexpr std::string_view with_vms = R"(
+lookup-record vsid=5001 ca=10.0.0.5 mac=00:15:5d:00:00:05 pa=192.168.10.11 vm=red-web
+lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:06 pa=192.168.10.12 vm=red-db
+lookup-record vsid=5001 ca=fd00::6 mac=00:15:5d:00:00:06 pa=192.168.10.12 vm=red-db
+)";
+model vms_model() { return load(std::string(two_hosts) + std::string(with_vms)); }
+
+/// Every lookup record and customer route of `m` is what state `s` holds for it, and `s`
+/// holds no other record: the differential between applying change sets record by record and
+/// building the state from the resulting model.
+void same_as_built(const state& s, const model& m) {
+    const state built = state::build(m, s.host()).value();
+    CHECK(s.record_count() == built.record_count());
+    for (const lookup_record& r : m.lookup_records()) {
+        if (r.ca.is_unspecified()) continue;
+        const record_entry* a = s.find_record_in_subnet(r.subnet.value(), r.ca);
+        const record_entry* b = built.find_record_in_subnet(r.subnet.value(), r.ca);
+        REQUIRE(a != nullptr);
+        REQUIRE(b != nullptr);
+        CHECK(a->pa == b->pa);
+        CHECK(a->mac == b->mac);
+        CHECK(a->local == b->local);
+        CHECK(a->rule == b->rule);
+    }
+    for (const customer_route& c : m.customer_routes()) {
+        const auto d = s.domain_index(c.domain);
+        REQUIRE(d);
+        const route_entry* a = s.route(*d, c.prefix.address());
+        const route_entry* b = built.route(*built.domain_index(c.domain), c.prefix.address());
+        REQUIRE(a != nullptr);
+        REQUIRE(b != nullptr);
+        CHECK(a->vsid == b->vsid);
+        CHECK(a->next_hop == b->next_hop);
+        CHECK(a->metric == b->metric);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("policy/live_policy: change sets: generations, all or nothing, every error") {
+    live_policy live(vms_model(), state::build(vms_model(), "hv1").value());
+    auto reader = live.make_reader();
+    CHECK(live.generation() == 1);
+    CHECK(reader.read()->generation() == 1);
+    const std::string before = format(*live.current_model());
+
+    // A bad change set: every error, nothing changed, same generation.
+    const auto bad = live.apply_change_set("+ lookup-record vsid=5001 ca=10.0.0.7 mac=00:15:5d:00:00:07 pa=192.168.10.11\n"
+                                           "- lookup-record vsid=5001 ca=10.0.0.99\n"
+                                           "+ lookup-record vsid=5001 ca=10.0.0.8 mac=00:15:5d:00:00:08 pa=192.168.10.99\n"
+                                           "- virtual-subnet vsid=5001\n",
+                                           "bad.cs");
+    CHECK_FALSE(bad);
+    CHECK(bad.generation == 1);
+    REQUIRE(bad.diagnostics.size() == 3);
+    CHECK(bad.diagnostics[0].to_string() == "bad.cs:2:3: error: cannot remove lookup-record vsid=5001 ca=10.0.0.99: the policy has no such object");
+    CHECK(bad.diagnostics[1].line == 3);
+    CHECK(bad.diagnostics[1].to_string().find("pa") != std::string::npos);
+    CHECK(bad.diagnostics[2].line == 4);
+    CHECK(bad.diagnostics[2].message.find("still used") != std::string::npos);
+    CHECK(format(*live.current_model()) == before);
+    CHECK(reader.read()->find_record_in_subnet(5001, ip("10.0.0.7")) == nullptr);
+    CHECK(live.generation() == 1);
+
+    // A good one: the next generation, records applied one by one.
+    const auto good = live.apply_change_set("+ lookup-record vsid=5001 ca=10.0.0.7 mac=00:15:5d:00:00:07 pa=192.168.10.11\n"
+                                            "- lookup-record vsid=5001 ca=fd00::6\n",
+                                            "good.cs");
+    REQUIRE(good);
+    CHECK(good.generation == 2);
+    CHECK_FALSE(good.rebuilt);
+    CHECK(reader.read()->generation() == 2);
+    CHECK(reader.read()->find_record_in_subnet(5001, ip("10.0.0.7")) != nullptr);
+    CHECK(reader.read()->find_record_in_subnet(5001, ip("fd00::6")) == nullptr);
+    same_as_built(*reader.read(), *live.current_model());
+
+    // Every kind changes at run time: a new domain, subnet, PA and routes rebuild the state.
+    REQUIRE(live.bind_port(4, mac_address{{0x00, 0x15, 0x5d, 0x00, 0x00, 0x05}}));
+    const auto structural = live.apply_change_set(
+        "+ provider-address host=hv3 pa=192.168.20.13 prefix-length=24 mac=02:00:c0:a8:14:0d\n"
+        "+ provider-route host=hv1 prefix=192.168.20.0/24 next-hop=192.168.10.1 next-hop-mac=02:00:00:00:00:fe\n"
+        "+ routing-domain rdid={22222222-2222-2222-2222-222222222222} name=blue\n"
+        "+ virtual-subnet vsid=6001 rdid={22222222-2222-2222-2222-222222222222} gateway=10.0.0.1\n"
+        "+ customer-route rdid={22222222-2222-2222-2222-222222222222} vsid=6001 prefix=10.0.0.0/24 next-hop=0.0.0.0\n"
+        "+ lookup-record vsid=6001 ca=10.0.0.5 mac=00:15:5d:00:01:05 pa=192.168.20.13\n",
+        "grow.cs");
+    REQUIRE(structural);
+    CHECK(structural.rebuilt);
+    CHECK(structural.generation == 3);
+    {
+        auto g = reader.read();
+        CHECK(g->generation() == 3);
+        CHECK(g->find_record_in_subnet(6001, ip("10.0.0.5")) != nullptr);
+        CHECK(g->provider(ip("192.168.20.13")) != nullptr);
+        REQUIRE(g->port_by_id(4) != nullptr);  // the port binding survived the rebuild
+        same_as_built(*g, *live.current_model());
+    }
+    // ... and goes away again.
+    const auto shrink = live.apply_change_set(
+        "- lookup-record vsid=6001 ca=10.0.0.5\n"
+        "- customer-route rdid={22222222-2222-2222-2222-222222222222} vsid=6001 prefix=10.0.0.0/24\n"
+        "- virtual-subnet vsid=6001\n"
+        "- routing-domain rdid={22222222-2222-2222-2222-222222222222}\n"
+        "- provider-route host=hv1 prefix=192.168.20.0/24\n"
+        "- provider-address host=hv3 pa=192.168.20.13\n",
+        "shrink.cs");
+    REQUIRE(shrink);
+    CHECK(shrink.generation == 4);
+    CHECK(reader.read()->subnet(6001) == nullptr);
+    CHECK(format(*live.current_model()) == format(*apply_change_set_text(vms_model(), "+ lookup-record vsid=5001 ca=10.0.0.7 mac=00:15:5d:00:00:07 pa=192.168.10.11\n- lookup-record vsid=5001 ca=fd00::6\n", "x").validated));
+}
+
+TEST_CASE("policy/live_policy: record-by-record change sets match the state built from the result (random)") {
+    std::mt19937 rng(1604);
+    live_policy live(vms_model(), state::build(vms_model(), "hv2").value());
+    auto reader = live.make_reader();
+    std::uint64_t generation = 1;
+    for (int round = 0; round < 60; ++round) {
+        // A few VMs come, go and move; a route comes and goes.
+        const model current = *live.current_model();
+        std::string cs;
+        std::set<int> named;
+        for (int k = 0; k < 4; ++k) {
+            const int vm = static_cast<int>(rng() % 12) + 10;
+            if (!named.insert(vm).second) continue;
+            const std::string ca = "10.0.1." + std::to_string(vm);
+            const auto& records = current.lookup_records();
+            const bool present =
+                std::any_of(records.begin(), records.end(), [&](const lookup_record& r) { return r.ca == ip(ca); });
+            if (present && rng() % 3 == 0) {
+                cs += "- lookup-record vsid=5001 ca=" + ca + "\n";
+            } else {
+                char m[32];
+                std::snprintf(m, sizeof m, "00:15:5d:00:02:%02x", vm);
+                cs += "+ lookup-record vsid=5001 ca=" + ca + " mac=" + m + " pa=192.168.10." + (rng() % 2 ? "11" : "12") + "\n";
+            }
+        }
+        const bool route_present = current.customer_routes().size() > 2;
+        cs += std::string(route_present ? "- " : "+ ") +
+              "customer-route rdid={11111111-1111-1111-1111-111111111111} vsid=5001 prefix=10.9.0.0/16" +
+              (route_present ? "\n" : " next-hop=10.0.0.5\n");
+        const auto r = live.apply_change_set(cs, "round.cs");
+        const std::string why = cs + (r.diagnostics.empty() ? std::string() : r.diagnostics.front().to_string());
+        REQUIRE_MESSAGE(r, why);
+        CHECK(r.generation == ++generation);
+        same_as_built(*reader.read(), *live.current_model());
+    }
+}
+
+TEST_CASE("policy/live_policy: readers never see half a change set, and generations only grow") {
+    live_policy live(vms_model(), state::build(vms_model(), "hv1").value());
+    std::atomic<bool> done{false};
+    std::atomic<std::uint64_t> torn{0}, reads{0}, backwards{0};
+    std::thread reader_thread([&] {
+        auto reader = live.make_reader();
+        std::uint64_t last = 0;
+        while (!done.load(std::memory_order_relaxed)) {
+            auto g = reader.read();
+            const record_entry* v4 = g->find_record_in_subnet(5001, ip("10.0.0.6"));
+            const record_entry* v6 = g->find_record_in_subnet(5001, ip("fd00::6"));
+            if (v4 == nullptr || v6 == nullptr || v4->pa != v6->pa) ++torn;
+            if (g->generation() < last) ++backwards;
+            last = g->generation();
+            ++reads;
+        }
+    });
+    for (int i = 0; i < 200; ++i) {
+        const std::string pa = i % 2 == 0 ? "192.168.10.11" : "192.168.10.12";
+        const auto r = live.apply_change_set("+ lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:06 pa=" + pa + " vm=red-db\n" +
+                                                 "+ lookup-record vsid=5001 ca=fd00::6 mac=00:15:5d:00:00:06 pa=" + pa + " vm=red-db\n",
+                                             "move.cs");
+        REQUIRE(r);
+        CHECK(r.migrations == 2);
+    }
+    done = true;
+    reader_thread.join();
+    CHECK(reads.load() > 0);
+    CHECK(torn.load() == 0);
+    CHECK(backwards.load() == 0);
+    CHECK(live.generation() == 201);
+}
+
+TEST_CASE("policy/live_policy: grace windows open on the hosts a VM moves between, and close") {
+    const std::string move = "+ lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db\n";
+    const auto t0 = live_policy::clock::now();
+    for (const char* host : {"hv1", "hv2"}) {
+        live_policy live(vms_model(), state::build(vms_model(), host).value());
+        auto reader = live.make_reader();
+        const auto r = live.apply_change_set(move, "move.cs", t0);
+        REQUIRE(r);
+        CHECK(r.migrations == 1);
+        {
+            auto g = reader.read();
+            const record_entry* rec = g->find_record_in_subnet(5001, ip("10.0.0.6"));
+            REQUIRE(rec != nullptr);
+            const auto* m = g->moved(g->id_of(*rec));
+            REQUIRE(m != nullptr);
+            CHECK(g->provider_at(m->previous).pa == ip("192.168.10.12"));
+        }
+        CHECK(live.end_grace_windows(t0 + live_policy::default_grace_window / 2) == 1);
+        CHECK(reader.read()->any_moved());
+        CHECK(live.end_grace_windows(t0 + live_policy::default_grace_window) == 0);
+        CHECK_FALSE(reader.read()->any_moved());
+    }
+    // A record that changes its MAC is a new VM, not a migration; a window of 0 opens nothing.
+    live_policy live(vms_model(), state::build(vms_model(), "hv2").value());
+    CHECK(live.apply_change_set("+ lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:66 pa=192.168.10.11\n", "new.cs").migrations == 0);
+    live.set_grace_window(std::chrono::milliseconds(0));
+    const auto r = live.apply_change_set("+ lookup-record vsid=5001 ca=fd00::6 mac=00:15:5d:00:00:06 pa=192.168.10.11\n", "m.cs");
+    CHECK(r.migrations == 1);
+    CHECK_FALSE(live.make_reader().read()->any_moved());
+    // A live policy made without its model takes no change sets.
+    live_policy bare(state::build(vms_model(), "hv2").value());
+    const auto refused = bare.apply_change_set(move, "move.cs");
+    CHECK_FALSE(refused);
+    CHECK(refused.generation == 1);
 }

@@ -23,6 +23,7 @@
 #pragma once
 
 #include "nvgre/datapath/context.hpp"
+#include "nvgre/datapath/egress.hpp"
 #include "nvgre/datapath/encap.hpp"
 #include "nvgre/datapath/fabric_proxy.hpp"
 #include "nvgre/datapath/frame.hpp"
@@ -188,6 +189,28 @@ inline ingress_plan plan_frame(const policy::snapshot& s, std::span<const std::b
     return p;
 }
 
+/// The grace window of a moved VM on its old host (docs/policy-lifecycle.md): a frame that
+/// still arrives here for it goes on, decapsulated and encapsulated again from the PA it moved
+/// from (one of ours) to its record's new PA: verdict `encap`, as egress gives. nullopt when
+/// `dest` is in no grace window this host forwards for. Kept out of line: only a frame that
+/// would otherwise be dropped not-local-destination gets here.
+template <replication_sink Sink>
+[[gnu::noinline]] std::optional<outcome> forward_moved(const policy::snapshot& s, frame& f, const wire::packet_layout& layout,
+                                                       std::uint32_t vsid, const policy::record_ref& dest, Sink& sink,
+                                                       const pipeline_config& cfg) noexcept {
+    const policy::snapshot::moved_record* m = s.moved(dest.id);
+    if (m == nullptr || dest.local || !s.is_local_pa(s.provider_at(m->previous).pa)) return std::nullopt;
+    drop_reason why = drop_reason::none;
+    const packet::compiled_header* h = egress_steps::path_between(s, m->previous, dest.provider, why);
+    if (h == nullptr) return outcome::dropped(why, vsid);
+    if (error e; !nvgre::detail::decap_frame(f, layout, e)) return outcome::dropped(drop_reason_of(e.code), vsid);
+    const egress_steps::encap_decision d = egress_steps::decide_encap(s, f, m->previous, dest.provider, *h, vsid, cfg);
+    // It came over the fabric whole; only a longer path (an outer VLAN tag, IPv6) can make it
+    // too big, and the sender is behind another host: no answer to give it.
+    if (d.size.action == oversize_action::answer) return outcome::dropped(drop_reason::too_big, vsid);
+    return egress_steps::encap_as_decided(f, d, sink, cfg);
+}
+
 /// Stage 2 of ingress: carries out plan `p` of frame `f` (layout `layout`), `src` and `dest`
 /// being state::find_ref of its two keys for an nvgre plan (ignored otherwise).
 template <replication_sink Sink>
@@ -232,6 +255,10 @@ outcome decide(const policy::snapshot& s, frame& f, const wire::packet_layout& l
         // Link-scope multicast (e.g. MLD, also from :: while a VM's link-local address is
         // tentative) from a host that runs VMs of this subnet: no CA to check; its source MAC
         // stays as sent.
+    } else if (const policy::snapshot::moved_record* m = dest != nullptr && dest->local && s.any_moved() ? s.moved(dest->id) : nullptr;
+               m != nullptr && s.provider_at(m->previous).pa == p.outer_source) {
+        // The new host of a moved VM, in its grace window: its old host forwards what still
+        // arrives there (forward_moved), the original sender unknown; the source MAC stays as sent.
     } else {
         return outcome::dropped(drop_reason::spoofed_source, vsid);
     }
@@ -248,6 +275,9 @@ outcome decide(const policy::snapshot& s, frame& f, const wire::packet_layout& l
     if (!inner_dst_mac.is_multicast()) {
         if (layout.inner_l3 == wire::l3_kind::arp) return outcome::dropped(drop_reason::unsupported, vsid);
         const auto d = deliver_to(s, sub, vsid, dest, inner_dst, inner_dst_mac);
+        if (d.reason == drop_reason::not_local_destination && dest != nullptr &&
+            dest->vsid == vsid && s.any_moved()) [[unlikely]]
+            if (auto forwarded = forward_moved(s, f, layout, vsid, *dest, sink, cfg)) return *forwarded;
         if (d.reason != drop_reason::none) return outcome::dropped(d.reason, vsid);
         to = d.record;
         // Rule 5: delivered through a next hop or to a gateway is routed, whatever the VSIDs.

@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace nvgre::policy {
@@ -116,6 +117,21 @@ inline constexpr key_spec lookup_record_keys[] = {
     {"vm", value_type::name, false, false},
 };
 
+/// The keys that name an object of `kind` (docs/policy-lifecycle.md): a `- ` line of a change set
+/// needs them and no others. (A lookup record's mac is one too when its ca is 0.0.0.0 / ::;
+/// a route's metric is, with its default when absent.)
+constexpr bool is_identity_key(object_kind kind, std::string_view key) noexcept {
+    switch (kind) {
+        case object_kind::provider_address: return key == "host" || key == "pa";
+        case object_kind::provider_route: return key == "host" || key == "prefix" || key == "metric";
+        case object_kind::routing_domain: return key == "rdid";
+        case object_kind::virtual_subnet: return key == "vsid";
+        case object_kind::customer_route: return key == "rdid" || key == "vsid" || key == "prefix" || key == "metric";
+        case object_kind::lookup_record: return key == "vsid" || key == "ca" || key == "mac";
+    }
+    return false;
+}
+
 inline constexpr kind_spec kinds[] = {
     {"provider-address", object_kind::provider_address, provider_address_keys},
     {"provider-route", object_kind::provider_route, provider_route_keys},
@@ -153,6 +169,7 @@ struct line_info {
     std::size_t line{0};
     std::size_t kind_column{0};
     const kind_spec* kind{nullptr};
+    change_op op{change_op::add};  ///< change sets: what the line's `+ ` / `- ` says
     std::array<key_slot, max_keys> slots{};
 
     [[nodiscard]] std::optional<std::size_t> key_index(std::string_view key) const noexcept {
@@ -165,12 +182,20 @@ struct line_info {
         const auto i = key_index(key);
         return i && slots[*i].present && slots[*i].ok ? &slots[*i].v : nullptr;
     }
-    /// Essential keys all usable: present (or optional and absent) and well-formed.
+    /// Whether key `i` must be given: a removal needs only the identity keys (a lookup
+    /// record's mac only for a wildcard, which the change set's applier checks).
+    [[nodiscard]] bool required(std::size_t i) const noexcept {
+        const key_spec& k = kind->keys[i];
+        if (op == change_op::remove) return k.required && is_identity_key(kind->kind, k.name) && k.name != "mac";
+        return k.required;
+    }
+    /// Essential keys all usable: present (or optional and absent) and well-formed. For a
+    /// removal, the identity keys.
     [[nodiscard]] bool essentials_ok() const noexcept {
         for (std::size_t i = 0; i < kind->keys.size(); ++i) {
             const key_spec& k = kind->keys[i];
-            if (!k.essential) continue;
-            if (slots[i].present ? !slots[i].ok : k.required) return false;
+            if (op == change_op::remove ? !is_identity_key(kind->kind, k.name) : !k.essential) continue;
+            if (slots[i].present ? !slots[i].ok : required(i)) return false;
         }
         return true;
     }
@@ -198,22 +223,22 @@ constexpr bool all_digits(std::string_view s) noexcept {
     return true;
 }
 
+/// One line of a change set as read: its object (a removal: the identity keys, the other
+/// fields at their defaults) and where its keys are.
+struct change_line {
+    object value;
+    line_info where;
+};
+
 class loader {
 public:
-    loader(std::string_view text, std::string_view file) : text_(text), file_(file) {}
+    /// `change_set`: every object line starts with `+ ` or `- ` and becomes a change_line
+    /// (changes()), nothing is validated across lines; otherwise a policy (run()).
+    loader(std::string_view text, std::string_view file, bool change_set = false)
+        : text_(text), file_(file), change_set_(change_set) {}
 
     load_result run() {
-        std::size_t line_no = 0;
-        std::size_t start = 0;
-        while (start <= text_.size()) {
-            const std::size_t nl = text_.find('\n', start);
-            const std::size_t end = nl == std::string_view::npos ? text_.size() : nl;
-            ++line_no;
-            read_line(text_.substr(start, end - start), line_no);
-            if (nl == std::string_view::npos) break;
-            start = nl + 1;
-        }
-
+        read_all();
         build_result built = builder_.build();
         for (const diagnostic& d : built.diagnostics) add_builder_diagnostic(d);
 
@@ -226,7 +251,31 @@ public:
         return out;
     }
 
+    /// Change sets: reads every line; the diagnostics of the text itself (sorted by line, then
+    /// column) and the lines that can be applied.
+    std::vector<load_diagnostic> read_changes(std::vector<change_line>& out) {
+        read_all();
+        out = std::move(changes_);
+        std::stable_sort(diags_.begin(), diags_.end(), [](const load_diagnostic& a, const load_diagnostic& b) {
+            return a.line != b.line ? a.line < b.line : a.column < b.column;
+        });
+        return std::move(diags_);
+    }
+
 private:
+    void read_all() {
+        std::size_t line_no = 0;
+        std::size_t start = 0;
+        while (start <= text_.size()) {
+            const std::size_t nl = text_.find('\n', start);
+            const std::size_t end = nl == std::string_view::npos ? text_.size() : nl;
+            ++line_no;
+            read_line(text_.substr(start, end - start), line_no);
+            if (nl == std::string_view::npos) break;
+            start = nl + 1;
+        }
+    }
+
     void error(std::size_t line, std::size_t column, std::string message) {
         diags_.push_back(load_diagnostic{std::string(file_), line, column, std::move(message)});
     }
@@ -234,9 +283,27 @@ private:
     void read_line(std::string_view line, std::size_t line_no) {
         if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
 
+        // A change set's object lines start with `+ ` or `- ` (after any blanks).
+        std::size_t from = 0;
+        change_op op = change_op::add;
+        if (change_set_) {
+            while (from < line.size() && is_blank(line[from])) ++from;
+            if (from == line.size()) return;
+            if ((line[from] != '+' && line[from] != '-') || from + 1 >= line.size() || !is_blank(line[from + 1])) {
+                std::size_t end = from;
+                while (end < line.size() && !is_blank(line[end])) ++end;
+                error(line_no, from + 1,
+                      "a change set line starts with '+ ' (add or replace) or '- ' (remove), not " +
+                          detail::quoted(line.substr(from, end - from)));
+                return;
+            }
+            op = line[from] == '+' ? change_op::add : change_op::remove;
+            from += 2;
+        }
+
         // Tokens: maximal runs of non-blanks, with their 1-based columns.
         std::vector<std::pair<std::size_t, std::string_view>> tokens;
-        for (std::size_t i = 0; i < line.size();) {
+        for (std::size_t i = from; i < line.size();) {
             if (is_blank(line[i])) {
                 ++i;
                 continue;
@@ -245,7 +312,10 @@ private:
             while (i < line.size() && !is_blank(line[i])) ++i;
             tokens.emplace_back(b + 1, line.substr(b, i - b));
         }
-        if (tokens.empty()) return;
+        if (tokens.empty()) {
+            if (change_set_) error(line_no, from - 1, "'+' or '-' without an object");
+            return;
+        }
 
         const kind_spec* kind = nullptr;
         for (const kind_spec& k : kinds)
@@ -259,6 +329,7 @@ private:
         info.line = line_no;
         info.kind_column = tokens[0].first;
         info.kind = kind;
+        info.op = op;
         for (std::size_t t = 1; t < tokens.size(); ++t) {
             const auto [column, token] = tokens[t];
             const std::size_t eq = token.find('=');
@@ -285,11 +356,15 @@ private:
             slot.ok = parse_value(kind->keys[*index], text, slot, line_no);
         }
         for (std::size_t i = 0; i < kind->keys.size(); ++i) {
-            if (kind->keys[i].required && !info.slots[i].present) {
+            if (info.required(i) && !info.slots[i].present) {
                 error(line_no, info.kind_column,
                       "missing required key " + detail::quoted(kind->keys[i].name) + " for " +
-                          std::string(kind->name));
+                          (op == change_op::remove ? "removing a " : "") + std::string(kind->name));
             }
+        }
+        if (change_set_) {
+            if (info.essentials_ok()) changes_.push_back(change_line{make_object(info), info});
+            return;
         }
         add_object(info);
     }
@@ -480,7 +555,6 @@ private:
     /// Hands the object of a line to the builder when every essential value is usable; otherwise
     /// tells the builder which ids the line declared, so that references to them stay quiet.
     void add_object(const line_info& info) {
-        const auto tag = info.line;
         if (!info.essentials_ok()) {
             if (info.kind->kind == object_kind::routing_domain) {
                 if (const value* v = info.get("rdid")) builder_.assume_declared(v->guid);
@@ -492,67 +566,80 @@ private:
             return;
         }
         lines_.emplace(info.line, info);
+        std::visit([&](auto&& o) { builder_.add(std::move(o), info.line); }, make_object(info));
+    }
+
+    /// The object a line describes; keys that are absent or malformed get their defaults (the
+    /// callers hand it on only when its essential keys are usable).
+    static object make_object(const line_info& info) {
         const auto get = [&](std::string_view key) { return info.get(key); };
+        const auto ip_or_zero = [&](std::string_view key, bool v6) {
+            if (const value* v = get(key)) return v->ip;
+            return v6 ? ip_address{ipv6_address{}} : ip_address{ipv4_address{}};
+        };
+        const auto vsid_of = [&]() {
+            const value* v = get("vsid");
+            return v != nullptr && v->vsid ? *v->vsid : vsid::make(vsid::min_tenant).value();
+        };
+        const auto guid_of = [&]() {
+            const value* v = get("rdid");
+            return v != nullptr ? v->guid : rdid{};
+        };
+        const auto prefix_of = [&]() {
+            const value* v = get("prefix");
+            return v != nullptr ? v->prefix : ip_prefix{};
+        };
         switch (info.kind->kind) {
             case object_kind::provider_address: {
                 provider_address o;
-                o.host = std::string(get("host")->text);
-                o.pa = get("pa")->ip;
+                if (const value* v = get("host")) o.host = std::string(v->text);
+                o.pa = ip_or_zero("pa", false);
                 if (const value* v = get("prefix-length")) o.prefix_length = static_cast<std::uint8_t>(v->number);
                 if (const value* v = get("mac")) o.mac = v->mac;
                 if (const value* v = get("vlan")) o.vlan = static_cast<std::uint16_t>(v->number);
-                builder_.add(std::move(o), tag);
-                break;
+                return o;
             }
             case object_kind::provider_route: {
                 provider_route o;
-                o.host = std::string(get("host")->text);
-                o.prefix = get("prefix")->prefix;
-                o.next_hop = o.prefix.address().is_v4() ? ip_address{ipv4_address{}} : ip_address{ipv6_address{}};
-                if (const value* v = get("next-hop")) o.next_hop = v->ip;
+                if (const value* v = get("host")) o.host = std::string(v->text);
+                o.prefix = prefix_of();
+                o.next_hop = ip_or_zero("next-hop", o.prefix.address().is_v6());
                 if (const value* v = get("next-hop-mac")) o.next_hop_mac = v->mac;
                 o.metric = default_customer_route_metric;
                 if (const value* v = get("metric")) o.metric = v->number;
-                builder_.add(std::move(o), tag);
-                break;
+                return o;
             }
             case object_kind::routing_domain: {
                 routing_domain o;
-                o.id = get("rdid")->guid;
+                o.id = guid_of();
                 if (const value* v = get("name")) o.name = std::string(v->text);
                 if (const value* v = get("router-mac")) o.router_mac = v->mac;
-                builder_.add(std::move(o), tag);
-                break;
+                return o;
             }
             case object_kind::virtual_subnet: {
-                virtual_subnet o{*get("vsid")->vsid, get("rdid")->guid, std::nullopt, std::nullopt};
+                virtual_subnet o{vsid_of(), guid_of(), std::nullopt, std::nullopt};
                 if (const value* v = get("gateway")) {
                     o.gateway_v4 = v->gateway_v4;
                     o.gateway_v6 = v->gateway_v6;
                 }
-                builder_.add(std::move(o), tag);
-                break;
+                return o;
             }
             case object_kind::customer_route: {
-                const ip_prefix prefix = get("prefix")->prefix;
-                customer_route o{get("rdid")->guid, *get("vsid")->vsid, prefix,
-                                 prefix.address().is_v4() ? ip_address{ipv4_address{}} : ip_address{ipv6_address{}},
+                const ip_prefix prefix = prefix_of();
+                customer_route o{guid_of(), vsid_of(), prefix, ip_or_zero("next-hop", prefix.address().is_v6()),
                                  default_customer_route_metric};
-                if (const value* v = get("next-hop")) o.next_hop = v->ip;
                 if (const value* v = get("metric")) o.metric = v->number;
-                builder_.add(std::move(o), tag);
-                break;
+                return o;
             }
-            case object_kind::lookup_record: {
-                lookup_record o{*get("vsid")->vsid, get("ca")->ip, get("mac")->mac, get("pa")->ip,
-                                rule::encap, record_type::static_record, {}};
-                if (const value* v = get("rule")) o.rule = v->rule;
-                if (const value* v = get("type")) o.type = v->type;
-                if (const value* v = get("vm")) o.vm = std::string(v->text);
-                builder_.add(std::move(o), tag);
-                break;
-            }
+            case object_kind::lookup_record: break;
         }
+        lookup_record o{vsid_of(), ip_or_zero("ca", false), {}, ip_or_zero("pa", false), rule::encap,
+                        record_type::static_record, {}};
+        if (const value* v = get("mac")) o.mac = v->mac;
+        if (const value* v = get("rule")) o.rule = v->rule;
+        if (const value* v = get("type")) o.type = v->type;
+        if (const value* v = get("vm")) o.vm = std::string(v->text);
+        return o;
     }
 
     /// Places a builder diagnostic on its line: at the key of a conflict or reference, at the
@@ -574,6 +661,8 @@ private:
 
     std::string_view text_;
     std::string_view file_;
+    bool change_set_{false};
+    std::vector<change_line> changes_;
     builder builder_;
     std::map<std::size_t, line_info> lines_;  ///< by line number = builder tag
     std::vector<load_diagnostic> diags_;

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace nvgre::policy {
@@ -51,6 +52,8 @@ struct provider_address {
     mac_address mac;
     std::uint16_t vlan{0};          ///< 0..4094; 0 = untagged
 
+    friend bool operator==(const provider_address&, const provider_address&) = default;
+
     /// The on-link subnet of this PA (its address with the host bits cleared).
     [[nodiscard]] ip_prefix subnet() const noexcept { return ip_prefix::containing(pa, prefix_length).value(); }
 };
@@ -62,6 +65,8 @@ struct provider_route {
     ip_address next_hop;
     mac_address next_hop_mac;
     std::uint32_t metric{0};
+
+    friend bool operator==(const provider_route&, const provider_route&) = default;
 };
 
 /// `routing-domain`: one tenant's VM network; traffic is routed between its subnets only.
@@ -69,6 +74,8 @@ struct routing_domain {
     rdid id;
     std::string name;
     mac_address router_mac{default_router_mac};
+
+    friend bool operator==(const routing_domain&, const routing_domain&) = default;
 };
 
 /// `virtual-subnet`: subnet `id` of routing domain `domain`, with the distributed router's
@@ -78,6 +85,8 @@ struct virtual_subnet {
     rdid domain;
     std::optional<ipv4_address> gateway_v4;
     std::optional<ipv6_address> gateway_v6;
+
+    friend bool operator==(const virtual_subnet&, const virtual_subnet&) = default;
 };
 
 /// `customer-route`: `prefix` of routing domain `domain` lives in subnet `subnet`; next hop
@@ -88,6 +97,8 @@ struct customer_route {
     ip_prefix prefix;
     ip_address next_hop;
     std::uint32_t metric{default_customer_route_metric};
+
+    friend bool operator==(const customer_route&, const customer_route&) = default;
 
     [[nodiscard]] bool on_link() const noexcept { return next_hop.is_unspecified(); }
 };
@@ -102,6 +113,16 @@ struct lookup_record {
     policy::rule rule{rule::encap};
     record_type type{record_type::static_record};
     std::string vm;  ///< optional VM name, for people reading counters and logs
+
+    friend bool operator==(const lookup_record&, const lookup_record&) = default;
 };
+
+/// Any one policy object; the alternatives are in the order of docs/policy-format.md's table
+/// (policy::object_kind has the same order).
+using object = std::variant<provider_address, provider_route, routing_domain, virtual_subnet, customer_route, lookup_record>;
+
+/// What a line of a change set does (docs/policy-lifecycle.md): `+ ` adds the object or replaces
+/// the one with the same identity, `- ` removes the object with that identity.
+enum class change_op : std::uint8_t { add, remove };
 
 }  // namespace nvgre::policy

@@ -175,6 +175,25 @@ public:
 
     /// The host this snapshot was built for.
     [[nodiscard]] std::string_view host() const noexcept { return host_; }
+    /// The policy's generation (docs/policy-lifecycle.md): live_policy numbers the policy it
+    /// starts with 1 and adds one for every change set (or whole policy) it applies.
+    [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+
+    /// A record in its migration grace window (docs/policy-lifecycle.md): it moved from PA
+    /// `previous` (an index: provider_at) to its record's PA. The old host forwards frames that
+    /// still arrive for it; the new host accepts them from the old one.
+    struct moved_record {
+        record_id id{no_record};
+        std::uint32_t previous{0};
+    };
+    /// The grace window of record `id`, or nullptr (none is open: the common case costs one
+    /// test of an empty list). Only the drop paths of ingress ask.
+    [[nodiscard]] const moved_record* moved(record_id id) const noexcept {
+        for (const moved_record& m : moved_)
+            if (m.id == id) return &m;
+        return nullptr;
+    }
+    [[nodiscard]] bool any_moved() const noexcept { return !moved_.empty(); }
 
     /// The record holding customer address `ca` in routing domain `domain`, or nullptr.
     /// (A CA is unique within its routing domain.) Gateway-wildcard records are not found here.
@@ -426,6 +445,8 @@ protected:
     static constexpr std::uint32_t no_row = ~std::uint32_t{0};
 
     std::string host_;
+    std::uint64_t generation_{0};
+    std::vector<moved_record> moved_;  // open grace windows (a handful at a time)
     std::vector<provider_address> provider_addresses_;
     std::vector<std::uint32_t> pa_host_;  // provider index -> host index
     std::uint32_t local_host_{~std::uint32_t{0}};  // index of host_ among the hosts (none: no PA)

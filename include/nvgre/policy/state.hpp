@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -148,6 +149,29 @@ public:
         for (std::uint32_t id = 0; id < bindings_.size(); ++id)
             if (bindings_[id].bound) out.emplace_back(id, bindings_[id].mac);
         return out;
+    }
+
+    // ---- generation and grace windows (control plane; live_policy sets them) -------------
+
+    void set_generation(std::uint64_t g) noexcept { generation_ = g; }
+
+    /// A record in a grace window, as the control plane names it: (VSID, CA) and the PA it
+    /// moved from.
+    struct grace_key {
+        nvgre::vsid subnet;
+        ip_address ca;
+        ip_address previous_pa;
+    };
+    /// Opens exactly the grace windows `open` (snapshot::moved), the ones whose record and
+    /// previous PA this state has; the others are skipped. Allocates.
+    void set_moved(std::span<const grace_key> open) {
+        moved_.clear();
+        for (const grace_key& g : open) {
+            const record_entry* r = find_record_in_subnet(g.subnet.value(), g.ca);
+            const std::uint32_t* previous = pa_index_.find(ca_key{0, g.previous_pa});
+            if (r == nullptr || previous == nullptr || r->provider == *previous) continue;
+            moved_.push_back(moved_record{id_of(*r), *previous});
+        }
     }
 
     // ---- changes (control plane) --------------------------------------------------------
