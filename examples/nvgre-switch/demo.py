@@ -24,7 +24,12 @@ policy's on-link 0.0.0.0/0 and ::/0 of VSID 5001; no record holds 203.0.113.10, 
 it to the VSID's gateway-wildcard record, red-gw on hv2, whose kernel forwards it to the
 internet namespace. The internet routes 10.0.0.0/16 and fd00::/64 back through red-gw.
 
-Usage: demo.py --switch PATH [--dpdk] [--policy FILE] [--out DIR] [--test]
+With nvgre-switch, the switches also take commands from nvgre-ctl on their control sockets
+(OUT/hv1.sock, OUT/hv2.sock): the demo shows the generations and ports, applies a bad change
+set while traffic flows, and ends with a live migration of red-db from hv2 to hv1 in the
+order docs/policy-lifecycle.md gives, while red-web pings it every 10 ms and streams TCP to it.
+
+Usage: demo.py --switch PATH [--ctl PATH] [--dpdk] [--policy FILE] [--out DIR] [--test]
   --test: exit 77 (ctest's "skipped") with a message when not root or when namespaces can't be
   made, instead of failing.
 Exit status: 0 when every check passed, 1 otherwise. Everything it made is removed at the end,
@@ -67,6 +72,17 @@ GW_WAN = ("203.0.113.1", "2001:db8:113::1")
 INTERNET = ("203.0.113.10", "2001:db8:113::10")
 TCP_BYTES = 10 * 1024 * 1024
 TCP_PORT = 5201
+MIGRATION_PINGS = 300      # every 10 ms: 3 s of pings across the migration
+MIGRATION_TCP_CHUNKS = 40  # 64 KiB every 75 ms: a 2.5 MiB stream across the migration
+# red-db moves to hv1's PA; the same change set goes to both hosts (the new host first).
+MOVE_RED_DB = """# red-db moves from hv2 to hv1 (live migration)
++ lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db
++ lookup-record vsid=5001 ca=fd00::6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db
+"""
+# Two errors: a routing domain still in use, and a record on a PA nobody owns.
+BAD_CHANGE_SET = """- routing-domain rdid={11111111-1111-1111-1111-111111111111}
++ lookup-record vsid=5001 ca=10.0.0.77 mac=00:15:5d:00:00:77 pa=192.168.10.99
+"""
 
 
 class Deadline(Exception):
@@ -230,7 +246,8 @@ def setup(switch_path, policy, out, dpdk=False):
             cmd = dpdk_command(switch_path, policy, host, [vm[0] for vm in VMS if vm[1] == host])
         else:
             ports = [arg for vm in VMS if vm[1] == host for arg in ("--vm", f"{vm[0]}={vm[0]}")]
-            cmd = [switch_path, "--policy", policy, "--host", host, "--fabric", "fab0"] + ports
+            cmd = [switch_path, "--policy", policy, "--host", host, "--fabric", "fab0",
+                   "--control", os.path.join(out, f"{host}.sock")] + ports
         switches[host] = Switch(host, cmd, os.path.join(out, f"{host}.log"), ready=": ready:", timeout=30)
         if dpdk:
             switches[host].name = "nvgre-dpdk"
@@ -380,6 +397,113 @@ def run_checks(switches, out, c, dpdk=False):
     return pcap
 
 
+def ctl(tool, out, host, *args, stdin=None):
+    """nvgre-ctl against HOST's switch: (exit status, stdout, stderr)."""
+    p = subprocess.run([tool, "--socket", os.path.join(out, f"{host}.sock")] + list(args), input=stdin,
+                       capture_output=True, text=True, timeout=15)
+    return p.returncode, p.stdout, p.stderr
+
+
+def pinger(out, name, count):
+    """red-web pinging red-db every 10 ms, in the background."""
+    return Background("red-web", ["ping", "-4", "-n", "-i", "0.01", "-W", "1", "-c", str(count), "10.0.0.6"],
+                      os.path.join(out, f"{name}.log"))
+
+
+def ping_totals(p):
+    """(sent, received) of a finished pinger."""
+    p.proc.wait(timeout=30)
+    p.stop()
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", p.text())
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def control_checks(switches, tool, out, c):
+    """nvgre-ctl against the running switches, then red-db's live migration from hv2 to hv1."""
+    generations = {host: ctl(tool, out, host, "show", "generation")[1].strip() for host in switches}
+    code, ports, _ = ctl(tool, out, "hv1", "show", "ports")
+    _, counters, _ = ctl(tool, out, "hv2", "show", "counters")
+    c.check(all(g == "generation 1" for g in generations.values()) and code == 0
+            and re.search(r"^port 0 red-web 00:15:5d:00:00:05 vsid 5001$", ports, re.M)
+            and re.search(r"^port 1 blue-web 00:15:5d:00:01:05 vsid 6001$", ports, re.M)
+            and "generation 1" in counters and "verdict deliver" in counters,
+            f"nvgre-ctl: show generation: {', '.join(f'{h} {g}' for h, g in generations.items())}; show ports on hv1: "
+            f"{'; '.join(ports.strip().splitlines())}; show counters on hv2: {len(counters.splitlines())} lines")
+
+    # A bad change set while traffic flows: every error, nothing changed, nothing lost.
+    bad = os.path.join(out, "bad.cs")
+    with open(bad, "w") as f:
+        f.write(BAD_CHANGE_SET)
+    pings = pinger(out, "ping-bad-change-set", 100)
+    time.sleep(0.3)
+    code, _, errors = ctl(tool, out, "hv1", "apply", bad)
+    sent, received = ping_totals(pings)
+    after = ctl(tool, out, "hv1", "show", "generation")[1].strip()
+    lines = errors.strip().splitlines()
+    c.check(code == 1 and len(lines) == 2 and all(line.startswith(bad + ":") for line in lines)
+            and after == "generation 1" and sent == 100 and received == sent,
+            f"nvgre-ctl apply of a bad change set to hv1 while red-web pinged red-db every 10 ms: exit {code}, "
+            f"{len(lines)} errors ({' | '.join(os.path.basename(line) for line in lines)}); still {after}; "
+            f"lost {sent - received} of {sent} pings")
+
+    # The live migration, in the order of docs/policy-lifecycle.md: the new host's policy, the
+    # VM's link, the old host's policy.
+    move = os.path.join(out, "move-red-db.cs")
+    with open(move, "w") as f:
+        f.write(MOVE_RED_DB)
+    here = os.path.abspath(__file__)
+    server = Background("red-db", ["/usr/bin/python3", here, "_tcp_server"], os.path.join(out, "migration-tcp-server.log"),
+                        ready="listening")
+    client = Background("red-web", ["/usr/bin/python3", here, "_tcp_paced"], os.path.join(out, "migration-tcp-client.log"))
+    pings = pinger(out, "ping-migration", MIGRATION_PINGS)
+    time.sleep(0.8)
+    steps = [
+        ("hv1", ["apply", move]),                            # 1. the new host takes red-db's records
+        (None, ["ip", "-n", ns("hv2"), "link", "set", "red-db", "netns", ns("hv1")]),  # 2. the VM's link moves
+        (None, ["ip", "-n", ns("hv1"), "link", "set", "red-db", "up"]),
+        ("hv1", ["attach", "red-db=red-db"]),                # 3. ... onto hv1's switch
+        ("hv2", ["detach", "red-db"]),                       # 4. the old host lets go of it
+        ("hv2", ["apply", move]),                            # 5. the old host's policy
+    ]
+    began = time.time()
+    failed = []
+    for host, args in steps:
+        if host:
+            code, stdout, stderr = ctl(tool, out, host, *args)
+        else:
+            p = subprocess.run(args, capture_output=True, text=True, timeout=15)
+            code, stdout, stderr = p.returncode, p.stdout, p.stderr
+        if code != 0:
+            failed.append(f"{host or 'ip'} {' '.join(args)}: {stderr.strip()}")
+    took = time.time() - began
+    sent, received = ping_totals(pings)
+    client.proc.wait(timeout=30)
+    client.stop()
+    server.proc.wait(timeout=30)
+    server.stop()
+    streamed = client.text().split()
+    arrived = server.text().split()
+    intact = len(streamed) == 2 and len(arrived) >= 3 and streamed == arrived[-2:]
+    lost = sent - received
+    c.check(not failed and sent >= 100 and lost <= sent * 5 // 100 and intact,
+            f"live migration: red-db moved hv2 -> hv1 while red-web pinged it every 10 ms: lost {lost} of {sent} pings; "
+            + ("TCP stream intact (sha256 equal)" if intact else f"TCP stream BROKEN (sent {streamed}, got {arrived})")
+            + (f"; failed steps: {failed}" if failed else ""))
+    generations = {host: ctl(tool, out, host, "show", "generation")[1].strip() for host in switches}
+    _, ports1, _ = ctl(tool, out, "hv1", "show", "ports")
+    _, ports2, _ = ctl(tool, out, "hv2", "show", "ports")
+    got, _ = ping("red-web", "10.0.0.6")
+    local = switches["hv1"].counters()["verdict local"]
+    on_hv2 = re.search(r"^port \d+ red-db ", ports2, re.M) is not None  # (red-db2 stays there)
+    c.check(all(g == "generation 2" for g in generations.values())
+            and re.search(r"^port 2 red-db 00:15:5d:00:00:06 vsid 5001$", ports1, re.M) and not on_hv2
+            and got == 3 and local > 0,
+            f"after the migration ({took * 1000:.0f} ms of steps): {', '.join(f'{h} {g}' for h, g in generations.items())}; "
+            f"red-db is port 2 on hv1 ({'yes' if 'red-db' in ports1 else 'no'}) and gone from hv2 "
+            f"({'no' if on_hv2 else 'yes'}); red-web -> red-db ping {got}/3, switched on hv1 "
+            f"(verdict local {local})")
+
+
 def lcore_checks(switches, c):
     """nvgre-dpdk: each switch's worker lcores all received and sent frames (its ports' queues
     are spread over them: the kernel's fanout hash of AF_PACKET, by flow)."""
@@ -477,6 +601,22 @@ def tcp_client():
     print(len(data), hashlib.sha256(data).hexdigest())
 
 
+def tcp_paced():
+    """A TCP stream to red-db paced across the migration: 64 KiB every 75 ms."""
+    h = hashlib.sha256()
+    s = socket.create_connection(("10.0.0.6", TCP_PORT), timeout=60)
+    n = 0
+    for _ in range(MIGRATION_TCP_CHUNKS):
+        chunk = os.urandom(64 * 1024)
+        s.sendall(chunk)
+        h.update(chunk)
+        n += len(chunk)
+        time.sleep(0.075)
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)
+    print(n, h.hexdigest(), flush=True)
+
+
 def forge():
     """One UDP frame from red-web's MAC with a source address that is not red-web's."""
     def ipv4_checksum(header):
@@ -497,12 +637,14 @@ def forge():
 
 
 def main():
-    if len(sys.argv) == 2 and sys.argv[1] in ("_tcp_server", "_tcp_client", "_forge"):
-        {"_tcp_server": tcp_server, "_tcp_client": tcp_client, "_forge": forge}[sys.argv[1]]()
+    helpers = {"_tcp_server": tcp_server, "_tcp_client": tcp_client, "_tcp_paced": tcp_paced, "_forge": forge}
+    if len(sys.argv) == 2 and sys.argv[1] in helpers:
+        helpers[sys.argv[1]]()
         return 0
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description="the nvgre live demo")
     ap.add_argument("--switch", required=True)
+    ap.add_argument("--ctl", help="nvgre-ctl (default: beside the switch's build directory)")
     ap.add_argument("--dpdk", action="store_true", help="the switch is nvgre-dpdk")
     ap.add_argument("--policy", default=os.path.join(here, "..", "policies", "demo.policy"))
     ap.add_argument("--out", default="build/demo/live")
@@ -550,6 +692,9 @@ def main():
         for host, sw in switches.items():
             print(sw.text().strip().splitlines()[0], flush=True)
         pcap = run_checks(switches, out, c, a.dpdk)
+        if not a.dpdk:
+            tool = a.ctl or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.switch))), "nvgre-ctl", "nvgre-ctl")
+            control_checks(switches, os.path.abspath(tool), out, c)
     except KeyboardInterrupt:
         interrupted = "interrupted"
     except Deadline:

@@ -3,7 +3,7 @@
 // see how to embed the library in a switch:
 //
 //   nvgre-switch --policy FILE --host NAME --fabric IFACE --vm IFACE=VM [--vm IFACE=VM ...]
-//                [--underlay-mtu N]
+//                [--underlay-mtu N] [--control SOCKET] [--grace-ms N]
 //
 //   --fabric IFACE   the physical NIC: NVGRE (and IP-rewrite) packets in and out; the switch
 //                    answers ARP / neighbor solicitations for its PAs there itself
@@ -11,6 +11,10 @@
 //                    (or its vm= name in the policy). The port is bound to the lookup record
 //                    with that MAC, so its VSID and customer addresses come from the policy.
 //   --underlay-mtu N the outer IP MTU (default: the fabric interface's MTU)
+//   --control SOCKET a Unix socket for nvgre-ctl (examples/common/control_socket.hpp): change
+//                    sets (`apply`), VM ports attached and detached (`attach IFACE=VM`,
+//                    `detach IFACE`) and `show generation|counters|ports`, while forwarding
+//   --grace-ms N     the migration grace window (docs/policy-lifecycle.md; default 10000)
 //
 // Every frame read from a VM port runs through egress_burst(), every frame read from the
 // fabric through ingress_burst(); each output goes where its outcome says. Counters of every
@@ -24,10 +28,13 @@
 // (TSO). Those become the frame's offload metadata, and the pipeline completes the checksum and
 // segments in software, since no NIC can do it inside GRE for us.
 //
-// What it leaves out, on purpose: one thread (a real switch runs one datapath thread per core,
-// each with its own counters and a live_policy reader), and plain sendmsg() per frame (a real
-// switch batches with sendmmsg or an AF_XDP / PACKET_MMAP ring).
+// The policy is a live_policy: each burst runs under a read guard, and control commands are
+// served between bursts by the same thread (a real switch runs one datapath thread per core,
+// each with its own reader, and serves the control socket from another thread: the readers
+// never wait for it). What it leaves out, on purpose: plain sendmsg() per frame (a real switch
+// batches with sendmmsg or an AF_XDP / PACKET_MMAP ring).
 
+#include "../common/control_socket.hpp"
 #include "../common/vm_port.hpp"
 
 #include <nvgre/datapath/egress.hpp>
@@ -37,6 +44,7 @@
 #include <nvgre/datapath/too_big.hpp>
 #include <nvgre/datapath/verdict.hpp>
 #include <nvgre/mac_address.hpp>
+#include <nvgre/policy/live_policy.hpp>
 #include <nvgre/policy/loader.hpp>
 #include <nvgre/policy/state.hpp>
 
@@ -53,6 +61,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstdio>
@@ -156,29 +165,39 @@ std::size_t interface_mtu(const std::string& name) {
 /// The switch: ports, buffers, counters, and where each outcome's frame goes.
 class vswitch {
 public:
-    vswitch(const nvgre::policy::state& policy, std::string host, port fabric, std::vector<port> vms,
-            dp::pipeline_config cfg)
-        : policy_(policy), host_(std::move(host)), fabric_(std::move(fabric)), vms_(std::move(vms)), cfg_(cfg),
-          slots_(burst_size * slot_size), scratch_(slot_size) {
+    vswitch(nvgre::policy::live_policy& policy, std::string host, port fabric, std::vector<port> vms,
+            dp::pipeline_config cfg, std::optional<example::control_server> control)
+        : live_(policy), reader_(policy.make_reader()), host_(std::move(host)), fabric_(std::move(fabric)),
+          vms_(std::move(vms)), cfg_(cfg), control_(std::move(control)), slots_(burst_size * slot_size), scratch_(slot_size) {
         // Too-big answers to VMs (path-MTU discovery), at most a burst of 10 and then 10 a
         // second per source; one context, since the switch is one datapath thread.
         ctx_.limit_answers(10, 10);
     }
 
-    /// Polls every port until SIGINT/SIGTERM; prints counters on SIGUSR1 and at the end.
+    /// Polls every port (and the control socket) until SIGINT/SIGTERM; prints counters on
+    /// SIGUSR1 and at the end.
     void run() {
         std::vector<pollfd> fds;
-        fds.push_back({fabric_.fd, POLLIN, 0});
-        for (const port& p : vms_) fds.push_back({p.fd, POLLIN, 0});
         while (!stop_requested) {
             if (dump_requested) {
                 dump_requested = 0;
                 print_counters();
             }
-            if (poll(fds.data(), fds.size(), -1) < 0) continue;  // EINTR: a signal; look at the flags
-            if (fds[0].revents & POLLIN) receive(fabric_, nullptr);
+            // The set is rebuilt each round: attach and detach change the ports between rounds.
+            fds.clear();
+            fds.push_back({fabric_.fd, POLLIN, 0});
+            for (const port& p : vms_) fds.push_back({p.fd, POLLIN, 0});  // a detached slot's -1 is skipped
+            if (control_) fds.push_back({control_->fd(), POLLIN, 0});
+            // Wake at least every 100 ms to close migration grace windows that are over.
+            if (poll(fds.data(), fds.size(), 100) < 0) continue;  // EINTR: a signal; look at the flags
+            if (fds[0].revents & (POLLIN | POLLERR)) receive(fabric_, nullptr);
+            // POLLERR too: reading takes the error (e.g. ENETDOWN when the interface left the
+            // namespace), else poll() would report it again at once, round after round.
             for (std::size_t i = 0; i < vms_.size(); ++i)
-                if (fds[i + 1].revents & POLLIN) receive(vms_[i], &vms_[i]);
+                if (fds[i + 1].revents & (POLLIN | POLLERR)) receive(vms_[i], &vms_[i]);
+            if (control_ && (fds.back().revents & POLLIN))
+                control_->on_readable([this](const example::control_request& r) { return command(r); });
+            live_.end_grace_windows();
         }
         print_counters();
     }
@@ -212,6 +231,7 @@ private:
             msgs[i].msg_hdr.msg_namelen = sizeof from[i];
         }
         const int n = recvmmsg(p.fd, msgs.data(), burst_size, MSG_DONTWAIT, nullptr);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++port_errors_;
         if (n <= 0) return;
 
         // Frames with headroom in front, so encap writes the outer headers without a copy.
@@ -237,11 +257,14 @@ private:
 
         std::array<dp::outcome, burst_size> out;
         const auto burst = std::span(frames).first(count);
+        // The policy of this burst: stable until the guard ends, whatever the control plane does.
+        const auto guard = reader_.read();
+        const nvgre::policy::state& policy = *guard;
         if (vm != nullptr)
-            dp::egress_burst(policy_, burst, std::span<const std::uint32_t>(port_ids).first(count),
+            dp::egress_burst(policy, burst, std::span<const std::uint32_t>(port_ids).first(count),
                              std::span(out).first(count), *this, ctx_, cfg_);
         else
-            dp::ingress_burst(policy_, burst, std::span(out).first(count), *this, ctx_, cfg_);
+            dp::ingress_burst(policy, burst, std::span(out).first(count), *this, ctx_, cfg_);
 
         for (std::size_t i = 0; i < count; ++i) {
             const dp::outcome& o = out[i];
@@ -262,10 +285,10 @@ private:
             case dp::destination::kind::sender: to = sender; break;
             case dp::destination::kind::vm:
                 // The outcome names our own port number: no search.
-                if (d.port < vms_.size()) to = &vms_[d.port];
+                if (d.port < vms_.size() && vms_[d.port].fd >= 0) to = &vms_[d.port];
                 break;
         }
-        if (to == nullptr) {  // a local VM the policy knows but this switch has no port for
+        if (to == nullptr || to->fd < 0) {  // a local VM the policy knows but this switch has no port for
             ++tx_no_port_;
             return;
         }
@@ -317,7 +340,102 @@ private:
         return o;
     }
 
+    /// One control command (examples/common/control_socket.hpp), between bursts.
+    example::control_reply command(const example::control_request& r) {
+        const auto& w = r.words;
+        const auto fail = [](std::string text) { return example::control_reply{false, std::move(text)}; };
+        if (w.size() == 2 && w[0] == "apply") {
+            const auto applied = live_.apply_change_set(r.body, w[1]);
+            if (!applied) {
+                std::string text;
+                for (const auto& d : applied.diagnostics) text += d.to_string() + "\n";
+                return fail(text);
+            }
+            std::fprintf(stderr, "nvgre-switch %s: applied %s: generation %llu\n", host_.c_str(), w[1].c_str(),
+                         static_cast<unsigned long long>(applied.generation));
+            return {true, "generation " + std::to_string(applied.generation) + "\n"};
+        }
+        if (w.size() == 2 && w[0] == "attach") return attach(w[1]);
+        if (w.size() == 2 && w[0] == "detach") return detach(w[1]);
+        if (w.size() == 2 && w[0] == "show" && w[1] == "generation")
+            return {true, "generation " + std::to_string(live_.generation()) + "\n"};
+        if (w.size() == 2 && w[0] == "show" && w[1] == "counters") return {true, counters_text()};
+        if (w.size() == 2 && w[0] == "show" && w[1] == "ports") return {true, ports_text()};
+        return fail("unknown command '" + (w.empty() ? std::string() : w[0]) +
+                    "' (apply FILE, attach IFACE=VM, detach IFACE, show generation|counters|ports)");
+    }
+
+    /// `attach IFACE=VM`: a packet socket on IFACE, numbered as the first free VM port. VM is a
+    /// MAC (its records may come later: the port carries traffic once they do) or a vm= name of
+    /// the policy in force.
+    example::control_reply attach(const std::string& what) {
+        const auto vm = example::split_vm_option(what);
+        if (!vm) return {false, "attach wants IFACE=MAC or IFACE=VM-NAME, not '" + what + "'\n"};
+        const auto& [iface, who] = *vm;
+        for (const port& p : vms_)
+            if (p.fd >= 0 && p.name == iface) return {false, "'" + iface + "' is already attached\n"};
+        std::optional<nvgre::mac_address> mac;
+        if (const auto parsed = nvgre::mac_address::parse(who)) mac = *parsed;
+        if (!mac)
+            if (const auto m = live_.current_model())
+                for (const auto& rec : m->lookup_records())
+                    if (rec.vm == who) mac = rec.mac;
+        if (!mac) return {false, "no VM '" + who + "' in the policy\n"};
+        for (const port& p : vms_)
+            if (p.fd >= 0 && p.vm_mac == *mac) return {false, mac->to_string() + " is already attached on '" + p.name + "'\n"};
+        port p{iface, -1, *mac, true};
+        if (auto e = open_port(p)) {
+            if (p.fd >= 0) close(p.fd);
+            return {false, *e + "\n"};
+        }
+        std::size_t slot = 0;
+        while (slot < vms_.size() && vms_[slot].fd >= 0) ++slot;
+        if (!live_.bind_port(static_cast<std::uint32_t>(slot), *mac)) {
+            close(p.fd);
+            return {false, "too many VM ports\n"};
+        }
+        if (slot == vms_.size()) vms_.push_back(std::move(p));
+        else vms_[slot] = std::move(p);
+        std::fprintf(stderr, "nvgre-switch %s: attached %s (%s) as port %zu\n", host_.c_str(), iface.c_str(),
+                     mac->to_string().c_str(), slot);
+        return {true, "port " + std::to_string(slot) + " " + iface + " " + mac->to_string() + "\n"};
+    }
+
+    /// `detach IFACE`: the port's socket closed, its number unbound (frames for its VM are then
+    /// counted tx-no-port until its records move away).
+    example::control_reply detach(const std::string& iface) {
+        for (std::size_t i = 0; i < vms_.size(); ++i) {
+            if (vms_[i].fd < 0 || vms_[i].name != iface) continue;
+            live_.unbind_port(static_cast<std::uint32_t>(i));
+            close(vms_[i].fd);
+            vms_[i] = port{};
+            std::fprintf(stderr, "nvgre-switch %s: detached %s (port %zu)\n", host_.c_str(), iface.c_str(), i);
+            return {true, "detached " + iface + " (port " + std::to_string(i) + ")\n"};
+        }
+        return {false, "no attached port '" + iface + "'\n"};
+    }
+
+    /// One line per attached VM port: number, interface, MAC, VSID (or why it has none).
+    std::string ports_text() {
+        std::string text;
+        const auto guard = reader_.read();
+        for (std::size_t i = 0; i < vms_.size(); ++i) {
+            const port& p = vms_[i];
+            if (p.fd < 0) continue;
+            const auto* lp = guard->port(p.vm_mac);
+            text += "port " + std::to_string(i) + " " + p.name + " " + p.vm_mac.to_string() +
+                    (lp != nullptr ? " vsid " + std::to_string(lp->vsid) : std::string(" no-records-on-this-host")) + "\n";
+        }
+        return text;
+    }
+
     void print_counters() const {
+        const std::string text = counters_text();
+        std::fwrite(text.data(), 1, text.size(), stderr);
+        std::fflush(stderr);
+    }
+
+    std::string counters_text() const {
         std::string text = "nvgre-switch " + host_ + ": counters\n";
         for (std::size_t v = 0; v < dp::verdict_count; ++v)
             text += "verdict " + std::string(dp::to_string(static_cast<dp::verdict>(v))) + " " +
@@ -330,16 +448,19 @@ private:
         text += "rx-truncated " + std::to_string(rx_truncated_) + "\n";
         text += "tx-no-port " + std::to_string(tx_no_port_) + "\n";
         text += "tx-error " + std::to_string(tx_errors_) + "\n";
+        text += "port-error " + std::to_string(port_errors_) + "\n";
+        text += "generation " + std::to_string(live_.generation()) + "\n";
         text += "nvgre-switch " + host_ + ": end of counters\n";
-        std::fwrite(text.data(), 1, text.size(), stderr);
-        std::fflush(stderr);
+        return text;
     }
 
-    const nvgre::policy::state& policy_;
+    nvgre::policy::live_policy& live_;
+    nvgre::policy::live_policy::reader reader_;
     std::string host_;
     port fabric_;
     std::vector<port> vms_;
     dp::pipeline_config cfg_;
+    std::optional<example::control_server> control_;
     std::vector<std::byte> slots_;    // burst_size buffers of slot_size, reused every burst
     std::vector<std::byte> scratch_;  // the replication copy
     dp::frame scratch_frame_{};
@@ -349,6 +470,7 @@ private:
     std::uint64_t rx_truncated_{0};
     std::uint64_t tx_no_port_{0};
     std::uint64_t tx_errors_{0};
+    std::uint64_t port_errors_{0};  // a port's socket failed (e.g. its interface left the namespace)
 };
 static_assert(dp::replication_sink<vswitch>);
 
@@ -356,6 +478,8 @@ struct arguments {
     std::string policy, host, fabric;
     std::vector<std::pair<std::string, std::string>> vms;  // interface, MAC or VM name
     std::size_t underlay_mtu{0};
+    std::string control;               // the control socket's path (none: no control)
+    long grace_ms{nvgre::policy::live_policy::default_grace_window.count()};
 };
 
 std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) {
@@ -374,12 +498,18 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
             const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), a.underlay_mtu);
             if (ec != std::errc{} || end != value.data() + value.size() || a.underlay_mtu < 1280 || a.underlay_mtu > 65535)
                 return "--underlay-mtu wants a number from 1280 to 65535, not '" + value + "'";
+        } else if (arg == "--control") {
+            a.control = value;
+        } else if (arg == "--grace-ms") {
+            const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), a.grace_ms);
+            if (ec != std::errc{} || end != value.data() + value.size() || a.grace_ms < 0 || a.grace_ms > 3'600'000)
+                return "--grace-ms wants a number of milliseconds from 0 to 3600000, not '" + value + "'";
         } else {
             return "unknown option '" + std::string(arg) + "'";
         }
     }
-    if (a.policy.empty() || a.host.empty() || a.fabric.empty() || a.vms.empty())
-        return "--policy, --host, --fabric and at least one --vm are required";
+    if (a.policy.empty() || a.host.empty() || a.fabric.empty() || (a.vms.empty() && a.control.empty()))
+        return "--policy, --host, --fabric and at least one --vm (or --control, to attach VM ports later) are required";
     return std::nullopt;
 }
 
@@ -388,7 +518,7 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
 int main(int argc, char** argv) {
     if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
         std::fputs("usage: nvgre-switch --policy FILE --host NAME --fabric IFACE --vm IFACE=MAC|VM-NAME [--vm ...]\n"
-                   "                    [--underlay-mtu N]\n",
+                   "                    [--underlay-mtu N] [--control SOCKET] [--grace-ms N]\n",
                    stdout);
         return 0;
     }
@@ -436,10 +566,20 @@ int main(int argc, char** argv) {
         const auto* lp = policy.port(p.vm_mac);
         ready += ", " + p.name + " (" + p.vm_mac.to_string() + ", VSID " + std::to_string(lp->vsid) + ")";
     }
+    std::optional<example::control_server> control;
+    if (!a.control.empty()) {
+        std::string error;
+        control = example::control_server::open(a.control, error);
+        if (!control) return fail("--control " + a.control + ": " + error);
+        ready += ", control " + a.control;
+    }
+    // Two copies of the policy (left-right): readers never wait for a change.
+    nvgre::policy::live_policy live(*loaded.validated, policy);
+    live.set_grace_window(std::chrono::milliseconds(a.grace_ms));
     std::fprintf(stderr, "%s\n", ready.c_str());
     std::fflush(stderr);
 
-    vswitch sw(policy, a.host, std::move(fabric), std::move(vms), cfg);
+    vswitch sw(live, a.host, std::move(fabric), std::move(vms), cfg, std::move(control));
     sw.run();
     return 0;
 }

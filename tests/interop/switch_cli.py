@@ -28,7 +28,7 @@ def expect(args, needle, code=1, user=None, program=None):
 
 good = ["--policy", policy, "--host", "hv1"]
 expect(["--help"], "usage: nvgre-switch", code=0)
-expect([], "--policy, --host, --fabric and at least one --vm are required")
+expect([], "--policy, --host, --fabric and at least one --vm (or --control")
 expect(good + ["--fabric", "lo", "--vm", "red-web=red-web", "--bogus", "1"], "unknown option '--bogus'")
 expect(good + ["--fabric"], "option '--fabric' needs a value")
 expect(good + ["--fabric", "lo", "--vm", "red-web"], "--vm wants IFACE=MAC or IFACE=VM-NAME")
