@@ -1,10 +1,12 @@
 // Policy as the datapath and the control plane use it: validating and indexing a 1M-record
-// policy, per-packet record lookups through policy::state, and live record changes per second
-// while a reader thread keeps looking up (policy::live_policy).
+// policy, per-packet record lookups through policy::state, and live record changes and change
+// sets per second while a reader thread keeps looking up (policy::live_policy).
+#include "nvgre/policy/change_set.hpp"
 #include "nvgre/policy/live_policy.hpp"
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -146,7 +148,70 @@ void update_records(benchmark::State& st, std::size_t batch) {
     st.counters["reader_bursts_per_s"] = static_cast<double>(bursts.load()) / run_s;
 }
 
+// A change set of 1000 lines on the 1M-record policy through live_policy::apply_change_set,
+// with a reader thread looking records up meanwhile: parsed (FILE:LINE:COL errors), then
+// validated and applied record by record by the state's rules on both left-right copies. Each
+// line moves a random VM to another host (a migration). items = lines; `changes_per_s` = lines
+// over the wall-clock time of the apply calls; `parse_ms` = parse_change_set alone, timed apart
+// on the same text. The model catches up on the first current_model() (`model_s`, once at the
+// end: one validation of the whole policy).
+void update_changeset(benchmark::State& st) {
+    constexpr std::size_t lines = 1000;
+    static live_policy live(model_1m(), state::build(model_1m(), "hv0").value());
+    live.set_grace_window(std::chrono::milliseconds(0));
+    std::atomic<bool> stop{false};
+    std::thread reader([&] {
+        auto r = live.make_reader();
+        std::uint32_t i = 1;
+        while (!stop.load(std::memory_order_relaxed)) {
+            auto g = r.read();
+            for (int k = 0; k < 32; ++k) {
+                i = i * 1664525u + 1013904223u;
+                const std::uint32_t rec = i % 1'000'000;
+                benchmark::DoNotOptimize(g->find_record(rec / records_per_subnet, ca_of(rec)));
+            }
+        }
+    });
+    std::mt19937 rng(11);
+    std::chrono::steady_clock::duration wall{}, parse{};
+    for (auto _ : st) {
+        st.PauseTiming();
+        std::string text;
+        std::vector<std::uint32_t> picked;
+        while (picked.size() < lines) {  // distinct records: one line per identity
+            const std::uint32_t i = rng() % 1'000'000;
+            if (std::find(picked.begin(), picked.end(), i) == picked.end()) picked.push_back(i);
+        }
+        for (const std::uint32_t i : picked)
+            text += "+ " + format_object(lookup_record{*nvgre::vsid::make(5000 + i / records_per_subnet), ca_of(i), mac_of(i),
+                                                       pa_of(rng() % hosts), rule::encap, record_type::static_record, ""}) +
+                    "\n";
+        {
+            const auto t0 = std::chrono::steady_clock::now();
+            const change_set_parse parsed = parse_change_set(text, "bench.cs");
+            parse += std::chrono::steady_clock::now() - t0;
+            if (!parsed) st.SkipWithError("the change set does not parse");
+        }
+        st.ResumeTiming();
+        const auto t0 = std::chrono::steady_clock::now();
+        const change_set_outcome applied = live.apply_change_set(text, "bench.cs");
+        wall += std::chrono::steady_clock::now() - t0;
+        if (!applied) st.SkipWithError("the change set was refused");
+    }
+    stop = true;
+    reader.join();
+    const auto m0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(live.current_model()->counts());
+    const double model_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();
+    const double n = static_cast<double>(st.iterations());
+    st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * lines));
+    st.counters["changes_per_s"] = n * lines / std::chrono::duration<double>(wall).count();
+    st.counters["parse_ms"] = std::chrono::duration<double>(parse).count() * 1e3 / n;
+    st.counters["model_s"] = model_s;
+}
+
 [[maybe_unused]] const bool registered = [] {
+    benchmark::RegisterBenchmark("update/changeset/1K", update_changeset)->Unit(benchmark::kMillisecond)->Iterations(50);
     benchmark::RegisterBenchmark("update/records", update_records, std::size_t{1024})->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark("update/records/batch:16384", update_records, std::size_t{16384})
         ->Unit(benchmark::kMicrosecond);

@@ -49,6 +49,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -83,9 +84,11 @@ public:
     [[nodiscard]] std::uint64_t generation() const {
         return lr_.inspect([](const state& s) { return s.generation(); });
     }
-    /// A copy of the model in force (nullopt for a live policy made without one).
+    /// A copy of the model in force (nullopt for a live policy made without one). After
+    /// change sets applied record by record, the first call validates the policy once (O(n log n)).
     [[nodiscard]] std::optional<model> current_model() const {
         const std::lock_guard lock(control_mutex_);
+        materialize();
         return model_;
     }
 
@@ -169,6 +172,7 @@ public:
         for (const auto& [id, mac] : bindings) (void)r.built->bind_port(id, mac);
         r.built->set_generation(generation + 1);
         grace_.clear();
+        pending_.clear();
         lr_.assign(*r.built);
         model_ = m;
         return std::nullopt;
@@ -251,6 +255,8 @@ private:
     change_set_outcome apply_change_set(const change_set& changes, clock::time_point now, std::vector<load_diagnostic> errors) {
         const std::lock_guard lock(control_mutex_);
         change_set_outcome out;
+        if (model_ && errors.empty() && apply_record_by_record(changes, now, out)) return out;
+        materialize();
         if (!model_) {
             errors.push_back(load_diagnostic{changes.file, 0, 0, "this live policy was made without its model: it takes no change sets"});
         } else {
@@ -329,9 +335,112 @@ private:
         out.generation = generation;
     }
 
+    /// The fast path of a change set of lookup records and customer routes only: validated by
+    /// the state's own rules (policy/validator.hpp, which the builder applies too) change by
+    /// change on the standby copy, and undone there if one is refused — the published state
+    /// is then the one before, and the caller validates the whole change set against the
+    /// model for its every error. O(k) for k lines: the model catches up later (materialize).
+    /// False when the change set is not for this path or was refused; `out` then untouched.
+    bool apply_record_by_record(const change_set& changes, clock::time_point now, change_set_outcome& out) {
+        bool lines_ok = true;
+        detail::change_sets::check_lines(changes, [&lines_ok](std::size_t, const std::string&) { lines_ok = false; });
+        const auto incremental = record_changes(changes);
+        if (!lines_ok || !incremental) return false;
+
+        // What the state holds for each line decides what the model would say: a route is named
+        // with its VSID (the state keys routes by domain, prefix and metric), and a record that
+        // keeps its MAC and changes its PA is a migration.
+        bool consistent = true;
+        std::vector<std::pair<state::grace_key, bool>> moves;  // (key, this host takes part)
+        std::string host;
+        std::uint64_t generation = 0;
+        lr_.inspect([&](const state& s) {
+            host = std::string(s.host());
+            generation = s.generation() + 1;
+            for (const change_entry& e : changes.entries) {
+                if (const auto* c = std::get_if<customer_route>(&e.value)) {
+                    const auto held = s.customer_route_with_identity(c->domain, c->prefix, c->metric);
+                    if (held ? held->subnet != c->subnet : e.op == change_op::remove) consistent = false;
+                } else if (const auto* r = std::get_if<lookup_record>(&e.value); r != nullptr && e.op == change_op::add) {
+                    const auto held = s.record_with_identity(r->subnet, r->ca, r->mac);
+                    if (held && held->pa != r->pa && held->mac == r->mac && !r->ca.is_unspecified())
+                        moves.push_back({state::grace_key{r->subnet, r->ca, held->pa}, s.is_local_pa(held->pa) || s.is_local_pa(r->pa)});
+                }
+            }
+        });
+        if (!consistent) return false;
+
+        auto grace = grace_;
+        std::erase_if(grace, [now](const grace_entry& g) { return g.until <= now; });
+        for (const auto& [key, here] : moves) {
+            std::erase_if(grace, [&key](const grace_entry& g) { return g.key.subnet == key.subnet && g.key.ca == key.ca; });
+            if (here && grace_window_.count() > 0) grace.push_back(grace_entry{key, now + grace_window_});
+        }
+        std::vector<state::grace_key> keys;
+        for (const grace_entry& g : grace) keys.push_back(g.key);
+
+        bool refused = false;
+        lr_.modify([&](state& s) {
+            // Deterministic, as left-right requires: both copies refuse the same change and
+            // undo the same ones.
+            std::vector<change> undo;
+            undo.reserve(incremental->size());
+            for (const change& c : *incremental) {
+                change inverse = inverse_of(s, c);
+                if (s.apply(c) != change_status::ok) {
+                    refused = true;
+                    break;
+                }
+                undo.push_back(std::move(inverse));
+            }
+            if (refused) {
+                for (auto it = undo.rbegin(); it != undo.rend(); ++it) (void)s.apply(*it);
+                return;
+            }
+            s.set_generation(generation);
+            s.set_moved(keys);
+        });
+        if (refused) return false;
+        grace_ = std::move(grace);
+        change_set pending = changes;
+        for (change_entry& e : pending.entries) e.where.reset();  // its text is gone after this call
+        pending_.push_back(std::move(pending));
+        out.generation = generation;
+        out.migrations = moves.size();
+        return true;
+    }
+
+    /// The change that undoes `c` on `s` (computed before `c` is applied).
+    static change inverse_of(const state& s, const change& c) {
+        const auto record = [&s](nvgre::vsid subnet, const ip_address& ca, const mac_address& mac) -> change {
+            if (auto held = s.record_with_identity(subnet, ca, mac)) return set_record{std::move(*held)};
+            return remove_record{subnet, ca, ca.is_unspecified() ? std::optional(mac) : std::nullopt};
+        };
+        const auto route = [&s](const rdid& domain, const ip_prefix& prefix, std::uint32_t metric) -> change {
+            if (auto held = s.customer_route_with_identity(domain, prefix, metric)) return set_customer_route{*held};
+            return remove_customer_route{domain, prefix, metric};
+        };
+        if (const auto* x = std::get_if<set_record>(&c)) return record(x->record.subnet, x->record.ca, x->record.mac);
+        if (const auto* x = std::get_if<remove_record>(&c)) return record(x->subnet, x->ca, x->mac.value_or(mac_address{}));
+        if (const auto* x = std::get_if<set_customer_route>(&c)) return route(x->route.domain, x->route.prefix, x->route.metric);
+        const auto& x = std::get<remove_customer_route>(c);
+        return route(x.domain, x.prefix, x.metric);
+    }
+
+    /// Brings model_ up to the change sets applied record by record since it was last made.
+    void materialize() const {
+        if (pending_.empty() || !model_) return;
+        load_result r = apply_validated_change_sets(*model_, pending_);
+        pending_.clear();
+        // The state accepted each of them by the validator's rules, so the result validates;
+        // were it not to, the model stays as it was rather than become one the state is not.
+        if (r) model_ = std::move(*r.validated);
+    }
+
     left_right<state> lr_;
-    mutable std::mutex control_mutex_;  // apply_change_set, replace, end_grace_windows: model_ and grace_
-    std::optional<model> model_;
+    mutable std::mutex control_mutex_;  // apply_change_set, replace, end_grace_windows: model_, pending_ and grace_
+    mutable std::optional<model> model_;
+    mutable std::vector<change_set> pending_;  // applied record by record, not yet in model_
     std::vector<grace_entry> grace_;
     std::chrono::milliseconds grace_window_{default_grace_window};
 };

@@ -151,6 +151,35 @@ public:
         return out;
     }
 
+    // ---- objects by identity, as a model holds them (control plane) ----------------------
+
+    /// The lookup record with identity (VSID, CA) — for a gateway-wildcard CA (0.0.0.0 / ::),
+    /// the one of the NIC with `mac` — as a model holds it; nullopt when there is none.
+    [[nodiscard]] std::optional<lookup_record> record_with_identity(nvgre::vsid subnet_id, const ip_address& ca,
+                                                                    const mac_address& mac) const {
+        const subnet_entry* sub = subnet(subnet_id.value());
+        if (sub == nullptr) return std::nullopt;
+        record_id id = no_record;
+        if (ca.is_unspecified()) id = gateway_with_mac(*sub, ca.version(), mac);
+        else if (const record_entry* r = find_record_in_subnet(subnet_id.value(), ca)) id = id_of(*r);
+        if (id == no_record) return std::nullopt;
+        const record_entry& e = records_[id];
+        return lookup_record{subnet_id, e.ca, e.mac, e.pa, e.rule, e.type, vm_names_[id]};
+    }
+    /// The customer route of routing domain `domain` with `prefix` and `metric` (whatever its
+    /// VSID: a domain holds one per prefix and metric) as a model holds it; nullopt when none.
+    [[nodiscard]] std::optional<customer_route> customer_route_with_identity(const rdid& domain, const ip_prefix& prefix,
+                                                                            std::uint32_t metric) const {
+        const auto d = domain_index(domain);
+        if (!d) return std::nullopt;
+        const auto& candidates = route_candidates_[*d];
+        const auto it = candidates.find(prefix);
+        if (it == candidates.end()) return std::nullopt;
+        for (const route_entry& r : it->second)
+            if (r.metric == metric) return customer_route{domain, nvgre::vsid::make(r.vsid).value(), prefix, r.next_hop, r.metric};
+        return std::nullopt;
+    }
+
     // ---- generation and grace windows (control plane; live_policy sets them) -------------
 
     void set_generation(std::uint64_t g) noexcept { generation_ = g; }
