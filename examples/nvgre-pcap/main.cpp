@@ -2,6 +2,7 @@
 //
 //   nvgre-pcap show    IN.pcap
 //   nvgre-pcap policy  POLICY
+//   nvgre-pcap policy  format POLICY | diff OLD NEW | apply POLICY CHANGES
 //   nvgre-pcap egress  --policy POLICY --host NAME [--underlay-mtu N] [--gso] IN OUT
 //   nvgre-pcap ingress --policy POLICY --host NAME IN OUT
 //
@@ -22,6 +23,8 @@
 #include <nvgre/datapath/verdict.hpp>
 #include <nvgre/error.hpp>
 #include <nvgre/mac_address.hpp>
+#include <nvgre/policy/canonical.hpp>
+#include <nvgre/policy/change_set.hpp>
 #include <nvgre/policy/loader.hpp>
 #include <nvgre/policy/state.hpp>
 #include <nvgre/wire/ethernet.hpp>
@@ -30,6 +33,7 @@
 #include <nvgre/wire/packet_layout.hpp>
 
 #include <array>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -50,6 +54,9 @@ namespace wire = nvgre::wire;
 constexpr std::string_view usage_text =
     "usage: nvgre-pcap show    IN.pcap\n"
     "       nvgre-pcap policy  POLICY\n"
+    "       nvgre-pcap policy  format POLICY\n"
+    "       nvgre-pcap policy  diff OLD NEW\n"
+    "       nvgre-pcap policy  apply POLICY CHANGES\n"
     "       nvgre-pcap egress  --policy POLICY --host NAME [--underlay-mtu N] [--gso] IN.pcap OUT.pcap\n"
     "       nvgre-pcap ingress --policy POLICY --host NAME IN.pcap OUT.pcap\n"
     "\n"
@@ -61,6 +68,14 @@ constexpr std::string_view usage_text =
     "         first byte. Other link types are `other`. egress and ingress need Ethernet.\n"
     "policy   validate a policy file (docs/policy-format.md) and print its counts; every error as\n"
     "         FILE:LINE:COL: error: TEXT on stderr\n"
+    "  format POLICY         print the canonical text of POLICY (one spelling per policy:\n"
+    "                        equal policies give equal bytes)\n"
+    "  diff OLD NEW          print the change set that turns OLD into NEW (`+ ` lines add or\n"
+    "                        replace, `- ` lines remove); nothing when they are the same policy\n"
+    "  apply POLICY CHANGES  apply the change set CHANGES to POLICY as a whole and print the\n"
+    "                        canonical text of the result; otherwise nothing on stdout, every\n"
+    "                        error of CHANGES as FILE:LINE:COL: error: TEXT on stderr, exit 1.\n"
+    "                        `apply A <(diff A B)` prints what `format B` prints\n"
     "egress   run the frames of IN.pcap, sent by the VMs of host NAME (each frame's source MAC\n"
     "         is its VM port), through the egress pipeline; write every resulting frame to OUT.pcap\n"
     "ingress  run the frames of IN.pcap, arriving at host NAME from the fabric, through the\n"
@@ -269,19 +284,91 @@ int cmd_show(const std::vector<std::string_view>& args) {
     return 0;
 }
 
+/// Every error line of `r` on stderr; the exit status 1.
+int print_errors(const nvgre::policy::load_result& r) {
+    for (const auto& d : r.diagnostics) {
+        const std::string line = d.to_string() + "\n";
+        std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+    return 1;
+}
+
+/// `text` on stdout; exit status 0, or 1 when stdout cannot be written.
+int print(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) return fail("error writing to stdout");
+    return 0;
+}
+
+/// The contents of the file at `path` (any readable path: /dev/stdin, <(...)); nullopt with the
+/// loader's one diagnostic, `PATH: error: cannot read: REASON`, when it cannot be read.
+std::optional<std::string> read_text(const std::string& path, nvgre::policy::load_result& error) {
+    const auto fail_with = [&](int err) {
+        error.diagnostics.push_back(nvgre::policy::load_diagnostic{path, 0, 0, std::string("cannot read: ") + std::strerror(err)});
+        return std::nullopt;
+    };
+    errno = 0;
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return fail_with(errno != 0 ? errno : EIO);
+    std::string text;
+    std::array<char, 65536> buf{};
+    while (true) {
+        const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
+        text.append(buf.data(), n);
+        if (n < buf.size()) break;
+    }
+    const int err = std::ferror(f) != 0 ? (errno != 0 ? errno : EIO) : 0;
+    std::fclose(f);
+    if (err != 0) return fail_with(err);
+    return text;
+}
+
+/// `policy format POLICY`, `policy diff OLD NEW`, `policy apply POLICY CHANGES`
+/// (docs/nvgre-pcap.md): canonical text and change sets (docs/policy-format.md). An invalid
+/// policy or change set: every error on stderr, nothing on stdout, exit 1.
+int cmd_policy_text(std::string_view sub, const std::vector<std::string_view>& args) {
+    const std::string name = "policy " + std::string(sub);
+    const std::size_t want = sub == "format" ? 1 : 2;
+    for (const auto a : args)
+        if (a.starts_with('-')) return fail(name + ": unknown option '" + std::string(a) + "'");
+    if (args.size() != want) {
+        std::string_view operands = "two arguments, POLICY CHANGES";
+        if (sub == "format") operands = "one argument, POLICY";
+        else if (sub == "diff") operands = "two arguments, OLD NEW";
+        return fail(name + ": expected " + std::string(operands) + " (see nvgre-pcap --help)");
+    }
+    const nvgre::policy::load_result first = nvgre::policy::load_policy_file(args[0]);
+    if (sub == "format") {
+        if (!first) return print_errors(first);
+        return print(nvgre::policy::format(*first.validated));
+    }
+    if (sub == "diff") {
+        const nvgre::policy::load_result second = nvgre::policy::load_policy_file(args[1]);
+        if (!first || !second) {  // the errors of both files
+            print_errors(first);
+            return print_errors(second);
+        }
+        return print(nvgre::policy::format(nvgre::policy::diff(*first.validated, *second.validated)));
+    }
+    if (!first) return print_errors(first);
+    const std::string changes_path(args[1]);
+    nvgre::policy::load_result unreadable;
+    const std::optional<std::string> changes = read_text(changes_path, unreadable);
+    if (!changes) return print_errors(unreadable);
+    const nvgre::policy::load_result applied = nvgre::policy::apply_change_set_text(*first.validated, *changes, changes_path);
+    if (!applied) return print_errors(applied);
+    return print(nvgre::policy::format(*applied.validated));
+}
+
 /// `policy POLICY` (docs/nvgre-pcap.md): the counts of a valid policy as one JSON line; otherwise every
-/// error line of the loader on stderr, exit 1.
+/// error line of the loader on stderr, exit 1. `policy format|diff|apply ...`: cmd_policy_text.
 int cmd_policy(const std::vector<std::string_view>& args) {
+    if (!args.empty() && (args[0] == "format" || args[0] == "diff" || args[0] == "apply"))
+        return cmd_policy_text(args[0], std::vector<std::string_view>(args.begin() + 1, args.end()));
     if (args.size() != 1) return fail("policy: expected one argument, POLICY (see nvgre-pcap --help)");
     if (args[0].starts_with('-')) return fail("policy: unknown option '" + std::string(args[0]) + "'");
     const nvgre::policy::load_result r = nvgre::policy::load_policy_file(args[0]);
-    if (!r) {
-        for (const auto& d : r.diagnostics) {
-            const std::string line = d.to_string() + "\n";
-            std::fwrite(line.data(), 1, line.size(), stderr);
-        }
-        return 1;
-    }
+    if (!r) return print_errors(r);
     const nvgre::policy::model_counts c = r.validated->counts();
     example::json_line j;
     j.member("hosts", c.hosts)

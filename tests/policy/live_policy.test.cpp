@@ -353,6 +353,7 @@ TEST_CASE("policy/live_policy: record-by-record change sets give what the whole 
     CHECK(format(*live.current_model()) == format(reference));
 }
 
+TEST_SUITE("concurrency") {
 TEST_CASE("policy/live_policy: readers never see half a change set, and generations only grow") {
     live_policy live(vms_model(), state::build(vms_model(), "hv1").value());
     std::atomic<bool> done{false};
@@ -385,6 +386,7 @@ TEST_CASE("policy/live_policy: readers never see half a change set, and generati
     CHECK(backwards.load() == 0);
     CHECK(live.generation() == 201);
 }
+}  // TEST_SUITE("concurrency")
 
 TEST_CASE("policy/live_policy: grace windows open on the hosts a VM moves between, and close") {
     const std::string move = "+ lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db\n";

@@ -189,26 +189,42 @@ inline ingress_plan plan_frame(const policy::snapshot& s, std::span<const std::b
     return p;
 }
 
-/// The grace window of a moved VM on its old host (docs/policy-lifecycle.md): a frame that
-/// still arrives here for it goes on, decapsulated and encapsulated again from the PA it moved
-/// from (one of ours) to its record's new PA: verdict `encap`, as egress gives. nullopt when
-/// `dest` is in no grace window this host forwards for. Kept out of line: only a frame that
-/// would otherwise be dropped not-local-destination gets here.
+/// The grace window of a moved VM on its old host (docs/policy-lifecycle.md): a unicast frame
+/// that decide() dropped not-local-destination, `dropped`, may be for a VM that moved away; then
+/// it goes on, decapsulated and encapsulated again from the PA the VM moved from (one of ours)
+/// to its record's new PA: verdict `encap`, as egress gives. Otherwise `dropped` stands. The
+/// callers ask only when a window is open (snapshot::any_moved), after decide(), so the common
+/// frame's path does not carry it; the frame is as it arrived (the drop comes before decap).
 template <replication_sink Sink>
-[[gnu::noinline]] std::optional<outcome> forward_moved(const policy::snapshot& s, frame& f, const wire::packet_layout& layout,
-                                                       std::uint32_t vsid, const policy::record_ref& dest, Sink& sink,
-                                                       const pipeline_config& cfg) noexcept {
-    const policy::snapshot::moved_record* m = s.moved(dest.id);
-    if (m == nullptr || dest.local || !s.is_local_pa(s.provider_at(m->previous).pa)) return std::nullopt;
+[[gnu::noinline]] outcome forward_moved(const policy::snapshot& s, frame& f, const wire::packet_layout& layout,
+                                        const ingress_plan& p, const outcome& dropped, Sink& sink,
+                                        const pipeline_config& cfg) noexcept {
+    if (p.step != ingress_step::nvgre) return dropped;
+    const auto bytes = std::span<const std::byte>(f.bytes());
+    if (wire::ethernet_view::unchecked(bytes.subspan(layout.inner_l2_offset)).destination().is_multicast()) return dropped;
+    const policy::record_ref* dest = s.find_ref(p.keys[1].scope, p.keys[1].address);
+    if (dest == nullptr || dest->vsid != p.vsid || dest->local) return dropped;
+    const policy::snapshot::moved_record* m = s.moved(dest->id);
+    if (m == nullptr || !s.is_local_pa(s.provider_at(m->previous).pa)) return dropped;
+    const std::uint32_t vsid = p.vsid;
     drop_reason why = drop_reason::none;
-    const packet::compiled_header* h = egress_steps::path_between(s, m->previous, dest.provider, why);
+    const packet::compiled_header* h = egress_steps::path_between(s, m->previous, dest->provider, why);
     if (h == nullptr) return outcome::dropped(why, vsid);
     if (error e; !nvgre::detail::decap_frame(f, layout, e)) return outcome::dropped(drop_reason_of(e.code), vsid);
-    const egress_steps::encap_decision d = egress_steps::decide_encap(s, f, m->previous, dest.provider, *h, vsid, cfg);
+    const egress_steps::encap_decision d = egress_steps::decide_encap(s, f, m->previous, dest->provider, *h, vsid, cfg);
     // It came over the fabric whole; only a longer path (an outer VLAN tag, IPv6) can make it
     // too big, and the sender is behind another host: no answer to give it.
     if (d.size.action == oversize_action::answer) return outcome::dropped(drop_reason::too_big, vsid);
     return egress_steps::encap_as_decided(f, d, sink, cfg);
+}
+
+/// True when `dest` (the destination CA's record) is a VM that moved here from PA
+/// `outer_source` and is in its grace window: its old host forwards what still arrives there.
+[[gnu::noinline]] inline bool accepts_moved(const policy::snapshot& s, const policy::record_ref* dest,
+                                            const ip_address& outer_source) noexcept {
+    if (dest == nullptr || !dest->local) return false;
+    const policy::snapshot::moved_record* m = s.moved(dest->id);
+    return m != nullptr && s.provider_at(m->previous).pa == outer_source;
 }
 
 /// Stage 2 of ingress: carries out plan `p` of frame `f` (layout `layout`), `src` and `dest`
@@ -248,17 +264,16 @@ outcome decide(const policy::snapshot& s, frame& f, const wire::packet_layout& l
     } else if (src == nullptr && s.is_gateway_pa(sub.domain, p.outer_source)) {
         const policy::record_entry* w = s.gateway_wildcard_with_pa(vsid, inner_src.version(), p.outer_source);
         source_mac = w != nullptr ? w->mac : router_mac;
-    } else if (inner_src.is_v6() && (inner_src.v6().is_link_local() || inner_src.v6().is_unspecified()) &&
-               inner_dst_mac.is_multicast() &&
-               std::any_of(sub.remote_pas.begin(), sub.remote_pas.end(),
-                           [&](const policy::flood_pa& r) { return r.pa == p.outer_source; })) {
-        // Link-scope multicast (e.g. MLD, also from :: while a VM's link-local address is
-        // tentative) from a host that runs VMs of this subnet: no CA to check; its source MAC
-        // stays as sent.
-    } else if (const policy::snapshot::moved_record* m = dest != nullptr && dest->local && s.any_moved() ? s.moved(dest->id) : nullptr;
-               m != nullptr && s.provider_at(m->previous).pa == p.outer_source) {
-        // The new host of a moved VM, in its grace window: its old host forwards what still
-        // arrives there (forward_moved), the original sender unknown; the source MAC stays as sent.
+    } else if ((inner_src.is_v6() && (inner_src.v6().is_link_local() || inner_src.v6().is_unspecified()) &&
+                inner_dst_mac.is_multicast() &&
+                std::any_of(sub.remote_pas.begin(), sub.remote_pas.end(),
+                            [&](const policy::flood_pa& r) { return r.pa == p.outer_source; })) ||
+               (s.any_moved() && accepts_moved(s, dest, p.outer_source))) {
+        // No CA to check, and the source MAC stays as sent, for two senders: link-scope
+        // multicast (e.g. MLD, also from :: while a VM's link-local address is tentative) from a
+        // host that runs VMs of this subnet; and, in a moved VM's grace window on its new host,
+        // its old host, which forwards what still arrives there (forward_moved) for a sender
+        // this host cannot know.
     } else {
         return outcome::dropped(drop_reason::spoofed_source, vsid);
     }
@@ -275,9 +290,6 @@ outcome decide(const policy::snapshot& s, frame& f, const wire::packet_layout& l
     if (!inner_dst_mac.is_multicast()) {
         if (layout.inner_l3 == wire::l3_kind::arp) return outcome::dropped(drop_reason::unsupported, vsid);
         const auto d = deliver_to(s, sub, vsid, dest, inner_dst, inner_dst_mac);
-        if (d.reason == drop_reason::not_local_destination && dest != nullptr &&
-            dest->vsid == vsid && s.any_moved()) [[unlikely]]
-            if (auto forwarded = forward_moved(s, f, layout, vsid, *dest, sink, cfg)) return *forwarded;
         if (d.reason != drop_reason::none) return outcome::dropped(d.reason, vsid);
         to = d.record;
         // Rule 5: delivered through a next hop or to a gateway is routed, whatever the VSIDs.
@@ -326,7 +338,10 @@ outcome ingress_with_layout(const policy::snapshot& s, frame& f, const wire::pac
         src = s.find_ref(p.keys[0].scope, p.keys[0].address);
         dest = s.find_ref(p.keys[1].scope, p.keys[1].address);
     }
-    return detail::ingress_steps::decide(s, f, layout, p, src, dest, sink, cfg);
+    const outcome o = detail::ingress_steps::decide(s, f, layout, p, src, dest, sink, cfg);
+    if (o.reason == drop_reason::not_local_destination && s.any_moved()) [[unlikely]]
+        return detail::ingress_steps::forward_moved(s, f, layout, p, o, sink, cfg);
+    return o;
 }
 
 /// Runs one frame from the fabric through the ingress pipeline (see ingress_with_layout), and
@@ -390,6 +405,8 @@ std::size_t ingress_burst(const policy::snapshot& s, std::span<frame> frames, st
                 dest = refs[j++];
             }
             out[base + i] = detail::ingress_steps::decide(s, frames[base + i], layouts[i], plans[i], src, dest, sink, cfg);
+            if (out[base + i].reason == drop_reason::not_local_destination && s.any_moved()) [[unlikely]]
+                out[base + i] = detail::ingress_steps::forward_moved(s, frames[base + i], layouts[i], plans[i], out[base + i], sink, cfg);
             ctx.record(base + i, frames[base + i], out[base + i]);
         }
     }

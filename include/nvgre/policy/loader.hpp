@@ -566,7 +566,8 @@ private:
             return;
         }
         lines_.emplace(info.line, info);
-        std::visit([&](auto&& o) { builder_.add(std::move(o), info.line); }, make_object(info));
+        object o = make_object(info);
+        std::visit([&](auto& v) { builder_.add(std::move(v), info.line); }, o);
     }
 
     /// The object a line describes; keys that are absent or malformed get their defaults (the
