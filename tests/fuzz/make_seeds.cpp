@@ -400,6 +400,29 @@ void policy_texts(writer& w) {
     for (const auto& [name, text] : cases) w.put("loader", name, text);
 }
 
+/// Change sets for the change_set target, against examples/policies/two-tenants.policy: a
+/// migration, a new subnet, removals, every error kind.
+void change_set_texts(writer& w) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"migration", "# red-db moves to hv1\n"
+                      "+ lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db\n"
+                      "+ lookup-record vsid=5001 ca=fd00::6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db\n"},
+        {"new-subnet", "+ virtual-subnet vsid=5003 rdid={11111111-1111-1111-1111-111111111111} gateway=10.0.3.1\n"
+                       "+ customer-route rdid={11111111-1111-1111-1111-111111111111} vsid=5003 prefix=10.0.3.0/24 next-hop=0.0.0.0\n"
+                       "+ lookup-record vsid=5003 ca=10.0.3.5 mac=00:15:5d:00:03:05 pa=192.168.10.12\n"},
+        {"removals", "- lookup-record vsid=6001 ca=10.0.0.6\n- lookup-record vsid=5001 ca=0.0.0.0 mac=00:15:5d:00:00:fe\n"
+                     "- customer-route rdid={11111111-1111-1111-1111-111111111111} vsid=5002 prefix=10.0.1.0/24\n"},
+        {"routes", "+ customer-route rdid={11111111-1111-1111-1111-111111111111} vsid=5001 prefix=10.9.0.0/16 next-hop=10.0.0.5 metric=10\n"
+                   "+ provider-route host=hv2 prefix=192.168.20.0/24 next-hop=192.168.10.1 next-hop-mac=02:00:00:00:00:fe\n"},
+        {"errors", "x lookup-record vsid=5001 ca=10.0.0.6\n- routing-domain rdid={11111111-1111-1111-1111-111111111111}\n"
+                   "- lookup-record vsid=5001 ca=10.0.0.99\n+ lookup-record vsid=5001 ca=10.0.0.8 mac=00:15:5d:00:00:05 pa=192.168.10.99\n"
+                   "+ lookup-record vsid=5001 ca=10.0.0.8 mac=00:15:5d:00:00:08 pa=192.168.10.12\n- lookup-record vsid=5001 ca=0.0.0.0\n"},
+        {"pa-moves-host", "- provider-address host=hv2 pa=192.168.10.22\n"
+                          "+ provider-address host=hv3 pa=192.168.10.22 prefix-length=24 mac=02:00:c0:a8:0a:16\n"},
+    };
+    for (const auto& [name, text] : cases) w.put("change_set", name, std::string_view(text));
+}
+
 void address_texts(writer& w) {
     const char* texts[] = {
         "10.0.0.5", "0.0.0.0", "255.255.255.255", "010.0.0.1", "1.2.3", "1.2.3.4.5", "256.0.0.1",
@@ -729,6 +752,7 @@ int main(int argc, char** argv) {
 
     policy_texts(w);
     address_texts(w);
+    change_set_texts(w);
     pcapng_files(w);
 
     if (!w.ok()) {

@@ -282,9 +282,10 @@ private:
         std::erase_if(grace_, [now](const grace_entry& g) { return g.until <= now; });
         const auto moves = migrations(*model_, changes);
         out.migrations = moves.size();
-        for (const auto& [key, new_pa] : moves) {
+        for (const auto& move : moves) {
+            const state::grace_key& key = move.first;
             std::erase_if(grace_, [&key](const grace_entry& g) { return g.key.subnet == key.subnet && g.key.ca == key.ca; });
-            if (grace_window_.count() > 0 && (next.host_of_pa(key.previous_pa) == host || next.host_of_pa(new_pa) == host))
+            if (grace_window_.count() > 0 && (next.host_of_pa(key.previous_pa) == host || next.host_of_pa(move.second) == host))
                 grace_.push_back(grace_entry{key, now + grace_window_});
         }
         const auto keys = grace_keys();
@@ -372,9 +373,10 @@ private:
 
         auto grace = grace_;
         std::erase_if(grace, [now](const grace_entry& g) { return g.until <= now; });
-        for (const auto& [key, here] : moves) {
+        for (const auto& move : moves) {
+            const state::grace_key& key = move.first;
             std::erase_if(grace, [&key](const grace_entry& g) { return g.key.subnet == key.subnet && g.key.ca == key.ca; });
-            if (here && grace_window_.count() > 0) grace.push_back(grace_entry{key, now + grace_window_});
+            if (move.second && grace_window_.count() > 0) grace.push_back(grace_entry{key, now + grace_window_});
         }
         std::vector<state::grace_key> keys;
         for (const grace_entry& g : grace) keys.push_back(g.key);
