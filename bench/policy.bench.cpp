@@ -99,17 +99,10 @@ void policy_lookup(benchmark::State& st) {
 }
 BENCHMARK(policy_lookup)->Name("policy/lookup/1M/uniform");
 
-// Record changes per second through live_policy, with one reader thread looking records up in
-// bursts meanwhile. Each change moves a random record to another host (a VM migration);
-// batches of `batch` changes, each batch published atomically. items = changes; the rate the
-// table uses is `changes_per_s`: changes over the wall-clock time of the apply() calls (the
-// writer may yield while it waits for the reader, which CPU time would not count).
-// `reader_bursts`: the reader's bursts of 32 lookups per second meanwhile (never blocked).
-void update_records(benchmark::State& st, std::size_t batch) {
-    static live_policy live(state::build(model_1m(), "hv0").value());
-    std::atomic<bool> stop{false};
-    std::atomic<std::uint64_t> bursts{0};
-    std::thread reader([&] {
+// A datapath thread meanwhile: bursts of 32 lookups of random records, each burst under one
+// read guard of `live`, until `stop`; counts the bursts.
+std::thread reader_of(live_policy& live, std::atomic<bool>& stop, std::atomic<std::uint64_t>& bursts) {
+    return std::thread([&live, &stop, &bursts] {
         auto r = live.make_reader();
         std::uint32_t i = 1;
         while (!stop.load(std::memory_order_relaxed)) {
@@ -122,6 +115,19 @@ void update_records(benchmark::State& st, std::size_t batch) {
             bursts.fetch_add(1, std::memory_order_relaxed);
         }
     });
+}
+
+// Record changes per second through live_policy, with one reader thread looking records up in
+// bursts meanwhile. Each change moves a random record to another host (a VM migration);
+// batches of `batch` changes, each batch published atomically. items = changes; the rate the
+// table uses is `changes_per_s`: changes over the wall-clock time of the apply() calls (the
+// writer may yield while it waits for the reader, which CPU time would not count).
+// `reader_bursts`: the reader's bursts of 32 lookups per second meanwhile (never blocked).
+void update_records(benchmark::State& st, std::size_t batch) {
+    static live_policy live(state::build(model_1m(), "hv0").value());
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> bursts{0};
+    std::thread reader = reader_of(live, stop, bursts);
     std::mt19937 rng(7);
     std::vector<change> changes(batch, change{remove_record{*nvgre::vsid::make(5000), ca_of(0)}});
     std::chrono::steady_clock::duration wall{};
@@ -160,18 +166,8 @@ void update_changeset(benchmark::State& st) {
     static live_policy live(model_1m(), state::build(model_1m(), "hv0").value());
     live.set_grace_window(std::chrono::milliseconds(0));
     std::atomic<bool> stop{false};
-    std::thread reader([&] {
-        auto r = live.make_reader();
-        std::uint32_t i = 1;
-        while (!stop.load(std::memory_order_relaxed)) {
-            auto g = r.read();
-            for (int k = 0; k < 32; ++k) {
-                i = i * 1664525u + 1013904223u;
-                const std::uint32_t rec = i % 1'000'000;
-                benchmark::DoNotOptimize(g->find_record(rec / records_per_subnet, ca_of(rec)));
-            }
-        }
-    });
+    std::atomic<std::uint64_t> bursts{0};
+    std::thread reader = reader_of(live, stop, bursts);
     std::mt19937 rng(11);
     std::chrono::steady_clock::duration wall{}, parse{};
     for (auto _ : st) {

@@ -303,23 +303,9 @@ int print(const std::string& text) {
 /// The contents of the file at `path` (any readable path: /dev/stdin, <(...)); nullopt with the
 /// loader's one diagnostic, `PATH: error: cannot read: REASON`, when it cannot be read.
 std::optional<std::string> read_text(const std::string& path, nvgre::policy::load_result& error) {
-    const auto fail_with = [&](int err) {
-        error.diagnostics.push_back(nvgre::policy::load_diagnostic{path, 0, 0, std::string("cannot read: ") + std::strerror(err)});
-        return std::nullopt;
-    };
-    errno = 0;
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) return fail_with(errno != 0 ? errno : EIO);
-    std::string text;
-    std::array<char, 65536> buf{};
-    while (true) {
-        const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
-        text.append(buf.data(), n);
-        if (n < buf.size()) break;
-    }
-    const int err = std::ferror(f) != 0 ? (errno != 0 ? errno : EIO) : 0;
-    std::fclose(f);
-    if (err != 0) return fail_with(err);
+    nvgre::policy::load_diagnostic why;
+    std::optional<std::string> text = nvgre::policy::read_text_file(path, why);
+    if (!text) error.diagnostics.push_back(std::move(why));
     return text;
 }
 

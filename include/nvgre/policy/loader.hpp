@@ -677,14 +677,13 @@ private:
     return detail::text_format::loader(text, file_name).run();
 }
 
-/// Reads the file at `path` and validates it; an unreadable file gives one diagnostic
-/// (`PATH: error: cannot read: <reason>`).
-[[nodiscard]] inline load_result load_policy_file(std::string_view path) {
+/// The bytes of the file at `path` (any readable path: a pipe, /dev/stdin); nullopt when it
+/// cannot be read, with `error` set to `PATH: error: cannot read: REASON`.
+[[nodiscard]] inline std::optional<std::string> read_text_file(std::string_view path, load_diagnostic& error) {
     const std::string p(path);
     const auto fail = [&](int err) {
-        load_result r;
-        r.diagnostics.push_back(load_diagnostic{p, 0, 0, std::string("cannot read: ") + std::strerror(err)});
-        return r;
+        error = load_diagnostic{p, 0, 0, std::string("cannot read: ") + std::strerror(err)};
+        return std::nullopt;
     };
     errno = 0;
     std::FILE* f = std::fopen(p.c_str(), "rb");
@@ -699,7 +698,20 @@ private:
     const int err = std::ferror(f) != 0 ? (errno != 0 ? errno : EIO) : 0;
     std::fclose(f);
     if (err != 0) return fail(err);
-    return load_policy_text(text, p);
+    return text;
+}
+
+/// Reads the file at `path` and validates it; an unreadable file gives one diagnostic
+/// (`PATH: error: cannot read: <reason>`).
+[[nodiscard]] inline load_result load_policy_file(std::string_view path) {
+    load_result r;
+    load_diagnostic error;
+    const std::optional<std::string> text = read_text_file(path, error);
+    if (!text) {
+        r.diagnostics.push_back(std::move(error));
+        return r;
+    }
+    return load_policy_text(*text, path);
 }
 
 }  // namespace nvgre::policy
