@@ -379,6 +379,7 @@ private:
             if (move.second && grace_window_.count() > 0) grace.push_back(grace_entry{key, now + grace_window_});
         }
         std::vector<state::grace_key> keys;
+        keys.reserve(grace.size());
         for (const grace_entry& g : grace) keys.push_back(g.key);
 
         bool refused = false;
