@@ -4,14 +4,19 @@
 
 #include "switch.hpp"
 
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+
+#include <net/if.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace nvgre_dpdk {
 
@@ -94,6 +99,53 @@ inline std::optional<std::string> setup_port(port& p, std::uint16_t queues, rte_
     if ((rc = rte_eth_dev_start(p.id)) != 0) return "port " + p.name + ": start: " + rte_strerror(-rc);
     p.tx_capa = conf.txmode.offloads;
     return std::nullopt;
+}
+
+/// The ethdev name of the net_af_packet port on Linux interface `iface` (attach gives it; the
+/// demo's --vdev options use it too).
+inline std::string af_packet_name(const std::string& iface) { return "net_af_packet_" + iface; }
+
+/// The Linux interface port `id` is on — its devargs' iface= (net_af_packet, net_af_xdp) — or "".
+inline std::string interface_of(std::uint16_t id) {
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(id, &info) != 0 || info.device == nullptr) return {};
+    const rte_devargs* devargs = rte_dev_devargs(info.device);
+    if (devargs == nullptr || devargs->args == nullptr) return {};
+    // "iface=fab0,qpairs=2,qdisc_bypass=0"
+    std::string_view args = devargs->args;
+    while (!args.empty()) {
+        const std::string_view pair = args.substr(0, args.find(','));
+        if (pair.starts_with("iface=")) return std::string(pair.substr(6));
+        args.remove_prefix(std::min(args.size(), pair.size() + 1));
+    }
+    return {};
+}
+
+/// Probes a net_af_packet port on Linux interface `iface` with `queues` queue pairs, as the
+/// demo's --vdev options make its VM ports (qdisc_bypass=0: the driver's transmissions pass
+/// the kernel's packet taps, so captures see both directions); its port id in `id`. Not set
+/// up (setup_port). On failure, why.
+inline std::optional<std::string> probe_af_packet(const std::string& iface, std::uint16_t queues, std::uint16_t& id) {
+    // The driver's own complaint about a missing interface is a log line of several; ours is one.
+    if (if_nametoindex(iface.c_str()) == 0) return "no interface '" + iface + "'";
+    const std::string name = af_packet_name(iface);
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &id) == 0) return "DPDK port '" + name + "' exists already";
+    const std::string devargs = name + ",iface=" + iface + ",qpairs=" + std::to_string(queues) + ",qdisc_bypass=0";
+    if (const int rc = rte_dev_probe(devargs.c_str()); rc != 0)
+        return "cannot probe '" + devargs + "': " + rte_strerror(-rc);
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0) return "probed '" + devargs + "' but found no port '" + name + "'";
+    return std::nullopt;
+}
+
+/// Stops and closes port `id` and removes its device (a vdev's driver lets go of its
+/// interface); the port id and name are free again afterwards.
+inline void remove_port(std::uint16_t id) {
+    rte_eth_dev_info info{};
+    rte_device* device = rte_eth_dev_info_get(id, &info) == 0 ? info.device : nullptr;
+    (void)rte_eth_dev_stop(id);
+    (void)rte_eth_dev_close(id);
+    // The bus keeps the device after its ethdev is closed: removing it frees the name.
+    if (device != nullptr) (void)rte_dev_remove(device);
 }
 
 /// What the pipelines leave to the fabric port's NIC: the outer IPv4 checksum when it computes

@@ -7,6 +7,12 @@
 // rte_eth_tx_burst per port and round, on the worker's own tx queue, so no two lcores ever
 // share a queue. After `idle_rounds` rounds that received nothing a worker sleeps
 // `idle_sleep_us` microseconds, so that switches and VMs share a small machine's CPUs.
+//
+// The switch changes under the workers without a lock on their path (main.cpp): the policy is a
+// live_policy, read under one read guard per round (never while sleeping); the ports are a
+// port_table, published whole through an atomic pointer and taken at the top of each round, and
+// each worker says which table it has reached, so the control plane knows when no round uses an
+// old table (or a port only it had) any more.
 #pragma once
 
 #include "mbuf_adapter.hpp"
@@ -16,6 +22,8 @@
 #include <nvgre/datapath/ingress.hpp>
 #include <nvgre/datapath/pipeline.hpp>
 #include <nvgre/datapath/verdict.hpp>
+#include <nvgre/mac_address.hpp>
+#include <nvgre/policy/live_policy.hpp>
 #include <nvgre/policy/snapshot.hpp>
 
 #include <rte_ethdev.h>
@@ -28,8 +36,11 @@
 #include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <limits>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nvgre_dpdk {
@@ -53,12 +64,41 @@ struct bench_frame {
 struct port {
     std::uint16_t id{0};            ///< DPDK port id
     std::string name;               ///< its ethdev name (a vdev's name: net_af_packet0, ...)
+    std::string iface;              ///< the Linux interface behind it (a vdev's iface=), or empty
     bool fabric{false};             ///< the physical NIC: ingress; else a VM port: egress
     std::uint32_t vm{no_port};      ///< a VM port's number (state::bind_port)
+    nvgre::mac_address vm_mac{};    ///< a VM port's VM NIC
+    /// Which attachment this is: no two ports a switch ever had share one, so a worker that
+    /// finds another attachment in a slot starts that slot's counters again.
+    std::uint64_t attachment{0};
     std::uint64_t tx_capa{0};       ///< the transmit offloads enabled on it
     std::string rss;                ///< fabric: what RSS hashes ("inner headers", ...), empty: none
     /// Bench ring ports: each frame says which VM port it stands for (bench_frame::vm_port).
     bool vm_in_private_area{false};
+};
+
+/// The ports the workers poll, as the control plane published them: immutable once published
+/// (attach and detach publish a new table). A port keeps its slot — the index of its counters
+/// and tx queue — while it is attached; a detached port leaves its slot empty.
+struct port_table {
+    std::vector<std::optional<port>> slots;  ///< at most max_ports
+    std::uint32_t fabric{no_port};           ///< the fabric port's slot
+    std::array<std::uint32_t, max_ports> vm_slot{};  ///< VM port number -> slot, or no_port
+    /// 1, 2, ... in the order of publication: the table a worker has reached (worker::reached).
+    std::uint64_t generation{0};
+
+    port_table(std::vector<std::optional<port>> ports, std::uint64_t gen) : slots(std::move(ports)), generation(gen) {
+        vm_slot.fill(no_port);
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            if (!slots[i]) continue;
+            if (slots[i]->fabric) fabric = static_cast<std::uint32_t>(i);
+            else if (slots[i]->vm < vm_slot.size()) vm_slot[slots[i]->vm] = static_cast<std::uint32_t>(i);
+        }
+    }
+    /// The port in slot `i`, or null for an empty slot.
+    [[nodiscard]] const port* at(std::size_t i) const noexcept {
+        return i < slots.size() && slots[i] ? &*slots[i] : nullptr;
+    }
 };
 
 struct port_counters {
@@ -111,24 +151,36 @@ public:
         std::size_t vm_ports{0};         ///< VM port numbers counted on their own (context::per_port)
     };
 
+    /// A fixed policy and fixed ports (the bench).
     worker(const nvgre::policy::snapshot& policy, const dp::pipeline_config& cfg, std::span<const port> ports,
            const settings& s)
-        : policy_(policy), cfg_(cfg), ports_(ports), set_(s), ctx_(0, s.vm_ports) {
+        : own_table_(std::in_place, std::vector<std::optional<port>>(ports.begin(), ports.end()), 1),
+          own_tables_(&*own_table_), tables_(own_tables_), policy_(&policy), cfg_(cfg), set_(s), ctx_(0, s.vm_ports) {
         ctx_.limit_answers(10, 10);  // the router's ICMP answers: a burst of 10, then 10/s per source
-        vm_to_port_.fill(no_port);
-        for (std::size_t i = 0; i < ports_.size(); ++i) {
-            if (ports_[i].fabric) fabric_ = static_cast<std::uint32_t>(i);
-            else if (ports_[i].vm < vm_to_port_.size()) vm_to_port_[ports_[i].vm] = static_cast<std::uint32_t>(i);
-        }
+    }
+    /// The switch: the policy read through `reader` (this worker's own, made by the control
+    /// plane), the ports as last published in `tables`.
+    worker(nvgre::policy::live_policy::reader reader, const dp::pipeline_config& cfg,
+           const std::atomic<const port_table*>& tables, const settings& s)
+        : tables_(tables), reader_(std::move(reader)), cfg_(cfg), set_(s), ctx_(0, s.vm_ports) {
+        ctx_.limit_answers(10, 10);
     }
 
     /// Polls every port once; returns the frames received. Called in a loop by run().
     std::size_t round() noexcept {
-        std::size_t got = 0;
-        for (std::size_t i = 0; i < ports_.size(); ++i) got += poll(i);
-        flush_all();
+        adopt(tables_.load(std::memory_order_acquire));
+        if (!reader_) return poll_all();
+        // The policy of this round: stable until the guard ends, whatever the control plane does.
+        const auto guard = reader_.read();
+        policy_ = guard.get();
+        const std::size_t got = poll_all();
+        policy_ = nullptr;
         return got;
     }
+
+    /// The generation of the port table this worker's rounds use: every round it ran with an
+    /// older table has ended (and sent what it queued). The largest value once it has stopped.
+    [[nodiscard]] std::uint64_t reached() const noexcept { return reached_.load(std::memory_order_acquire); }
 
     /// Rounds until `stop`; `after_round(user)` after each (the bench's recycling), and the
     /// counters published whenever `publish_request` moves.
@@ -148,6 +200,8 @@ public:
             }
         }
         publish_if_asked(publish_request);
+        // Whoever waits for this worker to leave a port table stops waiting.
+        reached_.store(std::numeric_limits<std::uint64_t>::max(), std::memory_order_release);
     }
 
     /// The counters as of the last publication (main lcore, after publish_request moved and
@@ -255,16 +309,38 @@ private:
     std::uint32_t output_of(const dp::destination& d) const noexcept {
         if (set_.reflect) return current_;
         switch (d.to) {
-            case dp::destination::kind::fabric: return fabric_;
+            case dp::destination::kind::fabric: return table_->fabric;
             case dp::destination::kind::sender: return current_;
-            case dp::destination::kind::vm: return d.port < vm_to_port_.size() ? vm_to_port_[d.port] : no_port;
+            // A detached port's number has no slot: counted tx-no-port.
+            case dp::destination::kind::vm: return d.port < table_->vm_slot.size() ? table_->vm_slot[d.port] : no_port;
         }
         return no_port;
     }
 
+    /// Moves to port table `t` between rounds (nothing is queued then); a slot that holds
+    /// another attachment than before starts its counters again.
+    void adopt(const port_table* t) noexcept {
+        if (t == table_) return;
+        for (std::size_t i = 0; i < t->slots.size(); ++i) {
+            const port* was = table_ != nullptr ? table_->at(i) : nullptr;
+            const port* now = t->at(i);
+            if (now != nullptr && (was == nullptr || was->attachment != now->attachment)) counters_.ports[i] = {};
+        }
+        table_ = t;
+        reached_.store(t->generation, std::memory_order_release);
+    }
+
+    std::size_t poll_all() noexcept {
+        std::size_t got = 0;
+        for (std::size_t i = 0; i < table_->slots.size(); ++i)
+            if (table_->slots[i]) got += poll(i);
+        flush_all();
+        return got;
+    }
+
     /// Receives one burst from port `i` on this worker's queue and runs it.
     std::size_t poll(std::size_t i) noexcept {
-        const port& p = ports_[i];
+        const port& p = *table_->slots[i];
         std::array<rte_mbuf*, burst_size> pkts;
         const std::uint16_t n = rte_eth_rx_burst(p.id, set_.queue, pkts.data(), burst_size);
         if (n == 0) return 0;
@@ -289,12 +365,12 @@ private:
         const auto burst = std::span(frames).first(n);
         const auto outcomes = std::span(out).first(n);
         if (p.fabric) {
-            dp::ingress_burst(policy_, burst, outcomes, *this, ctx_, cfg_);
+            dp::ingress_burst(*policy_, burst, outcomes, *this, ctx_, cfg_);
         } else {
             std::array<std::uint32_t, burst_size> vm_ports;
             for (std::uint16_t k = 0; k < n; ++k)
                 vm_ports[k] = p.vm_in_private_area ? static_cast<const bench_frame*>(rte_mbuf_to_priv(pkts[k]))->vm_port : p.vm;
-            dp::egress_burst(policy_, burst, std::span<const std::uint32_t>(vm_ports).first(n), outcomes, *this, ctx_, cfg_);
+            dp::egress_burst(*policy_, burst, std::span<const std::uint32_t>(vm_ports).first(n), outcomes, *this, ctx_, cfg_);
         }
         for (std::uint16_t k = 0; k < n; ++k) {
             const dp::outcome& o = out[k];
@@ -316,7 +392,7 @@ private:
             rte_pktmbuf_free(m);
             return;
         }
-        if (!complete_in_software(*m, ports_[i].tx_capa)) {
+        if (!complete_in_software(*m, table_->slots[i]->tx_capa)) {
             ++counters_.ports[i].tx_dropped;
             rte_pktmbuf_free(m);
             return;
@@ -329,7 +405,7 @@ private:
     void flush(std::size_t i) noexcept {
         pending& q = pending_[i];
         if (q.count == 0) return;
-        const std::uint16_t sent = rte_eth_tx_burst(ports_[i].id, set_.queue, q.mbufs.data(), q.count);
+        const std::uint16_t sent = rte_eth_tx_burst(table_->slots[i]->id, set_.queue, q.mbufs.data(), q.count);
         counters_.tx += sent;
         counters_.ports[i].tx += sent;
         for (std::uint16_t k = sent; k < q.count; ++k) rte_pktmbuf_free(q.mbufs[k]);
@@ -337,7 +413,7 @@ private:
         q.count = 0;
     }
     void flush_all() noexcept {
-        for (std::size_t i = 0; i < ports_.size(); ++i) flush(i);
+        for (std::size_t i = 0; i < table_->slots.size(); ++i) flush(i);
     }
 
     void publish_if_asked(const std::atomic<std::uint64_t>& request) noexcept {
@@ -352,13 +428,16 @@ private:
         std::uint16_t count{0};
     };
 
-    const nvgre::policy::snapshot& policy_;
+    std::optional<port_table> own_table_;            // the bench's ports
+    std::atomic<const port_table*> own_tables_{nullptr};
+    const std::atomic<const port_table*>& tables_;   // where the port tables are published
+    const port_table* table_{nullptr};               // this round's ports
+    std::atomic<std::uint64_t> reached_{0};          // table_'s generation (reached())
+    nvgre::policy::live_policy::reader reader_;      // empty for a fixed policy
+    const nvgre::policy::snapshot* policy_{nullptr}; // this round's policy
     const dp::pipeline_config& cfg_;
-    std::span<const port> ports_;
     settings set_;
     dp::context ctx_;
-    std::uint32_t fabric_{no_port};
-    std::array<std::uint32_t, max_ports> vm_to_port_{};  // VM port number -> port index
     std::uint32_t current_{0};  // the port of the burst being decided (replies go back to it)
     std::array<pending, max_ports> pending_{};
     std::array<sink_slot, sink_slots> slots_{};

@@ -24,9 +24,9 @@ policy's on-link 0.0.0.0/0 and ::/0 of VSID 5001; no record holds 203.0.113.10, 
 it to the VSID's gateway-wildcard record, red-gw on hv2, whose kernel forwards it to the
 internet namespace. The internet routes 10.0.0.0/16 and fd00::/64 back through red-gw.
 
-With nvgre-switch, the switches also take commands from nvgre-ctl on their control sockets
-(OUT/hv1.sock, OUT/hv2.sock): the demo shows the generations and ports, applies a bad change
-set while traffic flows, and ends with a live migration of red-db from hv2 to hv1 in the
+The switches (nvgre-switch or nvgre-dpdk) also take commands from nvgre-ctl on their control
+sockets (OUT/hv1.sock, OUT/hv2.sock): the demo shows the generations and ports, applies a bad
+change set while traffic flows, and ends with a live migration of red-db from hv2 to hv1 in the
 order docs/policy-lifecycle.md gives, while red-web pings it every 10 ms and streams TCP to it.
 
 Usage: demo.py --switch PATH [--ctl PATH] [--dpdk] [--policy FILE] [--out DIR] [--test]
@@ -181,13 +181,13 @@ DPDK_LCORES = "0@0,1@0,2@1"
 DPDK_WORKERS = 2
 
 
-def dpdk_command(switch_path, policy, host, vms):
+def dpdk_command(switch_path, policy, host, vms, control):
     port = lambda iface: f"net_af_packet_{iface}"
     cmd = [switch_path, "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--no-telemetry",
            "--file-prefix", f"nvgre-demo-{host}", "--lcores", DPDK_LCORES]
     for iface in ["fab0"] + vms:
         cmd += ["--vdev", f"{port(iface)},iface={iface},qpairs={DPDK_WORKERS},qdisc_bypass=0"]
-    cmd += ["--", "--policy", policy, "--host", host, "--fabric", port("fab0")]
+    cmd += ["--", "--policy", policy, "--host", host, "--fabric", port("fab0"), "--control", control]
     for vm in vms:
         cmd += ["--vm", f"{port(vm)}={vm}"]
     return cmd
@@ -242,12 +242,12 @@ def setup(switch_path, policy, out, dpdk=False):
     run("ip", "-6", "route", "add", "fd00::/64", "via", GW_WAN[1], netns="internet")
     switches = {}
     for host in HOSTS:
+        control = os.path.join(out, f"{host}.sock")
         if dpdk:
-            cmd = dpdk_command(switch_path, policy, host, [vm[0] for vm in VMS if vm[1] == host])
+            cmd = dpdk_command(switch_path, policy, host, [vm[0] for vm in VMS if vm[1] == host], control)
         else:
             ports = [arg for vm in VMS if vm[1] == host for arg in ("--vm", f"{vm[0]}={vm[0]}")]
-            cmd = [switch_path, "--policy", policy, "--host", host, "--fabric", "fab0",
-                   "--control", os.path.join(out, f"{host}.sock")] + ports
+            cmd = [switch_path, "--policy", policy, "--host", host, "--fabric", "fab0", "--control", control] + ports
         switches[host] = Switch(host, cmd, os.path.join(out, f"{host}.log"), ready=": ready:", timeout=30)
         if dpdk:
             switches[host].name = "nvgre-dpdk"
@@ -461,7 +461,8 @@ def control_checks(switches, tool, out, c):
         ("hv1", ["apply", move]),                            # 1. the new host takes red-db's records
         (None, ["ip", "-n", ns("hv2"), "link", "set", "red-db", "netns", ns("hv1")]),  # 2. the VM's link moves
         (None, ["ip", "-n", ns("hv1"), "link", "set", "red-db", "up"]),
-        ("hv1", ["attach", "red-db=red-db"]),                # 3. ... onto hv1's switch
+        ("hv1", ["attach", "red-db=red-db"]),                # 3. ... onto hv1's switch (nvgre-dpdk hot-plugs
+                                                             #    a net_af_packet port on the interface)
         ("hv2", ["detach", "red-db"]),                       # 4. the old host lets go of it
         ("hv2", ["apply", move]),                            # 5. the old host's policy
     ]
@@ -692,9 +693,8 @@ def main():
         for host, sw in switches.items():
             print(sw.text().strip().splitlines()[0], flush=True)
         pcap = run_checks(switches, out, c, a.dpdk)
-        if not a.dpdk:
-            tool = a.ctl or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.switch))), "nvgre-ctl", "nvgre-ctl")
-            control_checks(switches, os.path.abspath(tool), out, c)
+        tool = a.ctl or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.switch))), "nvgre-ctl", "nvgre-ctl")
+        control_checks(switches, os.path.abspath(tool), out, c)
     except KeyboardInterrupt:
         interrupted = "interrupted"
     except Deadline:
