@@ -19,8 +19,10 @@
 # Each kind of check runs where it finds something: interop and live tests once plain (gcc) and
 # once under the sanitizers (asan), not again under every compiler (NVGRE_SYSTEM_TESTS=OFF).
 # ctest runs two tests at a time (the live tests alone: RUN_SERIAL).
-# gcc and asan also replay every fuzz target's seeds and committed regressions (fuzz_replay_*),
-# with -D_GLIBCXX_ASSERTIONS as everywhere; tsan builds only the suites that have concurrency cases.
+# gcc also replays every fuzz target's seeds and committed regressions (fuzz_replay_*), with
+# -D_GLIBCXX_ASSERTIONS as everywhere; under ASan + UBSan they are replayed by `make fuzz` (the
+# fuzz preset starts every target from them; CI runs it first), not again here. tsan builds only
+# the suites that have concurrency cases.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

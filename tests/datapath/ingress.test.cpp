@@ -571,6 +571,16 @@ TEST_CASE("datapath/ingress: a VM's grace window after it moved (the old host fo
         CHECK(ip_address{outer.destination()} == ip("192.168.10.11"));
         CHECK(std::vector<std::byte>(forwarded.begin() + layout.inner_l2_offset, forwarded.end()) == inner);
 
+        // Never back to the PA it came from: red-web, on the new host, sending to the old one.
+        {
+            const auto from_new = wrap(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6")), "192.168.10.11",
+                                       "192.168.10.12", 5001);
+            buffer back(from_new);
+            auto g = old_reader.read();
+            CHECK(ingress(*g, back.f, sink).reason == drop_reason::not_local_destination);
+            CHECK(back.bytes() == from_new);
+        }
+
         // The new host accepts it from the old host's PA (red-far's own PA is hv3's) and
         // delivers it to red-db, unchanged.
         buffer arrived(forwarded);

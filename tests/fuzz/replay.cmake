@@ -1,6 +1,7 @@
 # Included by tests/CMakeLists.txt: the fuzz targets as plain programs (tests/fuzz/replay_main.cpp
-# instead of libFuzzer's main) in the test configurations with NVGRE_FUZZ_REPLAY (gcc, asan;
-# not again under plain clang++ or -fno-exceptions, nor ThreadSanitizer), each a ctest
+# instead of libFuzzer's main) in the test configurations with NVGRE_FUZZ_REPLAY (gcc; under
+# ASan + UBSan `make fuzz` replays the same inputs with the sanitizers, so not asan, plain
+# clang++, -fno-exceptions or ThreadSanitizer), each a ctest
 # that replays its committed regressions (tests/fuzz/regressions/<target>/: every finding, and
 # hand-made edge cases) and the seed corpus that nvgre_fuzz_seeds writes (fixture fuzz_seeds).
 # A target's invariants abort, so a finding that comes back fails `make test`. Seconds in all.

@@ -206,6 +206,9 @@ template <replication_sink Sink>
     if (dest == nullptr || dest->vsid != p.vsid || dest->local) return dropped;
     const policy::snapshot::moved_record* m = s.moved(dest->id);
     if (m == nullptr || !s.is_local_pa(s.provider_at(m->previous).pa)) return dropped;
+    // Never back to where it came from: two hosts that each think the VM moved to the other
+    // (two moves in flight, applied in different orders) would pass a frame to and fro.
+    if (s.provider_at(dest->provider).pa == p.outer_source) return dropped;
     const std::uint32_t vsid = p.vsid;
     drop_reason why = drop_reason::none;
     const packet::compiled_header* h = egress_steps::path_between(s, m->previous, dest->provider, why);
