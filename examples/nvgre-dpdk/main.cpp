@@ -28,6 +28,7 @@
 //   --lcores 0@0,1@0,2@1     main lcore 0 and worker 1 on CPU 0, worker 2 on CPU 1
 // Exit 1 with one line on stderr when EAL initialisation, a port or the policy fails.
 #include "../common/control_socket.hpp"
+#include "../common/switch_commands.hpp"
 #include "../common/vm_port.hpp"
 #include "bench.hpp"
 #include "ports.hpp"
@@ -211,8 +212,8 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
 /// Counters of every worker, as SIGUSR1, `show counters` and the end print them: the sum, then
 /// per port and per lcore, then the policy's generation. Each line ends with its number (the
 /// demo reads them).
-std::string counters_text(const std::string& host, const port_table& ports, std::span<const unsigned> lcores,
-                          std::span<const worker_counters> per_worker, std::uint64_t generation) {
+std::string format_counters(const std::string& host, const port_table& ports, std::span<const unsigned> lcores,
+                            std::span<const worker_counters> per_worker, std::uint64_t generation) {
     worker_counters total;
     for (const auto& c : per_worker) total += c;
     std::string text = "nvgre-dpdk " + host + ": counters\n";
@@ -302,7 +303,9 @@ public:
             if (poll(fds.data(), fds.size(), 100) > 0) {
                 if (fds[0].revents & POLLIN) drain(wakeup);
                 if (fds[1].revents & POLLIN)
-                    control_->on_readable([this](const example::control_request& r) { return command(r); });
+                    control_->on_readable([this](const example::control_request& r) {
+                        return example::run_switch_command(live_, *this, "nvgre-dpdk " + host_, r);
+                    });
             }
             live_.end_grace_windows();
         }
@@ -332,7 +335,7 @@ private:
     }
 
     std::string counters(std::span<const worker_counters> per_worker) const {
-        return counters_text(host_, *table_, lcores_, per_worker, live_.generation());
+        return format_counters(host_, *table_, lcores_, per_worker, live_.generation());
     }
 
     /// Every worker's counters as of now: each publishes its own between two rounds.
@@ -361,30 +364,10 @@ private:
         table_ = std::move(next);
     }
 
-    /// One control command (examples/common/control_socket.hpp), between two polls.
-    example::control_reply command(const example::control_request& r) {
-        const auto& w = r.words;
-        const auto fail = [](std::string text) { return example::control_reply{false, std::move(text)}; };
-        if (w.size() == 2 && w[0] == "apply") {
-            const auto applied = live_.apply_change_set(r.body, w[1]);
-            if (!applied) {
-                std::string text;
-                for (const auto& d : applied.diagnostics) text += d.to_string() + "\n";
-                return fail(text);
-            }
-            std::fprintf(stderr, "nvgre-dpdk %s: applied %s: generation %llu\n", host_.c_str(), w[1].c_str(),
-                         static_cast<unsigned long long>(applied.generation));
-            return {true, "generation " + std::to_string(applied.generation) + "\n"};
-        }
-        if (w.size() == 2 && w[0] == "attach") return attach(w[1]);
-        if (w.size() == 2 && w[0] == "detach") return detach(w[1]);
-        if (w.size() == 2 && w[0] == "show" && w[1] == "generation")
-            return {true, "generation " + std::to_string(live_.generation()) + "\n"};
-        if (w.size() == 2 && w[0] == "show" && w[1] == "counters") return {true, counters(published_counters())};
-        if (w.size() == 2 && w[0] == "show" && w[1] == "ports") return {true, ports_text()};
-        return fail("unknown command '" + (w.empty() ? std::string() : w[0]) +
-                    "' (apply FILE, attach IFACE=VM, detach IFACE, show generation|counters|ports)");
-    }
+public:
+    // The switch's part of the control commands (examples/common/switch_commands.hpp).
+
+    std::string counters_text() { return counters(published_counters()); }
 
     /// `attach IFACE=VM`: a net_af_packet port on Linux interface IFACE, set up as the ports
     /// given at start are and numbered as the first free VM port. VM is a MAC (its records may
@@ -395,12 +378,7 @@ private:
         const auto& [iface, who] = *vm;
         for (const port* p : attached(*table_))
             if (p->iface == iface || p->name == af_packet_name(iface)) return {false, "'" + iface + "' is already attached\n"};
-        std::optional<nvgre::mac_address> mac;
-        if (const auto parsed = nvgre::mac_address::parse(who)) mac = *parsed;
-        if (!mac)
-            if (const auto m = live_.current_model())
-                for (const auto& rec : m->lookup_records())
-                    if (rec.vm == who) mac = rec.mac;
+        const std::optional<nvgre::mac_address> mac = example::vm_mac_in_policy(live_, who);
         if (!mac) return {false, "no VM '" + who + "' in the policy\n"};
         for (const port* p : attached(*table_))
             if (!p->fabric && p->vm_mac == *mac) return {false, mac->to_string() + " is already attached on '" + shown_name(*p) + "'\n"};
@@ -471,6 +449,7 @@ private:
         });
     }
 
+private:
     std::string host_;
     // Declared before the workers: their readers must go first.
     nvgre::policy::live_policy live_;

@@ -35,6 +35,7 @@
 // batches with sendmmsg or an AF_XDP / PACKET_MMAP ring).
 
 #include "../common/control_socket.hpp"
+#include "../common/switch_commands.hpp"
 #include "../common/vm_port.hpp"
 
 #include <nvgre/datapath/egress.hpp>
@@ -196,7 +197,9 @@ public:
             for (std::size_t i = 0; i < vms_.size(); ++i)
                 if (fds[i + 1].revents & (POLLIN | POLLERR)) receive(vms_[i], &vms_[i]);
             if (control_ && (fds.back().revents & POLLIN))
-                control_->on_readable([this](const example::control_request& r) { return command(r); });
+                control_->on_readable([this](const example::control_request& r) {
+                    return example::run_switch_command(live_, *this, "nvgre-switch " + host_, r);
+                });
             live_.end_grace_windows();
         }
         print_counters();
@@ -340,30 +343,8 @@ private:
         return o;
     }
 
-    /// One control command (examples/common/control_socket.hpp), between bursts.
-    example::control_reply command(const example::control_request& r) {
-        const auto& w = r.words;
-        const auto fail = [](std::string text) { return example::control_reply{false, std::move(text)}; };
-        if (w.size() == 2 && w[0] == "apply") {
-            const auto applied = live_.apply_change_set(r.body, w[1]);
-            if (!applied) {
-                std::string text;
-                for (const auto& d : applied.diagnostics) text += d.to_string() + "\n";
-                return fail(text);
-            }
-            std::fprintf(stderr, "nvgre-switch %s: applied %s: generation %llu\n", host_.c_str(), w[1].c_str(),
-                         static_cast<unsigned long long>(applied.generation));
-            return {true, "generation " + std::to_string(applied.generation) + "\n"};
-        }
-        if (w.size() == 2 && w[0] == "attach") return attach(w[1]);
-        if (w.size() == 2 && w[0] == "detach") return detach(w[1]);
-        if (w.size() == 2 && w[0] == "show" && w[1] == "generation")
-            return {true, "generation " + std::to_string(live_.generation()) + "\n"};
-        if (w.size() == 2 && w[0] == "show" && w[1] == "counters") return {true, counters_text()};
-        if (w.size() == 2 && w[0] == "show" && w[1] == "ports") return {true, ports_text()};
-        return fail("unknown command '" + (w.empty() ? std::string() : w[0]) +
-                    "' (apply FILE, attach IFACE=VM, detach IFACE, show generation|counters|ports)");
-    }
+public:
+    // The switch's part of the control commands (examples/common/switch_commands.hpp).
 
     /// `attach IFACE=VM`: a packet socket on IFACE, numbered as the first free VM port. VM is a
     /// MAC (its records may come later: the port carries traffic once they do) or a vm= name of
@@ -374,12 +355,7 @@ private:
         const auto& [iface, who] = *vm;
         for (const port& p : vms_)
             if (p.fd >= 0 && p.name == iface) return {false, "'" + iface + "' is already attached\n"};
-        std::optional<nvgre::mac_address> mac;
-        if (const auto parsed = nvgre::mac_address::parse(who)) mac = *parsed;
-        if (!mac)
-            if (const auto m = live_.current_model())
-                for (const auto& rec : m->lookup_records())
-                    if (rec.vm == who) mac = rec.mac;
+        const std::optional<nvgre::mac_address> mac = example::vm_mac_in_policy(live_, who);
         if (!mac) return {false, "no VM '" + who + "' in the policy\n"};
         for (const port& p : vms_)
             if (p.fd >= 0 && p.vm_mac == *mac) return {false, mac->to_string() + " is already attached on '" + p.name + "'\n"};
@@ -454,6 +430,7 @@ private:
         return text;
     }
 
+private:
     nvgre::policy::live_policy& live_;
     nvgre::policy::live_policy::reader reader_;
     std::string host_;
