@@ -582,6 +582,19 @@ public:
                 out.emplace_back(customer_route{s.domain, s.id, prefix, next_hop, metric});
             }
         }
+        // Port classifications, named by some NICs' records (every record of a NIC alike).
+        std::vector<std::string> classifications{""};
+        for (const char* name : {"gold", "guarded"}) {
+            if (!chance(50)) continue;
+            port_classification c;
+            c.name = name;
+            c.dhcp_guard = chance(50);
+            c.allow_mac_spoofing = chance(30);
+            if (chance(50)) c.maximum_bandwidth = 20'000'000;
+            out.emplace_back(c);
+            classifications.push_back(name);
+        }
+        std::map<std::pair<std::string, mac_address>, std::string> nic_class;  // (host, mac) -> classification
         // Lookup records.
         if (pas.empty()) return out;
         std::set<std::pair<rdid, ip_address>> cas;                                  // static CAs per domain
@@ -613,6 +626,7 @@ public:
                     continue;
                 }
                 if (r.type == record_type::static_record) cas.emplace(s.domain, r.ca);
+                r.classification = nic_class.try_emplace({p.host, r.mac}, pick(classifications)).first->second;
                 ++pa_records[p.pa];
                 if (r.rule == rule::nat) nat_pas.insert(p.pa);
                 out.emplace_back(r);
@@ -645,8 +659,12 @@ public:
                         } else if constexpr (std::is_same_v<T, customer_route>) {
                             v.next_hop = v.next_hop.is_unspecified() ? ip(v.prefix.address().is_v4() ? pick(cas_v4_) : pick(cas_v6_))
                                                                      : ip(v.prefix.address().is_v4() ? "0.0.0.0" : "::");
+                        } else if constexpr (std::is_same_v<T, port_classification>) {
+                            if (chance(50)) v.dhcp_guard = !v.dhcp_guard;
+                            else v.outer_dscp = v.outer_dscp ? std::nullopt : std::optional<std::uint8_t>(46);
                         } else {
-                            if (chance(50)) v.vm = v.vm == "moved" ? "" : "moved";
+                            if (chance(40)) v.vm = v.vm == "moved" ? "" : "moved";
+                            else if (chance(30)) v.classification = v.classification.empty() ? "gold" : "";
                             else v.mac = mac(0x00, static_cast<std::uint8_t>(rng_() % 8));
                         }
                     },
@@ -855,4 +873,31 @@ TEST_CASE("policy/change_set: property: apply(A, diff(A, B)) is B, for random va
     CHECK(added > 100);
     CHECK(moved_pas > 10);
     CHECK(refused > 150);
+}
+
+TEST_CASE("policy/change_set: port classifications are changed by name; one still named cannot go") {
+    const model with_gold = applied({"+ port-classification name=gold dhcp-guard=on",
+                                     "+ lookup-record vsid=5001 ca=10.0.0.7 mac=00:15:5d:00:00:07 pa=192.168.10.11 classification=gold"});
+    REQUIRE(with_gold.find_classification("gold") != nullptr);
+    // Canonical text: defaults left out, the rate with its largest exact suffix.
+    const load_result replaced = apply_change_set_text(with_gold, "+ port-classification name=gold maximum-bandwidth=20000000\n", "c.txt");
+    REQUIRE(replaced);
+    CHECK(format(*replaced.validated).find("port-classification name=gold maximum-bandwidth=20M\n") != std::string::npos);
+    // Removal while a record names it: an error at the removal, not a cascade.
+    const load_result refused = apply_change_set_text(with_gold, "- port-classification name=gold\n", "c.txt");
+    CHECK_FALSE(refused);
+    CHECK(refused.error_lines() ==
+          std::vector<std::string>{"c.txt:1:3: error: cannot remove port-classification name=gold: still used by 1 object "
+                                   "(lookup-record vsid=5001 ca=10.0.0.7)"});
+    // Removed together with its record: fine; diff and format agree.
+    const load_result both = apply_change_set_text(
+        with_gold, "- port-classification name=gold\n- lookup-record vsid=5001 ca=10.0.0.7\n", "c.txt");
+    REQUIRE(both);
+    CHECK(format(*both.validated) == format(base()));
+    CHECK(format(diff(base(), with_gold)) ==
+          "+ lookup-record vsid=5001 ca=10.0.0.7 mac=00:15:5d:00:00:07 pa=192.168.10.11 classification=gold\n"
+          "+ port-classification name=gold dhcp-guard=on\n");
+    const load_result back = apply_change_set(base(), diff(base(), with_gold));
+    REQUIRE(back);
+    CHECK(format(*back.validated) == format(with_gold));
 }

@@ -35,6 +35,7 @@ model load(std::string_view text) {
     return *r.validated;
 }
 ip_address ip(const std::string& s) { return *ip_address::parse(s); }
+mac_address mac(const std::string& s) { return *mac_address::parse(s); }
 nvgre::vsid vs(std::uint32_t v) { return *nvgre::vsid::make(v); }
 
 /// VM `i`: one IPv4 and one IPv6 CA, one MAC, on hv1 or hv2.
@@ -207,6 +208,11 @@ void same_as_built(const state& s, const model& m) {
         CHECK(a->mac == b->mac);
         CHECK(a->local == b->local);
         CHECK(a->rule == b->rule);
+        if (a->local) {  // the port and its classification's settings
+            REQUIRE(s.port(r.mac) != nullptr);
+            REQUIRE(built.port(r.mac) != nullptr);
+            CHECK(s.port(r.mac)->settings == built.port(r.mac)->settings);
+        }
     }
     for (const customer_route& c : m.customer_routes()) {
         const auto d = s.domain_index(c.domain);
@@ -422,4 +428,44 @@ TEST_CASE("policy/live_policy: grace windows open on the hosts a VM moves betwee
     const auto refused = bare.apply_change_set(move, "move.cs");
     CHECK_FALSE(refused);
     CHECK(refused.generation == 1);
+}
+
+TEST_CASE("policy/live_policy: change sets that touch port classifications rebuild; others stay record by record") {
+    live_policy live(vms_model(), state::build(vms_model(), "hv1").value());
+    auto reader = live.make_reader();
+    const mac_address vm7 = mac("00:15:5d:00:00:07");
+    const auto added = live.apply_change_set("+ port-classification name=capped maximum-bandwidth=20M outer-dscp=46 dhcp-guard=on\n"
+                                             "+ lookup-record vsid=5001 ca=10.0.0.7 mac=00:15:5d:00:00:07 pa=192.168.10.11 classification=capped\n",
+                                             "c1.cs");
+    REQUIRE(added);
+    CHECK(added.rebuilt);
+    REQUIRE(reader.read()->port(vm7) != nullptr);
+    port_settings want;
+    want.dhcp_guard = true;
+    want.outer_dscp = 46;
+    want.rate_bps = 20'000'000;
+    want.burst_bytes = 312'500;
+    CHECK(reader.read()->port(vm7)->settings == want);
+    same_as_built(*reader.read(), *live.current_model());
+
+    // A second CA of the classified NIC: it touches a classified NIC, so it is rebuilt (and must name it too).
+    const auto unnamed = live.apply_change_set("+ lookup-record vsid=5001 ca=10.0.0.8 mac=00:15:5d:00:00:07 pa=192.168.10.11\n", "c2.cs");
+    CHECK_FALSE(unnamed);
+    const auto named = live.apply_change_set(
+        "+ lookup-record vsid=5001 ca=10.0.0.8 mac=00:15:5d:00:00:07 pa=192.168.10.11 classification=capped\n", "c3.cs");
+    REQUIRE(named);
+    CHECK(named.rebuilt);
+    // The classification changes: every port that names it follows.
+    REQUIRE(live.apply_change_set("+ port-classification name=capped router-guard=on\n", "c4.cs"));
+    port_settings guarded;
+    guarded.router_guard = true;
+    CHECK(reader.read()->port(vm7)->settings == guarded);
+    same_as_built(*reader.read(), *live.current_model());
+
+    // Records of unclassified NICs still go record by record.
+    const auto plain = live.apply_change_set("+ lookup-record vsid=5001 ca=10.0.0.9 mac=00:15:5d:00:00:09 pa=192.168.10.11\n", "c5.cs");
+    REQUIRE(plain);
+    CHECK_FALSE(plain.rebuilt);
+    CHECK(reader.read()->port(mac("00:15:5d:00:00:09"))->settings == port_settings{});
+    same_as_built(*reader.read(), *live.current_model());
 }

@@ -530,3 +530,116 @@ TEST_CASE("loader: fuzz: mutated valid texts never crash, and the result is cons
     CHECK(valid > 0);  // some mutations (in comments, values that stay valid) keep the text valid
     CHECK(valid < 3000);
 }
+
+TEST_CASE("loader: port classifications, the classification of records, and DHCP keys of subnets") {
+    const std::string red_subnet = std::string("virtual-subnet vsid=5001 rdid=") + red + " gateway=10.0.0.1";
+    SUBCASE("every key, with its value") {
+        std::string t = example;
+        // Replace the red subnet's line with one that has DHCP.
+        const auto at_line = t.find(red_subnet);
+        REQUIRE(at_line != std::string::npos);
+        t.replace(at_line, red_subnet.size(), red_subnet + " dhcp=on dns=10.0.0.53,8.8.8.8 lease-seconds=3600");
+        t += "port-classification name=guarded allow-mac-spoofing=on dhcp-guard=on router-guard=on "
+             "maximum-bandwidth=20M maximum-burst=250000 outer-dscp=46\n";
+        t += "port-classification name=plain\n";
+        t += "lookup-record vsid=5001 ca=10.0.0.7 mac=00:15:5d:00:00:07 pa=192.168.10.11 classification=guarded\n";
+        const load_result r = load_policy_text(t, "t.policy");
+        for (const auto& l : r.error_lines()) MESSAGE(l);
+        REQUIRE(r);
+        const model& m = *r.validated;
+        REQUIRE(m.port_classifications().size() == 2);
+        const port_classification* g = m.find_classification("guarded");
+        REQUIRE(g != nullptr);
+        CHECK(g->allow_mac_spoofing);
+        CHECK(g->dhcp_guard);
+        CHECK(g->router_guard);
+        CHECK(g->maximum_bandwidth == 20'000'000);
+        CHECK(g->maximum_burst == 250'000);
+        CHECK(g->burst_bytes() == 250'000);
+        CHECK(g->outer_dscp == std::optional<std::uint8_t>(46));
+        const port_classification* p = m.find_classification("plain");
+        REQUIRE(p != nullptr);
+        CHECK(*p == port_classification{"plain"});
+        CHECK(m.counts().port_classifications == 2);
+        const virtual_subnet* s = m.find_subnet(vsid::make(5001).value());
+        REQUIRE(s != nullptr);
+        CHECK(s->dhcp);
+        CHECK(s->dns == std::vector<ipv4_address>{ipv4_address::parse("10.0.0.53").value(), ipv4_address::parse("8.8.8.8").value()});
+        CHECK(s->lease_seconds == 3600);
+        CHECK(m.lookup_records().back().classification == "guarded");
+        CHECK(m.find_subnet(vsid::make(6001).value())->lease_seconds == default_lease_seconds);
+    }
+    SUBCASE("the default burst is 1/8 s of the rate") {
+        port_classification c{"x"};
+        c.maximum_bandwidth = 20'000'000;
+        CHECK(c.burst_bytes() == 312'500);
+    }
+    SUBCASE("rates: K, M, G are powers of 1000") {
+        for (const auto& [text, bits] : std::vector<std::pair<std::string, std::uint64_t>>{
+                 {"100000", 100'000}, {"100K", 100'000}, {"20M", 20'000'000}, {"1G", 1'000'000'000}, {"1000G", 1'000'000'000'000}}) {
+            CAPTURE(text);
+            const load_result r = load_policy_text(with({"port-classification name=c maximum-bandwidth=" + text}), "t.policy");
+            REQUIRE(r);
+            CHECK(r.validated->port_classifications().front().maximum_bandwidth == bits);
+        }
+    }
+    SUBCASE("malformed and out-of-range values") {
+        one_error("port-classification name=c dhcp-guard=yes", "dhcp-guard=", "dhcp-guard must be on or off, not 'yes'");
+        one_error("port-classification name=c maximum-bandwidth=20Mb", "maximum-bandwidth=",
+                  "malformed rate '20Mb' for maximum-bandwidth (bit/s, e.g. 100M; K, M, G are powers of 1000)");
+        one_error("port-classification name=c maximum-bandwidth=99K", "maximum-bandwidth=",
+                  "maximum-bandwidth 99000 bit/s is outside 100K..1000G");
+        one_error("port-classification name=c maximum-bandwidth=1001G", "maximum-bandwidth=",
+                  "maximum-bandwidth 1001000000000 bit/s is outside 100K..1000G");
+        one_error("port-classification name=c maximum-bandwidth=1M maximum-burst=1000", "maximum-burst=",
+                  "maximum-burst 1000 is outside 1518..4294967295 bytes");
+        one_error("port-classification name=c maximum-burst=100000", "maximum-burst=", "maximum-burst needs maximum-bandwidth");
+        one_error("port-classification name=c outer-dscp=64", "outer-dscp=", "outer-dscp '64' is not a DSCP (0..63)");
+        one_error("port-classification dhcp-guard=on", "port-classification", "missing required key 'name' for port-classification");
+        one_error(std::string("virtual-subnet vsid=7001 rdid=") + red + " dns=fd00::53", "dns=",
+                  "dns lists IPv4 addresses (DHCPv4 hands them out), not 'fd00::53'");
+        one_error(std::string("virtual-subnet vsid=7001 rdid=") + red + " dns=1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5", "dns=",
+                  "dns lists more than 4 servers");
+        one_error(std::string("virtual-subnet vsid=7001 rdid=") + red + " lease-seconds=59", "lease-seconds=",
+                  "lease-seconds 59 is below 60");
+        one_error(std::string("virtual-subnet vsid=7001 rdid=") + red + " dhcp=1", "dhcp=", "dhcp must be on or off, not '1'");
+    }
+    SUBCASE("references and conflicts") {
+        const std::string rec = "lookup-record vsid=5001 ca=10.0.0.7 mac=00:15:5d:00:00:07 pa=192.168.10.11 classification=gold";
+        one_error(rec, "classification", "port classification 'gold' is not declared");
+        // Declared twice: at the later line.
+        const auto twice = errors_of(with({"port-classification name=gold", "port-classification name=gold dhcp-guard=on"}));
+        CHECK(twice == std::vector<std::string>{at(example_lines + 2, "port-classification name=gold dhcp-guard=on", "name",
+                                                   "port classification 'gold' is already declared (see line " +
+                                                       std::to_string(example_lines + 1) + ")")});
+        // One NIC, two classifications (or one and none): at the later record.
+        const std::string second = "lookup-record vsid=5001 ca=10.0.0.8 mac=00:15:5d:00:00:07 pa=192.168.10.11";
+        const auto mixed = errors_of(with({"port-classification name=gold", rec, second}));
+        CHECK(mixed == std::vector<std::string>{at(example_lines + 3, second, "mac",
+                                                   "mac 00:15:5d:00:00:07 on host hv1 has classification 'gold' on another "
+                                                   "record, not none (every record of a NIC names the same one) (see line " +
+                                                       std::to_string(example_lines + 2) + ")")});
+        // The same MAC on another host is another NIC.
+        CHECK(errors_of(with({"port-classification name=gold", rec,
+                              "lookup-record vsid=5001 ca=10.0.0.8 mac=00:15:5d:00:00:07 pa=192.168.10.12"}))
+                  .empty());
+    }
+    SUBCASE("dhcp=on needs an IPv4 gateway, an IPv4 on-link route, and no nat record") {
+        const std::string no_gw = std::string("virtual-subnet vsid=7001 rdid=") + red + " dhcp=on";
+        const auto e = errors_of(with({no_gw}));
+        CHECK(e == std::vector<std::string>{
+                       at(example_lines + 1, no_gw, "dhcp", "dhcp=on needs an IPv4 gateway address (the DHCP server and router)"),
+                       at(example_lines + 1, no_gw, "dhcp",
+                          "dhcp=on needs an IPv4 on-link customer route in virtual subnet 7001 (the mask it hands out)")});
+        const std::string ok = std::string("virtual-subnet vsid=7001 rdid=") + red + " gateway=10.0.7.1 dhcp=on";
+        const std::string route = std::string("customer-route rdid=") + red + " vsid=7001 prefix=10.0.7.0/24 next-hop=0.0.0.0";
+        CHECK(errors_of(with({ok, route})).empty());
+        // (A PA of its own: a nat record's PA is its alone.)
+        const std::string pa = "provider-address host=hv1 pa=192.168.10.21 prefix-length=24 mac=02:00:c0:a8:0a:0b";
+        const std::string nat = "lookup-record vsid=7001 ca=10.0.7.5 mac=00:15:5d:00:07:05 pa=192.168.10.21 rule=nat";
+        CHECK(errors_of(with({ok, route, pa, nat})) ==
+              std::vector<std::string>{at(example_lines + 4, nat, "rule",
+                                          "virtual subnet 7001 has dhcp=on, which IP rewrite cannot serve (see line " +
+                                              std::to_string(example_lines + 1) + ")")});
+    }
+}

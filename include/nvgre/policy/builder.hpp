@@ -33,7 +33,7 @@
 
 namespace nvgre::policy {
 
-/// The six object kinds, in the order of docs/policy-format.md's table.
+/// The seven object kinds, in the order of docs/policy-format.md's table.
 enum class object_kind : std::uint8_t {
     provider_address,
     provider_route,
@@ -41,7 +41,10 @@ enum class object_kind : std::uint8_t {
     virtual_subnet,
     customer_route,
     lookup_record,
+    port_classification,
 };
+/// How many object kinds there are.
+inline constexpr std::size_t object_kind_count = 7;
 
 /// The kind as written in a policy file, e.g. "provider-address".
 [[nodiscard]] constexpr std::string_view to_string(object_kind k) noexcept {
@@ -52,12 +55,15 @@ enum class object_kind : std::uint8_t {
         case object_kind::virtual_subnet: return "virtual-subnet";
         case object_kind::customer_route: return "customer-route";
         case object_kind::lookup_record: return "lookup-record";
+        case object_kind::port_classification: return "port-classification";
     }
     return "unknown";
 }
 
 /// Highest VLAN id a provider address may carry (4095 is reserved by IEEE 802.1Q).
 inline constexpr std::uint32_t max_vlan = 4094;
+/// Shortest DHCP lease a subnet may hand out (a VM renews at half of it).
+inline constexpr std::uint32_t min_lease_seconds = 60;
 
 namespace detail {
 
@@ -141,6 +147,7 @@ struct model_counts {
     std::size_t virtual_subnets{0};
     std::size_t customer_routes{0};
     std::size_t lookup_records{0};
+    std::size_t port_classifications{0};
     friend bool operator==(const model_counts&, const model_counts&) = default;
 };
 
@@ -159,12 +166,13 @@ public:
     [[nodiscard]] const std::vector<virtual_subnet>& virtual_subnets() const noexcept { return virtual_subnets_; }
     [[nodiscard]] const std::vector<customer_route>& customer_routes() const noexcept { return customer_routes_; }
     [[nodiscard]] const std::vector<lookup_record>& lookup_records() const noexcept { return lookup_records_; }
+    [[nodiscard]] const std::vector<port_classification>& port_classifications() const noexcept { return port_classifications_; }
     /// The distinct host names of the provider addresses, in order of first appearance.
     [[nodiscard]] const std::vector<std::string>& hosts() const noexcept { return hosts_; }
 
     [[nodiscard]] model_counts counts() const noexcept {
         return {hosts_.size(),           provider_addresses_.size(), provider_routes_.size(), routing_domains_.size(),
-                virtual_subnets_.size(), customer_routes_.size(),    lookup_records_.size()};
+                virtual_subnets_.size(), customer_routes_.size(),    lookup_records_.size(), port_classifications_.size()};
     }
 
     /// The routing domain `id`, or nullptr. O(log n).
@@ -181,6 +189,11 @@ public:
     [[nodiscard]] const routing_domain* domain_of(nvgre::vsid id) const {
         const virtual_subnet* s = find_subnet(id);
         return s == nullptr ? nullptr : find_domain(s->domain);
+    }
+    /// The port classification `name`, or nullptr. O(log n).
+    [[nodiscard]] const port_classification* find_classification(std::string_view name) const {
+        const auto it = classification_index_.find(name);
+        return it == classification_index_.end() ? nullptr : &port_classifications_[it->second];
     }
     /// The provider address `pa`, or nullptr. O(log n).
     [[nodiscard]] const provider_address* find_provider_address(const ip_address& pa) const {
@@ -206,8 +219,10 @@ private:
     std::vector<virtual_subnet> virtual_subnets_;
     std::vector<customer_route> customer_routes_;
     std::vector<lookup_record> lookup_records_;
+    std::vector<port_classification> port_classifications_;
     std::vector<std::string> hosts_;
     std::map<rdid, std::size_t> domain_index_;
+    std::map<std::string, std::size_t, std::less<>> classification_index_;
     std::map<std::uint32_t, std::size_t> subnet_index_;
     std::map<ip_address, std::size_t> pa_index_;
 };
@@ -262,8 +277,31 @@ public:
     bool add(virtual_subnet v, tag_type tag = 0) {
         // VSID range and "at most one IPv4 and one IPv6 gateway" are already in the types.
         const object_ref ref = next_ref(object_kind::virtual_subnet, virtual_subnets_.size(), tag);
+        bool ok = true;
+        if (v.dns.size() > max_dns_servers)
+            ok = value_error(ref, "dns", "dns lists " + std::to_string(v.dns.size()) + " servers (at most " +
+                                             std::to_string(max_dns_servers) + ")");
+        if (v.lease_seconds < min_lease_seconds)
+            ok = value_error(ref, "lease-seconds", "lease-seconds " + std::to_string(v.lease_seconds) + " is below " +
+                                                       std::to_string(min_lease_seconds));
         virtual_subnets_.push_back({std::move(v), ref, sequence_++});
-        return true;
+        return ok;
+    }
+    bool add(port_classification v, tag_type tag = 0) {
+        const object_ref ref = next_ref(object_kind::port_classification, port_classifications_.size(), tag);
+        bool ok = check_name(ref, "name", v.name, false);
+        if (v.maximum_bandwidth != 0 && (v.maximum_bandwidth < min_bandwidth || v.maximum_bandwidth > max_bandwidth))
+            ok = value_error(ref, "maximum-bandwidth", "maximum-bandwidth " + std::to_string(v.maximum_bandwidth) +
+                                                           " bit/s is outside 100K..1000G");
+        if (v.maximum_burst != 0 && (v.maximum_burst < min_burst || v.maximum_burst > max_burst))
+            ok = value_error(ref, "maximum-burst", "maximum-burst " + std::to_string(v.maximum_burst) + " is outside " +
+                                                       std::to_string(min_burst) + ".." + std::to_string(max_burst) + " bytes");
+        if (v.maximum_burst != 0 && v.maximum_bandwidth == 0)
+            ok = value_error(ref, "maximum-burst", "maximum-burst needs maximum-bandwidth");
+        if (v.outer_dscp && *v.outer_dscp > max_dscp)
+            ok = value_error(ref, "outer-dscp", "outer-dscp " + std::to_string(*v.outer_dscp) + " is outside 0..63");
+        port_classifications_.push_back({std::move(v), ref, sequence_++});
+        return ok;
     }
     bool add(customer_route v, tag_type tag = 0) {
         const object_ref ref = next_ref(object_kind::customer_route, customer_routes_.size(), tag);
@@ -386,6 +424,60 @@ public:
             if (e.own_ok && check.ok) index.add_record(i);
         }
 
+        // Port classifications: each declared once; a record names a declared one, and every
+        // record of one NIC (one MAC on one host) the same one (or none).
+        std::map<std::string, std::size_t, std::less<>> classification_index;
+        for (std::size_t i = 0; i < port_classifications_.size(); ++i) {
+            const auto& e = port_classifications_[i];
+            const auto [it, inserted] = classification_index.emplace(e.value.name, i);
+            if (!inserted)
+                conflict(e, "name", "port classification " + detail::quoted(e.value.name) + " is already declared",
+                         port_classifications_[it->second].ref);
+        }
+        std::map<std::pair<std::uint32_t, mac_address>, std::size_t> nic_records;  // (host, MAC) -> first record
+        for (std::size_t i = 0; i < lookup_records_.size(); ++i) {
+            const auto& e = lookup_records_[i];
+            if (!e.value.classification.empty() && classification_index.count(e.value.classification) == 0)
+                conflict(e, "classification",
+                         "port classification " + detail::quoted(e.value.classification) + " is not declared");
+            const auto pa = pa_index.find(e.value.pa);
+            if (pa == pa_index.end()) continue;
+            const auto [it, inserted] = nic_records.emplace(std::pair{index.host_of(static_cast<std::uint32_t>(pa->second)), e.value.mac}, i);
+            if (inserted) continue;
+            const auto& first = lookup_records_[it->second];
+            if (first.value.classification == e.value.classification) continue;
+            const auto name = [](const std::string& c) { return c.empty() ? std::string("none") : detail::quoted(c); };
+            conflict(e, e.value.classification.empty() ? "mac" : "classification",
+                     "mac " + e.value.mac.to_string() + " on host " + hosts[index.host_of(static_cast<std::uint32_t>(pa->second))] +
+                         " has classification " + name(first.value.classification) + " on another record, not " +
+                         name(e.value.classification) + " (every record of a NIC names the same one)",
+                     first.ref);
+        }
+
+        // DHCP from policy: the subnet needs its IPv4 gateway (router and server identifier)
+        // and an IPv4 on-link route (the mask); IP rewrite hands out no CA, so no nat record.
+        std::set<std::uint32_t> v4_on_link;               // VSIDs with an IPv4 on-link route
+        for (const auto& r : customer_routes_)
+            if (r.value.on_link() && r.value.prefix.address().is_v4()) v4_on_link.insert(r.value.subnet.value());
+        std::map<std::uint32_t, std::size_t> first_nat;  // VSID -> its first nat record
+        for (std::size_t i = 0; i < lookup_records_.size(); ++i)
+            if (lookup_records_[i].value.rule == rule::nat) first_nat.emplace(lookup_records_[i].value.subnet.value(), i);
+        for (const auto& e : virtual_subnets_) {
+            if (!e.value.dhcp) continue;
+            const std::string vsid_text = std::to_string(e.value.id.value());
+            if (!e.value.gateway_v4)
+                conflict(e, "dhcp", "dhcp=on needs an IPv4 gateway address (the DHCP server and router)");
+            if (v4_on_link.count(e.value.id.value()) == 0)
+                conflict(e, "dhcp", "dhcp=on needs an IPv4 on-link customer route in virtual subnet " + vsid_text + " (the mask it hands out)");
+            if (const auto nat = first_nat.find(e.value.id.value()); nat != first_nat.end()) {
+                const auto& r = lookup_records_[nat->second];
+                if (r.sequence > e.sequence)
+                    conflict(r, "rule", "virtual subnet " + vsid_text + " has dhcp=on, which IP rewrite cannot serve", e.ref);
+                else
+                    conflict(e, "dhcp", "dhcp=on in a virtual subnet with a nat record (IP rewrite cannot serve it)", r.ref);
+            }
+        }
+
         build_result out;
         if (!found.empty()) {
             std::stable_sort(found.begin(), found.end(),
@@ -401,6 +493,8 @@ public:
         m.virtual_subnets_ = values_of(virtual_subnets_);
         m.customer_routes_ = values_of(customer_routes_);
         m.lookup_records_ = values_of(lookup_records_);
+        m.port_classifications_ = values_of(port_classifications_);
+        m.classification_index_ = std::move(classification_index);
         m.hosts_ = std::move(hosts);
         m.domain_index_ = std::move(domain_index);
         m.subnet_index_ = std::move(subnet_index);
@@ -636,6 +730,7 @@ private:
     std::vector<entry<virtual_subnet>> virtual_subnets_;
     std::vector<entry<customer_route>> customer_routes_;
     std::vector<entry<lookup_record>> lookup_records_;
+    std::vector<entry<port_classification>> port_classifications_;
     std::set<rdid> assumed_domains_;
     std::set<std::uint32_t> assumed_subnets_;
     std::set<ip_address> assumed_pas_;

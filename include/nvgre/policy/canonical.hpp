@@ -49,6 +49,7 @@ struct object_identity {
     ip_address address{};            ///< provider-address: pa; lookup-record: ca
     std::uint32_t metric{0};         ///< provider-route, customer-route
     std::optional<mac_address> mac;  ///< lookup-record of type gateway-wildcard only
+    std::string name;                ///< port-classification
     friend auto operator<=>(const object_identity&, const object_identity&) = default;
     friend bool operator==(const object_identity&, const object_identity&) = default;
 };
@@ -76,6 +77,8 @@ struct object_identity {
                 id.vsid = v.subnet.value();
                 id.prefix = v.prefix;
                 id.metric = v.metric;
+            } else if constexpr (std::is_same_v<T, port_classification>) {
+                id.name = v.name;
             } else {
                 id.vsid = v.subnet.value();
                 id.address = v.ca;
@@ -94,6 +97,14 @@ inline void key(std::string& out, std::string_view name, const std::string& valu
     out += name;
     out += '=';
     out += value;
+}
+
+/// A rate in bit/s with the largest of G, M, K that divides it exactly (100000000 -> 100M).
+inline std::string rate_text(std::uint64_t bits) {
+    if (bits != 0 && bits % 1'000'000'000 == 0) return std::to_string(bits / 1'000'000'000) + "G";
+    if (bits != 0 && bits % 1'000'000 == 0) return std::to_string(bits / 1'000'000) + "M";
+    if (bits != 0 && bits % 1'000 == 0) return std::to_string(bits / 1'000) + "K";
+    return std::to_string(bits);
 }
 
 /// The keys of `o` in canonical form; only its identity keys when `identity_only`.
@@ -130,12 +141,28 @@ inline std::string keys_of(const object& o, bool identity_only) {
                 if (v.gateway_v4) gateways = v.gateway_v4->to_string();
                 if (v.gateway_v6) gateways += (gateways.empty() ? "" : ",") + v.gateway_v6->to_string();
                 if (!gateways.empty()) key(out, "gateway", gateways);
+                if (v.dhcp) key(out, "dhcp", "on");
+                if (!v.dns.empty()) {
+                    std::string servers;
+                    for (const ipv4_address& d : v.dns) servers += (servers.empty() ? "" : ",") + d.to_string();
+                    key(out, "dns", servers);
+                }
+                if (v.lease_seconds != default_lease_seconds) key(out, "lease-seconds", std::to_string(v.lease_seconds));
             } else if constexpr (std::is_same_v<T, customer_route>) {
                 key(out, "rdid", policy::detail::braced(v.domain));
                 key(out, "vsid", std::to_string(v.subnet.value()));
                 key(out, "prefix", v.prefix.to_string());
                 if (!identity_only) key(out, "next-hop", v.next_hop.to_string());
                 if (v.metric != default_customer_route_metric) key(out, "metric", std::to_string(v.metric));
+            } else if constexpr (std::is_same_v<T, port_classification>) {
+                key(out, "name", v.name);
+                if (identity_only) return;
+                if (v.allow_mac_spoofing) key(out, "allow-mac-spoofing", "on");
+                if (v.dhcp_guard) key(out, "dhcp-guard", "on");
+                if (v.router_guard) key(out, "router-guard", "on");
+                if (v.maximum_bandwidth != 0) key(out, "maximum-bandwidth", rate_text(v.maximum_bandwidth));
+                if (v.maximum_burst != 0) key(out, "maximum-burst", std::to_string(v.maximum_burst));
+                if (v.outer_dscp) key(out, "outer-dscp", std::to_string(*v.outer_dscp));
             } else {
                 key(out, "vsid", std::to_string(v.subnet.value()));
                 key(out, "ca", v.ca.to_string());
@@ -148,6 +175,7 @@ inline std::string keys_of(const object& o, bool identity_only) {
                 if (v.rule != rule::encap) key(out, "rule", std::string(to_string(v.rule)));
                 if (v.type != record_type::static_record) key(out, "type", std::string(to_string(v.type)));
                 if (!v.vm.empty()) key(out, "vm", v.vm);
+                if (!v.classification.empty()) key(out, "classification", v.classification);
             }
         },
         o);
@@ -167,7 +195,8 @@ inline std::string keys_of(const object& o, bool identity_only) {
 [[nodiscard]] inline std::vector<object> canonical_objects(const model& m) {
     std::vector<std::pair<object_identity, object>> all;
     all.reserve(m.provider_addresses().size() + m.provider_routes().size() + m.routing_domains().size() +
-                m.virtual_subnets().size() + m.customer_routes().size() + m.lookup_records().size());
+                m.virtual_subnets().size() + m.customer_routes().size() + m.lookup_records().size() +
+                m.port_classifications().size());
     const auto add = [&all](const auto& list) {
         for (const auto& v : list) {
             object o{v};
@@ -180,6 +209,7 @@ inline std::string keys_of(const object& o, bool identity_only) {
     add(m.virtual_subnets());
     add(m.customer_routes());
     add(m.lookup_records());
+    add(m.port_classifications());
     std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<object> out;
     out.reserve(all.size());

@@ -107,6 +107,7 @@ struct references {
     std::optional<std::uint32_t> vsid;
     std::optional<ip_address> pa;
     std::optional<std::string> host;
+    std::optional<std::string> classification;
 };
 inline references references_of(const object& o) {
     references r;
@@ -123,6 +124,7 @@ inline references references_of(const object& o) {
             } else if constexpr (std::is_same_v<T, lookup_record>) {
                 r.vsid = v.subnet.value();
                 r.pa = v.pa;
+                if (!v.classification.empty()) r.classification = v.classification;
             }
         },
         o);
@@ -136,6 +138,7 @@ inline bool is_referenced(const references& r, const object& changed) {
             if constexpr (std::is_same_v<T, routing_domain>) return r.domain && *r.domain == v.id;
             else if constexpr (std::is_same_v<T, virtual_subnet>) return r.vsid && *r.vsid == v.id.value();
             else if constexpr (std::is_same_v<T, provider_address>) return (r.pa && *r.pa == v.pa) || (r.host && *r.host == v.host);
+            else if constexpr (std::is_same_v<T, port_classification>) return r.classification && *r.classification == v.name;
             else return false;
         },
         changed);
@@ -149,6 +152,7 @@ struct usage {
     std::set<ip_address> declared_pas;                                  ///< the PAs that remain declared
     std::map<std::string, std::size_t, std::less<>> host_pas;          ///< provider addresses per host
     std::map<std::string, std::pair<std::size_t, object>, std::less<>> host_routes;  ///< provider routes per host
+    std::map<std::string, std::pair<std::size_t, object>, std::less<>> classifications;  ///< by lookup records
 
     template <class Key, class Map>
     static void count(Map& m, const Key& k, const object& o) {
@@ -172,6 +176,7 @@ struct usage {
                 } else if constexpr (std::is_same_v<T, lookup_record>) {
                     count(subnets, v.subnet.value(), o);
                     count(pas, v.pa, o);
+                    if (!v.classification.empty()) count(classifications, v.classification, o);
                 }
             },
             o);
@@ -225,7 +230,7 @@ std::vector<bool> check_lines(const change_set& changes, Report&& report) {
     {
         const auto c = base.counts();
         objects.reserve(c.provider_addresses + c.provider_routes + c.routing_domains + c.virtual_subnets +
-                        c.customer_routes + c.lookup_records);
+                        c.customer_routes + c.lookup_records + c.port_classifications);
     }
     for (const auto& v : base.provider_addresses()) objects.emplace_back(v);
     for (const auto& v : base.provider_routes()) objects.emplace_back(v);
@@ -233,6 +238,7 @@ std::vector<bool> check_lines(const change_set& changes, Report&& report) {
     for (const auto& v : base.virtual_subnets()) objects.emplace_back(v);
     for (const auto& v : base.customer_routes()) objects.emplace_back(v);
     for (const auto& v : base.lookup_records()) objects.emplace_back(v);
+    for (const auto& v : base.port_classifications()) objects.emplace_back(v);
     std::map<object_identity, std::size_t> by_identity;
     for (std::size_t i = 0; i < objects.size(); ++i) by_identity.emplace(identity_of(objects[i]), i);
 
@@ -287,6 +293,8 @@ std::vector<bool> check_lines(const change_set& changes, Report&& report) {
     check_removals(object_kind::virtual_subnet,
                    [&](const object& o) { return user_of(used.subnets, std::get<virtual_subnet>(o).id.value()); });
     check_removals(object_kind::routing_domain, [&](const object& o) { return user_of(used.domains, std::get<routing_domain>(o).id); });
+    check_removals(object_kind::port_classification,
+                   [&](const object& o) { return user_of(used.classifications, std::get<port_classification>(o).name); });
     check_removals(object_kind::provider_address, [&](const object& o) -> std::optional<std::string> {
         // The records of a PA that another line declares again (e.g. on another host) keep it.
         const provider_address& pa = std::get<provider_address>(o);
@@ -304,7 +312,7 @@ std::vector<bool> check_lines(const change_set& changes, Report&& report) {
     // so that a conflict between the two is reported at the change set's line. Tags: 0 for
     // the policy's objects, entry index + 1 for the change set's.
     builder b;
-    std::array<std::vector<const object*>, 6> added;  // by kind, in the builder's order
+    std::array<std::vector<const object*>, object_kind_count> added;  // by kind, in the builder's order
     const auto add = [&](const object& o, std::size_t tag) {
         added[static_cast<std::size_t>(kind_of(o))].push_back(&o);
         std::visit([&](const auto& v) { b.add(v, tag); }, o);
@@ -366,6 +374,7 @@ std::vector<bool> check_lines(const change_set& changes, Report&& report) {
     keep(base.virtual_subnets());
     keep(base.customer_routes());
     keep(base.lookup_records());
+    keep(base.port_classifications());
     for (const change_set& set : sets)
         for (const change_entry& e : set.entries) {
             if (e.op == change_op::add) objects.insert_or_assign(identity_of(e.value), e.value);

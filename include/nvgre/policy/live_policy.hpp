@@ -216,9 +216,18 @@ private:
 
     /// The state changes of a change set made only of lookup records and customer routes
     /// (removals first, so that what a removal frees can be taken by an addition); nullopt
-    /// when it touches another kind.
-    static std::optional<std::vector<change>> record_changes(const change_set& changes) {
+    /// when it touches another kind, or a port classification: a record that names one, or
+    /// one of a NIC that has one (the state's rules do not cover classifications, so such a
+    /// change set takes the whole validation and a rebuilt state).
+    std::optional<std::vector<change>> record_changes(const change_set& changes) const {
         std::vector<change> removals, additions;
+        bool classified = false;
+        lr_.inspect([&](const state& s) {
+            for (const change_entry& e : changes.entries)
+                if (const auto* r = std::get_if<lookup_record>(&e.value))
+                    classified = classified || !r->classification.empty() || s.is_classified_nic(r->mac);
+        });
+        if (classified) return std::nullopt;
         for (const change_entry& e : changes.entries) {
             if (const auto* r = std::get_if<lookup_record>(&e.value)) {
                 if (e.op == change_op::add) additions.emplace_back(set_record{*r});

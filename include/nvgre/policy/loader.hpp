@@ -66,7 +66,10 @@ struct load_result {
 
 namespace detail::text_format {
 
-enum class value_type : std::uint8_t { name, ip, prefix, mac, guid, vsid, prefix_length, vlan, metric, gateway, rule, type };
+enum class value_type : std::uint8_t {
+    name, ip, prefix, mac, guid, vsid, prefix_length, vlan, metric, gateway, rule, type,
+    on_off, rate, bytes, dscp, dns, seconds,
+};
 
 struct key_spec {
     std::string_view name;
@@ -104,6 +107,9 @@ inline constexpr key_spec virtual_subnet_keys[] = {
     {"vsid", value_type::vsid, true, true},
     {"rdid", value_type::guid, true, true},
     {"gateway", value_type::gateway, false, false},
+    {"dhcp", value_type::on_off, false, false},
+    {"dns", value_type::dns, false, false},
+    {"lease-seconds", value_type::seconds, false, false},
 };
 inline constexpr key_spec customer_route_keys[] = {
     {"rdid", value_type::guid, true, true},     {"vsid", value_type::vsid, true, true},
@@ -114,7 +120,16 @@ inline constexpr key_spec lookup_record_keys[] = {
     {"vsid", value_type::vsid, true, true}, {"ca", value_type::ip, true, true},
     {"mac", value_type::mac, true, true},   {"pa", value_type::ip, true, true},
     {"rule", value_type::rule, false, true}, {"type", value_type::type, false, true},
-    {"vm", value_type::name, false, false},
+    {"vm", value_type::name, false, false},  {"classification", value_type::name, false, false},
+};
+inline constexpr key_spec port_classification_keys[] = {
+    {"name", value_type::name, true, true},
+    {"allow-mac-spoofing", value_type::on_off, false, false},
+    {"dhcp-guard", value_type::on_off, false, false},
+    {"router-guard", value_type::on_off, false, false},
+    {"maximum-bandwidth", value_type::rate, false, false},
+    {"maximum-burst", value_type::bytes, false, false},
+    {"outer-dscp", value_type::dscp, false, false},
 };
 
 /// The keys that name an object of `kind` (docs/policy-lifecycle.md): a `- ` line of a change set
@@ -128,6 +143,7 @@ constexpr bool is_identity_key(object_kind kind, std::string_view key) noexcept 
         case object_kind::virtual_subnet: return key == "vsid";
         case object_kind::customer_route: return key == "rdid" || key == "vsid" || key == "prefix" || key == "metric";
         case object_kind::lookup_record: return key == "vsid" || key == "ca" || key == "mac";
+        case object_kind::port_classification: return key == "name";
     }
     return false;
 }
@@ -139,6 +155,7 @@ inline constexpr kind_spec kinds[] = {
     {"virtual-subnet", object_kind::virtual_subnet, virtual_subnet_keys},
     {"customer-route", object_kind::customer_route, customer_route_keys},
     {"lookup-record", object_kind::lookup_record, lookup_record_keys},
+    {"port-classification", object_kind::port_classification, port_classification_keys},
 };
 
 /// A parsed value; only the member of the key's type is meaningful.
@@ -154,6 +171,9 @@ struct value {
     std::optional<ipv6_address> gateway_v6;
     policy::rule rule{rule::encap};
     record_type type{record_type::static_record};
+    bool on{false};                    // on_off
+    std::uint64_t big{0};              // rate, bytes, seconds
+    std::vector<ipv4_address> dns;     // dns
 };
 
 struct key_slot {
@@ -470,6 +490,57 @@ private:
                     return false;
                 }
                 return true;
+            case value_type::on_off:
+                if (text == "on") v.on = true;
+                else if (text == "off") v.on = false;
+                else {
+                    if (text.empty()) return malformed("value");
+                    error(line_no, col, std::string(key.name) + " must be on or off, not " + detail::quoted(text));
+                    return false;
+                }
+                return true;
+            case value_type::rate: {
+                // bit/s with an optional K, M or G (powers of 1000); the range is the builder's.
+                std::uint64_t unit = 1;
+                std::string_view digits = text;
+                if (!digits.empty()) {
+                    const char last = digits.back();
+                    unit = last == 'K' ? 1'000 : last == 'M' ? 1'000'000 : last == 'G' ? 1'000'000'000 : 1;
+                    if (unit != 1) digits.remove_suffix(1);
+                }
+                const auto n = parse_decimal(digits, 0xffffffffffffull);
+                if (!n || *n == 0) {
+                    if (text.empty()) return malformed("rate");
+                    error(line_no, col, "malformed rate " + detail::quoted(text) + " for " + std::string(key.name) +
+                                            " (bit/s, e.g. 100M; K, M, G are powers of 1000)");
+                    return false;
+                }
+                v.big = *n * unit;
+                return true;
+            }
+            case value_type::bytes:
+            case value_type::seconds: {
+                const auto n = parse_decimal(text, 0xffffffffu);
+                if (!n || *n == 0) {
+                    if (text.empty()) return malformed("number");
+                    error(line_no, col, "malformed number " + detail::quoted(text) + " for " + std::string(key.name) +
+                                            " (1..4294967295)");
+                    return false;
+                }
+                v.big = *n;
+                return true;
+            }
+            case value_type::dscp: {
+                const auto n = parse_decimal(text, 0xffff);
+                if (!n || *n > 63) {
+                    if (text.empty()) return malformed("number");
+                    error(line_no, col, "outer-dscp " + detail::quoted(text) + " is not a DSCP (0..63)");
+                    return false;
+                }
+                v.number = static_cast<std::uint32_t>(*n);
+                return true;
+            }
+            case value_type::dns: return parse_dns(text, slot, line_no);
             case value_type::type:
                 if (text == "static") v.type = record_type::static_record;
                 else if (text == "gateway-wildcard") v.type = record_type::gateway_wildcard;
@@ -515,6 +586,34 @@ private:
             return false;
         }
         slot.v.prefix = *p;
+        return true;
+    }
+
+    /// `dns=IP[,IP...]`: IPv4 addresses (a DHCPv4 answer carries them), at most max_dns_servers.
+    bool parse_dns(std::string_view text, key_slot& slot, std::size_t line_no) {
+        const std::size_t col = slot.value_column;
+        if (text.empty()) {
+            error(line_no, col, "missing value for dns");
+            return false;
+        }
+        std::size_t start = 0;
+        while (true) {
+            const std::size_t comma = text.find(',', start);
+            const std::string_view part = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+            const auto a = ip_address::parse(part);
+            if (!a || !a->is_v4()) {
+                error(line_no, col, (a ? "dns lists IPv4 addresses (DHCPv4 hands them out), not " : "malformed IP address ") +
+                                        detail::quoted(part) + (a ? "" : " in dns"));
+                return false;
+            }
+            if (slot.v.dns.size() == max_dns_servers) {
+                error(line_no, col, "dns lists more than " + std::to_string(max_dns_servers) + " servers");
+                return false;
+            }
+            slot.v.dns.push_back(a->v4());
+            if (comma == std::string_view::npos) break;
+            start = comma + 1;
+        }
         return true;
     }
 
@@ -623,6 +722,9 @@ private:
                     o.gateway_v4 = v->gateway_v4;
                     o.gateway_v6 = v->gateway_v6;
                 }
+                if (const value* v = get("dhcp")) o.dhcp = v->on;
+                if (const value* v = get("dns")) o.dns = v->dns;
+                if (const value* v = get("lease-seconds")) o.lease_seconds = static_cast<std::uint32_t>(v->big);
                 return o;
             }
             case object_kind::customer_route: {
@@ -632,14 +734,26 @@ private:
                 if (const value* v = get("metric")) o.metric = v->number;
                 return o;
             }
+            case object_kind::port_classification: {
+                port_classification o;
+                if (const value* v = get("name")) o.name = std::string(v->text);
+                if (const value* v = get("allow-mac-spoofing")) o.allow_mac_spoofing = v->on;
+                if (const value* v = get("dhcp-guard")) o.dhcp_guard = v->on;
+                if (const value* v = get("router-guard")) o.router_guard = v->on;
+                if (const value* v = get("maximum-bandwidth")) o.maximum_bandwidth = v->big;
+                if (const value* v = get("maximum-burst")) o.maximum_burst = v->big;
+                if (const value* v = get("outer-dscp")) o.outer_dscp = static_cast<std::uint8_t>(v->number);
+                return o;
+            }
             case object_kind::lookup_record: break;
         }
         lookup_record o{vsid_of(), ip_or_zero("ca", false), {}, ip_or_zero("pa", false), rule::encap,
-                        record_type::static_record, {}};
+                        record_type::static_record, {}, {}};
         if (const value* v = get("mac")) o.mac = v->mac;
         if (const value* v = get("rule")) o.rule = v->rule;
         if (const value* v = get("type")) o.type = v->type;
         if (const value* v = get("vm")) o.vm = std::string(v->text);
+        if (const value* v = get("classification")) o.classification = std::string(v->text);
         return o;
     }
 

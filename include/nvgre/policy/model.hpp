@@ -78,13 +78,22 @@ struct routing_domain {
     friend bool operator==(const routing_domain&, const routing_domain&) = default;
 };
 
+/// The DHCP lease a subnet with `dhcp=on` hands out when the policy names none (one day).
+inline constexpr std::uint32_t default_lease_seconds = 86400;
+/// Most DNS servers a subnet lists (`dns=`): what one DHCP answer carries.
+inline constexpr std::size_t max_dns_servers = 4;
+
 /// `virtual-subnet`: subnet `id` of routing domain `domain`, with the distributed router's
-/// gateway address(es) in it (at most one IPv4 and one IPv6).
+/// gateway address(es) in it (at most one IPv4 and one IPv6). With `dhcp`, the hosts answer
+/// its VMs' DHCPv4 from policy (docs/hnv-rules.md "DHCP from policy").
 struct virtual_subnet {
     nvgre::vsid id;
     rdid domain;
     std::optional<ipv4_address> gateway_v4;
     std::optional<ipv6_address> gateway_v6;
+    bool dhcp{false};
+    std::vector<ipv4_address> dns{};                 ///< at most max_dns_servers, in the order given
+    std::uint32_t lease_seconds{default_lease_seconds};
 
     friend bool operator==(const virtual_subnet&, const virtual_subnet&) = default;
 };
@@ -113,13 +122,43 @@ struct lookup_record {
     policy::rule rule{rule::encap};
     record_type type{record_type::static_record};
     std::string vm;  ///< optional VM name, for people reading counters and logs
+    /// The port classification of the NIC (`classification=`); empty: none. Every record of
+    /// one NIC names the same one (or none).
+    std::string classification{};
 
     friend bool operator==(const lookup_record&, const lookup_record&) = default;
 };
 
+/// Bounds of a port classification's values (docs/policy-format.md).
+inline constexpr std::uint64_t min_bandwidth = 100'000;                 ///< 100K bit/s
+inline constexpr std::uint64_t max_bandwidth = 1'000'000'000'000;       ///< 1000G bit/s
+inline constexpr std::uint64_t min_burst = 1518;                        ///< one full-sized frame (no FCS)
+inline constexpr std::uint64_t max_burst = 0xffffffffu;
+inline constexpr std::uint8_t max_dscp = 63;
+
+/// `port-classification`: the settings of the VM ports whose records name it (VMM's port
+/// classification and virtual port profile).
+struct port_classification {
+    std::string name;
+    bool allow_mac_spoofing{false};  ///< other source MACs are accepted from the port
+    bool dhcp_guard{false};          ///< DHCP server messages from the VM are dropped
+    bool router_guard{false};        ///< router advertisements and redirects from the VM are dropped
+    std::uint64_t maximum_bandwidth{0};  ///< bit/s, per direction; 0: unlimited
+    std::uint64_t maximum_burst{0};      ///< bytes; 0: the default, 1/8 s of the rate
+    std::optional<std::uint8_t> outer_dscp{};  ///< set on the outer header; none: the inner DSCP is copied
+
+    friend bool operator==(const port_classification&, const port_classification&) = default;
+
+    /// The bucket size in bytes: maximum_burst, or 1/8 s of the rate when none is given.
+    [[nodiscard]] std::uint64_t burst_bytes() const noexcept {
+        return maximum_burst != 0 ? maximum_burst : maximum_bandwidth / 64;
+    }
+};
+
 /// Any one policy object; the alternatives are in the order of docs/policy-format.md's table
 /// (policy::object_kind has the same order).
-using object = std::variant<provider_address, provider_route, routing_domain, virtual_subnet, customer_route, lookup_record>;
+using object = std::variant<provider_address, provider_route, routing_domain, virtual_subnet, customer_route, lookup_record,
+                            port_classification>;
 
 /// What a line of a change set does (docs/policy-lifecycle.md): `+ ` adds the object or replaces
 /// the one with the same identity, `- ` removes the object with that identity.

@@ -131,6 +131,10 @@ struct subnet_entry {
     /// so that every host numbers them alike (egress picks one by flow hash).
     std::vector<record_id> gateways_v4;
     std::vector<record_id> gateways_v6;
+    /// DHCP from policy (virtual-subnet `dhcp=on`): the hosts answer its VMs' DHCPv4.
+    bool dhcp{false};
+    std::vector<ipv4_address> dns;  ///< the DNS servers a DHCP answer lists
+    std::uint32_t lease_seconds{default_lease_seconds};
 
     [[nodiscard]] const std::vector<record_id>& gateways(ip_version v) const noexcept {
         return v == ip_version::v4 ? gateways_v4 : gateways_v6;
@@ -143,6 +147,27 @@ struct port_source {
     record_id id{no_record};
     std::uint32_t provider{0};  ///< its PA: the outer source of the port's encapsulated frames
     policy::rule rule{rule::encap};
+};
+
+/// What a VM port's port classification asks of the pipelines (docs/hnv-rules.md "Ports,
+/// classifications and DHCP"); a port without one has the defaults: nothing allowed beyond
+/// HNV's rules, no guard, no cap, the inner DSCP copied to the outer header.
+struct port_settings {
+    /// outer_dscp when the outer header copies the inner packet's DSCP.
+    static constexpr std::uint8_t copy_dscp = 0xff;
+    bool allow_mac_spoofing{false};
+    bool dhcp_guard{false};
+    bool router_guard{false};
+    std::uint8_t outer_dscp{copy_dscp};
+    std::uint64_t rate_bps{0};     ///< the cap per direction in bit/s; 0: none
+    std::uint64_t burst_bytes{0};  ///< the bucket's size when capped
+
+    [[nodiscard]] static port_settings of(const port_classification& c) noexcept {
+        return port_settings{c.allow_mac_spoofing, c.dhcp_guard, c.router_guard, c.outer_dscp.value_or(copy_dscp),
+                             c.maximum_bandwidth, c.maximum_bandwidth != 0 ? c.burst_bytes() : 0};
+    }
+    [[nodiscard]] bool metered() const noexcept { return rate_bps != 0; }
+    friend bool operator==(const port_settings&, const port_settings&) = default;
 };
 
 /// A VM port of this host: the NIC with `mac`, in subnet `vsid`, holding `records`.
@@ -162,6 +187,8 @@ struct local_port {
     std::uint8_t source_count{0};
     /// The embedder's index of this port (state::bind_port), or no_port while unbound.
     std::uint32_t id{no_port};
+    /// Its port classification's settings (defaults without one).
+    port_settings settings{};
 };
 
 /// One host's policy as the packet path reads it. See the file comment.

@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -164,7 +165,10 @@ public:
         else if (const record_entry* r = find_record_in_subnet(subnet_id.value(), ca)) id = id_of(*r);
         if (id == no_record) return std::nullopt;
         const record_entry& e = records_[id];
-        return lookup_record{subnet_id, e.ca, e.mac, e.pa, e.rule, e.type, vm_names_[id]};
+        std::string classification;
+        if (const auto c = nic_classification_.find(std::pair{host_index_of(e.provider), e.mac}); c != nic_classification_.end())
+            classification = c->second;
+        return lookup_record{subnet_id, e.ca, e.mac, e.pa, e.rule, e.type, vm_names_[id], std::move(classification)};
     }
     /// The customer route of routing domain `domain` with `prefix` and `metric` (whatever its
     /// VSID: a domain holds one per prefix and metric) as a model holds it; nullopt when none.
@@ -178,6 +182,11 @@ public:
         for (const route_entry& r : it->second)
             if (r.metric == metric) return customer_route{domain, nvgre::vsid::make(r.vsid).value(), prefix, r.next_hop, r.metric};
         return std::nullopt;
+    }
+
+    /// True if some record of the NIC with `mac` (on any host) names a port classification.
+    [[nodiscard]] bool is_classified_nic(const mac_address& mac) const {
+        return classified_macs_.count(mac) != 0;
     }
 
     // ---- generation and grace windows (control plane; live_policy sets them) -------------
@@ -288,6 +297,9 @@ private:
         e.domain = domain_index_.at(v.domain);
         e.gateway_v4 = v.gateway_v4;
         e.gateway_v6 = v.gateway_v6;
+        e.dhcp = v.dhcp;
+        e.dns = v.dns;
+        e.lease_seconds = v.lease_seconds;
         // insert_or_assign only when new: a duplicate VSID keeps its first subnet, as
         // unordered_map::emplace did (a validated model has none).
         if (subnet_index_.find(v.id.value()) == nullptr)
@@ -676,6 +688,10 @@ private:
     /// Per domain, every route of every prefix, for the next-best metric when the winner goes.
     std::vector<std::map<ip_prefix, std::vector<route_entry>>> route_candidates_;
     std::vector<std::string> vm_names_;              // record id -> VM name
+    /// (host index, MAC) -> the port classification its records name (classified NICs only;
+    /// set by build: a change set that touches one rebuilds the state).
+    std::map<std::pair<std::uint32_t, mac_address>, std::string> nic_classification_;
+    std::set<mac_address> classified_macs_;  // the MACs of nic_classification_
     std::vector<record_id> free_records_;
     ca_table<mac_usage> mac_usage_;                  // (host, MAC) -> VSID, see host_mac_key
     std::vector<std::uint32_t> free_ports_;
@@ -743,6 +759,17 @@ inline state_build_result state::build(const model& m, std::string_view host) {
     for (std::size_t i = 0; i < m.lookup_records().size(); ++i) {
         const change_status st = s.put_record(m.lookup_records()[i], identity::unique);
         if (st != change_status::ok) return fail(object_kind::lookup_record, i, st);
+    }
+    // Port classifications: a NIC's records all name the same one (the model's rule).
+    for (const lookup_record& r : m.lookup_records()) {
+        if (r.classification.empty()) continue;
+        const std::uint32_t* provider = s.pa_index_.find(ca_key{0, r.pa});
+        const port_classification* c = m.find_classification(r.classification);
+        if (provider == nullptr || c == nullptr) continue;  // a validated model has both
+        s.nic_classification_.insert_or_assign(std::pair{s.host_index_of(*provider), r.mac}, r.classification);
+        s.classified_macs_.insert(r.mac);
+        if (const std::uint32_t* p = s.port_index_.find(port_key(r.mac)); p != nullptr && s.is_local_pa(r.pa))
+            s.ports_[*p].settings = port_settings::of(*c);
     }
     s.index_next_hops();
     return state_build_result{std::move(s), std::nullopt};
