@@ -36,6 +36,7 @@
 
 #include "../common/control_socket.hpp"
 #include "../common/switch_commands.hpp"
+#include "../common/traffic_text.hpp"
 #include "../common/vm_port.hpp"
 
 #include <nvgre/datapath/egress.hpp>
@@ -78,6 +79,10 @@ namespace {
 namespace dp = nvgre::datapath;
 
 constexpr std::size_t burst_size = 32;
+/// VM port numbers the switch counts and meters on their own (--vm ports and attached ones).
+constexpr std::size_t max_vm_ports = 256;
+/// VSIDs counted on their own (show counters); more are summed in "vsid other".
+constexpr std::size_t max_vsids_counted = 4096;
 // Room for the largest frame a packet socket can hand over: a VM NIC with TSO on sends TCP
 // segments of up to 64 KB (an IP packet of 65535 bytes behind the Ethernet header), which
 // egress segments in software (with room to spare for a tag).
@@ -173,6 +178,8 @@ public:
         // Too-big answers to VMs (path-MTU discovery), at most a burst of 10 and then 10 a
         // second per source; one context, since the switch is one datapath thread.
         ctx_.limit_answers(10, 10);
+        // The port classifications' bandwidth: one bucket per port number and direction.
+        ctx_.share_meters(&meters_);
     }
 
     /// Polls every port (and the control socket) until SIGINT/SIGTERM; prints counters on
@@ -366,12 +373,13 @@ public:
         }
         std::size_t slot = 0;
         while (slot < vms_.size() && vms_[slot].fd >= 0) ++slot;
-        if (!live_.bind_port(static_cast<std::uint32_t>(slot), *mac)) {
+        if (slot >= max_vm_ports || !live_.bind_port(static_cast<std::uint32_t>(slot), *mac)) {
             close(p.fd);
             return {false, "too many VM ports\n"};
         }
         if (slot == vms_.size()) vms_.push_back(std::move(p));
         else vms_[slot] = std::move(p);
+        meters_.reset(static_cast<std::uint32_t>(slot));  // a new VM on this number starts with full buckets
         std::fprintf(stderr, "nvgre-switch %s: attached %s (%s) as port %zu\n", host_.c_str(), iface.c_str(),
                      mac->to_string().c_str(), slot);
         return {true, "port " + std::to_string(slot) + " " + iface + " " + mac->to_string() + "\n"};
@@ -425,6 +433,11 @@ public:
         text += "tx-no-port " + std::to_string(tx_no_port_) + "\n";
         text += "tx-error " + std::to_string(tx_errors_) + "\n";
         text += "port-error " + std::to_string(port_errors_) + "\n";
+        text += "unmetered " + std::to_string(ctx_.unmetered) + "\n";
+        std::vector<std::string> names(vms_.size());
+        for (std::size_t i = 0; i < vms_.size(); ++i)
+            if (vms_[i].fd >= 0) names[i] = vms_[i].name + " " + vms_[i].vm_mac.to_string();
+        text += example::traffic_text(ctx_, names);
         text += "generation " + std::to_string(live_.generation()) + "\n";
         text += "nvgre-switch " + host_ + ": end of counters\n";
         return text;
@@ -441,7 +454,8 @@ private:
     std::vector<std::byte> slots_;    // burst_size buffers of slot_size, reused every burst
     std::vector<std::byte> scratch_;  // the replication copy
     dp::frame scratch_frame_{};
-    dp::context ctx_;  // counters and the rate limit of the router's answers
+    dp::context ctx_{max_vsids_counted, max_vm_ports};  // counters, the rate limit of the router's answers, the meters
+    dp::port_meters meters_{max_vm_ports};
     std::uint64_t fabric_answers_pa_{0};
     std::uint64_t fabric_answers_tunnel_{0};
     std::uint64_t rx_truncated_{0};
@@ -521,8 +535,8 @@ int main(int argc, char** argv) {
         if (!mac) return fail("--vm " + iface + "=" + what + ": no VM of host '" + a.host + "' in " + a.policy);
         // The switch numbers its VM ports 0, 1, ... in --vm order: egress takes frames by that
         // number and outcomes name their output port by it.
-        if (!policy.bind_port(static_cast<std::uint32_t>(vms.size()), *mac))
-            return fail("--vm " + iface + ": too many VM ports");
+        if (vms.size() >= max_vm_ports || !policy.bind_port(static_cast<std::uint32_t>(vms.size()), *mac))
+            return fail("--vm " + iface + ": too many VM ports (at most " + std::to_string(max_vm_ports) + ")");
         port p{iface, -1, *mac, true};
         if (auto e = open_port(p)) return fail(*e);
         vms.push_back(std::move(p));

@@ -65,6 +65,7 @@ enum class layer : std::uint8_t {
     tcp,
     icmp,
     icmpv6,
+    dhcp,  ///< a DHCPv4 / BOOTP message (UDP payload)
 };
 
 /// The stable kebab-case name of an error code, e.g. "bad-gre-flags".
@@ -118,6 +119,7 @@ enum class layer : std::uint8_t {
         case layer::tcp: return "tcp";
         case layer::icmp: return "icmp";
         case layer::icmpv6: return "icmpv6";
+        case layer::dhcp: return "dhcp";
     }
     return "unknown";
 }

@@ -6,6 +6,7 @@
 #include "support/test_bytes.hpp"
 #include "support/hnv_policy.hpp"
 #include "support/gateway_policy.hpp"
+#include "support/classified_policy.hpp"
 
 #include "nvgre/checksum/ones_complement.hpp"
 #include "nvgre/checksum/pseudo_header.hpp"
@@ -1023,7 +1024,7 @@ TEST_CASE("datapath/egress: ports as the embedder's indices — frames in by ind
             CHECK(std::equal(x.begin(), x.end(), y.begin(), y.end()));
         }
         CHECK(ca.per_port == cb.per_port);
-        CHECK(ca.per_port.at(7).frames + ca.per_port.at(2).frames == 40);
+        CHECK(ca.per_port.at(7).packets_in + ca.per_port.at(2).packets_in == 40);
     }
 }
 
@@ -1043,5 +1044,178 @@ TEST_CASE("datapath/egress: a chained frame goes out whole; one with a short fir
         CHECK(o.verdict == verdict::drop);
         CHECK(o.reason == drop_reason::split_headers);
         CHECK(split.bytes() == f);  // unchanged
+    }
+}
+
+namespace {
+
+/// Ethernet / IPv4 or IPv6 / `protocol` with `l4` as the transport bytes (no checksum work:
+/// the guards read types and ports only).
+std::vector<std::byte> l4_frame(const mac_address& src_mac, const mac_address& dst_mac, const ip_address& src, const ip_address& dst,
+                                std::uint8_t protocol, std::vector<std::uint8_t> l4) {
+    const bool v6 = src.is_v6();
+    const std::size_t l3_len = v6 ? wire::ipv6_header_len : wire::ipv4_min_header_len;
+    std::vector<std::byte> f(wire::ethernet_header_len + l3_len + l4.size());
+    wire::ethernet_repr{dst_mac, src_mac, 0, {}, v6 ? wire::ethertype::ipv6 : wire::ethertype::ipv4}.emit(f);
+    auto l3 = std::span<std::byte>(f).subspan(wire::ethernet_header_len);
+    if (v6) {
+        wire::ipv6_repr r;
+        r.source = src.v6();
+        r.destination = dst.v6();
+        r.next_header = protocol;
+        r.hop_limit = 255;
+        r.payload_len = static_cast<std::uint16_t>(l4.size());
+        r.emit(l3);
+    } else {
+        wire::ipv4_repr r;
+        r.source = src.v4();
+        r.destination = dst.v4();
+        r.protocol = protocol;
+        r.payload_len = static_cast<std::uint16_t>(l4.size());
+        r.emit(l3);
+    }
+    for (std::size_t i = 0; i < l4.size(); ++i) l3[l3_len + i] = std::byte{l4[i]};
+    return f;
+}
+
+/// A UDP datagram from port `sport` to `dport` with 16 payload bytes.
+std::vector<std::uint8_t> udp_bytes(std::uint16_t sport, std::uint16_t dport) {
+    std::vector<std::uint8_t> u(24, 0x11);
+    u[0] = static_cast<std::uint8_t>(sport >> 8);
+    u[1] = static_cast<std::uint8_t>(sport);
+    u[2] = static_cast<std::uint8_t>(dport >> 8);
+    u[3] = static_cast<std::uint8_t>(dport);
+    u[4] = 0;
+    u[5] = 24;
+    u[6] = u[7] = 0;
+    return u;
+}
+
+}  // namespace
+
+TEST_CASE("datapath/egress: port classifications: DHCP guard and router guard") {
+    const policy::state hv1 = classified_state("hv1");
+    vector_sink sink;
+    const auto run = [&](const mac_address& port, std::vector<std::byte> bytes) {
+        buffer b(bytes);
+        return egress(hv1, port, b.f, sink);
+    };
+    const ip_address app = ip("10.0.0.7"), web = ip("10.0.0.5"), db = ip("10.0.0.6");
+    // A DHCP server's offer from the guarded red-app: dhcp-guard, broadcast or unicast.
+    CHECK(run(red_app, l4_frame(red_app, mac_address::broadcast(), app, ip("255.255.255.255"), wire::ip_protocol::udp, udp_bytes(67, 68))).reason ==
+          drop_reason::dhcp_guard);
+    CHECK(run(red_app, l4_frame(red_app, red_db, app, db, wire::ip_protocol::udp, udp_bytes(67, 68))).reason == drop_reason::dhcp_guard);
+    // The same from red-web, which has no DHCP guard, goes (broadcast: flooded; unicast: encapsulated).
+    CHECK(run(red_web, l4_frame(red_web, red_db, web, db, wire::ip_protocol::udp, udp_bytes(67, 68))).verdict == verdict::encap);
+    // Other UDP from the guarded port goes; a DHCPv6 server message (port 547) is guarded too.
+    CHECK(run(red_app, l4_frame(red_app, red_db, app, db, wire::ip_protocol::udp, udp_bytes(68, 67))).verdict == verdict::encap);
+    CHECK(run(red_app, l4_frame(red_app, red_db, app, db, wire::ip_protocol::udp, udp_bytes(5000, 67))).verdict == verdict::encap);
+    // ICMP router advertisement (9) and redirect (5): router-guard; an echo request goes.
+    CHECK(run(red_app, l4_frame(red_app, mac_address::broadcast(), app, ip("224.0.0.1"), wire::ip_protocol::icmp, {9, 0, 0, 0, 1, 0, 0, 30})).reason ==
+          drop_reason::router_guard);
+    CHECK(run(red_app, l4_frame(red_app, red_db, app, db, wire::ip_protocol::icmp, {5, 1, 0, 0, 10, 0, 0, 9, 0, 0, 0, 0})).reason ==
+          drop_reason::router_guard);
+    CHECK(run(red_app, l4_frame(red_app, red_db, app, db, wire::ip_protocol::icmp, {8, 0, 0, 0, 0, 1, 0, 1})).verdict == verdict::encap);
+    CHECK(run(red_web, l4_frame(red_web, red_db, web, db, wire::ip_protocol::icmp, {5, 1, 0, 0, 10, 0, 0, 9, 0, 0, 0, 0})).verdict ==
+          verdict::encap);
+    // A non-first fragment has no transport header to judge: it goes.
+    std::vector<std::byte> fragment = l4_frame(red_app, red_db, app, db, wire::ip_protocol::udp, udp_bytes(67, 68));
+    {
+        auto ip4 = wire::mutable_ipv4_view::unchecked(std::span<std::byte>(fragment).subspan(wire::ethernet_header_len));
+        ip4.set_fragment_offset_units(100);
+        ip4.set_header_checksum(0);
+        ip4.set_header_checksum(checksum::compute(std::span<const std::byte>(fragment).subspan(wire::ethernet_header_len, 20)));
+    }
+    CHECK(run(red_app, fragment).reason != drop_reason::dhcp_guard);
+}
+
+TEST_CASE("datapath/egress: port classifications: router guard finds ICMPv6 RA and redirect behind extension headers") {
+    // red-app has no IPv6 CA in two-tenants; an RA's source is link-local, sent to all-nodes.
+    const policy::state hv1 = classified_state("hv1");
+    vector_sink sink;
+    const ip_address ll = ip("fe80::215:5dff:fe00:7"), all_nodes = ip("ff02::1");
+    const mac_address all_nodes_mac = *mac_address::parse("33:33:00:00:00:01");
+    std::vector<std::uint8_t> ra{134, 0, 0, 0, 64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0};
+    buffer plain(l4_frame(red_app, all_nodes_mac, ll, all_nodes, wire::ip_protocol::icmpv6, ra));
+    CHECK(egress(hv1, red_app, plain.f, sink).reason == drop_reason::router_guard);
+    // Behind a hop-by-hop options header (8 bytes: next header 58, length 0, PadN).
+    std::vector<std::uint8_t> hop{58, 0, 1, 4, 0, 0, 0, 0};
+    hop.insert(hop.end(), ra.begin(), ra.end());
+    buffer hidden(l4_frame(red_app, all_nodes_mac, ll, all_nodes, wire::ip_protocol::hop_by_hop, hop));
+    CHECK(egress(hv1, red_app, hidden.f, sink).reason == drop_reason::router_guard);
+    std::vector<std::uint8_t> redirect(40, 0);
+    redirect[0] = 137;
+    buffer r(l4_frame(red_app, red_web, ll, ip("fe80::215:5dff:fe00:5"), wire::ip_protocol::icmpv6, redirect));
+    CHECK(egress(hv1, red_app, r.f, sink).reason == drop_reason::router_guard);
+    // Without the guard an RA is no VM's to send either, but for the rule of neighbor discovery.
+    buffer unguarded(l4_frame(blue_web, all_nodes_mac, ip("fe80::215:5dff:fe00:105"), all_nodes, wire::ip_protocol::icmpv6, ra));
+    CHECK(egress(hv1, blue_web, unguarded.f, sink).reason == drop_reason::unsupported);
+}
+
+TEST_CASE("datapath/egress: port classifications: MAC spoofing allowed keeps the IP anti-spoofing") {
+    const policy::state hv1 = classified_state("hv1");
+    vector_sink sink;
+    const mac_address nested = *mac_address::parse("02:aa:00:00:00:01");
+    // red-web (capped: spoofing allowed) sends from another MAC with its own CA: it goes.
+    buffer ok(udp_frame(nested, red_db, ip("10.0.0.5"), ip("10.0.0.6")));
+    const outcome o = egress(hv1, red_web, ok.f, sink);
+    CHECK(o.verdict == verdict::encap);
+    // ...but not with another VM's CA.
+    buffer forged(udp_frame(nested, red_db, ip("10.0.0.7"), ip("10.0.0.6")));
+    CHECK(egress(hv1, red_web, forged.f, sink).reason == drop_reason::spoofed_source);
+    // ARP from another MAC: answered (the sender address is its own CA).
+    buffer arp(arp_request(nested, ip("10.0.0.5"), ip("10.0.0.6")));
+    CHECK(egress(hv1, red_web, arp.f, sink).verdict == verdict::reply);
+    // red-app (no spoofing allowed) may not.
+    buffer app(udp_frame(nested, red_db, ip("10.0.0.7"), ip("10.0.0.6")));
+    CHECK(egress(hv1, red_app, app.f, sink).reason == drop_reason::spoofed_source);
+    buffer app_arp(arp_request(nested, ip("10.0.0.7"), ip("10.0.0.6")));
+    CHECK(egress(hv1, red_app, app_arp.f, sink).reason == drop_reason::spoofed_source);
+}
+
+TEST_CASE("datapath/egress: port classifications: the outer DSCP of a classified port, on every encapsulated frame") {
+    const policy::state hv1 = classified_state("hv1");
+    vector_sink sink;
+    const auto outer_tos = [](std::span<const std::byte> f) {
+        return std::to_integer<std::uint8_t>(f[wire::ethernet_header_len + wire::ipv4_field::tos]);
+    };
+    const auto outer_checksum_ok = [](std::span<const std::byte> f) {
+        return checksum::compute(f.subspan(wire::ethernet_header_len, wire::ipv4_min_header_len)) == 0;
+    };
+    // red-web (outer-dscp 46) sends with inner TOS 0x02 (DSCP 0, ECT(0)): the outer has DSCP 46, the ECN copied.
+    buffer u(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6"), 18, 64, 0x02));
+    REQUIRE(egress(hv1, red_web, u.f, sink).verdict == verdict::encap);
+    CHECK(outer_tos(u.f.bytes()) == (46 << 2 | 2));
+    CHECK(outer_checksum_ok(u.f.bytes()));
+    // red-app (no outer DSCP) copies the inner DSCP.
+    buffer c(udp_frame(red_app, red_db, ip("10.0.0.7"), ip("10.0.0.6"), 18, 64, 0xb8));
+    REQUIRE(egress(hv1, red_app, c.f, sink).verdict == verdict::encap);
+    CHECK(outer_tos(c.f.bytes()) == 0xb8);
+    // Flood copies and fragments carry it too.
+    buffer bcast(udp_frame(red_web, mac_address::broadcast(), ip("10.0.0.5"), ip("10.0.0.255")));
+    REQUIRE(egress(hv1, red_web, bcast.f, sink).verdict == verdict::flood);
+    bool fabric_copy = false;
+    for (const auto& sent : sink.out)
+        if (sent.to.to == destination::kind::fabric) {
+            fabric_copy = true;
+            CHECK((outer_tos(sent.bytes) >> 2) == 46);
+            CHECK(outer_checksum_ok(sent.bytes));
+        }
+    CHECK(fabric_copy);
+    sink.out.clear();
+    std::vector<std::byte> big = udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6"), 1472);
+    {
+        auto ip4 = wire::mutable_ipv4_view::unchecked(std::span<std::byte>(big).subspan(wire::ethernet_header_len));
+        ip4.set_dont_fragment(false);
+        ip4.set_header_checksum(0);
+        ip4.set_header_checksum(checksum::compute(std::span<const std::byte>(big).subspan(wire::ethernet_header_len, 20)));
+    }
+    buffer frag(big, 128, 64);
+    const outcome fo = egress(hv1, red_web, frag.f, sink);
+    REQUIRE(fo.verdict == verdict::encap);
+    REQUIRE(fo.copies == 2);
+    for (const auto& sent : sink.out) {
+        CHECK((outer_tos(sent.bytes) >> 2) == 46);
+        CHECK(outer_checksum_ok(sent.bytes));
     }
 }

@@ -236,7 +236,7 @@ TEST_CASE("policy/canonical: every policy of examples/policies round-trips byte 
         const std::string text = format(*r.validated);
         const model_counts c = r.validated->counts();
         CHECK(lines_of(text) == c.provider_addresses + c.provider_routes + c.routing_domains + c.virtual_subnets +
-                                    c.customer_routes + c.lookup_records);
+                                    c.customer_routes + c.lookup_records + c.port_classifications);
         const load_result again = load_policy_text(text, "canonical.policy");
         for (const auto& l : again.error_lines()) MESSAGE(l);
         REQUIRE(again);

@@ -1,7 +1,8 @@
 /// @file datapath/context.hpp
 /// @brief The per-thread state of the pipelines: counters (per verdict, per drop reason, per
 /// VSID, per VM port), the rate limiter of the distributed router's ICMP answers with its
-/// clock, and an optional trace hook.
+/// clock, the port bandwidth meters it shares with the other threads, and an optional trace
+/// hook.
 ///
 /// The pipeline configuration (pipeline_config) is immutable and shared by every datapath
 /// thread; everything a pipeline call writes besides the frames and the sink lives here, one
@@ -13,9 +14,12 @@
 
 #include "nvgre/datapath/frame.hpp"
 #include "nvgre/datapath/icmp_answer.hpp"
+#include "nvgre/datapath/port_meter.hpp"
 #include "nvgre/datapath/verdict.hpp"
 
+#include <array>
 #include <bit>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -23,15 +27,49 @@
 
 namespace nvgre::datapath {
 
-/// The traffic of one VSID or one port: frames decided, and how many of them were dropped
-/// (drop verdicts and answered packets that went no further, as counters::count counts them).
+/// The traffic of one VSID or one VM port, as a NIC counts it from the switch's side:
+/// - in: frames the switch received — for a port, the frames its VM sent (egress); for a VSID,
+///   the frames decided in it (egress: the destination's VSID; ingress: the packet's) — with
+///   their bytes as received, and the drops among them by reason (drop verdicts and answered
+///   packets that went no further, as counters::count counts them);
+/// - out: frames the switch passed on — for a port, the frames delivered to its VM (ingress,
+///   local delivery on egress, and the answers to what it sent: ARP/ND, DHCP, ICMP); for a VSID,
+///   the frames decided in it that were not dropped — with their bytes as sent (flood copies
+///   are the sink's: counted once, as the original).
+/// Bytes are Ethernet frames without FCS (the inner frame for what arrives encapsulated).
 struct traffic_counters {
-    std::uint64_t frames{0};
-    std::uint64_t dropped{0};
+    std::uint64_t packets_in{0};
+    std::uint64_t bytes_in{0};
+    std::uint64_t packets_out{0};
+    std::uint64_t bytes_out{0};
+    std::array<std::uint64_t, drop_reason_count> drops{};
 
-    void count(const outcome& o) noexcept {
-        ++frames;
-        if (o.verdict == verdict::drop || (o.verdict == verdict::reply && o.reason != drop_reason::none)) ++dropped;
+    /// A frame received (`bytes` as received) and its outcome.
+    void count_in(const outcome& o, std::size_t bytes) noexcept {
+        ++packets_in;
+        bytes_in += bytes;
+        if (o.verdict == verdict::drop || (o.verdict == verdict::reply && o.reason != drop_reason::none))
+            ++drops[static_cast<std::size_t>(o.reason)];
+    }
+    /// A frame passed on, of `bytes`.
+    void count_out(std::size_t bytes) noexcept {
+        ++packets_out;
+        bytes_out += bytes;
+    }
+    /// Drops of every reason.
+    [[nodiscard]] std::uint64_t dropped() const noexcept {
+        std::uint64_t n = 0;
+        for (const std::uint64_t d : drops) n += d;
+        return n;
+    }
+    [[nodiscard]] std::uint64_t of(drop_reason r) const noexcept { return drops[static_cast<std::size_t>(r)]; }
+    traffic_counters& operator+=(const traffic_counters& o) noexcept {
+        packets_in += o.packets_in;
+        bytes_in += o.bytes_in;
+        packets_out += o.packets_out;
+        bytes_out += o.bytes_out;
+        for (std::size_t i = 0; i < drop_reason_count; ++i) drops[i] += o.drops[i];
+        return *this;
     }
     friend bool operator==(const traffic_counters&, const traffic_counters&) = default;
 };
@@ -47,9 +85,18 @@ public:
         limit_ = capacity;
     }
 
-    void count(const outcome& o) noexcept {
+    /// Counts a frame received (`bytes_in`) and, when it was not dropped, passed on (`bytes_out`).
+    void count(const outcome& o, std::size_t bytes_in, std::size_t bytes_out) noexcept {
         traffic_counters* t = o.vsid == 0 ? nullptr : slot_for(o.vsid);
-        (t != nullptr ? *t : other_).count(o);
+        traffic_counters& c = t != nullptr ? *t : other_;
+        c.count_in(o, bytes_in);
+        if (o.verdict != verdict::drop) c.count_out(bytes_out);
+    }
+    /// Calls fn(vsid, counters) for every VSID counted on its own, in no particular order.
+    template <class Fn>
+    void for_each(Fn&& fn) const {
+        for (const slot& at : slots_)
+            if (at.vsid != 0) fn(at.vsid, at.traffic);
     }
     /// The counters of `vsid`, or nullptr when it was never counted on its own.
     [[nodiscard]] const traffic_counters* find(std::uint32_t vsid) const noexcept {
@@ -115,11 +162,14 @@ public:
     counters count;
     /// Frames by VSID (the outcome's: the destination's on egress, the packet's on ingress).
     vsid_counters per_vsid;
-    /// Frames by the VM port they came from (egress), indexed by the embedder's port index
-    /// (state::bind_port). Unbound ports and ports past the capacity are counted in port_other;
-    /// with no capacity, no port is counted.
+    /// Frames by VM port (see traffic_counters: in from its VM, out to it), indexed by the
+    /// embedder's port index (state::bind_port). Unbound ports and ports past the capacity
+    /// are counted in port_other; with no capacity, no port is counted.
     std::vector<traffic_counters> per_port;
     traffic_counters port_other;
+    /// Frames of ports with a maximum bandwidth that no bucket held (no meters shared, or a
+    /// port number past them, or an unbound port): they passed unmetered.
+    std::uint64_t unmetered{0};
     /// Called after each frame (see trace_hook).
     trace_hook trace;
 
@@ -138,16 +188,77 @@ public:
     }
     /// The rate limiter the pipelines consult, or nullptr (unlimited).
     [[nodiscard]] icmp_rate_limiter* limiter() noexcept { return limiter_ ? &*limiter_ : nullptr; }
+    /// The clock of the rate limits (the embedder's, else the steady clock), in nanoseconds.
+    [[nodiscard]] std::uint64_t now_ns() const noexcept {
+        if (clock_ns_ != nullptr) return *clock_ns_;
+        return static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+    }
+
+    /// The port bandwidth meters of the ports this thread serves, shared with every other
+    /// thread that serves them (docs/embedding.md); nullptr: ports with a maximum bandwidth
+    /// pass unmetered (and are counted in `unmetered`). `meters` must outlive its use.
+    void share_meters(port_meters* meters) noexcept { meters_ = meters; }
+    [[nodiscard]] port_meters* meters() const noexcept { return meters_; }
+
+    /// Egress, before a frame of `bytes` from `port`'s VM is acted on: false when the port's
+    /// maximum bandwidth cannot take it now (the frame is dropped rate-limited, and costs
+    /// nothing). Ports without a maximum bandwidth always pass.
+    [[nodiscard]] bool admits_from_vm(const policy::local_port& port, std::size_t bytes) noexcept {
+        if (!port.settings.metered()) [[likely]]
+            return true;
+        if (meters_ == nullptr || port.id >= meters_->size()) {
+            ++unmetered;
+            return true;
+        }
+        return meters_->conforms(port.id, meter_direction::from_vm, bytes, port.settings, now_ns());
+    }
+    /// Egress, after that frame went (its outcome is not a drop): charges its bytes.
+    void charge_from_vm(const policy::local_port& port, std::size_t bytes) noexcept {
+        if (!port.settings.metered() || meters_ == nullptr) [[likely]]
+            return;
+        meters_->charge(port.id, meter_direction::from_vm, bytes, port.settings, now_ns());
+    }
+    /// After a decision that hands frame `f` to a local VM port (egress `local`, ingress
+    /// `deliver` of a unicast frame; the frame is not yet delivered): turns `o` into a
+    /// rate-limited drop when that port's bucket toward the VM cannot take the frame, else
+    /// charges it. Other outcomes are left alone.
+    void meter_delivery(const policy::snapshot& s, outcome& o, const frame& f) noexcept {
+        if (o.to.to != destination::kind::vm || o.to.port == destination::none || o.copies != 0) [[likely]]
+            return;
+        const policy::local_port* port = s.port_by_id(o.to.port);
+        if (port == nullptr || !port->settings.metered()) [[likely]]
+            return;
+        if (meters_ == nullptr || o.to.port >= meters_->size()) {
+            ++unmetered;
+            return;
+        }
+        const std::size_t bytes = f.total_size();
+        const std::uint64_t now = now_ns();
+        if (!meters_->conforms(o.to.port, meter_direction::to_vm, bytes, port->settings, now)) {
+            o = outcome::dropped(drop_reason::rate_limited, o.vsid);
+            return;
+        }
+        meters_->charge(o.to.port, meter_direction::to_vm, bytes, port->settings, now);
+    }
 
     /// Counts one decided frame (`port`: its VM port's index on egress, or no_port) and calls
     /// the trace hook. What the pipelines call after each frame.
     static constexpr std::size_t no_port = ~std::size_t{0};
     /// A port the embedder has not numbered (state::bind_port): counted in port_other.
     static constexpr std::size_t unbound_port = no_port - 1;
-    void record(std::size_t index, const frame& f, const outcome& o, std::size_t port = no_port) noexcept {
+    /// `received`: the frame's bytes as it came in (egress: as the VM sent it; ingress: the
+    /// outer frame).
+    void record(std::size_t index, const frame& f, const outcome& o, std::size_t port = no_port, std::size_t received = 0) noexcept {
         count.count(o);
-        if (per_vsid.enabled()) per_vsid.count(o);
-        if (port != no_port && counts_ports()) (port < per_port.size() ? per_port[port] : port_other).count(o);
+        if (per_vsid.enabled()) per_vsid.count(o, received, f.total_size());
+        if (counts_ports()) {
+            if (port != no_port) port_counters(port).count_in(o, received);
+            // What went to a VM port: a local delivery, an answer to the sender.
+            if ((o.to.to == destination::kind::vm || o.to.to == destination::kind::sender) && o.verdict != verdict::drop &&
+                o.verdict != verdict::flood)
+                port_counters(o.to.port == destination::none ? unbound_port : o.to.port).count_out(f.total_size());
+        }
         if (trace.fn != nullptr) trace.fn(trace.user, index, f, o);
     }
     /// True when ports are counted (a port capacity was given): the pipelines then work out
@@ -155,8 +266,11 @@ public:
     [[nodiscard]] bool counts_ports() const noexcept { return !per_port.empty(); }
 
 private:
+    traffic_counters& port_counters(std::size_t port) noexcept { return port < per_port.size() ? per_port[port] : port_other; }
+
     std::optional<icmp_rate_limiter> limiter_;
     const std::uint64_t* clock_ns_{nullptr};
+    port_meters* meters_{nullptr};
 };
 
 }  // namespace nvgre::datapath

@@ -31,6 +31,7 @@
 
 #include "nvgre/checksum/incremental.hpp"
 #include "nvgre/datapath/context.hpp"
+#include "nvgre/datapath/dhcp.hpp"
 #include "nvgre/datapath/encap.hpp"
 #include "nvgre/datapath/flow_hash.hpp"
 #include "nvgre/datapath/frame.hpp"
@@ -43,6 +44,7 @@
 #include "nvgre/detail/burst_storage.hpp"
 #include "nvgre/policy/snapshot.hpp"
 #include "nvgre/wire/ethernet.hpp"
+#include "nvgre/wire/icmp.hpp"
 #include "nvgre/wire/icmpv6.hpp"
 #include "nvgre/wire/ip_protocol.hpp"
 #include "nvgre/wire/ipv4.hpp"
@@ -211,9 +213,11 @@ inline bool is_switched(const chosen_record& dest, const policy::ca_key& key, co
     return h;
 }
 /// What a pipeline adds to compiled path `h` for VSID `vsid` (a tenant VSID of the policy).
+/// `outer_dscp`: the sending port's classification's (policy::port_settings), or copy_outer_dscp.
 [[gnu::always_inline]] inline compiled_encap encap_along(const packet::compiled_header& h, std::uint32_t vsid,
-                                                         const pipeline_config& cfg) noexcept {
-    return compiled_encap{&h, nvgre::vsid::make(vsid).value(), cfg.outer_ttl, cfg.outer_ipv4_checksum_by_hardware};
+                                                         const pipeline_config& cfg,
+                                                         std::uint8_t outer_dscp = copy_outer_dscp) noexcept {
+    return compiled_encap{&h, nvgre::vsid::make(vsid).value(), cfg.outer_ttl, cfg.outer_ipv4_checksum_by_hardware, outer_dscp};
 }
 
 /// Bytes of the outer IP packet for an inner frame of `inner_len` bytes along compiled path `h`.
@@ -235,15 +239,16 @@ struct encap_decision {
 /// VM sent.
 [[gnu::always_inline]] inline encap_decision decide_encap(const policy::snapshot& s, const frame& f, std::uint32_t source,
                                                           std::uint32_t destination, const packet::compiled_header& h,
-                                                          std::uint32_t vsid, const pipeline_config& cfg) noexcept {
+                                                          std::uint32_t vsid, const pipeline_config& cfg,
+                                                          std::uint8_t outer_dscp = copy_outer_dscp) noexcept {
     const std::size_t mtu = underlay_mtu_for(cfg, s.provider_at(source).pa);
     const std::size_t outer_len = outer_ip_len(f.total_size(), h);
     if (f.offload.segment_size == 0 && outer_len <= mtu) [[likely]]
-        return encap_decision{encap_along(h, vsid, cfg), oversize_plan{}, destination};
+        return encap_decision{encap_along(h, vsid, cfg, outer_dscp), oversize_plan{}, destination};
     // The NIC cuts a TSO send only when the whole outer packet's length fits its length field
     // (IPv6: the payload length, after the 40-byte header).
     const bool nic_segments = cfg.segmentation_by_hardware && outer_len <= (h.is_ipv6() ? 65535 + 40 : 65535);
-    return encap_decision{encap_along(h, vsid, cfg), plan_oversize(f, mtu, h.is_ipv6(), cfg.gso, nic_segments), destination};
+    return encap_decision{encap_along(h, vsid, cfg, outer_dscp), plan_oversize(f, mtu, h.is_ipv6(), cfg.gso, nic_segments), destination};
 }
 
 /// Encapsulates `f` as decided by decide_encap (its answer already given): whole, or in
@@ -276,7 +281,7 @@ inline outcome proxy_arp(const policy::snapshot& s, const policy::local_port& po
     // everyone, so VMs have no one to reply to; anything else is malformed.
     if (!q) return outcome::dropped(q.error().code == errc::bad_protocol ? drop_reason::unsupported : drop_reason::bad_arp, port.vsid);
     sender self;
-    if (q->sender_mac != port_mac || !source_allowed(s, port, port_mac, q->sender_ip, self))
+    if ((q->sender_mac != port_mac && !port.settings.allow_mac_spoofing) || !source_allowed(s, port, port_mac, q->sender_ip, self))
         return outcome::dropped(drop_reason::spoofed_source, port.vsid);
     const policy::subnet_entry& sub = s.subnet_at(port.subnet);
     const policy::domain_entry& dom = s.domain(sub.domain);
@@ -313,7 +318,7 @@ inline outcome proxy_nd(const policy::snapshot& s, const policy::local_port& por
     sender self;
     const bool dad = q->dad;
     // The source must be the VM's: its MAC, and a CA of its own (or link-local, or :: for DAD).
-    if (q->source_mac != port_mac) return outcome::dropped(drop_reason::spoofed_source, port.vsid);
+    if (q->source_mac != port_mac && !port.settings.allow_mac_spoofing) return outcome::dropped(drop_reason::spoofed_source, port.vsid);
     if (!dad && !is_link_local(ip_address{q->source_ip}) && !source_allowed(s, port, port_mac, q->source_ip, self))
         return outcome::dropped(drop_reason::spoofed_source, port.vsid);
     const policy::subnet_entry& sub = s.subnet_at(port.subnet);
@@ -360,7 +365,7 @@ outcome flood(const policy::snapshot& s, const policy::local_port& port, const m
             missed(why);
             continue;
         }
-        const compiled_encap path = encap_along(*h, sub.id.value(), cfg);
+        const compiled_encap path = encap_along(*h, sub.id.value(), cfg, port.settings.outer_dscp);
         // Copies are not segmented or answered: a flood has no one sender to tell.
         if (outer_ip_len(f.total_size(), *h) > mtu) {
             missed(drop_reason::too_big);
@@ -392,6 +397,51 @@ outcome flood(const policy::snapshot& s, const policy::local_port& port, const m
     return o;
 }
 
+/// UDP source ports of DHCP servers: DHCPv4 (RFC 2131) and DHCPv6 (RFC 8415).
+inline constexpr std::uint16_t dhcpv4_server_port = 67;
+inline constexpr std::uint16_t dhcpv6_server_port = 547;
+
+/// The drop a port's guards make of an IPv4/IPv6 frame of its VM (`v6` its version; the
+/// Ethernet header untagged, checked by the caller): dhcp-guard for a DHCP server message (UDP
+/// from port 67, or 547 for DHCPv6), router-guard for an ICMP router advertisement or redirect
+/// (ICMPv6 RA or redirect, found behind IPv6 extension headers as RFC 7113 asks); none
+/// otherwise. Only a packet's first fragment carries its transport header; a header the frame
+/// cuts short is left to the later steps, which drop it as such.
+inline drop_reason guarded(const policy::port_settings& settings, std::span<const std::byte> frame, std::size_t continued,
+                           bool v6) noexcept {
+    const auto l3 = frame.subspan(wire::ethernet_header_len);
+    std::uint8_t protocol = 0;
+    std::span<const std::byte> l4;
+    if (v6) {
+        auto ip = wire::ipv6_view::checked(l3, continued);
+        if (!ip) return drop_reason::none;
+        auto walk = wire::walk_extension_headers(*ip);
+        if (!walk || (walk->fragment && walk->fragment_offset_units != 0)) return drop_reason::none;
+        protocol = walk->upper_protocol;
+        l4 = ip->bytes().subspan(std::min(walk->upper_offset, wire::ipv6_header_len + ip->payload().size()));
+    } else {
+        auto ip = wire::ipv4_view::checked(l3, continued);
+        if (!ip || ip->fragment_offset_units() != 0) return drop_reason::none;
+        protocol = ip->protocol();
+        l4 = ip->payload();
+    }
+    if (protocol == wire::ip_protocol::udp && settings.dhcp_guard && l4.size() >= 2) {
+        const std::uint16_t source_port = nvgre::detail::load_be16(l4.data());
+        if (source_port == (v6 ? dhcpv6_server_port : dhcpv4_server_port)) return drop_reason::dhcp_guard;
+    }
+    if (settings.router_guard && !l4.empty()) {
+        const auto type = std::to_integer<std::uint8_t>(l4[0]);
+        if (!v6 && protocol == wire::ip_protocol::icmp && (type == wire::icmp_type::router_advertisement || type == wire::icmp_type::redirect))
+            return drop_reason::router_guard;
+        if (v6 && protocol == wire::ip_protocol::icmpv6 &&
+            (type == wire::icmpv6_type::router_advertisement || type == wire::icmpv6_type::redirect))
+            return drop_reason::router_guard;
+    }
+    return drop_reason::none;
+}
+
+static_assert(policy::port_settings::copy_dscp == copy_outer_dscp, "one value means 'copy the inner DSCP'");
+
 /// What egress's first stage (plan_frame) found for a frame, and what is left to do.
 enum class egress_step : std::uint8_t {
     drop,       ///< dropped for `reason` (nothing to do)
@@ -399,6 +449,7 @@ enum class egress_step : std::uint8_t {
     nd,         ///< a neighbor solicitation: answered from policy (rule 3)
     flood,      ///< broadcast / multicast: head-end replication (rule 7)
     to_router,  ///< addressed to a gateway address: the router answers (rule 8)
+    dhcp,       ///< a DHCP client message in a subnet with dhcp=on: answered from policy
     no_route,   ///< no customer route: net unreachable (rule 8)
     unicast,    ///< routed or switched toward the record of `key` (rules 4-6)
 };
@@ -458,9 +509,10 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
         drop_plan(p, drop_reason::unknown_port);
         return p;
     }
-    // Rule 1: the frame's source MAC is the port's VM.
+    // Rule 1: the frame's source MAC is the port's VM (any, when its classification allows
+    // MAC spoofing: the IP source is still checked).
     const mac_address& port_mac = port->mac;
-    if (eth->source() != port_mac) {
+    if (eth->source() != port_mac && !port->settings.allow_mac_spoofing) {
         drop_plan(p, drop_reason::spoofed_source, port->vsid);
         return p;
     }
@@ -478,6 +530,15 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
     if (type != wire::ethertype::ipv4 && type != wire::ethertype::ipv6) {
         drop_plan(p, drop_reason::unsupported_ethertype, port->vsid);
         return p;
+    }
+
+    // The port's guards: DHCP server messages, router advertisements and redirects.
+    if (port->settings.dhcp_guard || port->settings.router_guard) [[unlikely]] {
+        if (const drop_reason r = guarded(port->settings, bytes, f.tail.length(), type == wire::ethertype::ipv6);
+            r != drop_reason::none) {
+            drop_plan(p, r, port->vsid);
+            return p;
+        }
     }
 
     // Rule 3 (IPv6): neighbor solicitations are answered; other ND messages stay local.
@@ -499,6 +560,19 @@ inline void drop_plan(egress_plan& p, drop_reason r, std::uint32_t vsid = 0) noe
         return p;
     }
     const bool multicast = eth->destination().is_multicast();
+
+    // DHCP from policy: a client's message in a subnet with dhcp=on, broadcast or to the
+    // gateway (a renewal), is the host's to answer; its source may be 0.0.0.0 (a client
+    // without an address yet) or the VM's own CA.
+    if (!v6 && s.subnet_at(port->subnet).dhcp && detail::dhcp_steps::is_client_message(bytes, f.tail.length()) &&
+        detail::dhcp_steps::is_for_server(s.subnet_at(port->subnet), p.destination)) [[unlikely]] {
+        if (!source.is_unspecified() && !source_allowed(s, *port, port_mac, source, p.from)) {
+            drop_plan(p, drop_reason::spoofed_source, port->vsid);
+            return p;
+        }
+        p.step = egress_step::dhcp;
+        return p;
+    }
 
     // Rule 1: the source address is the VM's (IPv6 link-local or :: only for link-scope multicast).
     if (!source_allowed(s, *port, port_mac, source, p.from)) {
@@ -582,7 +656,7 @@ template <replication_sink Sink>
         drop_reason why = drop_reason::none;
         const packet::compiled_header* h = path_between(s, p.from.provider, to.provider, why);
         if (h == nullptr) return outcome::dropped(why, to.vsid);
-        const encap_decision d = decide_encap(s, f, p.from.provider, to.provider, *h, to.vsid, cfg);
+        const encap_decision d = decide_encap(s, f, p.from.provider, to.provider, *h, to.vsid, cfg, port.settings.outer_dscp);
         if (d.size.action == oversize_action::answer) return mtu_steps::answer_too_big(s, port, f, d.size.inner_mtu, limiter);
         fix_up();
         return encap_as_decided(f, d, sink, cfg);
@@ -613,6 +687,7 @@ template <replication_sink Sink>
             if (!finish_inner_checksum(f, cfg)) return outcome::dropped(drop_reason::bad_offload, p.port->vsid);
             return flood(s, *p.port, p.port->mac, p.from.provider, f, sink, cfg);
         case egress_step::to_router: return detail::router_steps::answer_to_router(s, *p.port, f, limiter);
+        case egress_step::dhcp: return detail::dhcp_steps::answer(s, *p.port, f);
         case egress_step::no_route:
             return detail::router_steps::answer_error(s, *p.port, f, router_error::net_unreachable, drop_reason::no_route, limiter);
         case egress_step::unicast: return decide_unicast(s, p, found, f, sink, cfg, limiter);
@@ -635,16 +710,34 @@ inline void prefetch_port(const policy::snapshot&, std::uint32_t) noexcept {}
 inline const policy::local_port* find_port(const policy::snapshot& s, const mac_address& mac) noexcept { return s.port(mac); }
 inline const policy::local_port* find_port(const policy::snapshot& s, std::uint32_t id) noexcept { return s.port_by_id(id); }
 
+/// Stage 2 within the ports' bandwidth limits (the port's own toward the fabric, the receiving
+/// port's on a local delivery): decide() on a frame the sending port's bucket admits, then its
+/// bytes charged when it went.
+template <replication_sink Sink>
+[[gnu::always_inline]] inline outcome decide_metered(const policy::snapshot& s, const egress_plan& p, const policy::record_ref* found,
+                                                     frame& f, std::size_t received, Sink& sink, const pipeline_config& cfg,
+                                                     context* ctx) noexcept {
+    if (ctx == nullptr) return decide(s, p, found, f, sink, cfg, nullptr);
+    if (p.port != nullptr && !ctx->admits_from_vm(*p.port, received)) [[unlikely]]
+        return outcome::dropped(drop_reason::rate_limited, p.port->vsid);
+    outcome o = decide(s, p, found, f, sink, cfg, ctx->limiter());
+    if (o.verdict == verdict::local) [[unlikely]]
+        ctx->meter_delivery(s, o, f);
+    if (p.port != nullptr && o.verdict != verdict::drop) ctx->charge_from_vm(*p.port, received);
+    return o;
+}
+
 /// Both stages for one frame received on VM port `port` (what every egress() runs): the plan,
 /// the destination lookup of a unicast plan, the decision; then, with a context, the count and
 /// the trace hook (without one: nothing counted, the router's answers unlimited).
 template <replication_sink Sink>
 outcome run_frame(const policy::snapshot& s, const policy::local_port* port, frame& f, Sink& sink, context* ctx,
                   const pipeline_config& cfg) noexcept {
+    const std::size_t received = f.total_size();
     const egress_plan p = plan_frame(s, port, f);
     const policy::record_ref* found = p.step == egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
-    const outcome o = decide(s, p, found, f, sink, cfg, ctx != nullptr ? ctx->limiter() : nullptr);
-    if (ctx != nullptr) ctx->record(0, f, o, port_index_of(p, *ctx));
+    const outcome o = decide_metered(s, p, found, f, received, sink, cfg, ctx);
+    if (ctx != nullptr) ctx->record(0, f, o, port_index_of(p, *ctx), received);
     return o;
 }
 
@@ -659,7 +752,6 @@ std::size_t run_burst(const policy::snapshot& s, std::span<frame> frames, std::s
     nvgre::detail::burst_storage<policy::ca_key, chunk> keys;
     const policy::record_ref* refs[chunk];
     const policy::local_port* port_of[chunk];
-    icmp_rate_limiter* const limiter = ctx.limiter();
     for (std::size_t base = 0; base < frames.size(); base += chunk) {
         const std::size_t n = std::min(chunk, frames.size() - base);
         for (std::size_t i = 0; i < n; ++i) prefetch_port(s, ports[base + i]);
@@ -680,8 +772,9 @@ std::size_t run_burst(const policy::snapshot& s, std::span<frame> frames, std::s
         std::size_t j = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const policy::record_ref* found = plans[i].step == egress_step::unicast ? refs[j++] : nullptr;
-            out[base + i] = decide(s, plans[i], found, frames[base + i], sink, cfg, limiter);
-            ctx.record(base + i, frames[base + i], out[base + i], port_index_of(plans[i], ctx));
+            const std::size_t received = frames[base + i].total_size();
+            out[base + i] = decide_metered(s, plans[i], found, frames[base + i], received, sink, cfg, &ctx);
+            ctx.record(base + i, frames[base + i], out[base + i], port_index_of(plans[i], ctx), received);
         }
     }
     return decided;

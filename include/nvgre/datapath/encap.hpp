@@ -100,7 +100,33 @@ struct compiled_encap {
     nvgre::vsid vsid = *nvgre::vsid::make(nvgre::vsid::min_tenant);
     std::uint8_t ttl{64};                            ///< 1-255
     bool outer_ipv4_checksum_by_hardware{false};
+    /// The outer DSCP a port classification sets (0-63), or copy_outer_dscp: the inner
+    /// packet's DSCP is copied (wire rule 8).
+    std::uint8_t outer_dscp{0xff};
 };
+/// compiled_encap::outer_dscp when the inner DSCP is copied.
+inline constexpr std::uint8_t copy_outer_dscp = 0xff;
+
+/// Sets the DSCP of the outer IP header of frame `f`, just encapsulated (its offload metadata
+/// say where the outer IP header is), to `dscp` (0-63), keeping the ECN bits; an IPv4 header
+/// checksum is patched (RFC 1624) unless the NIC computes it. For a port classification's
+/// outer DSCP; the encapsulation itself copies the inner one.
+inline void set_outer_dscp(frame& f, std::uint8_t dscp) noexcept {
+    std::byte* ip = f.bytes().data() + f.offload.outer_l2_len;
+    if ((std::to_integer<std::uint8_t>(ip[0]) >> 4) == 6) {
+        const std::uint32_t first = nvgre::detail::load_be32(ip);
+        nvgre::detail::store_be32(ip, (first & ~(0x3fu << 22)) | std::uint32_t{dscp} << 22);
+        return;
+    }
+    const std::uint16_t old_word = nvgre::detail::load_be16(ip);  // version/IHL and TOS
+    const auto tos = static_cast<std::uint8_t>(dscp << 2 | (old_word & 3u));
+    const auto new_word = static_cast<std::uint16_t>((old_word & 0xff00u) | tos);
+    nvgre::detail::store_u8(ip + wire::ipv4_field::tos, tos);
+    if (!f.offload.outer_ipv4_checksum_by_hardware) {
+        const std::uint16_t sum = nvgre::detail::load_be16(ip + wire::ipv4_field::checksum);
+        nvgre::detail::store_be16(ip + wire::ipv4_field::checksum, checksum::update16(sum, old_word, new_word));
+    }
+}
 
 /// A precomputed outer header set for one destination (outer path + VSID), applied per packet.
 /// Cheap to copy (about 128 bytes, one or two cache lines); immutable but for set_vsid().
@@ -386,7 +412,10 @@ inline result<void> encapsulate(frame& f, const packet::compiled_header& h, nvgr
 }
 /// encapsulate(f, *c.header, c.vsid, c.ttl, c.outer_ipv4_checksum_by_hardware).
 inline result<void> encapsulate(frame& f, const compiled_encap& c) noexcept {
-    return encapsulate(f, *c.header, c.vsid, c.ttl, c.outer_ipv4_checksum_by_hardware);
+    auto r = encapsulate(f, *c.header, c.vsid, c.ttl, c.outer_ipv4_checksum_by_hardware);
+    if (r && c.outer_dscp != copy_outer_dscp) [[unlikely]]
+        set_outer_dscp(f, c.outer_dscp);
+    return r;
 }
 
 /// What decapsulate() read from the outer headers.

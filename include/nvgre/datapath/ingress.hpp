@@ -351,9 +351,11 @@ outcome ingress_with_layout(const policy::snapshot& s, frame& f, const wire::pac
 /// counts it in `ctx` (its trace hook called with index 0).
 template <replication_sink Sink>
 outcome ingress(const policy::snapshot& s, frame& f, Sink& sink, context& ctx, const pipeline_config& cfg = {}) noexcept {
+    const std::size_t received = f.total_size();
     const auto layout = wire::parse_packet_layout(f.bytes(), f.tail);
-    const outcome o = ingress_with_layout(s, f, layout, sink, cfg);
-    ctx.record(0, f, o);
+    outcome o = ingress_with_layout(s, f, layout, sink, cfg);
+    if (o.verdict == verdict::deliver) ctx.meter_delivery(s, o, f);  // the receiving port's bandwidth
+    ctx.record(0, f, o, context::no_port, received);
     return o;
 }
 
@@ -407,10 +409,12 @@ std::size_t ingress_burst(const policy::snapshot& s, std::span<frame> frames, st
                 src = refs[j++];
                 dest = refs[j++];
             }
+            const std::size_t received = frames[base + i].total_size();
             out[base + i] = detail::ingress_steps::decide(s, frames[base + i], layouts[i], plans[i], src, dest, sink, cfg);
             if (out[base + i].reason == drop_reason::not_local_destination && s.any_moved()) [[unlikely]]
                 out[base + i] = detail::ingress_steps::forward_moved(s, frames[base + i], layouts[i], plans[i], out[base + i], sink, cfg);
-            ctx.record(base + i, frames[base + i], out[base + i]);
+            if (out[base + i].verdict == verdict::deliver) ctx.meter_delivery(s, out[base + i], frames[base + i]);
+            ctx.record(base + i, frames[base + i], out[base + i], context::no_port, received);
         }
     }
     return decided;

@@ -196,6 +196,8 @@ outcome encap_oversize(const frame& f, const oversize_plan& plan, const compiled
             sink.discard(piece);
             return;
         }
+        if (path.outer_dscp != copy_outer_dscp) [[unlikely]]
+            set_outer_dscp(piece, path.outer_dscp);
         sink.send(piece, to);
         ++o.copies;
     });

@@ -19,7 +19,7 @@ enum class verdict : std::uint8_t {
     encap,    ///< NVGRE-encapsulated toward a remote PA (also each segment/fragment of one frame)
     rewrite,  ///< IP rewrite (rule nat) toward a remote PA
     local,    ///< delivered to a VM on this host without encapsulation (egress)
-    reply,    ///< answered to the sender: ARP/ND proxy, the router's ICMP answers (datapath/router.hpp)
+    reply,    ///< answered to the sender: ARP/ND proxy, the router's ICMP answers (datapath/router.hpp), DHCP (datapath/dhcp.hpp)
     flood,    ///< replicated: one copy per remote PA of the VSID plus one per other local VM
     deliver,  ///< ingress: handed to the local VM(s)
     drop,     ///< see drop_reason
@@ -84,8 +84,12 @@ enum class drop_reason : std::uint8_t {
     unsupported,            ///< a frame the pipeline has no rule for (e.g. an ARP reply from a VM)
     to_router,              ///< egress: addressed to a gateway address, for the router itself, and not an echo request
     split_headers,          ///< a chained frame whose first segment holds fewer than nvgre::first_segment_bytes
+    // Port classifications (docs/hnv-rules.md "Ports, classifications and DHCP").
+    rate_limited,           ///< over the port's maximum bandwidth (its token bucket, either direction)
+    dhcp_guard,             ///< egress: a DHCP server message from a VM whose port has DHCP guard
+    router_guard,           ///< egress: a router advertisement or redirect from a VM whose port has router guard
 };
-inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::split_headers) + 1;
+inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::router_guard) + 1;
 
 [[nodiscard]] constexpr std::string_view to_string(drop_reason r) noexcept {
     switch (r) {
@@ -130,6 +134,9 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         case drop_reason::unsupported: return "unsupported";
         case drop_reason::to_router: return "to-router";
         case drop_reason::split_headers: return "split-headers";
+        case drop_reason::rate_limited: return "rate-limited";
+        case drop_reason::dhcp_guard: return "dhcp-guard";
+        case drop_reason::router_guard: return "router-guard";
     }
     return "unknown";
 }

@@ -95,6 +95,7 @@ struct route_entry {
     std::uint32_t subnet{0};  ///< index of that subnet in the snapshot
     ip_address next_hop;     ///< unspecified = on-link: the destination CA itself
     std::uint32_t metric{default_customer_route_metric};
+    std::uint8_t prefix_length{0};  ///< of its prefix (the mask DHCP hands out for an on-link route)
 
     [[nodiscard]] bool on_link() const noexcept { return next_hop.is_unspecified(); }
 };

@@ -647,7 +647,7 @@ private:
         const std::uint32_t d = *domain_index(r.domain);
         const std::uint32_t sit = *subnet_index_.find(r.subnet.value());
         auto& list = route_candidates_[d][r.prefix];
-        const route_entry entry{r.subnet.value(), sit, r.next_hop, r.metric};
+        const route_entry entry{r.subnet.value(), sit, r.next_hop, r.metric, static_cast<std::uint8_t>(r.prefix.length())};
         auto same = std::find_if(list.begin(), list.end(), [&](const route_entry& x) { return x.metric == r.metric; });
         if (same != list.end()) *same = entry;
         else list.push_back(entry);

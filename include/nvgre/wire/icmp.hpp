@@ -35,6 +35,7 @@ inline constexpr std::uint8_t echo_reply = 0;
 inline constexpr std::uint8_t destination_unreachable = 3;
 inline constexpr std::uint8_t redirect = 5;
 inline constexpr std::uint8_t echo_request = 8;
+inline constexpr std::uint8_t router_advertisement = 9;  ///< RFC 1256
 inline constexpr std::uint8_t time_exceeded = 11;
 inline constexpr std::uint8_t parameter_problem = 12;
 }  // namespace icmp_type
