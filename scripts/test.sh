@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every build configuration of the test suites, then one summary line.
-#   gcc      g++ -Wall -Wextra -Wpedantic -Werror: unit suites, every header alone, ODR check,
-#            consumer projects (find_package against a real install, add_subdirectory), interop
-#            (scapy, tshark, the corpus), the live tests as root (else SKIPPED): the demo
+#   gcc      g++ -Wall -Wextra -Wpedantic -Werror: unit suites, ODR check, consumer projects
+#            (find_package against a real install, add_subdirectory), interop (scapy, tshark, the
+#            corpus), the live tests as root (else SKIPPED): the demo
 #            (examples/nvgre-switch/demo.py), the same demo on nvgre-dpdk (demo.py --dpdk) and
 #            the Open vSwitch interop (tests/interop/ovs_interop.py), and the frame-carrying
 #            interop runs again with nvgre-pcap under valgrind memcheck (memcheck_*);
@@ -11,8 +11,11 @@
 #   asan     clang++ with the same warnings, AddressSanitizer + UndefinedBehaviorSanitizer: unit
 #            suites, interop, the live demo; clang-tidy (.clang-tidy) over every public header and
 #            example (clang_tidy; nvgre-dpdk's sources too, though only gcc builds it)
-#   noexcept g++ -fno-exceptions: the unit suites, which include every public header (the
-#            examples are the library's users, not the library: built by the others)
+#   noexcept g++ -fno-exceptions with the same warnings: every public header compiled alone
+#            (headers_compile_alone: each compiles without exceptions, and on its own), and the
+#            unit suites of the per-packet path and of the policy containers (the templates that
+#            only a suite instantiates: tests/CMakeLists.txt, NVGRE_TEST_SUITES); the policy
+#            model, text and state suites, robustness/ and the examples are the others' to run
 #   tsan     clang++ with ThreadSanitizer: the concurrency suites (readers and writers of live policy)
 # Not by default: clang (clang++ with the same warnings, no sanitizer: the unit suites and
 # clang_tidy), whose every compile the asan configuration does too, with the same warnings;
