@@ -5,7 +5,9 @@
 #            corpus), the live tests as root (else SKIPPED): the demo
 #            (examples/nvgre-switch/demo.py), the same demo on nvgre-dpdk (demo.py --dpdk) and
 #            the Open vSwitch interop (tests/interop/ovs_interop.py), and the frame-carrying
-#            interop runs again with nvgre-pcap under valgrind memcheck (memcheck_*);
+#            interop runs again with nvgre-pcap under valgrind memcheck (memcheck_*; of the bad
+#            capture files, each file's show, and egress / ingress on one file of each kind that
+#            reaches further than the reader: tests/interop/CMakeLists.txt);
 #            nvgre-dpdk (when libdpdk is installed): its adapter on real mbufs, its CLI, a bench
 #            smoke
 #   asan     clang++ with the same warnings, AddressSanitizer + UndefinedBehaviorSanitizer: unit
