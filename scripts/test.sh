@@ -28,7 +28,8 @@
 # gcc also replays every fuzz target's seeds and committed regressions (fuzz_replay_*), with
 # -D_GLIBCXX_ASSERTIONS as everywhere; under ASan + UBSan they are replayed by `make fuzz` (the
 # fuzz preset starts every target from them; CI runs it first), not again here. tsan builds only
-# the suites that have concurrency cases.
+# the suites that have concurrency cases. The summary gives each configuration's seconds (the
+# budget: 20 minutes in all on 2 cores).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,23 +39,25 @@ total_pass=0
 total_fail=0
 lines=()
 for preset in "${presets[@]}"; do
+  preset_start=$(date +%s)
   echo "=== [$preset] configure + build"
   log=build/$preset.log
   mkdir -p build
   if ! { cmake --preset "$preset" >"$log" 2>&1 && cmake --build --preset "$preset" >>"$log" 2>&1; }; then
     tail -n 60 "$log"
     echo "=== [$preset] BUILD FAILED (full log: $log)"
-    lines+=("$preset: build failed")
+    lines+=("$preset: build failed ($(( $(date +%s) - preset_start )) s)")
     total_fail=$((total_fail + 1))
     continue
   fi
-  echo "=== [$preset] test"
+  built=$(date +%s)
+  echo "=== [$preset] test ($((built - preset_start)) s to build)"
   ctest --preset "$preset" 2>&1 | tee "build/$preset.ctest.log" | grep -E "Test +#|tests passed|FAILED|Failed" || true
   pass=$(grep -cE "Test +#[0-9]+: .* Passed" "build/$preset.ctest.log")
   fail=$(grep -E "Test +#[0-9]+: .*(\*\*\*|Failed|Not Run|Timeout)" "build/$preset.ctest.log" | grep -cv "\*\*\*Skipped")
   skipped=$(grep -E "Test +#[0-9]+: .*\*\*\*Skipped" "build/$preset.ctest.log" | sed -E 's/.*Test +#[0-9]+: ([^ ]+).*/\1/' | tr '\n' ' ')
   cases=$(build/"$preset"/tests/nvgre_tests --count 2>/dev/null | grep -oE "unskipped test cases passing the current filters: [0-9]+" | grep -oE "[0-9]+$" || echo "?")
-  lines+=("$preset: $pass passed, $fail failed ($cases doctest cases)${skipped:+; SKIPPED: ${skipped}(why: build/$preset/Testing/Temporary/LastTest.log)}")
+  lines+=("$preset: $pass passed, $fail failed ($cases doctest cases; $((built - preset_start)) s build, $(( $(date +%s) - built )) s test)${skipped:+; SKIPPED: ${skipped}(why: build/$preset/Testing/Temporary/LastTest.log)}")
   total_pass=$((total_pass + pass))
   total_fail=$((total_fail + fail))
 done
