@@ -3,7 +3,7 @@
 //   nvgre-pcap show    IN.pcap
 //   nvgre-pcap policy  POLICY
 //   nvgre-pcap policy  format POLICY | diff OLD NEW | apply POLICY CHANGES
-//   nvgre-pcap egress  --policy POLICY --host NAME [--underlay-mtu N] [--gso] IN OUT
+//   nvgre-pcap egress  --policy POLICY --host NAME [--underlay-mtu N] [--gso] [--port MAC] IN OUT
 //   nvgre-pcap ingress --policy POLICY --host NAME IN OUT
 //
 // Exit status: 0 when the command ran; 1 with one line on stderr for bad arguments, an
@@ -13,12 +13,14 @@
 
 #include "json_line.hpp"  // examples/common
 #include "pcap_file.hpp"
+#include "traffic_text.hpp"
 
 #include <nvgre/datapath/context.hpp>
 #include <nvgre/datapath/egress.hpp>
 #include <nvgre/datapath/frame.hpp>
 #include <nvgre/datapath/ingress.hpp>
 #include <nvgre/datapath/pipeline.hpp>
+#include <nvgre/datapath/port_meter.hpp>
 #include <nvgre/datapath/too_big.hpp>
 #include <nvgre/datapath/verdict.hpp>
 #include <nvgre/error.hpp>
@@ -32,6 +34,7 @@
 #include <nvgre/wire/ipv6.hpp>
 #include <nvgre/wire/packet_layout.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
@@ -57,7 +60,8 @@ constexpr std::string_view usage_text =
     "       nvgre-pcap policy  format POLICY\n"
     "       nvgre-pcap policy  diff OLD NEW\n"
     "       nvgre-pcap policy  apply POLICY CHANGES\n"
-    "       nvgre-pcap egress  --policy POLICY --host NAME [--underlay-mtu N] [--gso] IN.pcap OUT.pcap\n"
+    "       nvgre-pcap egress  --policy POLICY --host NAME [--underlay-mtu N] [--gso] [--port MAC]\n"
+    "                          IN.pcap OUT.pcap\n"
     "       nvgre-pcap ingress --policy POLICY --host NAME IN.pcap OUT.pcap\n"
     "\n"
     "show     one JSON object per packet of IN.pcap (pcap or pcapng): the NVGRE fields of a\n"
@@ -77,7 +81,8 @@ constexpr std::string_view usage_text =
     "                        error of CHANGES as FILE:LINE:COL: error: TEXT on stderr, exit 1.\n"
     "                        `apply A <(diff A B)` prints what `format B` prints\n"
     "egress   run the frames of IN.pcap, sent by the VMs of host NAME (each frame's source MAC\n"
-    "         is its VM port), through the egress pipeline; write every resulting frame to OUT.pcap\n"
+    "         is its VM port, unless --port), through the egress pipeline; write every resulting\n"
+    "         frame to OUT.pcap\n"
     "ingress  run the frames of IN.pcap, arriving at host NAME from the fabric, through the\n"
     "         ingress pipeline; write every resulting frame to OUT.pcap\n"
     "\n"
@@ -87,12 +92,19 @@ constexpr std::string_view usage_text =
     "  --underlay-mtu N    egress: the outer IP MTU, 68..65535 (default 1500)\n"
     "  --gso               egress: segment an oversize TCP packet in software (else it is\n"
     "                      answered too big); an IPv4 packet without DF is fragmented either way\n"
+    "  --port MAC          egress: every frame comes from the port of host NAME's VM NIC with\n"
+    "                      this MAC, whatever its source MAC (to try MAC spoofing); the policy\n"
+    "                      must have that NIC on host NAME\n"
+    "egress/ingress run the port classifications on the capture's clock: the VM ports of host\n"
+    "NAME are numbered 0, 1, ... in MAC order, and their maximum bandwidth is metered on the\n"
+    "capture timestamps (as the router's ICMP rate limit is)\n"
     "egress/ingress output:\n"
     "  stdout  one JSON object per input frame, keys in this order:\n"
     "          {\"n\":1,\"verdict\":\"encap\",\"vsid\":5001,\"pa\":\"192.168.10.12\",\"out\":[1]}\n"
     "          {\"n\":2,\"verdict\":\"drop\",\"reason\":\"no-route\",\"vsid\":5001,\"out\":[]}\n"
     "          n: 1-based input frame number; verdict: encap, rewrite, local, reply, flood,\n"
-    "          deliver or drop; reason: for drop, and for a reply that answers a packet\n"
+    "          deliver or drop; reason: for drop (e.g. spoofed-source, rate-limited,\n"
+    "          dhcp-guard, router-guard), and for a reply that answers a packet\n"
     "          which went no further (the router's ICMP errors: no-route, no-record,\n"
     "          ttl-expired, too-big); vsid: only when known (non-zero);\n"
     "          pa: only for encap and rewrite (the destination PA); out: always, the 1-based\n"
@@ -101,10 +113,13 @@ constexpr std::string_view usage_text =
     "  stderr  after the last frame, one line per non-zero counter, verdicts first, then drop\n"
     "          reasons:  `verdict encap 3` ... `drop spoofed-source 1`; the verdict counts\n"
     "          add up to the number of input frames, the drop reasons to `verdict drop`\n"
-    "          plus the replies that carry a reason\n"
-    "  A failure (bad arguments, an invalid policy, an unknown host, an unreadable or non-pcap\n"
-    "  input, an unwritable output) prints one line on stderr (an invalid policy: every error)\n"
-    "  and exits 1; dropped frames are not failures.\n";
+    "          plus the replies that carry a reason; then the traffic of each VM port and\n"
+    "          VSID that saw any:  `port 0 red-web 00:15:5d:00:00:05 in P packets B bytes out\n"
+    "          P packets B bytes [drops REASON=N ...]`, `vsid 5001 in ...`\n"
+    "  A failure (bad arguments, an invalid policy, an unknown host, a --port MAC that is no\n"
+    "  VM NIC of the host, an unreadable or non-pcap input, an unwritable output) prints one\n"
+    "  line on stderr (an invalid policy: every error) and exits 1; dropped frames are not\n"
+    "  failures.\n";
 
 /// The one line on stderr that every failure ends with; returns the exit status 1.
 int fail(std::string_view message) {
@@ -386,6 +401,8 @@ struct run_args {
     std::string out;
     std::size_t underlay_mtu{1500};
     bool gso{false};
+    /// egress --port: the VM port every frame comes from (else each frame's source MAC).
+    std::optional<nvgre::mac_address> port;
 };
 
 /// Parses a decimal 68..65535 (the IPv4 minimum MTU .. the largest IP packet).
@@ -422,7 +439,8 @@ std::optional<std::string> parse_run_args(std::string_view command, const std::v
             name = arg.substr(0, eq);
             value = arg.substr(eq + 1);
         }
-        const bool takes_value = name == "--policy" || name == "--host" || (egress && name == "--underlay-mtu");
+        const bool takes_value =
+            name == "--policy" || name == "--host" || (egress && (name == "--underlay-mtu" || name == "--port"));
         const bool is_flag = egress && name == "--gso";
         if (!takes_value && !is_flag) return "unknown option '" + std::string(name) + "'";
         if (is_flag) {
@@ -445,6 +463,11 @@ std::optional<std::string> parse_run_args(std::string_view command, const std::v
             if (value->empty()) return "option --host needs a host name";
             have_host = true;
             a.host = std::string(*value);
+        } else if (name == "--port") {
+            if (a.port) return "option --port given twice";
+            const auto mac = nvgre::mac_address::parse(*value);
+            if (!mac) return "--port must be a MAC address like 00:15:5d:00:00:05, not '" + std::string(*value) + "'";
+            a.port = *mac;
         } else {
             if (have_mtu) return "option --underlay-mtu given twice";
             const auto mtu = parse_mtu(*value);
@@ -540,6 +563,32 @@ std::uint64_t capture_ns(const example::pcap_timestamp& ts) {
     return static_cast<std::uint64_t>(ts.sec) * 1'000'000'000u + std::uint64_t{ts.usec} * 1000u;
 }
 
+/// A VM port of the host: its NIC's MAC and its VM's name (the first vm= of its records; may
+/// be empty).
+struct vm_port {
+    nvgre::mac_address mac;
+    std::string name;
+};
+
+/// The VM ports of the host of `s`, in MAC order: what nvgre-pcap numbers 0, 1, ...
+std::vector<vm_port> host_ports(const nvgre::policy::state& s) {
+    std::vector<vm_port> ports;
+    for (std::uint32_t i = 0; i < s.port_count(); ++i) {
+        const nvgre::policy::local_port& p = s.port_at(i);
+        if (p.records.empty()) continue;  // a free slot
+        vm_port v{p.mac, {}};
+        for (const nvgre::policy::record_id id : p.records) {
+            if (const std::string_view name = s.vm_name(id); !name.empty()) {
+                v.name = std::string(name);
+                break;
+            }
+        }
+        ports.push_back(std::move(v));
+    }
+    std::sort(ports.begin(), ports.end(), [](const vm_port& x, const vm_port& y) { return x.mac < y.mac; });
+    return ports;
+}
+
 /// `egress` / `ingress` (docs/nvgre-pcap.md).
 int cmd_run(std::string_view command, const std::vector<std::string_view>& args) {
     const std::string cmd(command);
@@ -558,9 +607,19 @@ int cmd_run(std::string_view command, const std::vector<std::string_view>& args)
     auto built = nvgre::policy::state::build(*loaded.validated, a.host);
     if (!built)
         return fail(cmd + ": " + a.policy + ": cannot index for host '" + a.host + "': " + nvgre::policy::to_string(*built.error));
-    const nvgre::policy::state state = std::move(built).value();
-    if (state.local_pa_indices().empty())
+    nvgre::policy::state bound = std::move(built).value();
+    if (bound.local_pa_indices().empty())
         return fail(cmd + ": host '" + a.host + "' owns no provider address in " + a.policy);
+    if (a.port && bound.port(*a.port) == nullptr)
+        return fail(cmd + ": --port " + a.port->to_string() + ": host '" + a.host + "' has no VM NIC with that MAC in " + a.policy);
+    // The port classifications run as on a switch: every VM port of the host gets a port
+    // number (0, 1, ... in MAC order, so the same policy always numbers them alike), which
+    // keys its counters and its bandwidth buckets.
+    const std::vector<vm_port> vm_ports = host_ports(bound);
+    for (std::size_t i = 0; i < vm_ports.size(); ++i)
+        if (!bound.bind_port(static_cast<std::uint32_t>(i), vm_ports[i].mac))
+            return fail(cmd + ": host '" + a.host + "' has too many VM ports to number");
+    const nvgre::policy::state& state = bound;
 
     example::pcap_reader in(a.in, cmd);  // Ethernet only: the pipelines take frames from VM ports and the fabric
     if (!in.ok()) {
@@ -582,12 +641,15 @@ int cmd_run(std::string_view command, const std::vector<std::string_view>& args)
     cfg.underlay_mtu = a.underlay_mtu;
     cfg.gso = a.gso;
     if (const char* why = cfg.validate()) return fail(cmd + ": " + why);
-    // Too-big answers are rate-limited per source on the capture's clock (its timestamps), so
-    // that a run gives the same answers however fast the tool runs.
+    // The router's answers are rate-limited per source, and the ports' maximum bandwidth is
+    // metered, on the capture's clock (its timestamps), so that a run gives the same answers
+    // however fast the tool runs.
     std::uint64_t limiter_clock = 0;
-    datapath::context ctx;
+    datapath::context ctx(std::max<std::size_t>(loaded.validated->counts().virtual_subnets, 1), vm_ports.size());
     ctx.use_clock(&limiter_clock);
     ctx.limit_answers();
+    datapath::port_meters meters(vm_ports.size());
+    ctx.share_meters(&meters);
     std::uint64_t written = 0;
     pcap_sink sink(out, written);
 
@@ -622,23 +684,28 @@ int cmd_run(std::string_view command, const std::vector<std::string_view>& args)
         },
         &run};
 
+    // A burst holds frames of one capture timestamp only: its frames arrived together, and a
+    // pipeline may read its clock once per burst (the port meters do), so frames of different
+    // times go in different bursts.
     example::pcap_frame f;
     std::uint64_t n = 0;
-    bool more = true;
+    bool more = in.next(f);  // one frame read ahead: the first of the next burst
     while (more) {
         std::size_t count = 0;
-        while (count < burst_size && (more = in.next(f))) {
+        const std::uint64_t burst_time = capture_ns(f.ts);
+        do {
             std::vector<std::byte>& buffer = buffers[count];
             buffer.assign(datapath::recommended_headroom + f.bytes.size() + frame_tailroom, std::byte{0});
             if (!f.bytes.empty()) std::memcpy(buffer.data() + datapath::recommended_headroom, f.bytes.data(), f.bytes.size());
             frames[count] = datapath::frame(std::span<std::byte>(buffer), datapath::recommended_headroom, f.bytes.size());
-            // The VM port is the one whose NIC has the frame's source MAC; a frame too short to
-            // have one is dropped (truncated) before the port matters.
-            ports[count] = f.bytes.size() >= 12 ? nvgre::mac_address::from_bytes(f.bytes.subspan(6, 6)) : nvgre::mac_address{};
+            // The VM port is --port's, else the one whose NIC has the frame's source MAC; a frame
+            // too short to have one is dropped (truncated) before the port matters.
+            if (a.port) ports[count] = *a.port;
+            else ports[count] = f.bytes.size() >= 12 ? nvgre::mac_address::from_bytes(f.bytes.subspan(6, 6)) : nvgre::mac_address{};
             stamps[count] = f.ts;
             ++count;
-        }
-        if (count == 0) break;
+            more = in.next(f);
+        } while (more && count < burst_size && capture_ns(f.ts) == burst_time);
         run.first = n + 1;
         run.stamps = std::span<const example::pcap_timestamp>(stamps).first(count);
         sink.next_frame(stamps[0]);
@@ -675,6 +742,10 @@ int cmd_run(std::string_view command, const std::vector<std::string_view>& args)
         if (count.drops[r] != 0)
             counters += "drop " + std::string(datapath::to_string(static_cast<datapath::drop_reason>(r))) + " " +
                         std::to_string(count.drops[r]) + "\n";
+    std::vector<std::string> port_names;
+    port_names.reserve(vm_ports.size());
+    for (const vm_port& p : vm_ports) port_names.push_back(p.name.empty() ? p.mac.to_string() : p.name + " " + p.mac.to_string());
+    counters += example::traffic_text(ctx, port_names);
     std::fwrite(counters.data(), 1, counters.size(), stderr);
     return 0;
 }
