@@ -29,6 +29,7 @@
 // Exit 1 with one line on stderr when EAL initialisation, a port or the policy fails.
 #include "../common/control_socket.hpp"
 #include "../common/switch_commands.hpp"
+#include "../common/traffic_text.hpp"
 #include "../common/vm_port.hpp"
 #include "bench.hpp"
 #include "ports.hpp"
@@ -134,6 +135,8 @@ dpdk_log eal_log;
 /// bigger (a NIC fills its rx rings from the pool when it starts). Beyond them, an attached
 /// port may find the pool short.
 constexpr std::size_t attachable_ports = 4;
+/// VSIDs each worker counts on their own (show counters); more are summed in "vsid other".
+constexpr std::size_t vsids_counted = 4096;
 
 int fail(const std::string& message) {
     std::fprintf(stderr, "nvgre-dpdk: %s\n", message.c_str());
@@ -210,8 +213,9 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
 }
 
 /// Counters of every worker, as SIGUSR1, `show counters` and the end print them: the sum, then
-/// per port and per lcore, then the policy's generation. Each line ends with its number (the
-/// demo reads them).
+/// per port and per lcore, then the traffic of each VM port number and VSID (as nvgre-switch
+/// prints them: examples/common/traffic_text.hpp), then the policy's generation. Each line but
+/// the traffic lines ends with its number (the demo reads them).
 std::string format_counters(const std::string& host, const port_table& ports, std::span<const unsigned> lcores,
                             std::span<const worker_counters> per_worker, std::uint64_t generation) {
     worker_counters total;
@@ -237,6 +241,26 @@ std::string format_counters(const std::string& host, const port_table& ports, st
         text += "lcore " + std::to_string(lcores[w]) + " idle-sleeps " + std::to_string(per_worker[w].idle_sleeps) + "\n";
     }
     text += "tx-no-port " + std::to_string(total.tx_no_port) + "\n";
+    text += "unmetered " + std::to_string(total.unmetered) + "\n";
+    // The VM port numbers named as nvgre-switch names them: the interface (else the ethdev) and
+    // the VM's MAC; a number no port holds now is shown without a name.
+    std::vector<std::string> names(total.per_port.size());
+    for (std::size_t i = 0; i < ports.slots.size(); ++i) {
+        const port* p = ports.at(i);
+        if (p == nullptr || p->fabric || p->vm >= names.size()) continue;
+        names[p->vm] = (p->iface.empty() ? p->name : p->iface) + " " + p->vm_mac.to_string();
+    }
+    // The ports through traffic_text, from a context that holds the summed port counters; the
+    // VSIDs in its format, from the summed VSID counters (a vsid_counters table takes frames,
+    // not sums).
+    dp::context summed(0, total.per_port.size());
+    std::copy(total.per_port.begin(), total.per_port.end(), summed.per_port.begin());
+    summed.port_other = total.port_other;
+    text += example::traffic_text(summed, names);
+    const dp::traffic_counters none{};
+    for (const auto& [vsid, t] : total.per_vsid)
+        if (!(t == none)) text += "vsid " + std::to_string(vsid) + " " + example::traffic_line(t) + "\n";
+    if (!(total.vsid_other == none)) text += "vsid other " + example::traffic_line(total.vsid_other) + "\n";
     text += "generation " + std::to_string(generation) + "\n";
     text += "nvgre-dpdk " + host + ": end of counters\n";
     return text;
@@ -281,6 +305,8 @@ public:
             s.large_pool = pool_.large;
             s.idle_sleep_us = a.idle_sleep_us;
             s.vm_ports = max_ports - 1;  // every VM port number a port can be attached as
+            s.vsids = vsids_counted;
+            s.meters = &meters_;         // one bucket per VM port number and direction, for every worker
             // Each worker reads the policy through a reader of its own (made here: registering
             // one is a control-plane call).
             workers_.emplace_back(live_.make_reader(), cfg_, tables_, s);
@@ -399,6 +425,9 @@ public:
             remove_port(p.id);
             return {false, *e + "\n"};
         }
+        // A VM new on this number starts with full buckets (before it is bound: from then on
+        // the workers meter what goes to it).
+        meters_.reset(number);
         if (!live_.bind_port(number, *mac)) {
             remove_port(p.id);
             return {false, "cannot bind VM port " + std::to_string(number) + "\n"};
@@ -461,6 +490,7 @@ private:
     std::atomic<const port_table*> tables_{nullptr};  // where the workers find it
     std::uint64_t next_attachment_{1};
     std::atomic<std::uint64_t> publish_{0};           // counters requests (worker::run)
+    dp::port_meters meters_{max_ports - 1};           // the VM ports' bandwidth, shared by the workers
     std::deque<worker> workers_;
     std::vector<worker_launch> launches_;
 };

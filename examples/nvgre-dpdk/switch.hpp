@@ -13,6 +13,11 @@
 // port_table, published whole through an atomic pointer and taken at the top of each round, and
 // each worker says which table it has reached, so the control plane knows when no round uses an
 // old table (or a port only it had) any more.
+//
+// Each worker's dp::context counts the traffic of every VM port number and VSID; the workers
+// publish their counters on request and the control plane sums them. The maximum bandwidth of
+// the ports' classifications is one dp::port_meters shared by every worker's context: a token
+// bucket per VM port number and direction, atomic words, no lock (datapath/port_meter.hpp).
 #pragma once
 
 #include "mbuf_adapter.hpp"
@@ -21,6 +26,7 @@
 #include <nvgre/datapath/egress.hpp>
 #include <nvgre/datapath/ingress.hpp>
 #include <nvgre/datapath/pipeline.hpp>
+#include <nvgre/datapath/port_meter.hpp>
 #include <nvgre/datapath/verdict.hpp>
 #include <nvgre/mac_address.hpp>
 #include <nvgre/policy/live_policy.hpp>
@@ -30,6 +36,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -115,8 +122,16 @@ struct worker_counters {
     std::uint64_t tx{0};           ///< frames sent, all ports
     std::uint64_t tx_no_port{0};   ///< outputs toward a port this switch does not have
     std::uint64_t idle_sleeps{0};
+    // The traffic of the worker's dp::context (datapath/context.hpp), as last published:
+    std::vector<dp::traffic_counters> per_port;  ///< by VM port number (context::per_port)
+    dp::traffic_counters port_other;             ///< unbound port numbers, and those past per_port
+    /// By VSID, sorted by VSID (context::per_vsid); VSIDs past its capacity are in vsid_other.
+    std::vector<std::pair<std::uint32_t, dp::traffic_counters>> per_vsid;
+    dp::traffic_counters vsid_other;
+    std::uint64_t unmetered{0};    ///< frames of metered ports that no bucket held (context::unmetered)
 
-    worker_counters& operator+=(const worker_counters& o) noexcept {
+    /// Sums `o` into this (the switch's totals; allocates: not for a worker's own path).
+    worker_counters& operator+=(const worker_counters& o) {
         verdicts += o.verdicts;
         for (std::size_t i = 0; i < max_ports; ++i) {
             ports[i].rx += o.ports[i].rx;
@@ -127,6 +142,27 @@ struct worker_counters {
         tx += o.tx;
         tx_no_port += o.tx_no_port;
         idle_sleeps += o.idle_sleeps;
+        if (per_port.size() < o.per_port.size()) per_port.resize(o.per_port.size());
+        for (std::size_t i = 0; i < o.per_port.size(); ++i) per_port[i] += o.per_port[i];
+        port_other += o.port_other;
+        // Both sorted by VSID: merged, still sorted.
+        std::vector<std::pair<std::uint32_t, dp::traffic_counters>> merged;
+        merged.reserve(per_vsid.size() + o.per_vsid.size());
+        auto a = per_vsid.begin();
+        auto b = o.per_vsid.begin();
+        while (a != per_vsid.end() || b != o.per_vsid.end()) {
+            if (b == o.per_vsid.end() || (a != per_vsid.end() && a->first < b->first)) {
+                merged.push_back(*a++);
+            } else if (a == per_vsid.end() || b->first < a->first) {
+                merged.push_back(*b++);
+            } else {
+                merged.push_back(*a++);
+                merged.back().second += (b++)->second;
+            }
+        }
+        per_vsid = std::move(merged);
+        vsid_other += o.vsid_other;
+        unmetered += o.unmetered;
         return *this;
     }
 };
@@ -149,21 +185,27 @@ public:
         std::uint32_t idle_rounds{64};
         std::uint32_t idle_sleep_us{100};
         std::size_t vm_ports{0};         ///< VM port numbers counted on their own (context::per_port)
+        std::size_t vsids{0};            ///< VSIDs counted on their own (context::per_vsid; 0: none)
+        /// The bandwidth meters of the VM ports, shared by every worker (context::share_meters);
+        /// null: ports with a maximum bandwidth pass unmetered.
+        dp::port_meters* meters{nullptr};
     };
 
     /// A fixed policy and fixed ports (the bench).
     worker(const nvgre::policy::snapshot& policy, const dp::pipeline_config& cfg, std::span<const port> ports,
            const settings& s)
         : own_table_(std::in_place, std::vector<std::optional<port>>(ports.begin(), ports.end()), 1),
-          own_tables_(&*own_table_), tables_(own_tables_), policy_(&policy), cfg_(cfg), set_(s), ctx_(0, s.vm_ports) {
+          own_tables_(&*own_table_), tables_(own_tables_), policy_(&policy), cfg_(cfg), set_(s), ctx_(s.vsids, s.vm_ports) {
         ctx_.limit_answers(10, 10);  // the router's ICMP answers: a burst of 10, then 10/s per source
+        prepare();
     }
     /// The switch: the policy read through `reader` (this worker's own, made by the control
     /// plane), the ports as last published in `tables`.
     worker(nvgre::policy::live_policy::reader reader, const dp::pipeline_config& cfg,
            const std::atomic<const port_table*>& tables, const settings& s)
-        : tables_(tables), reader_(std::move(reader)), cfg_(cfg), set_(s), ctx_(0, s.vm_ports) {
+        : tables_(tables), reader_(std::move(reader)), cfg_(cfg), set_(s), ctx_(s.vsids, s.vm_ports) {
         ctx_.limit_answers(10, 10);
+        prepare();
     }
 
     /// Polls every port once; returns the frames received. Called in a loop by run().
@@ -209,9 +251,9 @@ public:
     [[nodiscard]] const worker_counters& counters() const noexcept { return published_counters_; }
     [[nodiscard]] std::uint64_t published() const noexcept { return published_.load(std::memory_order_acquire); }
     /// The live counters, for the worker itself (and for anyone after it has stopped).
-    [[nodiscard]] worker_counters live_counters() const noexcept {
-        worker_counters c = counters_;
-        c.verdicts = ctx_.count;
+    [[nodiscard]] worker_counters live_counters() const {
+        worker_counters c;
+        snapshot_into(c);
         return c;
     }
 
@@ -324,7 +366,11 @@ private:
         for (std::size_t i = 0; i < t->slots.size(); ++i) {
             const port* was = table_ != nullptr ? table_->at(i) : nullptr;
             const port* now = t->at(i);
-            if (now != nullptr && (was == nullptr || was->attachment != now->attachment)) counters_.ports[i] = {};
+            if (now != nullptr && (was == nullptr || was->attachment != now->attachment)) {
+                counters_.ports[i] = {};
+                // Its VM's traffic too: a port number handed to another VM starts afresh.
+                if (!now->fabric && now->vm < ctx_.per_port.size()) ctx_.per_port[now->vm] = {};
+            }
         }
         table_ = t;
         reached_.store(t->generation, std::memory_order_release);
@@ -419,8 +465,37 @@ private:
     void publish_if_asked(const std::atomic<std::uint64_t>& request) noexcept {
         const std::uint64_t want = request.load(std::memory_order_acquire);
         if (want == published_.load(std::memory_order_relaxed)) return;
-        published_counters_ = live_counters();
+        snapshot_into(published_counters_);  // sized by prepare(): no allocation here
         published_.store(want, std::memory_order_release);
+    }
+
+    /// Shares the meters and sizes the published counters as the context's tables, once: a
+    /// publication then copies into storage that is already there.
+    void prepare() {
+        ctx_.share_meters(set_.meters);
+        published_counters_.per_port.resize(ctx_.per_port.size());
+        published_counters_.per_vsid.reserve(set_.vsids);
+    }
+
+    /// The counters as they are now, into `c`; allocates only when `c` is smaller than the
+    /// context's tables (prepare()).
+    void snapshot_into(worker_counters& c) const {
+        c.verdicts = ctx_.count;
+        c.ports = counters_.ports;
+        c.rx = counters_.rx;
+        c.tx = counters_.tx;
+        c.tx_no_port = counters_.tx_no_port;
+        c.idle_sleeps = counters_.idle_sleeps;
+        c.per_port.resize(ctx_.per_port.size());
+        std::copy(ctx_.per_port.begin(), ctx_.per_port.end(), c.per_port.begin());
+        c.port_other = ctx_.port_other;
+        c.per_vsid.clear();
+        c.per_vsid.reserve(ctx_.per_vsid.size());
+        ctx_.per_vsid.for_each([&c](std::uint32_t v, const dp::traffic_counters& t) { c.per_vsid.emplace_back(v, t); });
+        std::sort(c.per_vsid.begin(), c.per_vsid.end(),
+                  [](const auto& x, const auto& y) { return x.first < y.first; });
+        c.vsid_other = ctx_.per_vsid.other();
+        c.unmetered = ctx_.unmetered;
     }
 
     struct pending {
