@@ -5,7 +5,8 @@
 set -euo pipefail
 
 common=(make cmake g++ pkg-config libboost-dev)
-live=(python3 iproute2 iputils-ping ethtool procps util-linux)
+# busybox: udhcpc, the demo VMs' DHCP client; python3-scapy: the demo's rogue DHCP server
+live=(python3 iproute2 iputils-ping ethtool procps util-linux busybox python3-scapy)
 # DPDK 22.11 (examples/nvgre-dpdk): the headers and libraries, and the drivers it uses, which
 # are plugins in packages of their own (libdpdk-dev depends on these four; named so that
 # --no-install-recommends can never leave one out): AF_PACKET ports (the demo), ring ports (the

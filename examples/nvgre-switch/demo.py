@@ -8,8 +8,9 @@ net_af_packet vdevs on the same veths (two queue pairs each), two worker lcores 
 more check says that both lcores of each switch forwarded traffic.
 
     hv1                                        hv2
-    red-web  10.0.0.5 fd00::5  (VSID 5001)     red-db   10.0.0.6 fd00::6  (VSID 5001)
-    blue-web 10.0.0.5 fd00::5  (VSID 6001)     blue-db  10.0.0.6 fd00::6  (VSID 6001)
+    red-web  10.0.0.5 fd00::5  (VSID 5001)     red-db   10.0.0.6 fd00::6  (VSID 5001, dhcp-guarded)
+    blue-web 10.0.0.5 fd00::5  (VSID 6001,     blue-db  10.0.0.6 (DHCP) fd00::6  (VSID 6001)
+             capped at 20 Mbit/s)
                                                red-db2  10.0.1.8          (VSID 5002)
                                                red-gw   10.0.0.254 fd00::fe (VSID 5001, and
                                                         5001's gateway-wildcard records)
@@ -24,6 +25,20 @@ policy's on-link 0.0.0.0/0 and ::/0 of VSID 5001; no record holds 203.0.113.10, 
 it to the VSID's gateway-wildcard record, red-gw on hv2, whose kernel forwards it to the
 internet namespace. The internet routes 10.0.0.0/16 and fd00::/64 back through red-gw.
 
+Port classifications and DHCP from policy (VSIDs 5001 and 6001 are dhcp=on): blue-db starts
+without an IPv4 address and gets 10.0.0.6/24 from hv2 with busybox udhcpc, before the blue
+checks use it. red-web gives up its static IPv4 address and asks again by DHCP while red-db,
+whose port is classified dhcp-guard, runs a rogue DHCP server (scapy: unsolicited OFFER and
+ACK broadcasts offering 10.0.0.99 from server 10.0.0.6): red-web gets 10.0.0.5 from hv1, hv2
+counts the rogue's frames as dhcp-guard drops on red-db's port (nvgre-ctl show counters), and
+a capture in red-web holds none of them. Then a bandwidth check: blue-web, classified
+maximum-bandwidth=20M maximum-burst=250000, sends 30 MiB over TCP to blue-db while red-web,
+unclassified, sends 30 MiB to red-db at the same time; goodput is measured at each receiver
+(bytes over the time from the first byte to the last): blue at most 22 Mbit/s, red well above.
+(The cap is a policer: TCP gets about half of it, 10-11 Mbit/s here, as its losses and 200 ms
+retransmission timeouts leave the bucket idle; a steady 40 Mbit/s UDP stream, tried once
+by hand on this setup, got 20.6 Mbit/s through.)
+
 The switches (nvgre-switch or nvgre-dpdk) also take commands from nvgre-ctl on their control
 sockets (OUT/hv1.sock, OUT/hv2.sock): the demo shows the generations and ports, applies a bad
 change set while traffic flows, and ends with a live migration of red-db from hv2 to hv1 in the
@@ -32,13 +47,17 @@ order docs/policy-lifecycle.md gives, while red-web pings it every 10 ms and str
 Usage: demo.py --switch PATH [--ctl PATH] [--dpdk] [--policy FILE] [--out DIR] [--test]
   --test: exit 77 (ctest's "skipped") with a message when not root or when namespaces can't be
   made, instead of failing.
+Needs (scripts/deps.sh installs them) iproute2, ping, ethtool, tshark/dumpcap, busybox (udhcpc)
+and python3-scapy (the rogue DHCP server).
 Exit status: 0 when every check passed, 1 otherwise. Everything it made is removed at the end,
-on failure and on Ctrl-C; it takes at most two minutes.
+on failure and on Ctrl-C; it takes about a minute (25 s of it the capped transfer), and is
+stopped after DEADLINE_SECONDS.
 """
 
 import argparse
 import fcntl
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -53,17 +72,19 @@ NS = "nvgre-demo-"  # every namespace of the demo starts with this
 DEADLINE_SECONDS = 110
 VM_MTU = 1500  # as the fabric's: the switch answers too big (path-MTU discovery) and segments TSO
 HOSTS = {"hv1": "02:00:c0:a8:0a:0b", "hv2": "02:00:c0:a8:0a:0c"}  # fabric NIC MACs (policy PA MACs)
-# name, host, MAC, IPv4/len, IPv4 default gateway, IPv6 (or None), IPv6 default gateway (or
-# None): as in examples/policies/demo.policy. red-gw, the gateway, has no default route: its
-# way out is its other NIC (wan0, to the internet namespace).
+# name, host, MAC, IPv4/len (or DHCP), IPv4 default gateway, IPv6 (or None), IPv6 default
+# gateway (or None): as in examples/policies/demo.policy. red-gw, the gateway, has no default
+# route: its way out is its other NIC (wan0, to the internet namespace).
+DHCP = "dhcp"  # no static IPv4 address: the VM asks by DHCP (dhcp_checks)
 VMS = [
     ("red-web", "hv1", "00:15:5d:00:00:05", "10.0.0.5/24", "10.0.0.1", "fd00::5", "fd00::1"),
     ("blue-web", "hv1", "00:15:5d:00:01:05", "10.0.0.5/24", "10.0.0.1", "fd00::5", None),
     ("red-db", "hv2", "00:15:5d:00:00:06", "10.0.0.6/24", "10.0.0.1", "fd00::6", None),
-    ("blue-db", "hv2", "00:15:5d:00:01:06", "10.0.0.6/24", "10.0.0.1", "fd00::6", None),
+    ("blue-db", "hv2", "00:15:5d:00:01:06", DHCP, None, "fd00::6", None),
     ("red-db2", "hv2", "00:15:5d:00:00:08", "10.0.1.8/24", "10.0.1.1", None, None),
     ("red-gw", "hv2", "00:15:5d:00:00:fe", "10.0.0.254/24", None, "fd00::fe", None),
 ]
+RED_DB_MAC = "00:15:5d:00:00:06"
 RED_MACS = {"00:15:5d:00:00:05", "00:15:5d:00:00:06", "00:15:5d:00:00:08", "00:15:5d:00:00:fe",
             "02:00:5e:00:01:01"}  # red's VMs and red's distributed router (the default router-mac)
 # The internet behind red-gw: TEST-NET-3 and an IPv6 documentation prefix, on a veth between
@@ -72,12 +93,25 @@ GW_WAN = ("203.0.113.1", "2001:db8:113::1")
 INTERNET = ("203.0.113.10", "2001:db8:113::10")
 TCP_BYTES = 10 * 1024 * 1024
 TCP_PORT = 5201
+# DHCP from policy: what each subnet's answer must hold (demo.policy's records and subnets).
+DHCP_DNS = "10.0.0.53"
+DHCP_LEASES = {"red-web": 3600, "blue-db": 7200}  # lease-seconds of VSIDs 5001 and 6001
+# The rogue DHCP server in red-db (a dhcp-guarded port): what it offers, and as which server.
+ROGUE_OFFER = "10.0.0.99"
+ROGUE_SERVER = "10.0.0.6"
+ROGUE_SECONDS = 2.5
+# Bandwidth: blue-web's classification (20 Mbit/s, a 250000-byte bucket) against red-web's
+# unlimited port, 30 MiB each at the same time, on a port of their own.
+BANDWIDTH_BYTES = 30 * 1024 * 1024
+BANDWIDTH_PORT = 5202
+CAPPED_MBITS = 20
+CAPPED_LIMIT_MBITS = 22  # what the capped transfer may measure at most (the cap, plus its bucket and rounding)
 MIGRATION_PINGS = 300      # every 10 ms: 3 s of pings across the migration
 MIGRATION_TCP_CHUNKS = 40  # 64 KiB every 75 ms: a 2.5 MiB stream across the migration
 # red-db moves to hv1's PA; the same change set goes to both hosts (the new host first).
-MOVE_RED_DB = """# red-db moves from hv2 to hv1 (live migration)
-+ lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db
-+ lookup-record vsid=5001 ca=fd00::6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db
+MOVE_RED_DB = """# red-db moves from hv2 to hv1 (live migration), its port classification with it
++ lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db classification=dhcp-guarded
++ lookup-record vsid=5001 ca=fd00::6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db classification=dhcp-guarded
 """
 # Two errors: a routing domain still in use, and a record on a PA nobody owns.
 BAD_CHANGE_SET = """- routing-domain rdid={11111111-1111-1111-1111-111111111111}
@@ -164,12 +198,36 @@ class Switch(Background):
             if time.time() > end:
                 raise RuntimeError("the switch printed no counters")
             time.sleep(0.02)
-        block = self.text().rsplit(": counters\n", 1)[1].split(self.name, 1)[0]
-        values = {}
-        for line in block.splitlines():
-            *name, value = line.split()
+        return counter_values(self.text().rsplit(": counters\n", 1)[1].split(self.name, 1)[0])
+
+
+def counter_values(block):
+    """{name: value} of the "NAME VALUE" lines of a counters block (not the traffic lines)."""
+    values = {}
+    for line in block.splitlines():
+        *name, value = line.split()
+        if name and value.isdigit():
             values[" ".join(name)] = int(value)
-        return values
+    return values
+
+
+TRAFFIC_LINE = re.compile(r"^port (\d+|other)(?: (.*?))? in (\d+) packets (\d+) bytes out (\d+) packets (\d+) bytes"
+                          r"(?: drops (.+))?$")
+
+
+def port_traffic(block):
+    """{port name: {"in": packets, "out": packets, "drops": {reason: n}}} of the "port N NAME in ...
+    out ... drops ..." lines of a counters block (examples/common/traffic_text.hpp); the name is
+    the first word after the number (the interface), or "port N" for a number without one."""
+    ports = {}
+    for line in block.splitlines():
+        m = TRAFFIC_LINE.match(line)
+        if not m:
+            continue
+        name = m.group(2).split()[0] if m.group(2) else "port " + m.group(1)
+        drops = dict((reason, int(n)) for reason, n in (d.split("=") for d in (m.group(7) or "").split()))
+        ports[name] = {"in": int(m.group(3)), "out": int(m.group(5)), "drops": drops}
+    return ports
 
 
 # nvgre-dpdk (--dpdk): EAL without huge pages or PCI devices, its own files per host, three
@@ -218,7 +276,8 @@ def setup(switch_path, policy, out, dpdk=False):
         # VMs finish their own checksums and segments.
         offload = "off" if dpdk else "on"
         run("ethtool", "-K", "eth0", "tx", offload, "tso", offload, "gso", offload, netns=name)
-        run("ip", "addr", "add", v4, "dev", "eth0", netns=name)
+        if v4 != DHCP:
+            run("ip", "addr", "add", v4, "dev", "eth0", netns=name)
         if gw4:
             run("ip", "route", "add", "default", "via", gw4, netns=name)
         if v6:
@@ -395,6 +454,167 @@ def run_checks(switches, out, c, dpdk=False):
     c.check(frames and largest <= 1514,
             f"fabric MTU: the largest frame on the fabric is {largest} bytes (1500-byte IP MTU + 14 Ethernet)")
     return pcap
+
+# busybox udhcpc's script (-s): applies the lease to the interface, IPv4 only (the VM's static
+# IPv6 address stays), and writes what udhcpc was given to $LEASE_FILE.
+UDHCPC_SCRIPT = """#!/bin/sh
+case "$1" in
+  deconfig) ip -4 addr flush dev "$interface" ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/${mask:-$subnet}" dev "$interface"
+    for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+    printf 'ip=%s\nmask=%s\nrouter=%s\nserverid=%s\ndns=%s\nlease=%s\n' \
+      "$ip" "$mask" "$router" "$serverid" "$dns" "$lease" > "$LEASE_FILE" ;;
+esac
+exit 0
+"""
+
+
+def dhcp_lease(vm, out):
+    """busybox udhcpc on `vm`'s eth0 (up to 5 discovers, 1 s apart): ({name: value} of the lease it
+    bound and applied, empty when none; udhcpc's last line)."""
+    script = os.path.join(out, "udhcpc.sh")
+    with open(script, "w") as f:
+        f.write(UDHCPC_SCRIPT)
+    os.chmod(script, 0o755)
+    lease_file = os.path.join(out, f"{vm}.lease")
+    if os.path.exists(lease_file):
+        os.remove(lease_file)
+    p = run("env", f"LEASE_FILE={lease_file}", "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "5", "-T", "1",
+            "-s", script, netns=vm, timeout=20, check=False)
+    lease = {}
+    if os.path.exists(lease_file):
+        with open(lease_file) as f:
+            lease = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+    said = (p.stdout + p.stderr).strip().splitlines()
+    return lease, (said[-1] if said else f"exit {p.returncode}")
+
+
+def lease_text(lease):
+    return (f"{lease.get('ip', '-')}/{lease.get('mask', '-')}, router {lease.get('router', '-')}, server "
+            f"{lease.get('serverid', '-')}, dns {lease.get('dns', '-')}, lease {lease.get('lease', '-')} s")
+
+
+def lease_is(lease, vm, ca):
+    """True if `lease` is what policy gives `vm`: its CA, the /24 of the on-link route, the
+    gateway as router and server, the subnet's DNS server and lease time."""
+    return (lease.get("ip") == ca and lease.get("mask") == "24" and lease.get("router") == "10.0.0.1"
+            and lease.get("serverid") == "10.0.0.1" and lease.get("dns") == DHCP_DNS
+            and lease.get("lease") == str(DHCP_LEASES[vm]))
+
+
+def applied(vm):
+    """(IPv4 addresses of `vm`'s eth0, its IPv4 default route) as its kernel has them."""
+    addrs = re.findall(r"inet (\S+)", run("ip", "-4", "-o", "addr", "show", "dev", "eth0", netns=vm).stdout)
+    route = run("ip", "-4", "route", "show", "default", netns=vm).stdout.split()
+    return addrs, (route[2] if len(route) > 2 and route[1] == "via" else None)
+
+
+def guard_drops(tool, out):
+    """red-db's dhcp-guard drops on hv2: its "port N red-db ..." line of nvgre-ctl show counters
+    (0 while there is none: a port that saw no traffic yet has no line)."""
+    _, text, _ = ctl(tool, out, "hv2", "show", "counters")
+    port = port_traffic(text).get("red-db")
+    return port["drops"].get("dhcp-guard", 0) if port else 0
+
+
+def dhcp_checks(switches, tool, out, c):
+    """DHCP from policy: blue-db (no static IPv4) asks hv2; red-web asks hv1 again while red-db,
+    a dhcp-guarded port, runs a rogue DHCP server."""
+    before = switches["hv2"].counters()["verdict reply"]
+    lease, said = dhcp_lease("blue-db", out)
+    answered = switches["hv2"].counters()["verdict reply"] - before
+    addrs, router = applied("blue-db")
+    c.check(lease_is(lease, "blue-db", "10.0.0.6") and addrs == ["10.0.0.6/24"] and router == "10.0.0.1",
+            f"blue-db (no static IPv4) asked by DHCP (busybox udhcpc): got {lease_text(lease) if lease else said} "
+            f"from hv2 (verdict reply +{answered}): its CA and subnet in policy; eth0 now {', '.join(addrs) or 'no IPv4'}, "
+            f"default via {router}")
+
+    # The rogue: unsolicited OFFER and ACK broadcasts from red-db while red-web asks. red-web
+    # gives up its static address first, so that what it ends up with is what DHCP gave it.
+    here = os.path.abspath(__file__)
+    guarded_before = guard_drops(tool, out)
+    cap = capture("red-web", "eth0", os.path.join(out, "red-web-dhcp.pcap"))
+    rogue = None
+    try:
+        rogue = Background("red-db", ["/usr/bin/python3", here, "_rogue_dhcp"], os.path.join(out, "rogue-dhcp.log"),
+                           ready="rogue sending", timeout=20)
+        run("ip", "-4", "addr", "flush", "dev", "eth0", netns="red-web")
+        before = switches["hv1"].counters()["verdict reply"]
+        lease, said = dhcp_lease("red-web", out)
+        answered = switches["hv1"].counters()["verdict reply"] - before
+        rogue.proc.wait(timeout=ROGUE_SECONDS + 10)
+    finally:
+        if rogue:
+            rogue.stop()
+        time.sleep(0.2)
+        cap.stop()
+    addrs, router = applied("red-web")
+    got = lease_is(lease, "red-web", "10.0.0.5") and addrs == ["10.0.0.5/24"] and router == "10.0.0.1"
+    if not got:  # red-web's own configuration back, so that the checks after this one measure theirs
+        run("ip", "-4", "addr", "flush", "dev", "eth0", netns="red-web")
+        run("ip", "addr", "add", "10.0.0.5/24", "dev", "eth0", netns="red-web")
+        run("ip", "route", "replace", "default", "via", "10.0.0.1", netns="red-web")
+    m = re.search(r"^sent (\d+)$", rogue.text(), re.M)
+    sent = int(m.group(1)) if m else 0
+    guarded = guard_drops(tool, out)
+    c.check(got, f"red-web (static IPv4 removed) asked by DHCP while red-db's rogue server offered {ROGUE_OFFER}: got "
+                 f"{lease_text(lease) if lease else said} from hv1 (verdict reply +{answered}); eth0 now "
+                 f"{', '.join(addrs) or 'no IPv4'}, default via {router}")
+    # What red-web's capture holds: the answers of hv1 (to show it saw DHCP) and none of the rogue's.
+    answers = tshark(cap.pcap, "-Y", "dhcp && udp.srcport == 67", "-T", "fields", "-e", "dhcp.option.dhcp",
+                     "-e", "dhcp.ip.your", "-e", "dhcp.option.dhcp_server_id")
+    from_rogue = tshark(cap.pcap, "-Y", f"(dhcp || udp.port == 67 || udp.port == 68) && (eth.src == {RED_DB_MAC} || "
+                                        f"dhcp.ip.your == {ROGUE_OFFER} || dhcp.option.dhcp_server_id == {ROGUE_SERVER})")
+    kinds = {"2": "OFFER", "5": "ACK", "6": "NAK"}
+    seen = [f"{kinds.get(a.split()[0], a.split()[0])} {a.split()[1]}" for a in answers if len(a.split()) == 3]
+    rose = guarded > guarded_before
+    c.check(sent > 0 and rose and not from_rogue and answers,
+            f"DHCP guard: the rogue in red-db sent {sent} OFFER/ACK broadcasts (yiaddr {ROGUE_OFFER}, server id "
+            f"{ROGUE_SERVER}); hv2 dropped them on red-db's port: dhcp-guard {guarded_before} -> {guarded}; "
+            f"red-web's capture holds {len(from_rogue)} frames of the rogue and {len(answers)} DHCP answers "
+            f"({', '.join(seen) or 'none'}, all from server 10.0.0.1: "
+            f"{all(a.split()[-1] == '10.0.0.1' for a in answers) if answers else '-'})")
+
+
+def bandwidth_checks(switches, tool, out, c):
+    """blue-web's port classification (20 Mbit/s) against red-web's unlimited port: 30 MiB
+    each, at the same time, measured at the receivers."""
+    here = os.path.abspath(__file__)
+    pairs = [("blue-web", "blue-db"), ("red-web", "red-db")]
+    sinks = {src: Background(dst, ["/usr/bin/python3", here, "_sink"], os.path.join(out, f"bandwidth-{dst}.log"),
+                             ready="listening") for src, dst in pairs}
+    _, before, _ = ctl(tool, out, "hv1", "show", "counters")
+    sources = {src: Background(src, ["/usr/bin/python3", here, "_source"], os.path.join(out, f"bandwidth-{src}.log"))
+               for src, _ in pairs}
+    results = {}
+    for src, dst in pairs:
+        sources[src].proc.wait(timeout=60)
+        sources[src].stop()
+        sinks[src].proc.wait(timeout=10)
+        sinks[src].stop()
+        sent = sources[src].text().split()
+        got = sinks[src].text().split()
+        intact = len(sent) == 2 and len(got) == 4 and got[1:3] == sent and sent[0] == str(BANDWIDTH_BYTES)
+        mbits = int(got[1]) * 8 / float(got[3]) / 1e6 if len(got) == 4 and float(got[3]) > 0 else 0.0
+        results[src] = (intact, mbits, float(got[3]) if len(got) == 4 else 0.0)
+    _, after, _ = ctl(tool, out, "hv1", "show", "counters")
+
+    def limited(text, vm):
+        return port_traffic(text).get(vm, {"drops": {}})["drops"].get("rate-limited", 0)
+
+    dropped = {vm: limited(after, vm) - limited(before, vm) for vm in ("blue-web", "red-web")}
+    unmetered = counter_values(after).get("unmetered")
+    (blue_ok, blue, blue_s), (red_ok, red, red_s) = results["blue-web"], results["red-web"]
+    mib = BANDWIDTH_BYTES // (1024 * 1024)
+    c.check(blue_ok and red_ok and 0 < blue <= CAPPED_LIMIT_MBITS and red > 2 * CAPPED_LIMIT_MBITS
+            and dropped["blue-web"] > 0 and dropped["red-web"] == 0 and unmetered == 0,
+            f"bandwidth: blue-web (maximum-bandwidth={CAPPED_MBITS}M maximum-burst=250000) -> blue-db {mib} MiB: "
+            f"{blue:.1f} Mbit/s at the receiver ({blue_s:.1f} s, at most {CAPPED_LIMIT_MBITS}); red-web (unclassified) -> "
+            f"red-db {mib} MiB at the same time: {red:.1f} Mbit/s ({red_s:.1f} s); sha256 equal: blue {blue_ok}, "
+            f"red {red_ok}; hv1 dropped rate-limited: blue-web {dropped['blue-web']}, red-web {dropped['red-web']} "
+            f"(unmetered {unmetered})")
 
 
 def ctl(tool, out, host, *args, stdin=None):
@@ -573,7 +793,8 @@ def gateway_checks(switches, out, c):
             f"{INTERNET[1]}: {'From %s: %s' % from6 if from6 else 'no ICMP error'} (hv1: drop ttl-expired +{expired})")
 
 
-# --- Helpers run inside a VM namespace (demo.py _tcp_server | _tcp_client | _forge).
+# --- Helpers run inside a VM namespace (demo.py _tcp_server | _tcp_client | _tcp_paced | _forge |
+# _sink | _source | _rogue_dhcp).
 
 def tcp_server():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -637,8 +858,70 @@ def forge():
     s.send(eth + ip + udp)
 
 
+def sink():
+    """Receives one TCP connection on BANDWIDTH_PORT; prints "listening", then the bytes, their
+    sha256 and the seconds from the first byte to the last."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", BANDWIDTH_PORT))
+    s.listen(1)
+    print("listening", flush=True)
+    s.settimeout(60)
+    conn, _ = s.accept()
+    h, n, first, last = hashlib.sha256(), 0, None, None
+    while True:
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            break
+        last = time.monotonic()
+        if first is None:
+            first = last
+        h.update(chunk)
+        n += len(chunk)
+    conn.close()
+    print(n, h.hexdigest(), f"{(last - first) if first is not None else 0:.6f}", flush=True)
+
+
+def source():
+    """BANDWIDTH_BYTES of random data to 10.0.0.6:BANDWIDTH_PORT; prints the bytes and their sha256."""
+    data = os.urandom(BANDWIDTH_BYTES)
+    s = socket.create_connection(("10.0.0.6", BANDWIDTH_PORT), timeout=60)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)
+    print(len(data), hashlib.sha256(data).hexdigest(), flush=True)
+
+
+def rogue_dhcp():
+    """A rogue DHCP server on red-db's eth0 for ROGUE_SECONDS: unsolicited OFFER and ACK
+    broadcasts (UDP 67 -> 68) for red-web's MAC, offering ROGUE_OFFER as server ROGUE_SERVER,
+    one every 5 ms; prints "rogue sending" after the first and "sent N" at the end."""
+    from scapy.all import BOOTP, DHCP, IP, UDP, Ether  # /usr/bin/python3's scapy
+
+    red_web = bytes.fromhex("00155d000005")
+    frames = [bytes(Ether(src=RED_DB_MAC, dst="ff:ff:ff:ff:ff:ff") / IP(src=ROGUE_SERVER, dst="255.255.255.255")
+                    / UDP(sport=67, dport=68)
+                    / BOOTP(op=2, xid=0x0BAD0000 + i, flags=0x8000, yiaddr=ROGUE_OFFER, siaddr=ROGUE_SERVER,
+                            chaddr=red_web + bytes(10))
+                    / DHCP(options=[("message-type", kind), ("server_id", ROGUE_SERVER), ("subnet_mask", "255.255.255.0"),
+                                    ("router", ROGUE_SERVER), ("name_server", ROGUE_SERVER), ("lease_time", 600), "end"]))
+              for i, kind in enumerate(("offer", "ack"))]
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind(("eth0", 0))
+    sent = 0
+    end = time.time() + ROGUE_SECONDS
+    while time.time() < end:
+        s.send(frames[sent % 2])
+        sent += 1
+        if sent == 1:
+            print("rogue sending", flush=True)
+        time.sleep(0.005)
+    print(f"sent {sent}", flush=True)
+
+
 def main():
-    helpers = {"_tcp_server": tcp_server, "_tcp_client": tcp_client, "_tcp_paced": tcp_paced, "_forge": forge}
+    helpers = {"_tcp_server": tcp_server, "_tcp_client": tcp_client, "_tcp_paced": tcp_paced, "_forge": forge,
+               "_sink": sink, "_source": source, "_rogue_dhcp": rogue_dhcp}
     if len(sys.argv) == 2 and sys.argv[1] in helpers:
         helpers[sys.argv[1]]()
         return 0
@@ -656,10 +939,13 @@ def main():
     if os.geteuid() != 0:
         print("demo: the live demo needs root (it makes network namespaces): skipped", flush=True)
         return skip
-    for tool in ("ip", "ping", "ethtool", "dumpcap", "tshark", "sysctl"):
+    for tool in ("ip", "ping", "ethtool", "dumpcap", "tshark", "sysctl", "busybox"):
         if shutil.which(tool) is None:
             print(f"demo: '{tool}' is missing (make demo installs it)", flush=True)
             return 1
+    if importlib.util.find_spec("scapy") is None:
+        print("demo: python3-scapy is missing (make demo installs it)", flush=True)
+        return 1
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
 
@@ -684,6 +970,7 @@ def main():
     started = time.time()
     print(f"nvgre live demo{' on DPDK (nvgre-dpdk)' if a.dpdk else ''}: hosts hv1 and hv2, VMs {', '.join(vm[0] for vm in VMS)}, the internet behind red-gw "
           f"(policy {os.path.relpath(a.policy)})", flush=True)
+    tool = os.path.abspath(a.ctl or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.switch))), "nvgre-ctl", "nvgre-ctl"))
     c = Checks()
     switches = {}
     pcap = None
@@ -692,9 +979,10 @@ def main():
         switches = setup(os.path.abspath(a.switch), a.policy, out, a.dpdk)
         for host, sw in switches.items():
             print(sw.text().strip().splitlines()[0], flush=True)
+        dhcp_checks(switches, tool, out, c)
         pcap = run_checks(switches, out, c, a.dpdk)
-        tool = a.ctl or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.switch))), "nvgre-ctl", "nvgre-ctl")
-        control_checks(switches, os.path.abspath(tool), out, c)
+        bandwidth_checks(switches, tool, out, c)
+        control_checks(switches, tool, out, c)
     except KeyboardInterrupt:
         interrupted = "interrupted"
     except Deadline:
@@ -720,8 +1008,12 @@ def main():
         c.results.append(False)
     for host, sw in switches.items():
         final = sw.text().rsplit(": counters\n", 1)[-1].split(sw.name, 1)[0]
-        nonzero = [line for line in final.splitlines() if line and not line.endswith(" 0")]
-        print(f"{host} counters: {', '.join(nonzero)}")
+        values = counter_values(final)
+        print(f"{host} counters: {', '.join(f'{name} {n}' for name, n in values.items() if n)}")
+        drops = [f"{name} {' '.join(f'{r}={n}' for r, n in t['drops'].items())}"
+                 for name, t in port_traffic(final).items() if t["drops"]]
+        if drops:
+            print(f"{host} drops by port: {'; '.join(drops)}")
     if pcap:
         print(f"fabric capture: {pcap} (open it in Wireshark)")
     passed = sum(c.results)
