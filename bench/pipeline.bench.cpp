@@ -137,7 +137,12 @@ std::uint32_t subnet_of(std::uint32_t record) { return record / records_per_subn
 bool on_hv0(std::uint32_t record) { return record % hosts == 0; }
 
 /// A validated policy of `records` records (see the file comment).
-pol::model make_model(std::uint32_t records, underlay u = underlay::v4) {
+/// Port classifications: none, or every VM NIC classified with DHCP guard, router guard and a
+/// maximum bandwidth too large to drop anything (the per-packet cost of the guards and of the
+/// bucket, checked and charged: egress/.../classified).
+enum class classes : std::uint8_t { none, guarded };
+
+pol::model make_model(std::uint32_t records, underlay u = underlay::v4, classes cls = classes::none) {
     pol::builder b;
     for (std::uint32_t h = 0; h < hosts; ++h)
         b.add(pol::provider_address{"hv" + std::to_string(h), pa_of(h, u), static_cast<std::uint8_t>(u == underlay::v4 ? 16 : 64),
@@ -149,9 +154,19 @@ pol::model make_model(std::uint32_t records, underlay u = underlay::v4) {
         b.add(pol::customer_route{domain_id(s), *nvgre::vsid::make(first_vsid + s), *nvgre::ip_prefix::parse("10.0.0.0/8"),
                                   ipv4_address{}, pol::default_customer_route_metric});
     }
+    if (cls == classes::guarded) {
+        pol::port_classification c;
+        c.name = "guarded";
+        c.dhcp_guard = true;
+        c.router_guard = true;
+        c.maximum_bandwidth = pol::max_bandwidth;
+        c.maximum_burst = pol::max_burst;
+        b.add(c);
+    }
     for (std::uint32_t i = 0; i < records; ++i)
         b.add(pol::lookup_record{*nvgre::vsid::make(first_vsid + subnet_of(i)), ipv4_address::from_uint(ca_u32(i)),
-                                 mac_of(i), pa_of(i % hosts, u), pol::rule::encap, pol::record_type::static_record, ""});
+                                 mac_of(i), pa_of(i % hosts, u), pol::rule::encap, pol::record_type::static_record, "",
+                                 cls == classes::guarded ? "guarded" : ""});
     auto r = b.build();
     if (!r) die("policy model refused");
     return std::move(*r.validated);
@@ -169,9 +184,9 @@ enum class pages : std::uint8_t { huge, small };
 
 /// hv0's state of the policy of size `t` (over an IPv6 underlay, or on small pages: 1M only),
 /// built once.
-const pol::state& state_of(table t, underlay u = underlay::v4, pages pg = pages::huge) {
-    auto build = [u](table x) {
-        auto s = std::make_unique<pol::state>(pol::state::build(make_model(records_of(x), u), "hv0").value());
+const pol::state& state_of(table t, underlay u = underlay::v4, pages pg = pages::huge, classes cls = classes::none) {
+    auto build = [u, cls](table x) {
+        auto s = std::make_unique<pol::state>(pol::state::build(make_model(records_of(x), u, cls), "hv0").value());
         if (s->record_count() != records_of(x)) die("state lost records");
         // The embedder numbers this host's VM ports (record i runs on hv0 when i % hosts == 0):
         // port i / hosts, for the by_port_number rows.
@@ -184,6 +199,15 @@ const pol::state& state_of(table t, underlay u = underlay::v4, pages pg = pages:
         }
         return s;
     };
+    if (cls == classes::guarded) {
+        if (t == table::k64 || pg != pages::huge || u != underlay::v4) die("classified ports: 1K and 1M, IPv4 only");
+        if (t == table::k1) {
+            static const auto s = build(table::k1);
+            return *s;
+        }
+        static const auto s = build(table::m1);
+        return *s;
+    }
     if (u == underlay::v6) {
         if (t != table::m1 || pg != pages::huge) die("IPv6 underlay: 1M only");
         static const auto s = build(table::m1);
@@ -577,14 +601,17 @@ void bm_decap(benchmark::State& st, const std::string& name, std::size_t size, t
 // inner destination MAC, MTU, the precomputed next-hop MAC, encapsulate() (headers written
 // straight into the headroom, flow hash), counters.
 void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, table t, dist d, pages pg,
-               bool by_number) {
+               bool by_number, classes cls) {
     // by_number: frames enter by the embedder's port number (an array read) instead of by MAC.
-    const pol::state& s = state_of(t, underlay::v4, pg);
+    const pol::state& s = state_of(t, underlay::v4, pg, cls);
     cursor c{stream_of(t, d)};
     vm_burst b(size);
     std::array<dp::outcome, burst> out{};
     dp::no_replication_sink sink;
+    // Classified: one bucket per VM port number, shared as every datapath thread would.
+    dp::port_meters meters(records_of(t) / hosts + 1);
     dp::context check;
+    check.share_meters(&meters);
     for (std::size_t k = 0; k < check_bursts; ++k) {
         const std::uint32_t* e = c.next();
         b.reset(e);
@@ -601,6 +628,7 @@ void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, 
     }
     c.at = 0;
     dp::context count;
+    count.share_meters(&meters);
     for (auto _ : st) {
         b.reset(c.next());
         {
@@ -611,6 +639,7 @@ void bm_egress(benchmark::State& st, const std::string& name, std::size_t size, 
         benchmark::ClobberMemory();
     }
     expect_all(count.count.of(dp::verdict::encap), st.iterations() * burst, name, "get verdict encap");
+    if (cls == classes::guarded && (count.unmetered != 0 || check.unmetered != 0)) die(name + ": a classified port went unmetered");
     finish(st);
 }
 
@@ -806,14 +835,18 @@ void reg(const std::string& name, F fn, Args... args) {
                                      carried(size), table::m1, dist::uniform);
     }
     for (table t : tables)
-        for (dist d : dists) reg(path("egress", 64, t, d), bm_egress, std::size_t{64}, t, d, pages::huge, false);
-    reg("egress/ipv4/64B/1M/uniform/no_huge_pages", bm_egress, std::size_t{64}, table::m1, dist::uniform, pages::small, false);
+        for (dist d : dists) reg(path("egress", 64, t, d), bm_egress, std::size_t{64}, t, d, pages::huge, false, classes::none);
+    reg("egress/ipv4/64B/1M/uniform/no_huge_pages", bm_egress, std::size_t{64}, table::m1, dist::uniform, pages::small, false, classes::none);
+    // Every sending port classified (guards and a bucket checked and charged per frame), beside egress/ipv4/64B/1M/uniform.
+    for (table t : {table::k1, table::m1})
+        reg(path("egress", 64, t, dist::uniform) + "/classified", bm_egress, std::size_t{64}, t, dist::uniform, pages::huge, false,
+            classes::guarded);
     for (table t : {table::k1, table::m1})
         reg(path("egress", 64, t, dist::uniform) + "/by_port_number", bm_egress, std::size_t{64}, t, dist::uniform, pages::huge,
-            true);
+            true, classes::none);
     for (std::size_t size : {std::size_t{512}, std::size_t{1500}}) {
         reg(path("egress", size, table::m1, dist::uniform), bm_egress, carried(size), table::m1, dist::uniform, pages::huge,
-            false);
+            false, classes::none);
         benchmark::RegisterBenchmark(path("reset-only/vm/egress", size, table::m1, dist::uniform).c_str(), bm_reset_vm,
                                      carried(size), table::m1, dist::uniform, room);
     }

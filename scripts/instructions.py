@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Instructions per packet of the four pipeline rows at 1K records, under valgrind's callgrind.
+"""Instructions per packet of the pipeline rows at 1K records (egress also with every port classified), under valgrind's callgrind.
 
   instructions.py NVGRE_BENCH OUT_DIR
 
@@ -8,7 +8,7 @@ benchmark switches collection on only around the pipeline call of its timed loop
 (bench/instructions.hpp: not the per-burst reset, not Google Benchmark's bookkeeping) and
 reports at exit how many packets those sections handled. Instructions per packet = the
 instructions collected / those packets. Prints a table and writes OUT_DIR/instructions.json,
-{"encap": N, "decap": N, "egress": N, "ingress": N}. Instruction counts do not depend on the
+{"encap": N, "decap": N, "egress": N, "egress-classified": N, "ingress": N}. Instruction counts do not depend on the
 machine's load, unlike the timings of `make bench`.
 """
 import json
@@ -22,6 +22,7 @@ ROWS = [
     ("encap", "encap/ipv4/64B/1K/uniform"),
     ("decap", "decap/ipv4/64B/1K/uniform"),
     ("egress", "egress/ipv4/64B/1K/uniform"),
+    ("egress-classified", "egress/ipv4/64B/1K/uniform/classified"),
     ("ingress", "ingress/ipv4/64B/1K/uniform"),
 ]
 

@@ -182,3 +182,23 @@ TEST_CASE("datapath/context: answers go within the context's rate limit, on its 
     // Without a context nothing is limited or counted.
     for (int i = 0; i < 5; ++i) CHECK(unreachable(nullptr).verdict == verdict::reply);
 }
+
+TEST_CASE("datapath/context: a port counts every frame that came in on it, the ones dropped for their MAC too") {
+    policy::state s = hnv_state("hv1");
+    REQUIRE(s.bind_port(3, red_web));
+    context ctx(4, 8);
+    vector_sink sink;
+    buffer good(udp_frame(red_web, red_db, ip("10.0.0.5"), ip("10.0.0.6")));
+    buffer spoofed(udp_frame(*mac_address::parse("02:aa:00:00:00:01"), red_db, ip("10.0.0.5"), ip("10.0.0.6")));
+    const std::size_t bytes = good.f.total_size();
+    REQUIRE(egress(s, std::uint32_t{3}, good.f, sink, ctx).verdict == verdict::encap);
+    REQUIRE(egress(s, std::uint32_t{3}, spoofed.f, sink, ctx).reason == drop_reason::spoofed_source);
+    const traffic_counters& p = ctx.per_port.at(3);
+    CHECK(p.packets_in == 2);
+    CHECK(p.bytes_in == 2 * bytes);
+    CHECK(p.of(drop_reason::spoofed_source) == 1);
+    CHECK(p.packets_out == 0);  // nothing went to the VM
+    REQUIRE(ctx.per_vsid.find(5001) != nullptr);
+    CHECK(ctx.per_vsid.find(5001)->packets_out == 1);
+    CHECK(ctx.per_vsid.find(5001)->bytes_out == good.f.total_size());
+}

@@ -214,3 +214,23 @@ TEST_CASE("datapath/dhcp: what is not answered, each with its reason") {
     // A subnet without dhcp=on: the broadcast DISCOVER from 0.0.0.0 is no client of ours (spoofed-source, as before).
     CHECK(reason_of(blue_web, dhcp_frame(blue_web, client(wire::dhcp_message_type::discover, blue_web))) == drop_reason::spoofed_source);
 }
+
+TEST_CASE("datapath/dhcp: the client identifier comes back unaltered (RFC 6842); an OFFER's ciaddr is 0") {
+    const policy::state hv1 = classified_state("hv1");
+    const std::vector<std::byte> id{std::byte{1}, std::byte{0x00}, std::byte{0x15}, std::byte{0x5d},
+                                    std::byte{0x00}, std::byte{0x00}, std::byte{0x07}};
+    wire::dhcp_repr m = client(wire::dhcp_message_type::discover, red_app);
+    m.set_client_identifier(id);
+    m.ciaddr = v4("10.0.0.77");  // clients must not, and the OFFER must say 0 anyway
+    answer a = ask(hv1, red_app, dhcp_frame(red_app, m));
+    REQUIRE(a.o.verdict == verdict::reply);
+    CHECK(option(*a.dhcp, wire::dhcp_option::client_identifier) == id);
+    CHECK(a.dhcp->ciaddr() == ipv4_address{});
+    wire::dhcp_repr nak = client(wire::dhcp_message_type::request, red_app);
+    nak.set_client_identifier(id);
+    nak.requested_address = v4("10.0.0.99");
+    a = ask(hv1, red_app, dhcp_frame(red_app, nak));
+    REQUIRE(a.o.verdict == verdict::reply);
+    CHECK(a.dhcp->message_type() == std::optional<std::uint8_t>(wire::dhcp_message_type::nak));
+    CHECK(option(*a.dhcp, wire::dhcp_option::client_identifier) == id);
+}

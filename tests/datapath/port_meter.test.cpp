@@ -21,10 +21,10 @@ using namespace nvgre::test::hnv_vm;
 namespace {
 
 policy::port_settings capped(std::uint64_t rate, std::uint64_t burst) {
-    policy::port_settings s;
-    s.rate_bps = rate;
-    s.burst_bytes = burst;
-    return s;
+    policy::port_classification c{"capped"};
+    c.maximum_bandwidth = rate;
+    c.maximum_burst = burst;
+    return policy::port_settings::of(c);
 }
 
 }  // namespace
@@ -53,6 +53,14 @@ TEST_CASE("datapath/port_meter: a bucket starts full, refills at the rate, and c
     CHECK(m.conforms(1, meter_direction::from_vm, 3000, s, t0));
     CHECK(m.conforms(99, meter_direction::from_vm, 1'000'000, s, t0));
     CHECK(port_meters::cost_ns(1500, 20'000'000) == 600'000);
+    // The per-packet form (a multiplication) agrees with the exact one within a nanosecond.
+    for (const std::uint64_t rate : {100'000ull, 1'000'000ull, 20'000'000ull, 999'999'937ull, 1'000'000'000'000ull})
+        for (const std::uint64_t bytes : {60ull, 1500ull, 9000ull, 65'536ull}) {
+            const auto exact = port_meters::cost_ns(bytes, rate);
+            const auto fast = port_meters::cost_of(bytes, capped(rate, 250'000));
+            CHECK(fast <= exact);
+            CHECK(exact - fast <= 1);
+        }
     CHECK(port_meters::cost_ns(0xffffffffu, 1'000'000'000'000) == 34'359'738);
 }
 

@@ -13,6 +13,7 @@
 #include "nvgre/datapath/verdict.hpp"
 #include "nvgre/policy/loader.hpp"
 #include "nvgre/policy/state.hpp"
+#include "support/classified_policy_text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -128,7 +129,7 @@ static_assert(datapath::replication_sink<pool_sink>);
 
 /// The fixed policy of the pipeline targets: examples/policies/two-tenants.policy (red with
 /// two subnets, IPv6, a provider route and a gateway-wildcard record; blue with encap and nat
-/// records) on its three hosts. NVGRE_SOURCE_DIR comes from the build.
+/// records), with port classifications and red's subnet 5001 answering DHCP, on its three hosts. NVGRE_SOURCE_DIR comes from the build.
 struct hnv {
     policy::model model;
     std::array<policy::state, 3> hosts;
@@ -149,8 +150,10 @@ struct hnv {
 
 private:
     static hnv load() {
+        // Classified (support/classified_policy_text.hpp): the guards, MAC spoofing, the outer
+        // DSCP and DHCP from policy are on the fuzzed paths too.
         const std::string path = std::string(NVGRE_SOURCE_DIR) + "/examples/policies/two-tenants.policy";
-        auto r = policy::load_policy_file(path);
+        auto r = policy::load_policy_text(test::classified_policy_text(path), path);
         if (!r) {
             for (const auto& d : r.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
             invariant_broken("the fuzz policy loads", __FILE__, __LINE__);

@@ -20,11 +20,13 @@
 #include "nvgre/datapath/egress.hpp"
 #include "nvgre/datapath/encap.hpp"
 #include "nvgre/detail/bytes.hpp"
+#include "nvgre/wire/dhcp.hpp"
 #include "nvgre/wire/gre.hpp"
 #include "nvgre/wire/icmp.hpp"
 #include "nvgre/wire/icmpv6.hpp"
 #include "nvgre/wire/ip_protocol.hpp"
 #include "nvgre/wire/ipv4.hpp"
+#include "nvgre/wire/udp.hpp"
 #include "nvgre/wire/ipv6.hpp"
 #include "nvgre/wire/nvgre.hpp"
 #include "nvgre/wire/packet_layout.hpp"
@@ -662,6 +664,61 @@ int main(int argc, char** argv) {
         std::copy(inner.begin(), inner.end(), b.begin() + static_cast<std::ptrdiff_t>(g.header_len()));
         g.fill_checksum(b);
         w.put("gre", "gre-flags-" + std::to_string(flags), b);
+    }
+
+    // dhcp: client messages and a server's answer; egress: the same in frames from red-app
+    // (whose subnet answers DHCP from policy, and whose port has DHCP guard).
+    {
+        const mac_address app{{0x00, 0x15, 0x5d, 0x00, 0x00, 0x07}};
+        const auto message = [&](std::uint8_t op, std::uint8_t type) {
+            wire::dhcp_repr m;
+            m.op = op;
+            m.message_type = type;
+            m.xid = 0x3903f326;
+            m.client_mac = app;
+            return m;
+        };
+        const auto emitted = [](const wire::dhcp_repr& m) {
+            bytes out(m.length());
+            m.emit(out);
+            return out;
+        };
+        const auto in_frame = [&](const wire::dhcp_repr& m, std::uint16_t sport, std::uint16_t dport) {
+            const bytes payload = emitted(m);
+            bytes f(wire::ethernet_header_len + wire::ipv4_min_header_len + wire::udp_header_len + payload.size());
+            wire::ethernet_repr{mac_address::broadcast(), app, 0, {}, wire::ethertype::ipv4}.emit(f);
+            wire::ipv4_repr ip;
+            ip.destination = ipv4_address::from_uint(0xffffffffu);
+            ip.protocol = wire::ip_protocol::udp;
+            ip.payload_len = static_cast<std::uint16_t>(wire::udp_header_len + payload.size());
+            ip.emit(std::span<std::byte>(f).subspan(wire::ethernet_header_len));
+            const auto udp = std::span<std::byte>(f).subspan(wire::ethernet_header_len + wire::ipv4_min_header_len);
+            wire::udp_repr{sport, dport, static_cast<std::uint16_t>(payload.size())}.emit(udp);
+            std::copy(payload.begin(), payload.end(), udp.begin() + wire::udp_header_len);
+            return f;
+        };
+        wire::dhcp_repr discover = message(wire::dhcp_op::boot_request, wire::dhcp_message_type::discover);
+        discover.flags = wire::dhcp_broadcast_flag;
+        wire::dhcp_repr request = message(wire::dhcp_op::boot_request, wire::dhcp_message_type::request);
+        request.requested_address = ipv4_address::from_uint(0x0a000007);
+        request.server_identifier = ipv4_address::from_uint(0x0a000001);
+        wire::dhcp_repr ack = message(wire::dhcp_op::boot_reply, wire::dhcp_message_type::ack);
+        ack.yiaddr = ipv4_address::from_uint(0x0a000063);
+        ack.server_identifier = ipv4_address::from_uint(0x0a000006);
+        ack.lease_seconds = 3600;
+        ack.renewal_seconds = 1800;
+        ack.rebinding_seconds = 3150;
+        ack.subnet_mask = ipv4_address::from_uint(0xffffff00u);
+        ack.router = ipv4_address::from_uint(0x0a000001);
+        ack.dns_count = 2;
+        ack.dns[0] = ipv4_address::from_uint(0x0a000035);
+        ack.dns[1] = ipv4_address::from_uint(0x09090909);
+        w.put("dhcp", "discover", emitted(discover));
+        w.put("dhcp", "request", emitted(request));
+        w.put("dhcp", "ack", emitted(ack));
+        w.put("egress", "dhcp-discover", in_frame(discover, wire::dhcp_client_port, wire::dhcp_server_port));
+        w.put("egress", "dhcp-request", in_frame(request, wire::dhcp_client_port, wire::dhcp_server_port));
+        w.put("egress", "dhcp-rogue-ack", in_frame(ack, wire::dhcp_server_port, wire::dhcp_client_port));
     }
 
     // burst: each host's VM frames (egress) and what reaches it from the others (ingress), in

@@ -36,7 +36,8 @@ namespace nvgre::datapath {
 ///   local delivery on egress, and the answers to what it sent: ARP/ND, DHCP, ICMP); for a VSID,
 ///   the frames decided in it that were not dropped — with their bytes as sent (flood copies
 ///   are the sink's: counted once, as the original).
-/// Bytes are Ethernet frames without FCS (the inner frame for what arrives encapsulated).
+/// Bytes are Ethernet frames without FCS: in, as received (the outer frame for what arrives
+/// from the fabric); out, as passed on (the inner frame of a delivery).
 struct traffic_counters {
     std::uint64_t packets_in{0};
     std::uint64_t bytes_in{0};
@@ -201,30 +202,32 @@ public:
     void share_meters(port_meters* meters) noexcept { meters_ = meters; }
     [[nodiscard]] port_meters* meters() const noexcept { return meters_; }
 
-    /// Egress, before a frame of `bytes` from `port`'s VM is acted on: false when the port's
-    /// maximum bandwidth cannot take it now (the frame is dropped rate-limited, and costs
-    /// nothing). Ports without a maximum bandwidth always pass.
-    [[nodiscard]] bool admits_from_vm(const policy::local_port& port, std::size_t bytes) noexcept {
-        if (!port.settings.metered()) [[likely]]
-            return true;
+    /// Egress, before a frame of `bytes` from `port`'s VM (a port whose settings are metered())
+    /// is acted on: false when the port's maximum bandwidth cannot take it now (the frame is
+    /// dropped rate-limited, and costs nothing).
+    /// Starts loading the bucket a frame from `port` will be checked against (bursts).
+    void prefetch_meter(const policy::local_port& port) const noexcept {
+        if (port.settings.metered() && meters_ != nullptr) meters_->prefetch(port.id, meter_direction::from_vm);
+    }
+    /// `now`: the context's clock (now_ns()), read once for the frame.
+    [[nodiscard]] bool admits_from_vm(const policy::local_port& port, std::size_t bytes, std::uint64_t now) noexcept {
         if (meters_ == nullptr || port.id >= meters_->size()) {
             ++unmetered;
             return true;
         }
-        return meters_->conforms(port.id, meter_direction::from_vm, bytes, port.settings, now_ns());
+        return meters_->conforms(port.id, meter_direction::from_vm, bytes, port.settings, now);
     }
     /// Egress, after that frame went (its outcome is not a drop): charges its bytes.
-    void charge_from_vm(const policy::local_port& port, std::size_t bytes) noexcept {
-        if (!port.settings.metered() || meters_ == nullptr) [[likely]]
-            return;
-        meters_->charge(port.id, meter_direction::from_vm, bytes, port.settings, now_ns());
+    void charge_from_vm(const policy::local_port& port, std::size_t bytes, std::uint64_t now) noexcept {
+        if (meters_ == nullptr) return;
+        meters_->charge(port.id, meter_direction::from_vm, bytes, port.settings, now);
     }
     /// After a decision that hands frame `f` to a local VM port (egress `local`, ingress
     /// `deliver` of a unicast frame; the frame is not yet delivered): turns `o` into a
     /// rate-limited drop when that port's bucket toward the VM cannot take the frame, else
     /// charges it. Other outcomes are left alone.
     void meter_delivery(const policy::snapshot& s, outcome& o, const frame& f) noexcept {
-        if (o.to.to != destination::kind::vm || o.to.port == destination::none || o.copies != 0) [[likely]]
+        if (!s.has_metered_ports() || o.to.to != destination::kind::vm || o.to.port == destination::none || o.copies != 0) [[likely]]
             return;
         const policy::local_port* port = s.port_by_id(o.to.port);
         if (port == nullptr || !port->settings.metered()) [[likely]]

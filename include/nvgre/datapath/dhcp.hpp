@@ -7,6 +7,7 @@
 /// answers alike and a migrated VM keeps its address:
 /// - DISCOVER → OFFER of the VM's CA; REQUEST for that CA (option 50, or ciaddr when renewing)
 ///   → ACK; REQUEST for any other address → NAK; INFORM → ACK without an address or lease;
+/// - the client identifier (option 61) echoed, as RFC 6842 requires;
 /// - the options (RFC 2132): subnet mask (of the subnet's longest IPv4 on-link route that holds
 ///   the CA), router and server identifier (the subnet's IPv4 gateway address), DNS servers,
 ///   lease time with renewal (T1 = 1/2) and rebinding (T2 = 7/8) times;
@@ -110,10 +111,15 @@ inline outcome answer(const policy::snapshot& s, const policy::local_port& port,
     reply.ciaddr = request->ciaddr();
     reply.client_mac = port.mac;
     reply.server_identifier = server;
+    // RFC 6842: the client identifier comes back unaltered, in every answer.
+    if (const auto id = request->option(wire::dhcp_option::client_identifier)) reply.set_client_identifier(*id);
     const bool renewing = !request->ciaddr().is_unspecified();
     bool lease = true;
     switch (*type) {
-        case wire::dhcp_message_type::discover: reply.message_type = wire::dhcp_message_type::offer; break;
+        case wire::dhcp_message_type::discover:
+            reply.message_type = wire::dhcp_message_type::offer;
+            reply.ciaddr = ipv4_address{};  // RFC 2131 table 3: 0 in an OFFER
+            break;
         case wire::dhcp_message_type::request: {
             if (const auto named = request->server_identifier(); named && *named != server) return drop(drop_reason::to_router);
             const std::optional<ipv4_address> wanted =

@@ -265,6 +265,8 @@ template <replication_sink Sink>
         return encap_oversize(f, d.size, d.path, sink, destination::to_fabric(d.provider));
     if (!nic_segments) f.offload.segment_size = 0;  // a TSO frame that fits is its own single segment
     if (auto r = encapsulate(f, d.path); !r) return outcome::dropped(drop_reason_of(r.error().code), vsid);
+    if (d.path.outer_dscp != copy_outer_dscp) [[unlikely]]
+        set_outer_dscp(f, d.path.outer_dscp);
     outcome o;
     o.verdict = verdict::encap;
     o.vsid = vsid;
@@ -381,6 +383,8 @@ outcome flood(const policy::snapshot& s, const policy::local_port& port, const m
             sink.discard(*copy);
             continue;
         }
+        if (path.outer_dscp != copy_outer_dscp) [[unlikely]]
+            set_outer_dscp(*copy, path.outer_dscp);
         sink.send(*copy, destination::to_fabric(remote.provider));
         ++o.copies;
     }
@@ -695,12 +699,13 @@ template <replication_sink Sink>
     return outcome::dropped(drop_reason::unsupported, p.vsid);  // unreachable: every step is handled above
 }
 
-/// The per-port counter index of a plan's port in `ctx`: the embedder's index of the port
+/// The per-port counter index in `ctx` of the port a frame came in on (every frame of it, the ones
+/// dropped for their source MAC or tag too): the embedder's index of the port
 /// (state::bind_port; an unbound port counts in context::port_other), context::no_port when
 /// the frame came from no known port or `ctx` counts no ports.
-inline std::size_t port_index_of(const egress_plan& p, const context& ctx) noexcept {
-    if (p.port == nullptr || !ctx.counts_ports()) return context::no_port;
-    return p.port->id == policy::no_port ? context::unbound_port : p.port->id;
+inline std::size_t port_index_of(const policy::local_port* port, const context& ctx) noexcept {
+    if (port == nullptr || !ctx.counts_ports()) return context::no_port;
+    return port->id == policy::no_port ? context::unbound_port : port->id;
 }
 
 /// How a burst names its ports: by the MAC of the VM NIC (hashed into the port index, which
@@ -713,17 +718,22 @@ inline const policy::local_port* find_port(const policy::snapshot& s, std::uint3
 /// Stage 2 within the ports' bandwidth limits (the port's own toward the fabric, the receiving
 /// port's on a local delivery): decide() on a frame the sending port's bucket admits, then its
 /// bytes charged when it went.
+/// `now`: the context's clock for the burst, read by the first frame that needs it (0: not yet).
 template <replication_sink Sink>
 [[gnu::always_inline]] inline outcome decide_metered(const policy::snapshot& s, const egress_plan& p, const policy::record_ref* found,
                                                      frame& f, std::size_t received, Sink& sink, const pipeline_config& cfg,
-                                                     context* ctx) noexcept {
+                                                     context* ctx, std::uint64_t& now) noexcept {
     if (ctx == nullptr) return decide(s, p, found, f, sink, cfg, nullptr);
-    if (p.port != nullptr && !ctx->admits_from_vm(*p.port, received)) [[unlikely]]
-        return outcome::dropped(drop_reason::rate_limited, p.port->vsid);
+    const bool metered = p.port != nullptr && p.port->settings.metered();
+    if (metered) [[unlikely]] {
+        if (now == 0) now = ctx->now_ns();  // one clock read per burst: its frames arrived together
+        if (!ctx->admits_from_vm(*p.port, received, now)) return outcome::dropped(drop_reason::rate_limited, p.port->vsid);
+    }
     outcome o = decide(s, p, found, f, sink, cfg, ctx->limiter());
     if (o.verdict == verdict::local) [[unlikely]]
         ctx->meter_delivery(s, o, f);
-    if (p.port != nullptr && o.verdict != verdict::drop) ctx->charge_from_vm(*p.port, received);
+    if (metered && o.verdict != verdict::drop) [[unlikely]]
+        ctx->charge_from_vm(*p.port, received, now);
     return o;
 }
 
@@ -736,8 +746,9 @@ outcome run_frame(const policy::snapshot& s, const policy::local_port* port, fra
     const std::size_t received = f.total_size();
     const egress_plan p = plan_frame(s, port, f);
     const policy::record_ref* found = p.step == egress_step::unicast ? s.find_ref(p.key.scope, p.key.address) : nullptr;
-    const outcome o = decide_metered(s, p, found, f, received, sink, cfg, ctx);
-    if (ctx != nullptr) ctx->record(0, f, o, port_index_of(p, *ctx), received);
+    std::uint64_t now = 0;
+    const outcome o = decide_metered(s, p, found, f, received, sink, cfg, ctx, now);
+    if (ctx != nullptr) ctx->record(0, f, o, port_index_of(port, *ctx), received);
     return o;
 }
 
@@ -767,14 +778,16 @@ std::size_t run_burst(const policy::snapshot& s, std::span<frame> frames, std::s
             // Placement new of the prvalue: built in place, not copied.
             ::new (static_cast<void*>(plans.at(i))) egress_plan(plan_frame(s, port_of[i], frames[base + i]));
             if (plans[i].step == egress_step::unicast) std::construct_at(keys.at(k++), plans[i].key);
+            if (plans[i].port != nullptr) ctx.prefetch_meter(*plans[i].port);
         }
         s.find_refs_batch(std::span<const policy::ca_key>(keys.data(), k), std::span<const policy::record_ref*>(refs, k));
         std::size_t j = 0;
+        std::uint64_t now = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const policy::record_ref* found = plans[i].step == egress_step::unicast ? refs[j++] : nullptr;
             const std::size_t received = frames[base + i].total_size();
-            out[base + i] = decide_metered(s, plans[i], found, frames[base + i], received, sink, cfg, &ctx);
-            ctx.record(base + i, frames[base + i], out[base + i], port_index_of(plans[i], ctx), received);
+            out[base + i] = decide_metered(s, plans[i], found, frames[base + i], received, sink, cfg, &ctx, now);
+            ctx.record(base + i, frames[base + i], out[base + i], port_index_of(port_of[i], ctx), received);
         }
     }
     return decided;

@@ -411,11 +411,9 @@ inline result<void> encapsulate(frame& f, const packet::compiled_header& h, nvgr
     return {};
 }
 /// encapsulate(f, *c.header, c.vsid, c.ttl, c.outer_ipv4_checksum_by_hardware).
+/// (c.outer_dscp is the caller's to apply: set_outer_dscp, as the pipelines do.)
 inline result<void> encapsulate(frame& f, const compiled_encap& c) noexcept {
-    auto r = encapsulate(f, *c.header, c.vsid, c.ttl, c.outer_ipv4_checksum_by_hardware);
-    if (r && c.outer_dscp != copy_outer_dscp) [[unlikely]]
-        set_outer_dscp(f, c.outer_dscp);
-    return r;
+    return encapsulate(f, *c.header, c.vsid, c.ttl, c.outer_ipv4_checksum_by_hardware);
 }
 
 /// What decapsulate() read from the outer headers.

@@ -162,10 +162,23 @@ struct port_settings {
     std::uint8_t outer_dscp{copy_dscp};
     std::uint64_t rate_bps{0};     ///< the cap per direction in bit/s; 0: none
     std::uint64_t burst_bytes{0};  ///< the bucket's size when capped
+    /// The time one byte takes at the rate, in 2^-24 ns, and the bucket's size in ns: what the
+    /// per-packet arithmetic of datapath/port_meter.hpp uses, so that it needs no division.
+    std::uint64_t ns_per_byte_q24{0};
+    std::uint64_t burst_ns{0};
+
+    static constexpr unsigned ns_fraction_bits = 24;
 
     [[nodiscard]] static port_settings of(const port_classification& c) noexcept {
-        return port_settings{c.allow_mac_spoofing, c.dhcp_guard, c.router_guard, c.outer_dscp.value_or(copy_dscp),
-                             c.maximum_bandwidth, c.maximum_bandwidth != 0 ? c.burst_bytes() : 0};
+        port_settings s{c.allow_mac_spoofing, c.dhcp_guard, c.router_guard, c.outer_dscp.value_or(copy_dscp),
+                        c.maximum_bandwidth, c.maximum_bandwidth != 0 ? c.burst_bytes() : 0};
+        if (s.rate_bps != 0) {
+            // 8e9 << 24 needs 58 bits; divided by a rate of at least 1 it fits 64 (rates are >= 100K).
+            __extension__ typedef unsigned __int128 wide;
+            s.ns_per_byte_q24 = static_cast<std::uint64_t>((static_cast<wide>(8'000'000'000ull) << ns_fraction_bits) / s.rate_bps);
+            s.burst_ns = static_cast<std::uint64_t>(static_cast<wide>(s.burst_bytes) * 8'000'000'000ull / s.rate_bps);
+        }
+        return s;
     }
     [[nodiscard]] bool metered() const noexcept { return rate_bps != 0; }
     friend bool operator==(const port_settings&, const port_settings&) = default;
@@ -203,6 +216,9 @@ public:
 
     /// The host this snapshot was built for.
     [[nodiscard]] std::string_view host() const noexcept { return host_; }
+    /// True if a port of this host has a maximum bandwidth (the pipelines skip the meters
+    /// of deliveries otherwise).
+    [[nodiscard]] bool has_metered_ports() const noexcept { return metered_ports_; }
     /// The policy's generation (docs/policy-lifecycle.md): live_policy numbers the policy it
     /// starts with 1 and adds one for every change set (or whole policy) it applies.
     [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
@@ -493,6 +509,7 @@ protected:
     ca_table<pa_usage> pa_usage_;           // (0, PA) -> records using it, nat record
     ca_table<std::uint32_t> port_index_;    // port_key(MAC) -> index in ports_
     ca_table<std::uint32_t> gateway_pas_;   // (domain, PA) -> gateway-wildcard records with that PA
+    bool metered_ports_{false};             // some port has a maximum bandwidth (state::build sets it)
     std::vector<local_port> ports_;         // this host's VM ports (free slots: empty records)
     std::vector<std::uint32_t> port_by_id_; // embedder's port number -> index in ports_ (or no_port)
 

@@ -768,8 +768,10 @@ inline state_build_result state::build(const model& m, std::string_view host) {
         if (provider == nullptr || c == nullptr) continue;  // a validated model has both
         s.nic_classification_.insert_or_assign(std::pair{s.host_index_of(*provider), r.mac}, r.classification);
         s.classified_macs_.insert(r.mac);
-        if (const std::uint32_t* p = s.port_index_.find(port_key(r.mac)); p != nullptr && s.is_local_pa(r.pa))
+        if (const std::uint32_t* p = s.port_index_.find(port_key(r.mac)); p != nullptr && s.is_local_pa(r.pa)) {
             s.ports_[*p].settings = port_settings::of(*c);
+            s.metered_ports_ = s.metered_ports_ || s.ports_[*p].settings.metered();
+        }
     }
     s.index_next_hops();
     return state_build_result{std::move(s), std::nullopt};

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <type_traits>
 
 namespace nvgre::wire {
 
@@ -31,6 +32,8 @@ inline constexpr std::uint16_t dhcp_server_port = 67;
 inline constexpr std::uint16_t dhcp_client_port = 68;
 /// op .. file: the BOOTP header before the magic cookie.
 inline constexpr std::size_t dhcp_fixed_len = 236;
+/// 99.130.83.99 after the fixed header (RFC 2131 section 3): what tells DHCP from plain BOOTP,
+/// whose vendor area has no cookie (RFC 951).
 inline constexpr std::uint32_t dhcp_magic_cookie = 0x63825363;
 /// The fixed header and the magic cookie: the shortest DHCP message.
 inline constexpr std::size_t dhcp_header_len = 240;
@@ -58,6 +61,7 @@ inline constexpr std::size_t cookie = 236;
 inline constexpr std::size_t options = 240;
 }  // namespace dhcp_field
 
+/// The op field (RFC 951): a client's request or a server's reply, whatever option 53 says.
 namespace dhcp_op {
 inline constexpr std::uint8_t boot_request = 1;
 inline constexpr std::uint8_t boot_reply = 2;
@@ -130,18 +134,31 @@ public:
         return dhcp_view{payload};
     }
 
+    /// The whole span the view was made over (bytes after option 255 included).
     [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return data_; }
+    /// dhcp_op::boot_request or boot_reply (other values are passed through).
     [[nodiscard]] std::uint8_t op() const noexcept { return u8(dhcp_field::op); }
+    /// chaddr's hardware type (ARP hardware types: 1 is Ethernet).
     [[nodiscard]] std::uint8_t htype() const noexcept { return u8(dhcp_field::htype); }
+    /// chaddr's length in bytes (6 for Ethernet; not checked against the 16 of the field).
     [[nodiscard]] std::uint8_t hlen() const noexcept { return u8(dhcp_field::hlen); }
+    /// Relay agents the message went through (RFC 1542 section 4.1).
     [[nodiscard]] std::uint8_t hops() const noexcept { return u8(dhcp_field::hops); }
+    /// The client's transaction ID, copied into every answer.
     [[nodiscard]] std::uint32_t xid() const noexcept { return detail::load_be32(data_.data() + dhcp_field::xid); }
+    /// Seconds since the client began acquiring or renewing.
     [[nodiscard]] std::uint16_t secs() const noexcept { return detail::load_be16(data_.data() + dhcp_field::secs); }
+    /// The whole flags field (only dhcp_broadcast_flag is defined; the rest must be 0 but is passed through).
     [[nodiscard]] std::uint16_t flags() const noexcept { return detail::load_be16(data_.data() + dhcp_field::flags); }
+    /// The broadcast bit of flags(): answer to the broadcast address, not to yiaddr.
     [[nodiscard]] bool broadcast() const noexcept { return (flags() & dhcp_broadcast_flag) != 0; }
+    /// The client's address when it already has one (BOUND, RENEWING, REBINDING, INFORM), else 0.
     [[nodiscard]] ipv4_address ciaddr() const noexcept { return address(dhcp_field::ciaddr); }
+    /// "Your" address: the one a server offers or acknowledges.
     [[nodiscard]] ipv4_address yiaddr() const noexcept { return address(dhcp_field::yiaddr); }
+    /// The next server of the boot process (not the server identifier, option 54).
     [[nodiscard]] ipv4_address siaddr() const noexcept { return address(dhcp_field::siaddr); }
+    /// The relay agent's address, 0 when the message was not relayed.
     [[nodiscard]] ipv4_address giaddr() const noexcept { return address(dhcp_field::giaddr); }
     /// The client's MAC: chaddr's first 6 bytes, for Ethernet (htype 1, hlen 6) only.
     [[nodiscard]] std::optional<mac_address> client_mac() const noexcept {
@@ -149,7 +166,9 @@ public:
         return mac_address::from_bytes(data_.subspan(dhcp_field::chaddr, mac_address::size));
     }
 
-    /// The value of the first option `code` in the options field, or nullopt.
+    /// The value of the first option `code` in the options field (a view into the message), or
+    /// nullopt; pad (0) and end (255) are never found. Options moved into sname or file by
+    /// option overload (52) are not looked at. O(options).
     [[nodiscard]] std::optional<std::span<const std::byte>> option(std::uint8_t code) const noexcept {
         std::optional<std::span<const std::byte>> found;
         for_each_option([&](std::uint8_t c, std::span<const std::byte> value) {
@@ -159,9 +178,10 @@ public:
         });
         return found;
     }
-    /// Calls fn(code, value) for each option in order (pad and end excluded) until fn returns
-    /// false.
+    /// Calls fn(code, value) for each option in order (pad and end excluded, the options field
+    /// only) until fn returns false. `value` is a view into the message. O(options).
     template <class Fn>
+        requires std::is_invocable_r_v<bool, Fn&, std::uint8_t, std::span<const std::byte>>
     void for_each_option(Fn&& fn) const noexcept {
         std::size_t at = dhcp_field::options;
         while (at < data_.size()) {
@@ -201,10 +221,11 @@ private:
 };
 
 /// A DHCP message to emit: a server's answer, or (tests, tools) a client's message. Options
-/// are written when set, in this order: 53, 54, 51, 58, 59, 1, 3, 6, 50, then 255; the message
-/// is padded with zeros to bootp_min_len.
+/// are written when set, in this order: 53, 54, 51, 58, 59, 1, 3, 6, 50, 61, then 255; the
+/// message is padded with zeros to bootp_min_len.
 struct dhcp_repr {
     static constexpr std::size_t max_dns = 4;
+    static constexpr std::size_t max_client_identifier = 255;
 
     std::uint8_t op{dhcp_op::boot_request};
     std::uint8_t message_type{dhcp_message_type::discover};
@@ -225,6 +246,15 @@ struct dhcp_repr {
     std::array<ipv4_address, max_dns> dns{};
     std::size_t dns_count{0};  ///< how many of `dns` are listed (option 6 when not 0)
     std::optional<ipv4_address> requested_address{};
+    /// Option 61 (a copy: a server echoes the client's, RFC 6842), when client_identifier_len != 0.
+    std::array<std::byte, max_client_identifier> client_identifier{};
+    std::size_t client_identifier_len{0};
+
+    /// Copies `id` (at most max_client_identifier bytes) as option 61.
+    void set_client_identifier(std::span<const std::byte> id) noexcept {
+        client_identifier_len = std::min(id.size(), max_client_identifier);
+        std::copy_n(id.begin(), client_identifier_len, client_identifier.begin());
+    }
 
     /// The bytes emit() writes.
     [[nodiscard]] std::size_t length() const noexcept {
@@ -239,6 +269,7 @@ struct dhcp_repr {
         address(router);
         if (dns_count != 0) n += 2 + 4 * std::min(dns_count, max_dns);
         address(requested_address);
+        if (client_identifier_len != 0) n += 2 + std::min(client_identifier_len, max_client_identifier);
         return std::max(n, bootp_min_len);
     }
 
@@ -294,6 +325,12 @@ struct dhcp_repr {
             }
         }
         address(dhcp_option::requested_address, requested_address);
+        if (client_identifier_len != 0) {
+            const std::size_t len = std::min(client_identifier_len, max_client_identifier);
+            put(dhcp_option::client_identifier, static_cast<std::uint8_t>(len));
+            std::copy_n(client_identifier.begin(), len, p + at);
+            at += len;
+        }
         detail::store_u8(p + at, dhcp_option::end);
     }
 };
