@@ -61,6 +61,7 @@ wire::dhcp_repr repr_of(const wire::dhcp_view& v) {
     if (const auto dns = v.option(wire::dhcp_option::dns_servers); dns && dns->size() % 4 == 0)
         for (std::size_t i = 0; i + 4 <= dns->size() && r.dns_count < r.dns.size(); i += 4)
             r.dns[r.dns_count++] = ipv4_address::from_bytes(dns->subspan(i, 4));
+    if (const auto id = v.option(wire::dhcp_option::client_identifier)) r.set_client_identifier(*id);
     return r;
 }
 
@@ -71,7 +72,11 @@ bool same_fields(const wire::dhcp_repr& a, const wire::dhcp_repr& b) {
            a.requested_address == b.requested_address && a.lease_seconds == b.lease_seconds &&
            a.renewal_seconds == b.renewal_seconds && a.rebinding_seconds == b.rebinding_seconds &&
            a.subnet_mask == b.subnet_mask && a.router == b.router && a.dns_count == b.dns_count &&
-           std::equal(a.dns.begin(), a.dns.begin() + static_cast<std::ptrdiff_t>(a.dns_count), b.dns.begin());
+           std::equal(a.dns.begin(), a.dns.begin() + static_cast<std::ptrdiff_t>(a.dns_count), b.dns.begin()) &&
+           a.client_identifier_len == b.client_identifier_len &&
+           std::equal(a.client_identifier.begin(),
+                      a.client_identifier.begin() + static_cast<std::ptrdiff_t>(a.client_identifier_len),
+                      b.client_identifier.begin());
 }
 
 std::vector<std::uint8_t> option_codes(const wire::dhcp_view& v) {
@@ -170,7 +175,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     NVGRE_FUZZ_CHECK(back->htype() == wire::dhcp_htype_ethernet && back->hlen() == wire::dhcp_hlen_ethernet && back->hops() == 0);
     NVGRE_FUZZ_CHECK(back->broadcast() == v->broadcast());
     NVGRE_FUZZ_CHECK(same_fields(repr_of(*back), r));
-    // The options it wrote, in the stated order: 53, 54, 51, 58, 59, 1, 3, 6, 50 where set.
+    // The options it wrote, in the stated order: 53, 54, 51, 58, 59, 1, 3, 6, 50, 61 where set
+    // (61 only when not empty: a zero length is what "absent" is in the repr).
     std::vector<std::uint8_t> expected{wire::dhcp_option::message_type};
     if (r.server_identifier) expected.push_back(wire::dhcp_option::server_identifier);
     if (r.lease_seconds) expected.push_back(wire::dhcp_option::lease_time);
@@ -180,6 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r.router) expected.push_back(wire::dhcp_option::router);
     if (r.dns_count != 0) expected.push_back(wire::dhcp_option::dns_servers);
     if (r.requested_address) expected.push_back(wire::dhcp_option::requested_address);
+    if (r.client_identifier_len != 0) expected.push_back(wire::dhcp_option::client_identifier);
     NVGRE_FUZZ_CHECK(option_codes(*back) == expected);
     // Padding to 300 is zeros after END; past 300 END is the last byte.
     std::size_t options_len = 0;

@@ -538,3 +538,36 @@ TEST_CASE("wire/dhcp: repr length: header, options and END, padded with zeros to
     CHECK(many.length() == big.length());
     CHECK(emitted(many) == emitted(big));
 }
+
+TEST_CASE("wire/dhcp: repr client identifier (61): a copy of the client's, after 50, before END") {
+    // A server echoes the client's option 61 unaltered (RFC 6842): the udhcpc DISCOVER's.
+    const auto discover = dhcp_view::checked(udhcpc_discover).value();
+    REQUIRE(discover.option(dhcp_option::client_identifier).has_value());
+    dhcp_repr offer = full_ack();
+    offer.message_type = dhcp_message_type::offer;
+    offer.requested_address = v4("10.0.0.8");
+    offer.set_client_identifier(*discover.option(dhcp_option::client_identifier));
+    CHECK(offer.client_identifier_len == 7);
+    // 240 + 3 + 6 * 7 + 10 + 9 + 1 = 305: past 300, so not padded.
+    CHECK(offer.length() == 305);
+    const auto out = emitted(offer);
+    auto v = dhcp_view::checked(out);
+    REQUIRE(v);
+    CHECK(option_codes(*v) == std::vector<std::uint8_t>{53, 54, 51, 58, 59, 1, 3, 6, 50, 61});
+    CHECK(bytes_of(std::span(out).last(10)) == from_hex("3d07 01 00155d000007" "ff"));
+    // The longest value an option holds, and one longer (cut at 255: an option length is one byte).
+    for (const std::size_t n : {std::size_t{255}, std::size_t{300}}) {
+        const std::vector<std::byte> id(n, std::byte{0x42});
+        dhcp_repr r;
+        r.set_client_identifier(id);
+        CHECK(r.client_identifier_len == 255);
+        CHECK(r.length() == 240 + 3 + 2 + 255 + 1);
+        const auto b = emitted(r);
+        auto rv = dhcp_view::checked(b);
+        REQUIRE(rv);
+        REQUIRE(rv->option(dhcp_option::client_identifier).has_value());
+        CHECK(bytes_of(*rv->option(dhcp_option::client_identifier)) == std::vector<std::byte>(255, std::byte{0x42}));
+    }
+    // None set: no option 61 (the defaults).
+    CHECK_FALSE(dhcp_view::checked(emitted(dhcp_repr{})).value().option(dhcp_option::client_identifier).has_value());
+}
