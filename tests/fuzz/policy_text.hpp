@@ -53,6 +53,13 @@ inline std::string to_policy_text(const policy::model& m) {
             if (v.gateway_v6) g += (g.empty() ? "" : ",") + v.gateway_v6->to_string();
             add("gateway", g);
         }
+        add("dhcp", v.dhcp ? "on" : "off");
+        if (!v.dns.empty()) {
+            std::string d;
+            for (const auto& a : v.dns) d += (d.empty() ? "" : ",") + a.to_string();
+            add("dns", d);
+        }
+        add("lease-seconds", std::to_string(v.lease_seconds));
         out += '\n';
     }
     for (const auto& c : m.customer_routes()) {
@@ -73,6 +80,18 @@ inline std::string to_policy_text(const policy::model& m) {
         add("rule", std::string(policy::to_string(r.rule)));
         add("type", std::string(policy::to_string(r.type)));
         if (!r.vm.empty()) add("vm", r.vm);
+        if (!r.classification.empty()) add("classification", r.classification);
+        out += '\n';
+    }
+    for (const auto& c : m.port_classifications()) {
+        out += "port-classification";
+        add("name", c.name);
+        add("allow-mac-spoofing", c.allow_mac_spoofing ? "on" : "off");
+        add("dhcp-guard", c.dhcp_guard ? "on" : "off");
+        add("router-guard", c.router_guard ? "on" : "off");
+        if (c.maximum_bandwidth != 0) add("maximum-bandwidth", std::to_string(c.maximum_bandwidth));
+        if (c.maximum_burst != 0) add("maximum-burst", std::to_string(c.maximum_burst));
+        if (c.outer_dscp) add("outer-dscp", std::to_string(*c.outer_dscp));
         out += '\n';
     }
     return out;

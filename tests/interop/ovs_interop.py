@@ -160,6 +160,8 @@ class Switch(Background):
         block = self.text().rsplit(": counters\n", 1)[1].split("nvgre-switch", 1)[0]
         values = {}
         for line in block.splitlines():
+            if line.startswith(("port ", "vsid ")) and " in " in line:
+                continue  # per-port and per-VSID traffic lines (docs/hnv-rules.md, counters)
             *name, value = line.split()
             values[" ".join(name)] = int(value)
         return values
