@@ -575,8 +575,11 @@ TEST_CASE("loader: port classifications, the classification of records, and DHCP
         CHECK(c.burst_bytes() == 312'500);
     }
     SUBCASE("rates: K, M, G are powers of 1000") {
-        for (const auto& [text, bits] : std::vector<std::pair<std::string, std::uint64_t>>{
+        for (const auto& rate : std::vector<std::pair<std::string, std::uint64_t>>{
                  {"100000", 100'000}, {"100K", 100'000}, {"20M", 20'000'000}, {"1G", 1'000'000'000}, {"1000G", 1'000'000'000'000}}) {
+            // (No structured binding: clang 14 cannot capture one in CAPTURE's lambda.)
+            const std::string& text = rate.first;
+            const std::uint64_t bits = rate.second;
             CAPTURE(text);
             const load_result r = load_policy_text(with({"port-classification name=c maximum-bandwidth=" + text}), "t.policy");
             REQUIRE(r);
