@@ -97,6 +97,9 @@ public:
     }
 
     void on_applied(applied_hook hook) { applied_hook_ = std::move(hook); }
+    /// Where change sets go from now on (a switch syncs into a model first, then into its
+    /// live policy). Call it between steps, not while `run` is running in another thread.
+    void set_sink(sink s) { sink_ = std::move(s); }
 
     /// Runs until `stop` is set (checked at least every 100 ms).
     void run(const std::atomic<bool>& stop) {

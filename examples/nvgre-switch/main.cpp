@@ -2,9 +2,15 @@
 // only on the nvgre library and Linux packet sockets (AF_PACKET). It is the example to read to
 // see how to embed the library in a switch:
 //
-//   nvgre-switch --policy FILE --host NAME --fabric IFACE --vm IFACE=VM [--vm IFACE=VM ...]
+//   nvgre-switch --policy FILE|--ovsdb REMOTES --host NAME --fabric IFACE --vm IFACE=VM [--vm IFACE=VM ...]
 //                [--underlay-mtu N] [--control SOCKET] [--grace-ms N]
 //
+//   --ovsdb REMOTES  take the policy from an OVSDB store of nvgre.ovsschema instead of a file
+//                    (tcp:IP:PORT or unix:PATH, comma-separated: the members of a cluster): the
+//                    host agent (examples/nvgre-ovsdb/agent.hpp) syncs it before the switch starts
+//                    (at most 30 s), then runs in a thread of its own and applies each change the
+//                    store makes to the live policy; `apply` on the control socket is refused
+//                    then (the store is the one source of policy: nvgre-ovsdb apply)
 //   --fabric IFACE   the physical NIC: NVGRE (and IP-rewrite) packets in and out; the switch
 //                    answers ARP / neighbor solicitations for its PAs there itself
 //   --vm IFACE=VM    a VM port: the interface the VM's NIC is plugged into, and that NIC's MAC
@@ -38,6 +44,9 @@
 #include "../common/switch_commands.hpp"
 #include "../common/traffic_text.hpp"
 #include "../common/vm_port.hpp"
+#ifdef NVGRE_SWITCH_OVSDB
+#include "agent.hpp"  // examples/nvgre-ovsdb
+#endif
 
 #include <nvgre/datapath/egress.hpp>
 #include <nvgre/datapath/frame.hpp>
@@ -65,6 +74,8 @@
 #include <charconv>
 #include <chrono>
 #include <csignal>
+#include <pthread.h>
+#include <thread>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -205,6 +216,8 @@ public:
                 if (fds[i + 1].revents & (POLLIN | POLLERR)) receive(vms_[i], &vms_[i]);
             if (control_ && (fds.back().revents & POLLIN))
                 control_->on_readable([this](const example::control_request& r) {
+                    if (policy_from_store && !r.words.empty() && r.words[0] == "apply")
+                        return example::control_reply{false, "this switch takes its policy from OVSDB (--ovsdb): commit the change set there (nvgre-ovsdb apply)\n"};
                     return example::run_switch_command(live_, *this, "nvgre-switch " + host_, r);
                 });
             live_.end_grace_windows();
@@ -413,6 +426,8 @@ public:
         return text;
     }
 
+    bool policy_from_store{false};  // --ovsdb: the agent is the one writer of policy
+
     void print_counters() const {
         const std::string text = counters_text();
         std::fwrite(text.data(), 1, text.size(), stderr);
@@ -466,7 +481,7 @@ private:
 static_assert(dp::replication_sink<vswitch>);
 
 struct arguments {
-    std::string policy, host, fabric;
+    std::string policy, ovsdb, host, fabric;
     std::vector<std::pair<std::string, std::string>> vms;  // interface, MAC or VM name
     std::size_t underlay_mtu{0};
     std::string control;               // the control socket's path (none: no control)
@@ -479,6 +494,7 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
         if (i + 1 >= argc) return "option '" + std::string(arg) + "' needs a value";
         const std::string value = argv[++i];
         if (arg == "--policy") a.policy = value;
+        else if (arg == "--ovsdb") a.ovsdb = value;
         else if (arg == "--host") a.host = value;
         else if (arg == "--fabric") a.fabric = value;
         else if (arg == "--vm") {
@@ -499,8 +515,9 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
             return "unknown option '" + std::string(arg) + "'";
         }
     }
-    if (a.policy.empty() || a.host.empty() || a.fabric.empty() || (a.vms.empty() && a.control.empty()))
-        return "--policy, --host, --fabric and at least one --vm (or --control, to attach VM ports later) are required";
+    if (a.policy.empty() == a.ovsdb.empty()) return "one of --policy FILE and --ovsdb REMOTES is required";
+    if (a.host.empty() || a.fabric.empty() || (a.vms.empty() && a.control.empty()))
+        return "--host, --fabric and at least one --vm (or --control, to attach VM ports later) are required";
     return std::nullopt;
 }
 
@@ -508,7 +525,7 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
 
 int main(int argc, char** argv) {
     if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
-        std::fputs("usage: nvgre-switch --policy FILE --host NAME --fabric IFACE --vm IFACE=MAC|VM-NAME [--vm ...]\n"
+        std::fputs("usage: nvgre-switch --policy FILE|--ovsdb REMOTES --host NAME --fabric IFACE --vm IFACE=MAC|VM-NAME [--vm ...]\n"
                    "                    [--underlay-mtu N] [--control SOCKET] [--grace-ms N]\n",
                    stdout);
         return 0;
@@ -516,8 +533,32 @@ int main(int argc, char** argv) {
     arguments a;
     if (auto e = parse_arguments(argc, argv, a)) return fail(*e + " (see nvgre-switch --help)");
 
-    // The control path: load and validate the policy, index it for this host.
-    const nvgre::policy::load_result loaded = nvgre::policy::load_policy_file(a.policy);
+    // The control path: load and validate the policy (from its file, or the store's first
+    // sync), index it for this host.
+    nvgre::policy::load_result loaded;
+#ifdef NVGRE_SWITCH_OVSDB
+    std::optional<nvgre::ovsdb::agent> agent;
+    nvgre::ovsdb::model_sink first_sync;
+    if (!a.ovsdb.empty()) {
+        const auto remotes = nvgre::ovsdb::parse_remotes(a.ovsdb);
+        if (!remotes) return fail("--ovsdb " + a.ovsdb + ": not tcp:IP:PORT or unix:PATH (comma-separated)");
+        nvgre::ovsdb::agent_options o;
+        o.remotes = *remotes;
+        o.host = a.host;
+        agent.emplace(o, std::ref(first_sync), [](const std::string& line) {
+            std::fprintf(stderr, "nvgre-switch agent %s\n", line.c_str());
+            std::fflush(stderr);
+        });
+        if (!agent->run_until_live(std::chrono::seconds(30)))
+            return fail("--ovsdb " + a.ovsdb + ": no policy from the store within 30 s (state " +
+                        std::string(nvgre::ovsdb::to_string(agent->state())) + ")");
+        loaded.validated = first_sync.current;
+        a.policy = "the store";
+    }
+#else
+    if (!a.ovsdb.empty()) return fail("--ovsdb: this nvgre-switch was built without nlohmann-json (Debian nlohmann-json3-dev)");
+#endif
+    if (a.ovsdb.empty()) loaded = nvgre::policy::load_policy_file(a.policy);
     if (!loaded) {
         for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
         return 1;
@@ -571,6 +612,33 @@ int main(int argc, char** argv) {
     std::fflush(stderr);
 
     vswitch sw(live, a.host, std::move(fabric), std::move(vms), cfg, std::move(control));
+#ifdef NVGRE_SWITCH_OVSDB
+    // From here the agent writes to the live policy, from a thread of its own: readers never
+    // wait for it, and it never waits for them longer than one burst.
+    std::atomic<bool> agent_stop{false};
+    std::thread agent_thread;
+    if (agent) {
+        sw.policy_from_store = true;
+        agent->set_sink([&live](const std::string& text, const std::string& name) {
+            const auto applied = live.apply_change_set(text, name);
+            nvgre::ovsdb::sink_result r;
+            r.ok = static_cast<bool>(applied);
+            r.generation = applied.generation;
+            for (const auto& d : applied.diagnostics) r.errors.push_back(d.to_string());
+            return r;
+        });
+        agent_thread = std::thread([&] {
+            sigset_t all;  // signals are the forwarding loop's: its poll() must see them
+            sigfillset(&all);
+            pthread_sigmask(SIG_BLOCK, &all, nullptr);
+            agent->run(agent_stop);
+        });
+    }
     sw.run();
+    agent_stop = true;
+    if (agent_thread.joinable()) agent_thread.join();
+#else
+    sw.run();
+#endif
     return 0;
 }

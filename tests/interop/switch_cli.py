@@ -28,7 +28,11 @@ def expect(args, needle, code=1, user=None, program=None):
 
 good = ["--policy", policy, "--host", "hv1"]
 expect(["--help"], "usage: nvgre-switch", code=0)
-expect([], "--policy, --host, --fabric and at least one --vm (or --control")
+expect([], "one of --policy FILE and --ovsdb REMOTES is required")
+expect(["--policy", policy, "--ovsdb", "tcp:127.0.0.1:6641", "--host", "hv1", "--fabric", "lo", "--vm", "x=red-web"],
+       "one of --policy FILE and --ovsdb REMOTES is required")
+expect(["--ovsdb", "tcp:127.0.0.1", "--host", "hv1", "--fabric", "lo", "--vm", "x=red-web"], "not tcp:IP:PORT or unix:PATH")
+expect(["--policy", policy, "--host", "hv1"], "--host, --fabric and at least one --vm (or --control")
 expect(good + ["--fabric", "lo", "--vm", "red-web=red-web", "--bogus", "1"], "unknown option '--bogus'")
 expect(good + ["--fabric"], "option '--fabric' needs a value")
 expect(good + ["--fabric", "lo", "--vm", "red-web"], "--vm wants IFACE=MAC or IFACE=VM-NAME")
