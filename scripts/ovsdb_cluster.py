@@ -7,6 +7,7 @@ or one standalone server. Used by the agent's tests, the live demo and `make sca
   scripts/ovsdb_cluster.py remotes DIR                               tcp:127.0.0.1:P,... (every member)
   scripts/ovsdb_cluster.py leader DIR                                the leader's member number (1..3)
   scripts/ovsdb_cluster.py kill DIR N                                SIGKILL member N (a crash)
+  scripts/ovsdb_cluster.py kill-leader DIR                           SIGKILL the leader, print its number
   scripts/ovsdb_cluster.py restart DIR N                             start member N again from its files
   scripts/ovsdb_cluster.py stop DIR                                  stop every member, remove DIR
 
@@ -192,7 +193,7 @@ class Cluster:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["start", "remotes", "leader", "kill", "restart", "stop"])
+    ap.add_argument("command", choices=["start", "remotes", "leader", "kill", "kill-leader", "restart", "stop"])
     ap.add_argument("dir")
     ap.add_argument("member", nargs="?", type=int)
     ap.add_argument("--members", type=int, default=3)
@@ -210,6 +211,10 @@ def main():
         print(",".join(c.remotes()))
     elif a.command == "leader":
         print(c.leader())
+    elif a.command == "kill-leader":
+        n = c.leader()
+        c.kill(n)
+        print(n)
     elif a.command in ("kill", "restart"):
         if a.member is None or not 1 <= a.member <= len(c.members):
             sys.exit(f"ovsdb_cluster: {a.command} needs a member number 1..{len(c.members)}")

@@ -37,6 +37,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -71,11 +72,16 @@ struct agent_options {
     std::chrono::milliseconds connect_timeout{2000};
     std::chrono::milliseconds call_timeout{30000};
     std::chrono::milliseconds retry_delay{100};  ///< after a member fails; doubles up to 1 s while none answers
+    /// After losing its member, an agent waits a random time below this before it connects to
+    /// another: when a member dies, all its hosts reconnect at once, and a burst of connections
+    /// larger than the survivors' listen backlog loses SYNs (each lost one costs a second or more).
+    std::chrono::milliseconds reconnect_spread{500};
 };
 
 struct agent_counters {
     std::uint64_t connects{0};         ///< monitors established
     std::uint64_t resumed{0};          ///< of those, resumed from the last transaction id
+    std::uint64_t full_resyncs{0};     ///< of those, sent whole again after a first sync (history not found)
     std::uint64_t updates{0};          ///< update notifications received
     std::uint64_t condition_changes{0};
     std::uint64_t applied{0};          ///< change sets the sink took
@@ -94,6 +100,8 @@ public:
     agent(agent_options options, sink apply, logger log = {}) : opt_(std::move(options)), sink_(std::move(apply)), log_(std::move(log)) {
         cond_.host = opt_.host;
         next_remote_ = opt_.remotes.empty() ? 0 : opt_.first_remote % opt_.remotes.size();
+        random_.seed(static_cast<std::uint_fast32_t>(std::hash<std::string>{}(opt_.host) ^
+                                                     static_cast<std::size_t>(steady::now().time_since_epoch().count())));
     }
 
     void on_applied(applied_hook hook) { applied_hook_ = std::move(hook); }
@@ -110,7 +118,7 @@ public:
     /// Runs until the first sync has been applied (true), or `timeout` (false).
     bool run_until_live(std::chrono::milliseconds timeout) {
         const auto deadline = steady::now() + timeout;
-        while (state_ != agent_state::live && state_ != agent_state::degraded) {
+        while (state() != agent_state::live && state() != agent_state::degraded) {
             if (steady::now() >= deadline) return false;
             step(std::chrono::milliseconds(100));
         }
@@ -133,11 +141,23 @@ public:
         if (conn_.is_open()) settle();
     }
 
-    [[nodiscard]] agent_state state() const noexcept { return state_; }
+    /// Takes one message as if the member had sent it, with no connection: the replay and
+    /// fuzzing entry (tests/fuzz/ovsdb_updates.fuzz.cpp). An update3 notification goes into the
+    /// rows held and what changed goes to the sink; the condition it calls for is computed
+    /// (condition()), not sent. Anything else is ignored, as from a server.
+    void take(json& message) {
+        handle_notification(message);
+        apply_touched();
+    }
+
+    /// The state; safe to read from any thread.
+    [[nodiscard]] agent_state state() const noexcept { return state_.load(std::memory_order_relaxed); }
     [[nodiscard]] const agent_counters& counters() const noexcept { return counters_; }
     [[nodiscard]] const std::string& last_txn() const noexcept { return last_txn_; }
     [[nodiscard]] const host_condition& condition() const noexcept { return cond_; }
     [[nodiscard]] std::string connected_to() const { return conn_.is_open() ? conn_.peer() : std::string(); }
+    /// The index in `remotes` of the member whose monitor is up, or -1; safe from any thread.
+    [[nodiscard]] int member() const noexcept { return member_.load(std::memory_order_relaxed); }
     /// The objects the sink holds, as canonical lines keyed by identity.
     [[nodiscard]] const std::map<std::string, std::string>& applied() const noexcept { return applied_; }
     /// Identities whose change the sink refused, waiting for a later update.
@@ -151,21 +171,32 @@ private:
     }
 
     void set_state(agent_state s) {
-        if (s == state_) return;
-        state_ = s;
+        if (s == state()) return;
+        state_.store(s, std::memory_order_relaxed);
         log("state " + std::string(to_string(s)));
     }
 
     void lost(const std::string& why) {
         log("lost " + why);
         conn_.close();
-        if (state_ != agent_state::connecting) set_state(synced_ ? agent_state::degraded : agent_state::connecting);
+        member_.store(-1, std::memory_order_relaxed);
+        // Another member, chosen at random (the hosts of a dead member spread over the others),
+        // after a random pause (so they do not all arrive in the same instant).
+        if (opt_.remotes.size() > 1) next_remote_ = (next_remote_ + random_() % (opt_.remotes.size() - 1)) % opt_.remotes.size();
+        if (opt_.reconnect_spread.count() > 0)
+            reconnect_at_ = steady::now() + std::chrono::milliseconds(random_() % static_cast<std::uint_fast32_t>(opt_.reconnect_spread.count()));
+        if (state() != agent_state::connecting) set_state(synced_ ? agent_state::degraded : agent_state::connecting);
     }
 
     /// Tries the next member: connect, check it is usable, start the monitor.
     void connect() {
         if (opt_.remotes.empty()) return;
-        const remote& r = opt_.remotes[next_remote_];
+        if (const auto now = steady::now(); now < reconnect_at_) {
+            std::this_thread::sleep_for(std::min<steady::duration>(reconnect_at_ - now, std::chrono::milliseconds(100)));
+            return;
+        }
+        const std::size_t trying = next_remote_;
+        const remote& r = opt_.remotes[trying];
         next_remote_ = (next_remote_ + 1) % opt_.remotes.size();
         std::string error;
         if (!conn_.open(r, opt_.connect_timeout, error) || !member_usable(error) || !start_monitor(error)) {
@@ -180,6 +211,7 @@ private:
             return;
         }
         failed_in_a_row_ = 0;
+        member_.store(static_cast<int>(trying), std::memory_order_relaxed);
         settle();
     }
 
@@ -219,7 +251,7 @@ private:
     bool start_monitor(std::string& error) {
         const bool resuming = !last_txn_.empty();
         json params = json::array({opt_.database, monitor_id_, monitor_requests(cond_), resuming ? last_txn_ : std::string(zero_txn)});
-        set_state(synced_ ? state_ : agent_state::syncing);
+        set_state(synced_ ? state() : agent_state::syncing);
         const auto result = conn_.call("monitor_cond_since", params, opt_.call_timeout, error, [this](json& m) { handle_notification(m); });
         if (!result) return false;
         const json* found = json_get::at(*result, 0);
@@ -245,7 +277,10 @@ private:
                 const json* t = json_get::member(*updates, table);
                 if (t == nullptr || json_get::member(*t, uuid) == nullptr) remove_row(table, uuid);
             }
-            if (resuming) log("full resync from " + conn_.peer());
+            if (synced_) {
+                ++counters_.full_resyncs;
+                log("full resync from " + conn_.peer());
+            }
         }
         if (*txn != zero_txn) last_txn_ = *txn;
         return true;
@@ -361,11 +396,16 @@ private:
         for (int round = 0; round < 16 && conn_.is_open(); ++round) {
             host_condition next = condition_from(replica_, opt_.host);
             if (next == cond_) break;
+            // Only the tables whose condition changed: the server scans each table it is given.
+            const json before = monitor_requests(cond_);
+            json changed = monitor_requests(next);
+            for (auto it = before.begin(); it != before.end(); ++it)
+                if (changed[it.key()] == it.value()) changed.erase(it.key());
             cond_ = std::move(next);
             ++counters_.condition_changes;
             std::string error;
             // The server sends the rows the new condition adds or drops before its reply.
-            const auto reply = conn_.call("monitor_cond_change", json::array({monitor_id_, monitor_id_, monitor_requests(cond_)}),
+            const auto reply = conn_.call("monitor_cond_change", json::array({monitor_id_, monitor_id_, changed}),
                                           opt_.call_timeout, error, [this](json& m) { handle_notification(m); });
             if (!reply) return lost(error);
         }
@@ -452,13 +492,16 @@ private:
     logger log_;
     applied_hook applied_hook_;
     connection conn_;
-    std::size_t next_remote_{0};
+    std::size_t next_remote_{0};   // the member connect() tries next
+    steady::time_point reconnect_at_{};
+    std::atomic<int> member_{-1};
+    std::minstd_rand random_;
     std::size_t failed_in_a_row_{0};
     std::int64_t cluster_index_{0};
     std::string monitor_id_{"nvgre"};
     std::string last_txn_;
     host_condition cond_;
-    agent_state state_{agent_state::connecting};
+    std::atomic<agent_state> state_{agent_state::connecting};
     bool synced_{false};
     agent_counters counters_;
 

@@ -20,6 +20,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace nvgre::ovsdb {
 
@@ -149,21 +150,59 @@ json clauses(std::string_view column, const Set& values, json out = json::array(
     return false;
 }
 
-/// The rows of `store` that host `host` ends up with: the fixpoint of condition_from and
-/// matches, as the agent reaches it against a server.
-[[nodiscard]] inline row_set view_of(const row_set& store, std::string_view host) {
-    host_condition c;
-    c.host = std::string(host);
-    for (int round = 0; round < 16; ++round) {
-        row_set held;
+/// A store's rows by the values of the columns the conditions name: the rows each equality
+/// clause selects, found without scanning the store (as the server's own indexes do).
+class store_index {
+public:
+    explicit store_index(const row_set& store) {
         for (const auto& [table, rows] : store)
             for (const auto& [uuid, row] : rows)
-                if (matches(c, table, row)) held[table][uuid] = row;
+                for (const char* column : {"host", "pa", "rdid", "vsid", "name"})
+                    if (const json* v = json_get::member(row, column)) by_value_[key(table, column, *v)].push_back({&table, &uuid, &row});
+    }
+
+    /// Calls f(table, uuid, row) for every row some clause of `c` selects (a row once per
+    /// clause it matches), then keeps only what matches() says: the same rows a server sends.
+    template <class F>
+    void for_each_selected(const host_condition& c, F&& f) const {
+        const json requests = monitor_requests(c);
+        std::set<const json*> seen;
+        for (auto t = requests.begin(); t != requests.end(); ++t)
+            for (const json& clause : t.value()[0]["where"]) {
+                if (!clause.is_array()) continue;  // [false]
+                const auto it = by_value_.find(key(t.key(), clause[0].get<std::string>(), clause[2]));
+                if (it == by_value_.end()) continue;
+                for (const entry& e : it->second)
+                    if (seen.insert(e.row).second && matches(c, *e.table, *e.row)) f(*e.table, *e.uuid, *e.row);
+            }
+    }
+
+private:
+    struct entry {
+        const std::string* table;
+        const std::string* uuid;
+        const json* row;
+    };
+    static std::string key(std::string_view table, std::string_view column, const json& value) {
+        return std::string(table) + "\n" + std::string(column) + "\n" + value.dump();
+    }
+    std::map<std::string, std::vector<entry>, std::less<>> by_value_;
+};
+
+/// The rows of a store that host `host` ends up with: the fixpoint of condition_from and the
+/// rows its condition selects, as the agent reaches it against a server.
+[[nodiscard]] inline row_set view_of(const store_index& store, std::string_view host) {
+    host_condition c;
+    c.host = std::string(host);
+    for (;;) {
+        row_set held;
+        store.for_each_selected(c, [&](const std::string& table, const std::string& uuid, const json& row) { held[table][uuid] = row; });
         host_condition next = condition_from(held, host);
         if (next == c) return held;
-        c = std::move(next);
+        c = std::move(next);  // each round only adds to c, and a store is finite: this ends
     }
-    return {};  // unreachable: each round only adds, and a store is finite
 }
+
+[[nodiscard]] inline row_set view_of(const row_set& store, std::string_view host) { return view_of(store_index(store), host); }
 
 }  // namespace nvgre::ovsdb

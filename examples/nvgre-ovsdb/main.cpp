@@ -7,13 +7,14 @@
 //   nvgre-ovsdb agent --remote R[,R...] --host NAME [--out FILE] [--seconds N]
 //                                                   the host agent on its own: keeps a policy in step with the store,
 //                                                   logs its states and changes, writes the policy to FILE after each one
-//   (make scale runs many agents against a real cluster: scale.hpp)
+//   nvgre-ovsdb scale --remote R[,R...] [options]   many agents against a real cluster (scale.hpp; make scale)
 //
 // R is tcp:IP:PORT or unix:PATH; with several, each is tried in turn until one answers (a
 // cluster member forwards a transaction to its leader). Exit 0 on success; 1 with every error
 // on stderr (FILE:LINE:COL: error: TEXT for policy errors; nothing was written then); 2 for
 // bad usage.
 #include "agent.hpp"
+#include "scale.hpp"
 #include "store.hpp"
 
 #include <nvgre/policy/canonical.hpp>
@@ -118,6 +119,7 @@ int run_agent(const std::vector<remote>& remotes, const std::string& host, const
 int main(int argc, char** argv) {
     if (argc < 2) return usage("no command");
     const std::string command = argv[1];
+    if (command == "scale") return run_scale(argc - 1, argv + 1);
     std::string remotes_text, host, out;
     long seconds = 0;
     std::vector<std::string> positional;
