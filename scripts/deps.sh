@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, when they are missing.
-#   scripts/deps.sh test|demo|dpdk|bench|fuzz|coverage
+#   scripts/deps.sh test|demo|dpdk|bench|fuzz|coverage|scale
 # Root installs with apt-get; anyone else gets the apt-get line to run.
 set -euo pipefail
 
@@ -24,9 +24,11 @@ case "${1:-test}" in
   # valgrind: callgrind and its client-request header for `make instructions`
   bench) pkgs=("${common[@]}" libbenchmark-dev libdpdk-dev python3-minimal valgrind) ;;
   fuzz)  pkgs=("${common[@]}" clang libclang-rt-14-dev) ;;
+  # make scale: ovsdb-server and ovsdb-tool (a Raft cluster), nlohmann-json for the agent
+  scale) pkgs=("${common[@]}" libpcap-dev python3 openvswitch-common nlohmann-json3-dev) ;;
   # llvm-14: llvm-profdata and llvm-cov for the coverage of the fuzz corpora (make coverage)
   coverage) pkgs=("${common[@]}" clang libclang-rt-14-dev llvm-14 doctest-dev) ;;
-  *) echo "usage: $0 test|demo|dpdk|bench|fuzz|coverage" >&2; exit 2 ;;
+  *) echo "usage: $0 test|demo|dpdk|bench|fuzz|coverage|scale" >&2; exit 2 ;;
 esac
 
 missing=()

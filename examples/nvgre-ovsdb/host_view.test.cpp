@@ -93,8 +93,11 @@ TEST_CASE("the conditions sent to the server select what matches() selects") {
     CHECK(c.domain_vsids == std::set<std::int64_t>{5001, 5002});
     const json req = monitor_requests(c);
     // Evaluate the request's clauses here (a disjunction of column == value) and compare.
-    for (const auto& [table, rows] : store)
-        for (const auto& [uuid, row] : rows) {
+    for (const auto& table_rows : store)
+        for (const auto& entry : table_rows.second) {
+            // (no structured bindings: clang 14 cannot capture them in CHECK_MESSAGE's lambda)
+            const std::string& table = table_rows.first;
+            const json& row = entry.second;
             bool any = false;
             for (const json& clause : req[table][0]["where"]) {
                 if (clause == false) continue;

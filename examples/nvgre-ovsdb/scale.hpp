@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -163,7 +164,7 @@ inline double ms(steady::duration d) { return std::chrono::duration<double, std:
 inline double percentile(std::vector<double> v, double p) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
-    const std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5));
+    const std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(std::lround(p / 100.0 * static_cast<double>(v.size() - 1))));
     return v[i];
 }
 
