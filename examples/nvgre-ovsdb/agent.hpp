@@ -249,7 +249,11 @@ private:
     }
 
     bool start_monitor(std::string& error) {
-        const bool resuming = !last_txn_.empty();
+        // Resuming from a transaction id is only sound for the condition the rows held were
+        // sent for: changes since then under a wider condition would miss the rows that match
+        // it but did not change. A condition change the lost member never confirmed means a
+        // full copy (the rows the copy lacks are removed below).
+        const bool resuming = !last_txn_.empty() && cond_ == acked_cond_;
         json params = json::array({opt_.database, monitor_id_, monitor_requests(cond_), resuming ? last_txn_ : std::string(zero_txn)});
         set_state(synced_ ? state() : agent_state::syncing);
         const auto result = conn_.call("monitor_cond_since", params, opt_.call_timeout, error, [this](json& m) { handle_notification(m); });
@@ -262,6 +266,7 @@ private:
             return false;
         }
         ++counters_.connects;
+        acked_cond_ = cond_;
         if (found->get<bool>()) {
             ++counters_.resumed;
             log("resumed on " + conn_.peer() + " after " + last_txn_);
@@ -408,6 +413,7 @@ private:
             const auto reply = conn_.call("monitor_cond_change", json::array({monitor_id_, monitor_id_, changed}),
                                           opt_.call_timeout, error, [this](json& m) { handle_notification(m); });
             if (!reply) return lost(error);
+            acked_cond_ = cond_;
         }
         if (!conn_.is_open()) return;
         synced_ = true;
@@ -500,7 +506,8 @@ private:
     std::int64_t cluster_index_{0};
     std::string monitor_id_{"nvgre"};
     std::string last_txn_;
-    host_condition cond_;
+    host_condition cond_;        // the condition asked for
+    host_condition acked_cond_;  // the condition a member confirmed, which the rows held follow
     std::atomic<agent_state> state_{agent_state::connecting};
     bool synced_{false};
     agent_counters counters_;
