@@ -45,7 +45,7 @@
 #include "../common/traffic_text.hpp"
 #include "../common/vm_port.hpp"
 #ifdef NVGRE_SWITCH_OVSDB
-#include "agent.hpp"  // examples/nvgre-ovsdb
+#include "switch_agent.hpp"  // examples/nvgre-ovsdb
 #endif
 
 #include <nvgre/datapath/egress.hpp>
@@ -74,8 +74,6 @@
 #include <charconv>
 #include <chrono>
 #include <csignal>
-#include <pthread.h>
-#include <thread>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -537,22 +535,12 @@ int main(int argc, char** argv) {
     // sync), index it for this host.
     nvgre::policy::load_result loaded;
 #ifdef NVGRE_SWITCH_OVSDB
-    std::optional<nvgre::ovsdb::agent> agent;
-    nvgre::ovsdb::model_sink first_sync;
+    example::switch_agent store;
     if (!a.ovsdb.empty()) {
-        const auto remotes = nvgre::ovsdb::parse_remotes(a.ovsdb);
-        if (!remotes) return fail("--ovsdb " + a.ovsdb + ": not tcp:IP:PORT or unix:PATH (comma-separated)");
-        nvgre::ovsdb::agent_options o;
-        o.remotes = *remotes;
-        o.host = a.host;
-        agent.emplace(o, std::ref(first_sync), [](const std::string& line) {
-            std::fprintf(stderr, "nvgre-switch agent %s\n", line.c_str());
-            std::fflush(stderr);
-        });
-        if (!agent->run_until_live(std::chrono::seconds(30)))
-            return fail("--ovsdb " + a.ovsdb + ": no policy from the store within 30 s (state " +
-                        std::string(nvgre::ovsdb::to_string(agent->state())) + ")");
-        loaded.validated = first_sync.current;
+        std::string error;
+        auto synced = store.sync(a.ovsdb, a.host, "nvgre-switch", std::chrono::seconds(30), error);
+        if (!synced) return fail(error);
+        loaded.validated = std::move(*synced);
         a.policy = "the store";
     }
 #else
@@ -615,28 +603,12 @@ int main(int argc, char** argv) {
 #ifdef NVGRE_SWITCH_OVSDB
     // From here the agent writes to the live policy, from a thread of its own: readers never
     // wait for it, and it never waits for them longer than one burst.
-    std::atomic<bool> agent_stop{false};
-    std::thread agent_thread;
-    if (agent) {
+    if (!a.ovsdb.empty()) {
         sw.policy_from_store = true;
-        agent->set_sink([&live](const std::string& text, const std::string& name) {
-            const auto applied = live.apply_change_set(text, name);
-            nvgre::ovsdb::sink_result r;
-            r.ok = static_cast<bool>(applied);
-            r.generation = applied.generation;
-            for (const auto& d : applied.diagnostics) r.errors.push_back(d.to_string());
-            return r;
-        });
-        agent_thread = std::thread([&] {
-            sigset_t all;  // signals are the forwarding loop's: its poll() must see them
-            sigfillset(&all);
-            pthread_sigmask(SIG_BLOCK, &all, nullptr);
-            agent->run(agent_stop);
-        });
+        store.follow(live);
     }
     sw.run();
-    agent_stop = true;
-    if (agent_thread.joinable()) agent_thread.join();
+    store.stop();
 #else
     sw.run();
 #endif
