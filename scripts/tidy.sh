@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # clang-tidy with the checked-in .clang-tidy over every public header and every source file of
-# examples/. The headers go through one generated translation unit that includes each of them
+# examples/ (the switches with their --ovsdb code: the agent's headers, nlohmann-json's). The headers go through one generated translation unit that includes each of them
 # (a header is checked where it is included from; the header-alone TUs of NVGRE_CHECK_HEADERS
 # prove separately that each compiles on its own). Exit 1 on any warning.
 #   scripts/tidy.sh WORK_DIR      (the ctest clang_tidy passes its build directory)
@@ -48,7 +48,7 @@ for f in "${files[@]}"; do
   # Two at a time: the machine is shared.
   (
     "$tidy" --quiet --config-file="$src/.clang-tidy" "$f" -- -std=c++20 -D_GLIBCXX_ASSERTIONS \
-      -I"$src/include" -I"$src/examples/common" $pcap_flags $([[ $f == */examples/nvgre-dpdk/* ]] && echo "$dpdk_flags") >"$log" 2>&1
+      -I"$src/include" -I"$src/examples/common" -I"$src/examples/nvgre-ovsdb" -DNVGRE_SWITCH_OVSDB -DNVGRE_DPDK_OVSDB $pcap_flags $([[ $f == */examples/nvgre-dpdk/* ]] && echo "$dpdk_flags") >"$log" 2>&1
     echo $? >"$log.rc"
   ) &
   if (( i % 2 == 0 )); then wait; fi
