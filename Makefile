@@ -12,27 +12,30 @@ test:
 	@scripts/test.sh
 
 # As root: the live demo (two nvgre-switch processes in network namespaces, examples/nvgre-switch/
-# demo.py). Otherwise the offline one (examples/hello: one frame encapsulated and decapsulated).
+# demo.py, their policy from a 3-member OVSDB cluster on loopback). Otherwise the offline one
+# (examples/hello: one frame encapsulated and decapsulated).
 demo:
 	@scripts/deps.sh demo
 	@mkdir -p build && cmake --preset demo >build/demo.log 2>&1 && cmake --build --preset demo >>build/demo.log 2>&1 || { cat build/demo.log; exit 1; }
 	@if [ "$$(id -u)" -eq 0 ]; then \
-	  /usr/bin/python3 examples/nvgre-switch/demo.py --switch build/demo/examples/nvgre-switch/nvgre-switch --out build/demo/live; \
+	  /usr/bin/python3 examples/nvgre-switch/demo.py --switch build/demo/examples/nvgre-switch/nvgre-switch \
+	    --ovsdb-tool build/demo/examples/nvgre-ovsdb/nvgre-ovsdb --out build/demo/live; \
 	else \
 	  echo "make demo: the live demo needs root (network namespaces); here is the offline one (examples/hello)"; \
 	  build/demo/examples/hello/hello build/demo/hello.pcap; \
 	fi
 
 # As root: the live demo with nvgre-dpdk as each host's switch (examples/nvgre-dpdk: DPDK ports
-# on AF_PACKET vdevs, two worker lcores per switch); the same checks as make demo (nvgre-ctl and
-# the live migration included), and that both lcores of each switch forwarded traffic.
+# on AF_PACKET vdevs, two worker lcores per switch); the same checks as make demo (the OVSDB
+# store, nvgre-ctl and the live migration included), and that both lcores of each switch
+# forwarded traffic.
 demo-dpdk:
 	@scripts/deps.sh dpdk
-	@mkdir -p build && cmake --preset demo >build/demo.log 2>&1 && cmake --build --preset demo --target nvgre-dpdk nvgre-ctl >>build/demo.log 2>&1 || { cat build/demo.log; exit 1; }
+	@mkdir -p build && cmake --preset demo >build/demo.log 2>&1 && cmake --build --preset demo --target nvgre-dpdk nvgre-ctl nvgre-ovsdb >>build/demo.log 2>&1 || { cat build/demo.log; exit 1; }
 	@test -x build/demo/examples/nvgre-dpdk/nvgre-dpdk || { echo "make demo-dpdk: nvgre-dpdk was not built (no libdpdk?): see build/demo.log"; exit 1; }
 	@if [ "$$(id -u)" -ne 0 ]; then echo "make demo-dpdk: the live demo needs root (network namespaces, AF_PACKET)"; exit 1; fi
 	@/usr/bin/python3 examples/nvgre-switch/demo.py --dpdk --switch build/demo/examples/nvgre-dpdk/nvgre-dpdk \
-	  --ctl build/demo/examples/nvgre-ctl/nvgre-ctl --out build/demo/live-dpdk
+	  --ctl build/demo/examples/nvgre-ctl/nvgre-ctl --ovsdb-tool build/demo/examples/nvgre-ovsdb/nvgre-ovsdb --out build/demo/live-dpdk
 
 # nvgre-dpdk's throughput per lcore (Release) over memory-only ring ports with 1M records:
 # egress, ingress and the floor (the same worker loop, plain forwarding) on 1 and 2 worker

@@ -17,10 +17,12 @@ case "${1:-test}" in
   # valgrind: memcheck over the nvgre-pcap runs; clang-tidy: the checked-in .clang-tidy
   # openvswitch-switch: the live interop test against OVS's userspace GRE (interop_ovs)
   # libdpdk-dev: nvgre-dpdk, its adapter tests, its CLI test and its live demo (as root)
-  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy valgrind clang-tidy openvswitch-switch "${live[@]}" "${dpdk[@]}") ;;
-  demo)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}") ;;
+  # nlohmann-json3-dev: nvgre-ovsdb and the switches' --ovsdb (the live demos' hosts take their
+  # policy from an ovsdb-server cluster: openvswitch-common, which openvswitch-switch pulls in)
+  test)  pkgs=("${common[@]}" clang libclang-rt-14-dev doctest-dev libpcap-dev tshark python3-scapy valgrind clang-tidy openvswitch-switch nlohmann-json3-dev "${live[@]}" "${dpdk[@]}") ;;
+  demo)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}" nlohmann-json3-dev openvswitch-common) ;;
   # make demo-dpdk and make bench-dpdk; the dpdk package adds DPDK's own tools (dpdk-testpmd, ...)
-  dpdk)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}" "${dpdk[@]}" dpdk) ;;
+  dpdk)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}" "${dpdk[@]}" dpdk nlohmann-json3-dev openvswitch-common) ;;
   # valgrind: callgrind and its client-request header for `make instructions`
   bench) pkgs=("${common[@]}" libbenchmark-dev libdpdk-dev python3-minimal valgrind) ;;
   fuzz)  pkgs=("${common[@]}" clang libclang-rt-14-dev) ;;

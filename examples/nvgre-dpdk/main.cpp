@@ -2,11 +2,19 @@
 // nvgre library: every VM port and the fabric port are DPDK ethdevs, worker lcores poll them
 // in bursts and run the pipelines on the rte_mbufs themselves (mbuf_adapter.hpp, switch.hpp).
 //
-//   nvgre-dpdk [EAL options] -- --policy FILE --host NAME --fabric PORT --vm PORT=VM [--vm ...]
+//   nvgre-dpdk [EAL options] -- --policy FILE|--ovsdb REMOTES --host NAME --fabric PORT --vm PORT=VM [--vm ...]
 //                               [--underlay-mtu N] [--idle-sleep-us N] [--control SOCKET] [--grace-ms N]
 //   nvgre-dpdk [EAL options] -- --bench [--records N] [--seconds S | --milliseconds N] [--repeat K]
 //                                                                                  (bench.cpp)
 //
+//   --ovsdb REMOTES  take the policy from an OVSDB store of nvgre.ovsschema instead of a file
+//                    (tcp:IP:PORT or unix:PATH, comma-separated: the members of a cluster): the
+//                    host agent (examples/nvgre-ovsdb/agent.hpp) syncs it before the switch starts
+//                    (at most 30 s), then runs in a thread of its own and applies each change the
+//                    store makes to the live policy; `apply` on the control socket is refused
+//                    then (the store is the one source of policy: nvgre-ovsdb apply). The agent's
+//                    thread is a plain control-plane thread, not an lcore: no worker runs it
+//                    (it inherits the main lcore's CPU set; examples/nvgre-ovsdb/switch_agent.hpp)
 //   PORT             an ethdev name, e.g. the name of a --vdev: net_af_packet_fab0,iface=fab0
 //   --vm PORT=VM     a VM port, and the MAC (or vm= name) of the VM NIC behind it in the policy;
 //                    VM ports are numbered 0, 1, ... in --vm order (state::bind_port)
@@ -33,6 +41,9 @@
 #include "../common/vm_port.hpp"
 #include "bench.hpp"
 #include "ports.hpp"
+#ifdef NVGRE_DPDK_OVSDB
+#include "switch_agent.hpp"  // examples/nvgre-ovsdb
+#endif
 
 #include <nvgre/mac_address.hpp>
 #include <nvgre/policy/live_policy.hpp>
@@ -144,7 +155,7 @@ int fail(const std::string& message) {
 }
 
 struct arguments {
-    std::string policy, host, fabric;
+    std::string policy, ovsdb, host, fabric;
     std::vector<std::pair<std::string, std::string>> vms;  // port, MAC or VM name
     std::size_t underlay_mtu{0};
     std::uint32_t idle_sleep_us{100};
@@ -174,6 +185,7 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
         const std::string value = argv[++i];
         std::size_t n = 0;
         if (arg == "--policy") a.policy = value;
+        else if (arg == "--ovsdb") a.ovsdb = value;
         else if (arg == "--host") a.host = value;
         else if (arg == "--fabric") a.fabric = value;
         else if (arg == "--vm") {
@@ -207,8 +219,10 @@ std::optional<std::string> parse_arguments(int argc, char** argv, arguments& a) 
             return "unknown option '" + std::string(arg) + "'";
         }
     }
-    if (!a.bench && (a.policy.empty() || a.host.empty() || a.fabric.empty() || (a.vms.empty() && a.control.empty())))
-        return "--policy, --host, --fabric and at least one --vm (or --control, to attach VM ports later) are required (or --bench)";
+    if (a.bench) return std::nullopt;
+    if (a.policy.empty() == a.ovsdb.empty()) return "one of --policy FILE and --ovsdb REMOTES is required (or --bench)";
+    if (a.host.empty() || a.fabric.empty() || (a.vms.empty() && a.control.empty()))
+        return "--host, --fabric and at least one --vm (or --control, to attach VM ports later) are required";
     return std::nullopt;
 }
 
@@ -330,6 +344,8 @@ public:
                 if (fds[0].revents & POLLIN) drain(wakeup);
                 if (fds[1].revents & POLLIN)
                     control_->on_readable([this](const example::control_request& r) {
+                        if (policy_from_store && !r.words.empty() && r.words[0] == "apply")
+                            return example::control_reply{false, "this switch takes its policy from OVSDB (--ovsdb): commit the change set there (nvgre-ovsdb apply)\n"};
                         return example::run_switch_command(live_, *this, "nvgre-dpdk " + host_, r);
                     });
             }
@@ -391,6 +407,11 @@ private:
     }
 
 public:
+    bool policy_from_store{false};  // --ovsdb: the agent is the one writer of policy
+
+    /// The live policy, for the agent's thread (--ovsdb): its writers are serialised by it.
+    nvgre::policy::live_policy& live() { return live_; }
+
     // The switch's part of the control commands (examples/common/switch_commands.hpp).
 
     std::string counters_text() { return counters(published_counters()); }
@@ -500,15 +521,31 @@ int run_switch(const arguments& a) {
     const unsigned workers = rte_lcore_count() - 1;
     if (workers == 0) return fail("no worker lcore: give EAL at least two lcores (e.g. --lcores 0@0,1@1)");
 
-    const nvgre::policy::load_result loaded = nvgre::policy::load_policy_file(a.policy);
+    // The control path: load and validate the policy (from its file, or the store's first
+    // sync), index it for this host.
+    nvgre::policy::load_result loaded;
+    std::string source = a.policy;  // where the policy came from, as the messages name it
+#ifdef NVGRE_DPDK_OVSDB
+    example::switch_agent store;
+    if (!a.ovsdb.empty()) {
+        std::string error;
+        auto synced = store.sync(a.ovsdb, a.host, "nvgre-dpdk", std::chrono::seconds(30), error);
+        if (!synced) return fail(error);
+        loaded.validated = std::move(*synced);
+        source = "the store";
+    }
+#else
+    if (!a.ovsdb.empty()) return fail("--ovsdb: this nvgre-dpdk was built without nlohmann-json (Debian nlohmann-json3-dev)");
+#endif
+    if (a.ovsdb.empty()) loaded = nvgre::policy::load_policy_file(a.policy);
     if (!loaded) {
         // The first diagnostic names the file, line and column itself.
-        return fail(loaded.diagnostics.empty() ? a.policy + ": invalid" : loaded.diagnostics.front().to_string());
+        return fail(loaded.diagnostics.empty() ? source + ": invalid" : loaded.diagnostics.front().to_string());
     }
     auto built = nvgre::policy::state::build(*loaded.validated, a.host);
-    if (!built) return fail(a.policy + ": cannot index for host '" + a.host + "': " + nvgre::policy::to_string(*built.error));
+    if (!built) return fail(source + ": cannot index for host '" + a.host + "': " + nvgre::policy::to_string(*built.error));
     nvgre::policy::state policy = std::move(built).value();
-    if (policy.local_pa_indices().empty()) return fail("host '" + a.host + "' owns no provider address in " + a.policy);
+    if (policy.local_pa_indices().empty()) return fail("host '" + a.host + "' owns no provider address in " + source);
 
     // Slot 0 the fabric, slot n + 1 VM port n (the --vm order): the workers' port table.
     std::vector<std::optional<port>> ports;
@@ -536,7 +573,7 @@ int run_switch(const arguments& a) {
     if (auto e = add_port(a.fabric, true, no_port, {})) return fail("--fabric: " + *e);
     for (const auto& [name, what] : a.vms) {
         const auto mac = example::vm_mac_of(*loaded.validated, policy, what);
-        if (!mac) return fail("--vm " + name + "=" + what + ": no VM of host '" + a.host + "' in " + a.policy);
+        if (!mac) return fail("--vm " + name + "=" + what + ": no VM of host '" + a.host + "' in " + source);
         const auto number = static_cast<std::uint32_t>(ports.size() - 1);
         if (auto e = add_port(name, false, number, *mac)) return fail("--vm " + name + ": " + *e);
         if (!policy.bind_port(number, *mac)) return fail("--vm " + name + ": cannot bind VM port " + std::to_string(number));
@@ -597,7 +634,20 @@ int run_switch(const arguments& a) {
     std::fflush(stderr);
 
     main_lcore.launch();
+#ifdef NVGRE_DPDK_OVSDB
+    // From here the agent writes to the live policy, from a thread of its own: a control-plane
+    // thread beside the main lcore (a std::thread, not an lcore: it takes no worker's lcore and
+    // runs on the main lcore's CPU set), with every signal blocked (they are the main lcore's).
+    // The workers never wait for it, and it never waits for them longer than one round.
+    if (!a.ovsdb.empty()) {
+        main_lcore.policy_from_store = true;
+        store.follow(main_lcore.live());
+    }
     main_lcore.run(wakeup[0]);
+    store.stop();
+#else
+    main_lcore.run(wakeup[0]);
+#endif
     wakeup_fd.store(-1);
     close(wakeup[0]);
     close(wakeup[1]);
@@ -608,7 +658,7 @@ int run_switch(const arguments& a) {
 
 int main(int argc, char** argv) {
     if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
-        std::fputs("usage: nvgre-dpdk [EAL options] -- --policy FILE --host NAME --fabric PORT --vm PORT=MAC|VM-NAME [--vm ...]\n"
+        std::fputs("usage: nvgre-dpdk [EAL options] -- --policy FILE|--ovsdb REMOTES --host NAME --fabric PORT --vm PORT=MAC|VM-NAME [--vm ...]\n"
                    "                                  [--underlay-mtu N] [--idle-sleep-us N] [--control SOCKET] [--grace-ms N]\n"
                    "       nvgre-dpdk [EAL options] -- --bench [--records N] [--seconds S | --milliseconds N] [--repeat K]\n",
                    stdout);

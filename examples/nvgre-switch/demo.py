@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The live demo (`make demo`): two nvgre-switch processes, one per host, switch real Linux
 network stacks (network namespaces as VMs) over an NVGRE fabric, and every check prints one
-PASS/FAIL line. Needs root (network namespaces); touches nothing outside its own namespaces.
+PASS/FAIL line. Needs root (network namespaces); touches nothing outside its own namespaces
+and its --out directory.
 With --dpdk (`make demo-dpdk`) each host's switch is nvgre-dpdk instead: its ports are
 net_af_packet vdevs on the same veths (two queue pairs each), two worker lcores per switch
 (--lcores 0@0,1@0,2@1: the main lcore and worker 1 share CPU 0, worker 2 has CPU 1), and one
@@ -39,19 +40,34 @@ unclassified, sends 30 MiB to red-db at the same time; goodput is measured at ea
 retransmission timeouts leave the bucket idle; a steady 40 Mbit/s UDP stream, tried once
 by hand on this setup, got 20.6 Mbit/s through.)
 
-The switches (nvgre-switch or nvgre-dpdk) also take commands from nvgre-ctl on their control
-sockets (OUT/hv1.sock, OUT/hv2.sock): the demo shows the generations and ports, applies a bad
-change set while traffic flows, and ends with a live migration of red-db from hv2 to hv1 in the
-order docs/policy-lifecycle.md gives, while red-web pings it every 10 ms and streams TCP to it.
+The hosts take their policy from a replicated store: a 3-member ovsdb-server Raft cluster on
+loopback (scripts/ovsdb_cluster.py, in OUT/ovsdb), into which the demo loads the policy with
+`nvgre-ovsdb load` (one transaction). Each switch runs with --ovsdb and every member's remote:
+its host agent (examples/nvgre-ovsdb/agent.hpp) syncs the host's policy before the switch
+starts, then applies each change the store makes. The switches live in the hosts' namespaces,
+where the members' loopback TCP ports cannot be reached, so they name the members' Unix sockets
+(OUT/ovsdb/mN/db.sock; hv1 lists member 1 first, hv2 member 2); nvgre-ovsdb, run outside, uses
+their TCP remotes. The store is stopped and its directory removed at the end, as the namespaces.
 
-Usage: demo.py --switch PATH [--ctl PATH] [--dpdk] [--policy FILE] [--out DIR] [--test]
-  --test: exit 77 (ctest's "skipped") with a message when not root or when namespaces can't be
-  made, instead of failing.
-Needs (scripts/deps.sh installs them) iproute2, ping, ethtool, tshark/dumpcap, busybox (udhcpc)
-and python3-scapy (the rogue DHCP server).
+The switches (nvgre-switch or nvgre-dpdk) also take commands from nvgre-ctl on their control
+sockets (OUT/hv1.sock, OUT/hv2.sock): the demo shows the generations and ports, commits a bad
+change set to the store while traffic flows (refused: the store and both switches unchanged),
+shows that a switch refuses `nvgre-ctl apply` (its policy is the store's), and ends with a live
+migration of red-db from hv2 to hv1 while red-web pings it every 10 ms and streams TCP to it:
+one transaction in the store (`nvgre-ovsdb apply`, which both hosts' agents follow), the VM's
+link into hv1's namespace, `attach` on hv1, `detach` on hv2. It times the transaction's way to
+both switches (until each reports generation 2) and compares the store's view of hv1 with it.
+
+Usage: demo.py --switch PATH [--ctl PATH] [--ovsdb-tool PATH] [--dpdk] [--policy FILE] [--out DIR] [--test]
+  --ovsdb-tool: the nvgre-ovsdb program (default: beside the switch's build directory).
+  --test: exit 77 (ctest's "skipped") with a message when not root, when namespaces can't be
+  made or when nvgre-ovsdb was not built (no nlohmann-json), instead of failing.
+Needs (scripts/deps.sh installs them) iproute2, ping, ethtool, tshark/dumpcap, busybox (udhcpc),
+python3-scapy (the rogue DHCP server), ovsdb-server, ovsdb-tool and ovsdb-client
+(openvswitch-common; the store) and nvgre-ovsdb (built with nlohmann-json3-dev).
 Exit status: 0 when every check passed, 1 otherwise. Everything it made is removed at the end,
-on failure and on Ctrl-C; it takes about a minute (25 s of it the capped transfer), and is
-stopped after DEADLINE_SECONDS.
+on failure and on Ctrl-C (the store too); it takes about a minute (25 s of it the capped
+transfer), and is stopped after DEADLINE_SECONDS.
 """
 
 import argparse
@@ -66,6 +82,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 NS = "nvgre-demo-"  # every namespace of the demo starts with this
@@ -108,11 +125,13 @@ CAPPED_MBITS = 20
 CAPPED_LIMIT_MBITS = 22  # what the capped transfer may measure at most (the cap, plus its bucket and rounding)
 MIGRATION_PINGS = 300      # every 10 ms: 3 s of pings across the migration
 MIGRATION_TCP_CHUNKS = 40  # 64 KiB every 75 ms: a 2.5 MiB stream across the migration
-# red-db moves to hv1's PA; the same change set goes to both hosts (the new host first).
+# red-db moves to hv1's PA: one transaction in the store, which both hosts' agents follow.
 MOVE_RED_DB = """# red-db moves from hv2 to hv1 (live migration), its port classification with it
 + lookup-record vsid=5001 ca=10.0.0.6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db classification=dhcp-guarded
 + lookup-record vsid=5001 ca=fd00::6 mac=00:15:5d:00:00:06 pa=192.168.10.11 vm=red-db classification=dhcp-guarded
 """
+GENERATION_SECONDS = 5  # how long the agents may take to bring the store's change to both switches
+HV1_PA = "192.168.10.11"
 # Two errors: a routing domain still in use, and a record on a PA nobody owns.
 BAD_CHANGE_SET = """- routing-domain rdid={11111111-1111-1111-1111-111111111111}
 + lookup-record vsid=5001 ca=10.0.0.77 mac=00:15:5d:00:00:77 pa=192.168.10.99
@@ -201,6 +220,96 @@ class Switch(Background):
         return counter_values(self.text().rsplit(": counters\n", 1)[1].split(self.name, 1)[0])
 
 
+def load_cluster_script():
+    """scripts/ovsdb_cluster.py as a module (its Cluster class)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "ovsdb_cluster.py")
+    spec = importlib.util.spec_from_file_location("ovsdb_cluster", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Store:
+    """The hosts' policy store: a 3-member ovsdb-server Raft cluster on loopback (OUT/ovsdb),
+    and nvgre-ovsdb against it."""
+
+    MEMBERS = 3
+
+    def __init__(self, tool, out):
+        self.tool = tool
+        self.dir = os.path.join(out, "ovsdb")
+        self.cluster = None
+        self.pids = []
+
+    def start(self):
+        cluster = load_cluster_script().Cluster
+        if os.path.exists(self.dir):  # left by a demo killed with -9: its members stopped, its files removed
+            cluster(self.dir).stop()
+        self.cluster = cluster(self.dir)
+        try:
+            self.cluster.start(members=self.MEMBERS)
+        finally:
+            self.pids = [self.cluster.pid(m["n"]) for m in self.cluster.members]
+        for n in range(1, self.MEMBERS + 1):
+            path = self.cluster.unix_remote(n)[len("unix:"):]
+            if len(path.encode()) > 107:  # sun_path
+                raise RuntimeError(f"{path}: too long for a Unix socket's name (give a shorter --out)")
+        return self
+
+    def remotes(self):
+        """Every member's TCP remote, for nvgre-ovsdb (outside the namespaces)."""
+        return ",".join(self.cluster.remotes())
+
+    def host_remotes(self, first):
+        """Every member's Unix socket, member `first` (1..3) first: for a switch in a host's
+        namespace (loopback TCP there is the namespace's own)."""
+        order = [(first - 1 + i) % self.MEMBERS + 1 for i in range(self.MEMBERS)]
+        return ",".join(self.cluster.unix_remote(n) for n in order)
+
+    def run(self, command, *args, host=None):
+        """nvgre-ovsdb COMMAND --remote (every member) [--host HOST] ARGS: (exit status, stdout, stderr)."""
+        cmd = [self.tool, command, "--remote", self.remotes()] + (["--host", host] if host else []) + list(args)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout, p.stderr
+
+    def dump(self, host=None):
+        code, text, err = self.run("dump", host=host)
+        if code != 0:
+            raise RuntimeError(f"nvgre-ovsdb dump: exit {code}: {err.strip()}")
+        return text
+
+    def stop(self):
+        """Stops every member and removes OUT/ovsdb; returns (members still running, of how
+        many, whether OUT/ovsdb is still there)."""
+        if self.cluster is None:
+            return 0, 0, False
+        self.cluster.stop()
+
+        def running():
+            alive = []
+            for pid in self.pids:
+                try:
+                    if pid is not None:
+                        os.kill(pid, 0)
+                        alive.append(pid)
+                except OSError:
+                    pass
+            return alive
+
+        # A member removes its pid file before it has exited (and cluster.stop() goes by that
+        # file): give them a moment, then count and kill what still runs.
+        end = time.monotonic() + 5
+        while running() and time.monotonic() < end:
+            time.sleep(0.02)
+        left = running()
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        return len(left), len(self.pids), os.path.exists(self.dir)
+
+
 def counter_values(block):
     """{name: value} of the "NAME VALUE" lines of a counters block (not the traffic lines)."""
     values = {}
@@ -239,19 +348,19 @@ DPDK_LCORES = "0@0,1@0,2@1"
 DPDK_WORKERS = 2
 
 
-def dpdk_command(switch_path, policy, host, vms, control):
+def dpdk_command(switch_path, remotes, host, vms, control):
     port = lambda iface: f"net_af_packet_{iface}"
     cmd = [switch_path, "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--no-telemetry",
            "--file-prefix", f"nvgre-demo-{host}", "--lcores", DPDK_LCORES]
     for iface in ["fab0"] + vms:
         cmd += ["--vdev", f"{port(iface)},iface={iface},qpairs={DPDK_WORKERS},qdisc_bypass=0"]
-    cmd += ["--", "--policy", policy, "--host", host, "--fabric", port("fab0"), "--control", control]
+    cmd += ["--", "--ovsdb", remotes, "--host", host, "--fabric", port("fab0"), "--control", control]
     for vm in vms:
         cmd += ["--vm", f"{port(vm)}={vm}"]
     return cmd
 
 
-def setup(switch_path, policy, out, dpdk=False):
+def setup(switch_path, store, out, dpdk=False):
     for name in ["hv1", "hv2"] + [vm[0] for vm in VMS] + ["internet"]:
         run("ip", "netns", "add", ns(name))
     for host, mac in HOSTS.items():
@@ -300,13 +409,14 @@ def setup(switch_path, policy, out, dpdk=False):
     run("ip", "route", "add", "10.0.0.0/16", "via", GW_WAN[0], netns="internet")
     run("ip", "-6", "route", "add", "fd00::/64", "via", GW_WAN[1], netns="internet")
     switches = {}
-    for host in HOSTS:
+    for n, host in enumerate(HOSTS, start=1):
         control = os.path.join(out, f"{host}.sock")
+        remotes = store.host_remotes(first=n)  # hv1 asks member 1 first, hv2 member 2
         if dpdk:
-            cmd = dpdk_command(switch_path, policy, host, [vm[0] for vm in VMS if vm[1] == host], control)
+            cmd = dpdk_command(switch_path, remotes, host, [vm[0] for vm in VMS if vm[1] == host], control)
         else:
             ports = [arg for vm in VMS if vm[1] == host for arg in ("--vm", f"{vm[0]}={vm[0]}")]
-            cmd = [switch_path, "--policy", policy, "--host", host, "--fabric", "fab0", "--control", control] + ports
+            cmd = [switch_path, "--ovsdb", remotes, "--host", host, "--fabric", "fab0", "--control", control] + ports
         switches[host] = Switch(host, cmd, os.path.join(out, f"{host}.log"), ready=": ready:", timeout=30)
         if dpdk:
             switches[host].name = "nvgre-dpdk"
@@ -638,8 +748,64 @@ def ping_totals(p):
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
-def control_checks(switches, tool, out, c):
-    """nvgre-ctl against the running switches, then red-db's live migration from hv2 to hv1."""
+def show_generation(out, host):
+    """`show generation` straight on HOST's control socket (examples/common/control_socket.hpp:
+    one request per connection, then `ok` or `error` and the text): the number, or None. No
+    nvgre-ctl process per question, so polling it times a change to a millisecond or two."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(2)
+        s.connect(os.path.join(out, f"{host}.sock"))
+        s.sendall(b"show generation\n")
+        s.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := s.recv(4096):
+            reply += chunk
+    except OSError:
+        return None
+    finally:
+        s.close()
+    m = re.match(rb"ok\ngeneration (\d+)\n", reply)
+    return int(m.group(1)) if m else None
+
+
+class GenerationWatch(threading.Thread):
+    """Polls both switches' generation from `began` until each has reached `want` (or
+    GENERATION_SECONDS passed): .reached[host] is the time.monotonic() it was first seen."""
+
+    def __init__(self, out, hosts, want):
+        super().__init__(daemon=True)
+        self.out, self.hosts, self.want = out, list(hosts), want
+        self.reached = {}
+        self.last = {}
+        self.began = time.monotonic()
+        self.start()
+
+    def run(self):
+        end = self.began + GENERATION_SECONDS
+        while len(self.reached) < len(self.hosts) and time.monotonic() < end:
+            for host in self.hosts:
+                if host in self.reached:
+                    continue
+                g = show_generation(self.out, host)
+                self.last[host] = g
+                if g is not None and g >= self.want:
+                    self.reached[host] = time.monotonic()
+            time.sleep(0.001)
+
+
+AGENT_APPLIED = re.compile(r"agent (\S+): applied (\d+) change\(s\), generation (\d+)$", re.M)
+
+
+def agent_applied(sw):
+    """[(changes, generation)] of the "... agent HOST: applied N change(s), generation G" lines
+    of a switch's log (the first is the sync before it started)."""
+    return [(int(m.group(2)), int(m.group(3))) for m in AGENT_APPLIED.finditer(sw.text())]
+
+
+def control_checks(switches, tool, store, out, c):
+    """nvgre-ctl against the running switches, a bad change set committed to the store, then
+    red-db's live migration from hv2 to hv1 as one transaction in the store."""
     generations = {host: ctl(tool, out, host, "show", "generation")[1].strip() for host in switches}
     code, ports, _ = ctl(tool, out, "hv1", "show", "ports")
     _, counters, _ = ctl(tool, out, "hv2", "show", "counters")
@@ -650,58 +816,77 @@ def control_checks(switches, tool, out, c):
             f"nvgre-ctl: show generation: {', '.join(f'{h} {g}' for h, g in generations.items())}; show ports on hv1: "
             f"{'; '.join(ports.strip().splitlines())}; show counters on hv2: {len(counters.splitlines())} lines")
 
-    # A bad change set while traffic flows: every error, nothing changed, nothing lost.
+    # A bad change set committed to the store while traffic flows: every error, nothing
+    # changed (in the store, on either switch), nothing lost.
     bad = os.path.join(out, "bad.cs")
     with open(bad, "w") as f:
         f.write(BAD_CHANGE_SET)
+    stored = store.dump()
     pings = pinger(out, "ping-bad-change-set", 100)
     time.sleep(0.3)
-    code, _, errors = ctl(tool, out, "hv1", "apply", bad)
+    code, _, errors = store.run("apply", bad)
     sent, received = ping_totals(pings)
-    after = ctl(tool, out, "hv1", "show", "generation")[1].strip()
+    unchanged = store.dump() == stored
+    after = {host: ctl(tool, out, host, "show", "generation")[1].strip() for host in switches}
     lines = errors.strip().splitlines()
-    c.check(code == 1 and len(lines) == 2 and all(line.startswith(bad + ":") for line in lines)
-            and after == "generation 1" and sent == 100 and received == sent,
-            f"nvgre-ctl apply of a bad change set to hv1 while red-web pinged red-db every 10 ms: exit {code}, "
-            f"{len(lines)} errors ({' | '.join(os.path.basename(line) for line in lines)}); still {after}; "
-            f"lost {sent - received} of {sent} pings")
+    c.check(code == 1 and len(lines) == 2 and all(line.startswith(bad + ":") for line in lines) and unchanged
+            and all(g == "generation 1" for g in after.values()) and sent == 100 and received == sent,
+            f"nvgre-ovsdb apply of a bad change set to the store while red-web pinged red-db every 10 ms: exit {code}, "
+            f"{len(lines)} errors ({' | '.join(os.path.basename(line) for line in lines)}); the store "
+            f"{'unchanged' if unchanged else 'CHANGED'} (dump before == after, {len(stored.splitlines())} objects); "
+            f"still {', '.join(f'{h} {g}' for h, g in after.items())}; lost {sent - received} of {sent} pings")
 
-    # The live migration, in the order of docs/policy-lifecycle.md: the new host's policy, the
-    # VM's link, the old host's policy.
+    # The store is the one source of policy: a switch refuses a change set from its control
+    # socket, even a valid one (red-db's move, which the migration then commits to the store).
     move = os.path.join(out, "move-red-db.cs")
     with open(move, "w") as f:
         f.write(MOVE_RED_DB)
+    code, _, said = ctl(tool, out, "hv1", "apply", move)
+    still = ctl(tool, out, "hv1", "show", "generation")[1].strip()
+    c.check(code == 1 and "takes its policy from OVSDB" in said and still == "generation 1",
+            f"nvgre-ctl apply of a valid change set (red-db's move) straight to hv1: refused, exit {code}: "
+            f"{said.strip()}; still {still}")
+
+    # The live migration: one transaction in the store (both hosts' agents apply it as it comes,
+    # the new host's and the old host's at about the same time), the VM's link moves, then
+    # attach on the new host and detach on the old one.
     here = os.path.abspath(__file__)
     server = Background("red-db", ["/usr/bin/python3", here, "_tcp_server"], os.path.join(out, "migration-tcp-server.log"),
                         ready="listening")
     client = Background("red-web", ["/usr/bin/python3", here, "_tcp_paced"], os.path.join(out, "migration-tcp-client.log"))
     pings = pinger(out, "ping-migration", MIGRATION_PINGS)
+    applied_before = {host: len(agent_applied(sw)) for host, sw in switches.items()}
     time.sleep(0.8)
     steps = [
-        ("hv1", ["apply", move]),                            # 1. the new host takes red-db's records
+        ("store", ["apply", move]),                          # 1. one transaction: red-db's records at hv1's PA
         (None, ["ip", "-n", ns("hv2"), "link", "set", "red-db", "netns", ns("hv1")]),  # 2. the VM's link moves
         (None, ["ip", "-n", ns("hv1"), "link", "set", "red-db", "up"]),
         ("hv1", ["attach", "red-db=red-db"]),                # 3. ... onto hv1's switch (nvgre-dpdk hot-plugs
                                                              #    a net_af_packet port on the interface)
         ("hv2", ["detach", "red-db"]),                       # 4. the old host lets go of it
-        ("hv2", ["apply", move]),                            # 5. the old host's policy
     ]
-    began = time.time()
+    watch = GenerationWatch(out, switches, 2)  # from just before the transaction
+    began = time.monotonic()
+    committed = None
     failed = []
     for host, args in steps:
-        if host:
+        if host == "store":
+            code, stdout, stderr = store.run(*args)
+            committed = time.monotonic()
+        elif host:
             code, stdout, stderr = ctl(tool, out, host, *args)
         else:
             p = subprocess.run(args, capture_output=True, text=True, timeout=15)
             code, stdout, stderr = p.returncode, p.stdout, p.stderr
         if code != 0:
             failed.append(f"{host or 'ip'} {' '.join(args)}: {stderr.strip()}")
-    took = time.time() - began
+    took = time.monotonic() - began
     sent, received = ping_totals(pings)
     client.proc.wait(timeout=30)
     client.stop()
     server.proc.wait(timeout=30)
     server.stop()
+    watch.join(timeout=GENERATION_SECONDS + 1)
     streamed = client.text().split()
     arrived = server.text().split()
     intact = len(streamed) == 2 and len(arrived) >= 3 and streamed == arrived[-2:]
@@ -723,6 +908,30 @@ def control_checks(switches, tool, out, c):
             f"red-db is port 2 on hv1 ({'yes' if 'red-db' in ports1 else 'no'}) and gone from hv2 "
             f"({'no' if on_hv2 else 'yes'}); red-web -> red-db ping {got}/3, switched on hv1 "
             f"(verdict local {local})")
+
+    # The store's side of it: how long the transaction took to reach both switches, that each
+    # applied it once (one change set of red-db's two records, generation 1 -> 2), and that
+    # the store's view of hv1 holds red-db at hv1's PA as the change set gave it.
+    def ms(t):
+        return f"{(t - began) * 1000:.0f} ms" if t is not None else "never"
+
+    applied = {host: agent_applied(sw)[applied_before[host]:] for host, sw in switches.items()}
+    once = all(a == [(2, 2)] for a in applied.values())
+    moved = sorted(line[2:] for line in MOVE_RED_DB.splitlines() if line.startswith("+ "))
+    views = {host: store.dump(host=host) for host in switches}
+    held = {host: sorted(line for line in text.splitlines()
+                         if line.startswith("lookup-record ") and " vm=red-db " in line + " ") for host, text in views.items()}
+    both = [watch.reached.get(host) for host in switches]
+    last = max(both) if None not in both else None
+    c.check(committed is not None and last is not None and once and all(h == moved for h in held.values())
+            and all(f"pa={HV1_PA} " in line for line in held["hv1"]),
+            f"store -> switches: both switches at generation 2 {ms(last)} after nvgre-ovsdb apply of the migration "
+            f"started ({', '.join(f'{h} {ms(watch.reached.get(h))}' if h in watch.reached else f'{h} never: last generation {watch.last.get(h)}' for h in switches)}; the apply returned, its "
+            f"transaction committed, at {ms(committed)}); each applied it once ("
+            + "; ".join(f"{h}: " + (", ".join(f"{n} changes -> generation {g}" for n, g in a) or "nothing")
+                        for h, a in applied.items())
+            + f"); nvgre-ovsdb dump --host hv1 holds red-db at hv1's PA {HV1_PA} ({len(held['hv1'])} records, as "
+            f"the change set gave them: {held['hv1'] == moved}; --host hv2 too: {held['hv2'] == moved})")
 
 
 def lcore_checks(switches, c):
@@ -929,6 +1138,7 @@ def main():
     ap = argparse.ArgumentParser(description="the nvgre live demo")
     ap.add_argument("--switch", required=True)
     ap.add_argument("--ctl", help="nvgre-ctl (default: beside the switch's build directory)")
+    ap.add_argument("--ovsdb-tool", help="nvgre-ovsdb (default: beside the switch's build directory)")
     ap.add_argument("--dpdk", action="store_true", help="the switch is nvgre-dpdk")
     ap.add_argument("--policy", default=os.path.join(here, "..", "policies", "demo.policy"))
     ap.add_argument("--out", default="build/demo/live")
@@ -939,10 +1149,18 @@ def main():
     if os.geteuid() != 0:
         print("demo: the live demo needs root (it makes network namespaces): skipped", flush=True)
         return skip
-    for tool in ("ip", "ping", "ethtool", "dumpcap", "tshark", "sysctl", "busybox"):
+    for tool in ("ip", "ping", "ethtool", "dumpcap", "tshark", "sysctl", "busybox", "ovsdb-server", "ovsdb-tool",
+                 "ovsdb-client", "ovs-appctl"):
         if shutil.which(tool) is None:
             print(f"demo: '{tool}' is missing (make demo installs it)", flush=True)
             return 1
+    builds = os.path.dirname(os.path.dirname(os.path.abspath(a.switch)))
+    ovsdb_tool = os.path.abspath(a.ovsdb_tool or os.path.join(builds, "nvgre-ovsdb", "nvgre-ovsdb")) if a.ovsdb_tool != "" else ""
+    if not (ovsdb_tool and os.access(ovsdb_tool, os.X_OK)):
+        print(f"demo: no nvgre-ovsdb{' at ' + ovsdb_tool if ovsdb_tool else ''}, through which the hosts take their "
+              f"policy (it is built when nlohmann-json is installed: make demo installs it): "
+              f"{'skipped' if a.test else 'stopped'}", flush=True)
+        return skip
     if importlib.util.find_spec("scapy") is None:
         print("demo: python3-scapy is missing (make demo installs it)", flush=True)
         return 1
@@ -969,20 +1187,29 @@ def main():
 
     started = time.time()
     print(f"nvgre live demo{' on DPDK (nvgre-dpdk)' if a.dpdk else ''}: hosts hv1 and hv2, VMs {', '.join(vm[0] for vm in VMS)}, the internet behind red-gw "
-          f"(policy {os.path.relpath(a.policy)})", flush=True)
-    tool = os.path.abspath(a.ctl or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.switch))), "nvgre-ctl", "nvgre-ctl"))
+          f"(policy {os.path.relpath(a.policy)}, from a {Store.MEMBERS}-member OVSDB cluster)", flush=True)
+    tool = os.path.abspath(a.ctl or os.path.join(builds, "nvgre-ctl", "nvgre-ctl"))
     c = Checks()
     switches = {}
+    store = Store(ovsdb_tool, out)
     pcap = None
     interrupted = None
     try:
-        switches = setup(os.path.abspath(a.switch), a.policy, out, a.dpdk)
+        store.start()
+        began = time.monotonic()
+        code, said, errors = store.run("load", os.path.abspath(a.policy))
+        if code != 0:
+            raise RuntimeError(f"nvgre-ovsdb load {a.policy}: exit {code}: {(errors or said).strip()}")
+        print(f"OVSDB: {Store.MEMBERS}-member Raft cluster on loopback (leader: member {store.cluster.leader()}), "
+              f"{os.path.basename(a.policy)} {said.strip()} in {(time.monotonic() - began) * 1000:.0f} ms (nvgre-ovsdb load, "
+              f"one transaction); hv1 asks member 1 first, hv2 member 2", flush=True)
+        switches = setup(os.path.abspath(a.switch), store, out, a.dpdk)
         for host, sw in switches.items():
-            print(sw.text().strip().splitlines()[0], flush=True)
+            print(next(line for line in sw.text().splitlines() if ": ready:" in line), flush=True)
         dhcp_checks(switches, tool, out, c)
         pcap = run_checks(switches, out, c, a.dpdk)
         bandwidth_checks(switches, tool, out, c)
-        control_checks(switches, tool, out, c)
+        control_checks(switches, tool, store, out, c)
     except KeyboardInterrupt:
         interrupted = "interrupted"
     except Deadline:
@@ -1000,8 +1227,10 @@ def main():
         made = len(demo_namespaces())  # the hosts, the VMs and the internet, when setup got that far
         left = remove_namespaces()
         running = [host for host, sw in switches.items() if sw.proc.poll() is None]
-        c.check(not left and not running,
-                f"teardown: {len(left)} of {made} namespaces and {len(running)} switch processes left behind")
+        members_left, members, files_left = store.stop()  # after the switches (their agents would look for another member)
+        c.check(not left and not running and not members_left and not files_left,
+                f"teardown: {len(left)} of {made} namespaces, {len(running)} switch processes and {members_left} of "
+                f"{members} store members left behind{' (and ' + store.dir + ')' if files_left else ''}")
         fcntl.flock(lock, fcntl.LOCK_UN)
     if interrupted:
         print(f"demo: {interrupted}", flush=True)

@@ -100,7 +100,12 @@ good = ["--policy", policy, "--host", "hv1"]
 lo2 = ["net_af_packet_lo,iface=lo,qpairs=2"]
 expect(["--help"], "usage: nvgre-dpdk", code=0)
 expect(["--no-such-eal-option"], "EAL initialisation failed")
-expect(eal() + [], "--policy, --host, --fabric and at least one --vm (or --control, to attach VM ports later) are required")
+expect(eal() + [], "one of --policy FILE and --ovsdb REMOTES is required (or --bench)")
+expect(eal() + ["--policy", policy, "--ovsdb", "tcp:127.0.0.1:6641", "--host", "hv1", "--fabric", "x", "--vm", "y=red-web"],
+       "one of --policy FILE and --ovsdb REMOTES is required")
+expect(eal() + ["--ovsdb", "tcp:127.0.0.1", "--host", "hv1", "--fabric", "x", "--vm", "y=red-web"], "not tcp:IP:PORT or unix:PATH")
+expect(eal() + ["--policy", policy, "--host", "hv1"],
+       "--host, --fabric and at least one --vm (or --control, to attach VM ports later) are required")
 expect(eal() + good + ["--fabric", "x", "--control", "s", "--grace-ms", "-1"],
        "--grace-ms wants a number of milliseconds from 0 to 3600000, not '-1'")
 expect(eal() + good + ["--fabric", "x", "--vm", "y=red-web", "--bogus", "1"], "unknown option '--bogus'")
