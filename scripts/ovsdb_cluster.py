@@ -133,8 +133,10 @@ class Cluster:
         except (OSError, ValueError):
             return None
 
-    def alive(self, n):
-        pid = self.pid(n)
+    def alive(self, n, pid=None):
+        """Whether member n (or process `pid`: ovsdb-server removes its pid file before it has
+        exited, so a caller that stops a member keeps the pid it read) is running."""
+        pid = pid if pid is not None else self.pid(n)
         if pid is None:
             return False
         try:
@@ -169,7 +171,7 @@ class Cluster:
             except OSError:
                 pass
             for _ in range(200):
-                if not self.alive(n):
+                if not self.alive(n, pid):
                     break
                 time.sleep(0.01)
 
@@ -183,11 +185,14 @@ class Cluster:
             except OSError:
                 continue
             for _ in range(300):
-                if not self.alive(m["n"]):
+                if not self.alive(m["n"], pid):
                     break
                 time.sleep(0.01)
             else:
-                self.kill(m["n"])
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
