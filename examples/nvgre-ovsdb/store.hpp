@@ -12,6 +12,7 @@
 #include <nvgre/policy/change_set.hpp>
 #include <nvgre/policy/loader.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,18 +48,23 @@ namespace nvgre::ovsdb {
     return out;
 }
 
-/// The policy text of `rows` (one line per row, tables in the text format's order), and the
-/// rows that cannot be policy text in `bad`.
+/// The policy text of `rows` (one line per row, tables in the text format's order, each
+/// table's lines sorted: the same store gives the same text, whatever its rows' UUIDs, so
+/// messages that name an example object name the same one each time), and the rows that
+/// cannot be policy text in `bad`.
 [[nodiscard]] inline std::string policy_text_of(const row_set& rows, std::vector<std::string>& bad) {
     std::string text;
     for (std::size_t i = 0; i < table_names.size(); ++i) {
         const auto t = rows.find(table_names[i]);
         if (t == rows.end()) continue;
+        std::vector<std::string> lines;
         for (const auto& [uuid, row] : t->second) {
             std::string error;
-            if (auto line = line_of_row(static_cast<policy::object_kind>(i), row, error)) text += *line + "\n";
+            if (auto line = line_of_row(static_cast<policy::object_kind>(i), row, error)) lines.push_back(std::move(*line));
             else bad.push_back(uuid + ": " + error);
         }
+        std::sort(lines.begin(), lines.end());
+        for (const auto& line : lines) text += line + "\n";
     }
     return text;
 }
