@@ -142,7 +142,7 @@ public:
     }
 
     /// Takes one message as if the member had sent it, with no connection: the replay and
-    /// fuzzing entry (tests/fuzz/ovsdb_updates.fuzz.cpp). An update3 notification goes into the
+    /// test entry (agent.test.cpp; a fuzz target would use it too). An update3 notification goes into the
     /// rows held and what changed goes to the sink; the condition it calls for is computed
     /// (condition()), not sent. Anything else is ignored, as from a server.
     void take(json& message) {
