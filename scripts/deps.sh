@@ -25,7 +25,7 @@ case "${1:-test}" in
   dpdk)  pkgs=("${common[@]}" libpcap-dev tshark "${live[@]}" "${dpdk[@]}" dpdk nlohmann-json3-dev openvswitch-common) ;;
   # valgrind: callgrind and its client-request header for `make instructions`
   bench) pkgs=("${common[@]}" libbenchmark-dev libdpdk-dev python3-minimal valgrind) ;;
-  fuzz)  pkgs=("${common[@]}" clang libclang-rt-14-dev) ;;
+  fuzz)  pkgs=("${common[@]}" clang libclang-rt-14-dev nlohmann-json3-dev) ;;
   # make scale: ovsdb-server and ovsdb-tool (a Raft cluster), nlohmann-json for the agent
   scale) pkgs=("${common[@]}" libpcap-dev python3 openvswitch-common nlohmann-json3-dev) ;;
   # llvm-14: llvm-profdata and llvm-cov for the coverage of the fuzz corpora (make coverage)

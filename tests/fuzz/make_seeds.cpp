@@ -10,7 +10,8 @@
 // their host (NVGRE and IP-rewrite packets with valid checksums) for ingress, decap and
 // packet_layout; plus a few edge cases per target (an IPv6 outer with an extension header,
 // an outer VLAN tag, a GRE checksum, ECN marks, fragments). The texts are the example policies,
-// one broken policy per kind of error, and address / GUID / prefix spellings.
+// one broken policy per kind of error, and address / GUID / prefix spellings; the OVSDB streams
+// are one host's view of a store and the updates that follow it, as ovsdb-server sends them.
 // scripts/fuzz.sh runs it before fuzzing; the replay ctests run it as a fixture.
 #include "fuzz_support.hpp"
 #include "support/frames.hpp"
@@ -35,8 +36,10 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <cstdint>
 #include <functional>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <string_view>
@@ -553,6 +556,81 @@ void pcapng_files(writer& w) {
     cut.resize(cut.size() - 5);
     w.put("pcapng_reader", "cut-short", cut);
 }
+
+/// Streams of an OVSDB store's messages for the ovsdb_updates target (byte 0: where the stream
+/// is cut in two, then the JSON texts back to back as ovsdb-server sends them): hv1's view of
+/// a store of nvgre.ovsschema (its monitor's initial rows: both PAs its records name, a
+/// provider route, the domain, a subnet with a gateway set, customer routes, records incl. a
+/// gateway wildcard and one with a classification, the classification), then what the store
+/// sends later: a record's PA modified (a migration), the subnet's gateway set modified (a
+/// diff), a delete, a row the text cannot hold, a record the sink refuses until its PA comes,
+/// an update2 (not the agent's), a reply, an echo request.
+void ovsdb_update_streams(writer& w) {
+    const auto update = [](std::string_view txn, std::string_view tables) {
+        return R"({"id":null,"method":"update3","params":["nvgre",")" + std::string(txn) + "\"," + std::string(tables) + "]}";
+    };
+    const std::string initial = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e01",
+        R"({"Provider_Address":{)"
+        R"("0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e01":{"initial":{"host":"hv1","mac":"02:00:c0:a8:0a:0b","pa":"192.168.10.11","prefix_length":24,"vlan":["set",[]]}},)"
+        R"("0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e02":{"initial":{"host":"hv2","mac":"02:00:c0:a8:0a:0c","pa":"192.168.10.12","prefix_length":24,"vlan":["set",[]]}}},)"
+        R"("Provider_Route":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e03":{"initial":{"host":"hv1","metric":256,"next_hop":"192.168.10.1","next_hop_mac":"02:00:00:00:00:01","prefix":"10.9.0.0/16"}}},)"
+        R"("Routing_Domain":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e04":{"initial":{"name":"red","rdid":"{11111111-1111-1111-1111-111111111111}","router_mac":["set",[]]}}},)"
+        R"("Virtual_Subnet":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e05":{"initial":{"dhcp":false,"dns":["set",[]],"gateway":["set",["10.0.0.1","fd00::1"]],"lease_seconds":["set",[]],"rdid":"{11111111-1111-1111-1111-111111111111}","vsid":5001}}},)"
+        R"("Customer_Route":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e06":{"initial":{"metric":256,"next_hop":"0.0.0.0","prefix":"10.0.0.0/24","rdid":"{11111111-1111-1111-1111-111111111111}","vsid":5001}},)"
+        R"("0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e07":{"initial":{"metric":256,"next_hop":"::","prefix":"fd00::/64","rdid":"{11111111-1111-1111-1111-111111111111}","vsid":5001}}},)"
+        R"("Lookup_Record":{)"
+        R"("0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e08":{"initial":{"ca":"10.0.0.5","classification":"capped","mac":"00:15:5d:00:00:05","pa":"192.168.10.11","rule":["set",[]],"type":["set",[]],"vm":"red-web","vsid":5001}},)"
+        R"("0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e09":{"initial":{"ca":"10.0.0.6","classification":["set",[]],"mac":"00:15:5d:00:00:06","pa":"192.168.10.12","rule":["set",[]],"type":["set",[]],"vm":"red-db","vsid":5001}},)"
+        R"("0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e0a":{"initial":{"ca":"0.0.0.0","classification":["set",[]],"mac":"00:15:5d:00:00:fe","pa":"192.168.10.12","rule":["set",[]],"type":"gateway-wildcard","vm":["set",[]],"vsid":5001}},)"
+        R"("0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e0b":{"initial":{"ca":"fd00::5","classification":"capped","mac":"00:15:5d:00:00:05","pa":"192.168.10.11","rule":"encap","type":"static","vm":"red-web","vsid":5001}}},)"
+        R"("Port_Classification":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e0c":{"initial":{"allow_mac_spoofing":false,"dhcp_guard":true,"maximum_bandwidth":100000000,"maximum_burst":["set",[]],"name":"capped","outer_dscp":["set",[]],"router_guard":true}}}})");
+    const std::string migrate = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e02",
+        R"({"Lookup_Record":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e09":{"modify":{"pa":"192.168.10.11"}}}})");
+    // The difference of the gateway set: fd00::1 (in it) goes; dns gets one server (a bare atom).
+    const std::string gateways = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e03",
+        R"({"Virtual_Subnet":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e05":{"modify":{"dhcp":true,"dns":"10.0.0.53","gateway":["set",["fd00::1"]]}}}})");
+    const std::string remove = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e04",
+        R"({"Lookup_Record":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e0a":{"delete":null}}})");
+    const std::string bad_row = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e05",
+        R"({"Lookup_Record":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e0d":{"insert":{"ca":"10.0.0.7","mac":"00:15:5d:00:00:07","pa":"192.168.10.11","vm":"red app","vsid":5001}}}})");
+    const std::string orphan = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e06",
+        R"({"Lookup_Record":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e0e":{"insert":{"ca":"10.0.0.9","mac":"00:15:5d:00:00:09","pa":"192.168.10.13","vsid":5001}}}})");
+    const std::string its_pa = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e07",
+        R"({"Provider_Address":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e0f":{"insert":{"host":"hv3","mac":"02:00:c0:a8:0a:0d","pa":"192.168.10.13","prefix_length":24}}}})");
+    const std::string update2 =
+        R"({"id":null,"method":"update2","params":["nvgre",{"Lookup_Record":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e08":{"delete":null}}}]})";
+    const std::string reply = R"({"error":null,"id":2,"result":[{}]})";
+    const std::string echo = R"({"id":"echo","method":"echo","params":[]})";
+
+    // The second row of one identity (held back until one goes), an identity changed by a
+    // modify, values of the wrong type or out of range for the text.
+    const std::string twin = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e08",
+        R"({"Lookup_Record":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e10":{"insert":{"ca":"10.0.0.6","mac":"00:15:5d:00:00:66","pa":"192.168.10.11","vsid":5001}}}})");
+    const std::string twin_gone = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e09",
+        R"({"Lookup_Record":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e09":{"delete":null}}})");
+    const std::string new_ca = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e0a",
+        R"({"Lookup_Record":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e09":{"modify":{"ca":"10.0.0.16","vm":["set",[]]}}}})");
+    const std::string bad_types = update("5a0c2e64-93b1-4f0e-8d7a-1c2b3a4d5e0b",
+        R"({"Port_Classification":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e0c":{"modify":{"maximum_bandwidth":1.5e3,"outer_dscp":-1}}},)"
+        R"("Virtual_Subnet":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e05":{"modify":{"vsid":["uuid","0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e05"],"dns":["set",["10.0.0.53","a,b"]]}}},)"
+        R"("Routing_Domain":{"0a6c1f52-3e7b-4c9d-8f21-5b4d3c2a1e04":{"modify":{"name":"r#d\n"}}},"Nope":{},"Lookup_Record":{"x":{"explode":1}}})");
+
+    const auto stream = [](std::uint8_t cut, std::initializer_list<std::string_view> messages) {
+        std::string s(1, static_cast<char>(cut));
+        for (const std::string_view m : messages) s += m;
+        return s;
+    };
+    w.put("ovsdb_updates", "initial", stream(0x80, {initial}));
+    w.put("ovsdb_updates", "stream", stream(0x80, {initial, migrate, gateways, remove, bad_row, orphan, its_pa, update2, reply, echo}));
+    w.put("ovsdb_updates", "stream-whole", stream(0xff, {initial, migrate, gateways, remove, bad_row, orphan, its_pa, update2, reply, echo}));
+    w.put("ovsdb_updates", "stream-cut-early", stream(0x03, {initial, migrate, gateways, remove, bad_row, orphan, its_pa, update2, reply, echo}));
+    w.put("ovsdb_updates", "refused-then-its-pa", stream(0x40, {initial, orphan, echo, its_pa}));
+    w.put("ovsdb_updates", "two-rows-one-identity", stream(0x20, {initial, twin, twin_gone}));
+    w.put("ovsdb_updates", "identity-changes", stream(0xc0, {initial, new_ca, remove}));
+    w.put("ovsdb_updates", "bad-types", stream(0x60, {initial, bad_types}));
+    w.put("ovsdb_updates", "blanks-between", stream(0x10, {"\r\n", echo, " \t", reply, "\n"}));
+    w.put("ovsdb_updates", "not-json-after", stream(0x90, {initial, "\n", migrate, "x", remove}));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -811,6 +889,7 @@ int main(int argc, char** argv) {
     address_texts(w);
     change_set_texts(w);
     pcapng_files(w);
+    ovsdb_update_streams(w);
 
     if (!w.ok()) {
         std::fprintf(stderr, "make_seeds: cannot write under %s\n", argv[1]);
