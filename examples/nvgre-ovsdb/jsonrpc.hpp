@@ -25,7 +25,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -241,7 +240,6 @@ public:
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;
         splitter_ = json_splitter{};
-        queued_.clear();
     }
 
     /// Sends one message whole (waits for the socket, at most `timeout` in all).
@@ -280,11 +278,6 @@ public:
     status receive(json& out, std::chrono::milliseconds timeout, std::string& error) {
         const auto deadline = steady::now() + timeout;
         for (;;) {
-            if (!queued_.empty()) {
-                out = std::move(queued_.front());
-                queued_.pop_front();
-                return status::message;
-            }
             if (fd_ < 0) {
                 error = "not connected";
                 return status::closed;
@@ -378,7 +371,6 @@ private:
     int fd_{-1};
     std::string peer_;
     json_splitter splitter_;
-    std::deque<json> queued_;
     std::uint64_t next_id_{0};
 };
 
